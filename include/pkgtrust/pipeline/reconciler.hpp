@@ -1,0 +1,57 @@
+// The reconciler: on a timer, re-publishes packages stuck in a pending state, retries
+// failed packages whose backoff has passed, and queues stale complete packages for a
+// refresh at regular priority. With it a lost message or a killed process delays work
+// but never loses it.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "pkgtrust/bus/transport.hpp"
+#include "pkgtrust/core/clock.hpp"
+#include "pkgtrust/store/package_store.hpp"
+
+namespace pkgtrust::pipeline {
+
+struct ReconcilerConfig {
+  std::chrono::milliseconds interval{3600'000};     // how often it runs
+  std::chrono::milliseconds stuck_after{3600'000};  // pending this long without a move: re-publish
+  std::chrono::milliseconds refresh_after{7 * 24 * 3600'000LL};  // complete this long: refresh; 0 = never
+  std::size_t batch_limit = 10'000;                 // packages of each kind per run
+};
+
+struct ReconcileCounts {
+  std::int64_t republished = 0, retried = 0, refreshed = 0;
+};
+
+// Safe for concurrent use.
+class Reconciler {
+ public:
+  Reconciler(ReconcilerConfig config, store::PackageStore& store, bus::Transport& transport,
+             const core::Clock& clock);
+  ~Reconciler();
+
+  void Start();
+  void Stop();
+  // One pass, synchronously (the timer calls this; tests too).
+  ReconcileCounts RunOnce();
+  ReconcileCounts Totals() const;
+
+ private:
+  void Loop();
+  std::int64_t Restart(const std::vector<store::PackageRecord>& records, const char* reason);
+
+  ReconcilerConfig config_;
+  store::PackageStore& store_;
+  bus::Transport& transport_;
+  const core::Clock& clock_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  ReconcileCounts totals_;
+  std::thread thread_;
+};
+
+}  // namespace pkgtrust::pipeline

@@ -1,0 +1,150 @@
+// The package state machine on SQLite (WAL). One writer thread commits requests in
+// batches (one transaction per batch, callbacks after the commit); reads use a small pool
+// of read connections. Every transition is conditional on (state, generation), so a
+// duplicate or stale message finds nothing to update.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pkgtrust/core/clock.hpp"
+#include "pkgtrust/core/ecosystem.hpp"
+#include "pkgtrust/core/package_state.hpp"
+#include "pkgtrust/core/status.hpp"
+
+namespace pkgtrust::store {
+
+struct StoreConfig {
+  std::string path = "pkgtrust.db";
+  int read_connections = 4;
+  std::size_t max_batch = 2048;        // requests per write transaction
+  int busy_timeout_ms = 5000;          // other processes holding the write lock
+  bool synchronous_full = false;       // NORMAL survives a killed process; FULL also a power cut
+};
+
+struct PackageRecord {
+  std::int64_t id = 0;
+  core::PackageKey key;
+  core::PackageState state = core::PackageState::kPendingRegistry;
+  std::int64_t generation = 0;
+  core::Priority priority = core::Priority::kRegular;
+  int attempts = 0;
+  core::Millis state_since = 0;
+  std::string last_error;
+  core::Millis next_attempt_at = 0;
+  std::string requested_version;
+  core::Millis created_at = 0;
+};
+
+// A stage's output, stored as JSON text under a kind ("registry", "repository", "score").
+struct Fact {
+  std::string kind;
+  std::string json;
+};
+
+// Start a run for a package unless one is already in flight.
+struct EnqueueRequest {
+  core::PackageKey key;
+  core::Priority priority = core::Priority::kRegular;
+  // For complete/not_found/failed packages: start a new generation (feed event, refresh,
+  // reconciler retry). When false, finished packages are left as they are.
+  bool restart_finished = true;
+  std::string version;
+};
+
+enum class EnqueueOutcome {
+  kStarted,          // new row or new generation in pending_registry: publish work
+  kRaised,           // in flight at regular priority, now priority: publish at priority
+  kAlreadyInFlight,  // nothing to do
+  kUnchanged,        // finished and restart_finished was false
+};
+
+struct EnqueueResult {
+  EnqueueOutcome outcome;
+  PackageRecord record;  // as it is after the write
+};
+
+// A stage moved the package on: conditional on (from, generation).
+struct TransitionRequest {
+  core::PackageKey key;
+  core::PackageState from;
+  std::int64_t generation = 0;
+  core::PackageState to;
+  std::vector<Fact> facts;
+};
+
+enum class TransitionOutcome { kApplied, kStale };
+
+struct TransitionResult {
+  TransitionOutcome outcome;
+  PackageRecord record;  // after the write when applied
+};
+
+// A stage attempt failed: count it and, when `give_up`, move the package to failed. The
+// reconciler may retry a failed package from now + min(retry_max, retry_base * 2^attempts),
+// attempts counting the failures since the package last finished.
+struct FailureRequest {
+  core::PackageKey key;
+  core::PackageState from;
+  std::int64_t generation = 0;
+  std::string error;
+  bool give_up = false;
+  std::int64_t retry_base_ms = 60'000;
+  std::int64_t retry_max_ms = 6 * 3600'000;
+};
+
+// Safe for concurrent use. Callbacks run on the writer thread after the commit: they must
+// be short and must not call the store's *Sync methods.
+class PackageStore {
+ public:
+  template <typename T>
+  using Callback = std::function<void(core::Result<T>)>;
+
+  // Opens or creates the database and applies migrations. Errors name the file.
+  static core::Result<std::unique_ptr<PackageStore>> Open(StoreConfig config, const core::Clock& clock);
+  ~PackageStore();
+
+  void Enqueue(EnqueueRequest request, Callback<EnqueueResult> done);
+  void Transition(TransitionRequest request, Callback<TransitionResult> done);
+  void RecordFailure(FailureRequest request, Callback<TransitionResult> done);
+  // Marks a still-stuck package as just re-published (conditional on state, generation).
+  void Touch(core::PackageKey key, core::PackageState state, std::int64_t generation, Callback<bool> done);
+  // Several enqueues in one call (a webhook batch): all in the same transaction.
+  void EnqueueMany(std::vector<EnqueueRequest> requests, Callback<std::vector<EnqueueResult>> done);
+
+  core::Result<EnqueueResult> EnqueueSync(EnqueueRequest request);
+  core::Result<TransitionResult> TransitionSync(TransitionRequest request);
+  core::Result<std::vector<EnqueueResult>> EnqueueManySync(std::vector<EnqueueRequest> requests);
+
+  core::Result<std::optional<PackageRecord>> Get(const core::PackageKey& key);
+  core::Result<std::vector<Fact>> GetFacts(const core::PackageKey& key);
+  // In-flight packages whose state has not changed since before `since`.
+  core::Result<std::vector<PackageRecord>> ListStuck(core::Millis since, std::size_t limit);
+  // Failed packages whose retry time has come.
+  core::Result<std::vector<PackageRecord>> ListRetryable(core::Millis now, std::size_t limit);
+  // Complete packages that finished before `before`.
+  core::Result<std::vector<PackageRecord>> ListStale(core::Millis before, std::size_t limit);
+  core::Result<std::map<core::PackageState, std::int64_t>> CountByState();
+  int SchemaVersion();
+
+  struct WriterStats {
+    std::int64_t requests = 0, transactions = 0, stale = 0;
+  };
+  WriterStats GetWriterStats() const;
+
+  // Commits what is queued and stops the writer. Further writes fail with Unavailable.
+  void Close();
+
+ private:
+  class Impl;
+  explicit PackageStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pkgtrust::store

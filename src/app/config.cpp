@@ -1,0 +1,343 @@
+#include "app/config.hpp"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "app/embedded_defaults.hpp"
+
+namespace pkgtrust::app {
+namespace {
+
+const std::string kEmbeddedSource = "<embedded defaults>";
+
+// Walks a YAML document, turning every problem into "file:line: key: message".
+class Reader {
+ public:
+  explicit Reader(std::string source) : source_(std::move(source)) {}
+
+  [[noreturn]] void Fail(const YAML::Node& node, const std::string& key, const std::string& message) const {
+    int line = node.IsDefined() ? node.Mark().line + 1 : 0;
+    if (line > 0) throw ConfigError(fmt::format("{}:{}: {}: {}", source_, line, key, message));
+    throw ConfigError(fmt::format("{}: {}: {}", source_, key, message));
+  }
+
+  YAML::Node Load(std::string_view text) const {
+    try {
+      return YAML::Load(std::string(text));
+    } catch (const YAML::ParserException& e) {
+      throw ConfigError(fmt::format("{}:{}:{}: invalid YAML: {}", source_, e.mark.line + 1, e.mark.column + 1, e.msg));
+    }
+  }
+
+  // Checks `node` is a mapping whose keys are all in `allowed`.
+  void ExpectMap(const YAML::Node& node, const std::string& path, std::initializer_list<const char*> allowed) const {
+    if (!node.IsMap()) Fail(node, path, "expected a mapping of keys to values");
+    std::set<std::string> names(allowed.begin(), allowed.end());
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      std::string key = it->first.as<std::string>();
+      if (!names.count(key)) {
+        std::string expected;
+        for (const char* n : allowed) expected += std::string(expected.empty() ? "" : ", ") + n;
+        Fail(it->first, Join(path, key), fmt::format("unknown key (expected one of: {})", expected));
+      }
+    }
+  }
+
+  template <typename T>
+  bool Get(const YAML::Node& parent, const std::string& path, const char* key, T* out) const {
+    YAML::Node node = parent[key];
+    if (!node.IsDefined()) return false;
+    std::string full = Join(path, key);
+    if (!node.IsScalar()) Fail(node, full, fmt::format("expected {}", TypeName<T>()));
+    try {
+      *out = node.as<T>();
+    } catch (const YAML::BadConversion&) {
+      Fail(node, full, fmt::format("expected {}, got '{}'", TypeName<T>(), node.Scalar()));
+    }
+    return true;
+  }
+
+  // A number of seconds (fractions allowed) as milliseconds, at least `min_ms`.
+  void GetSeconds(const YAML::Node& parent, const std::string& path, const char* key, double scale_to_ms,
+                  std::int64_t min_ms, std::chrono::milliseconds* out) const {
+    double value;
+    if (!Get(parent, path, key, &value)) return;
+    auto ms = static_cast<std::int64_t>(value * scale_to_ms);
+    if (value < 0 || ms < min_ms)
+      Fail(parent[key], Join(path, key), fmt::format("must be at least {} ms", min_ms));
+    *out = std::chrono::milliseconds(ms);
+  }
+
+  template <typename T>
+  void GetInRange(const YAML::Node& parent, const std::string& path, const char* key, T min, T max, T* out) const {
+    if (!Get(parent, path, key, out)) return;
+    if (*out < min || *out > max) Fail(parent[key], Join(path, key), fmt::format("must be between {} and {}", min, max));
+  }
+
+  static std::string Join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+
+  const std::string& source() const { return source_; }
+
+ private:
+  template <typename T>
+  static const char* TypeName() {
+    if constexpr (std::is_same_v<T, bool>) return "true or false";
+    else if constexpr (std::is_integral_v<T>) return "an integer";
+    else if constexpr (std::is_floating_point_v<T>) return "a number";
+    else return "a string";
+  }
+  std::string source_;
+};
+
+// YAML to JSON for filter policies: quoted scalars are strings, plain ones are numbers,
+// booleans or null when they read as such (as SNS's JSON would have them).
+nlohmann::json ToJson(const YAML::Node& node) {
+  if (node.IsMap()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (auto it = node.begin(); it != node.end(); ++it) out[it->first.as<std::string>()] = ToJson(it->second);
+    return out;
+  }
+  if (node.IsSequence()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& item : node) out.push_back(ToJson(item));
+    return out;
+  }
+  if (node.IsNull()) return nullptr;
+  const std::string& text = node.Scalar();
+  if (node.Tag() != "!") {
+    if (text == "true") return true;
+    if (text == "false") return false;
+    nlohmann::json number = nlohmann::json::parse(text, nullptr, false);
+    if (number.is_number()) return number;
+  }
+  return text;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(fmt::format("{}: cannot read file", path));
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+void ParseStage(const Reader& r, const YAML::Node& node, const std::string& path, pipeline::StageConfig* stage) {
+  r.ExpectMap(node, path,
+              {"concurrency", "regular_share", "max_attempts", "retry_base_seconds", "retry_max_seconds",
+               "priority_queue", "regular_queue"});
+  r.GetInRange(node, path, "concurrency", 1, 100'000, &stage->concurrency);
+  r.GetInRange(node, path, "regular_share", 0.0, 0.95, &stage->regular_share);
+  r.GetInRange(node, path, "max_attempts", 1, 1000, &stage->max_attempts);
+  r.GetSeconds(node, path, "retry_base_seconds", 1000, 1, &stage->retry_base);
+  r.GetSeconds(node, path, "retry_max_seconds", 1000, 1, &stage->retry_max);
+  r.Get(node, path, "priority_queue", &stage->priority_queue);
+  r.Get(node, path, "regular_queue", &stage->regular_queue);
+}
+
+void ParseHostPort(const Reader& r, const YAML::Node& node, Config* config) {
+  std::string listen = node.as<std::string>();
+  auto colon = listen.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos && colon + 1 < listen.size()) {
+    try {
+      std::size_t used = 0;
+      port = std::stoi(listen.substr(colon + 1), &used);
+      if (used != listen.size() - colon - 1) port = -1;
+    } catch (const std::exception&) {
+      port = -1;
+    }
+  }
+  if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535)
+    r.Fail(node, "server.listen", fmt::format("expected host:port such as 127.0.0.1:8080, got '{}'", listen));
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  config->listen_host = host;
+  config->listen_port = port;
+}
+
+}  // namespace
+
+bus::Topology ParseTopology(std::string_view yaml, const std::string& source) {
+  Reader r(source);
+  YAML::Node root = r.Load(yaml);
+  r.ExpectMap(root, "", {"version", "queues"});
+  bus::Topology topology;
+  if (!r.Get(root, "", "version", &topology.version)) r.Fail(root, "version", "missing");
+  YAML::Node queues = root["queues"];
+  if (!queues.IsDefined()) r.Fail(root, "queues", "missing");
+  if (!queues.IsSequence() || queues.size() == 0) r.Fail(queues, "queues", "expected a non-empty list of queues");
+  for (std::size_t i = 0; i < queues.size(); ++i) {
+    YAML::Node q = queues[i];
+    std::string path = fmt::format("queues[{}]", i);
+    r.ExpectMap(q, path, {"name", "topics", "filter_policy"});
+    bus::QueueSpec spec;
+    if (!r.Get(q, path, "name", &spec.name)) r.Fail(q, path + ".name", "missing");
+    path = fmt::format("queues[{}] ({})", i, spec.name);
+    YAML::Node topics = q["topics"];
+    if (!topics.IsDefined()) r.Fail(q, path + ".topics", "missing: a queue needs at least one topic");
+    if (!topics.IsSequence() || topics.size() == 0)
+      r.Fail(topics, path + ".topics", "expected a non-empty list of topic names");
+    for (const auto& topic : topics) {
+      if (!topic.IsScalar()) r.Fail(topic, path + ".topics", "topic names are strings");
+      spec.topics.push_back(topic.as<std::string>());
+    }
+    if (YAML::Node policy = q["filter_policy"]; policy.IsDefined()) {
+      if (!policy.IsMap()) r.Fail(policy, path + ".filter_policy", "expected a mapping of attribute names to lists");
+      std::string error_key;
+      auto parsed = bus::FilterPolicy::Parse(ToJson(policy).dump(), &error_key);
+      if (!parsed.ok()) {
+        YAML::Node at = policy;
+        for (auto it = policy.begin(); it != policy.end(); ++it)
+          if (it->first.as<std::string>() == error_key) at = it->first;
+        r.Fail(at, path + ".filter_policy" + (error_key.empty() ? "" : "." + error_key), parsed.status().message());
+      }
+      spec.filter_policy = std::move(parsed).value();
+    }
+    topology.queues.push_back(std::move(spec));
+  }
+  if (auto s = bus::ValidateTopology(topology); !s.ok()) r.Fail(queues, "queues", s.message());
+  return topology;
+}
+
+bus::Topology LoadTopologyFile(const std::string& path) { return ParseTopology(ReadFile(path), path); }
+
+Config ParseConfig(std::string_view yaml, const std::string& source, const std::string& base_dir) {
+  Reader r(source);
+  YAML::Node root = r.Load(yaml);
+  Config config;
+  config.source = source;
+  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  r.ExpectMap(root, "",
+              {"server", "database", "transport", "workers", "stages", "reconciler", "upstreams", "secrets", "log"});
+  auto resolve = [&](const std::string& path) {
+    if (path.empty() || path.front() == '/' || base_dir.empty()) return path;
+    return (std::filesystem::path(base_dir) / path).string();
+  };
+
+  if (YAML::Node server = root["server"]; server.IsDefined()) {
+    r.ExpectMap(server, "server", {"listen"});
+    std::string listen;
+    if (r.Get(server, "server", "listen", &listen)) ParseHostPort(r, server["listen"], &config);
+  }
+
+  if (YAML::Node db = root["database"]; db.IsDefined()) {
+    r.ExpectMap(db, "database", {"path", "read_connections", "synchronous"});
+    if (r.Get(db, "database", "path", &config.database.path)) {
+      if (config.database.path.empty()) r.Fail(db["path"], "database.path", "must not be empty");
+      if (config.database.path != ":memory:") config.database.path = resolve(config.database.path);
+    }
+    r.GetInRange(db, "database", "read_connections", 1, 64, &config.database.read_connections);
+    std::string sync;
+    if (r.Get(db, "database", "synchronous", &sync)) {
+      if (sync != "normal" && sync != "full") r.Fail(db["synchronous"], "database.synchronous", "expected normal or full");
+      config.database.synchronous_full = sync == "full";
+    }
+  }
+
+  std::string topology_path;
+  if (YAML::Node tr = root["transport"]; tr.IsDefined()) {
+    r.ExpectMap(tr, "transport", {"kind", "topology", "visibility_timeout_seconds", "max_receives"});
+    if (r.Get(tr, "transport", "kind", &config.transport_kind) && config.transport_kind != "memory" &&
+        config.transport_kind != "sqs")
+      r.Fail(tr["kind"], "transport.kind", fmt::format("expected memory or sqs, got '{}'", config.transport_kind));
+    if (config.transport_kind == "sqs")
+      r.Fail(tr["kind"], "transport.kind", "the sqs transport is not available in this build yet; use memory");
+    r.Get(tr, "transport", "topology", &topology_path);
+    r.GetSeconds(tr, "transport", "visibility_timeout_seconds", 1000, 1, &config.memory_transport.visibility_timeout);
+    r.GetInRange(tr, "transport", "max_receives", 0, 1000, &config.memory_transport.max_receives);
+  }
+
+  if (YAML::Node workers = root["workers"]; workers.IsDefined()) {
+    r.ExpectMap(workers, "workers", {"threads"});
+    r.GetInRange(workers, "workers", "threads", 1, 256, &config.worker_threads);
+  }
+
+  if (YAML::Node stages = root["stages"]; stages.IsDefined()) {
+    r.ExpectMap(stages, "stages", {"registry", "repository", "scoring"});
+    for (auto& stage : config.stages)
+      if (YAML::Node node = stages[stage.name]; node.IsDefined()) ParseStage(r, node, "stages." + stage.name, &stage);
+  }
+
+  if (YAML::Node rec = root["reconciler"]; rec.IsDefined()) {
+    r.ExpectMap(rec, "reconciler",
+                {"interval_seconds", "stuck_after_seconds", "refresh_after_hours", "failed_retry_base_seconds",
+                 "failed_retry_max_seconds", "batch_limit"});
+    r.GetSeconds(rec, "reconciler", "interval_seconds", 1000, 1000, &config.reconciler.interval);
+    r.GetSeconds(rec, "reconciler", "stuck_after_seconds", 1000, 1000, &config.reconciler.stuck_after);
+    r.GetSeconds(rec, "reconciler", "refresh_after_hours", 3600'000, 0, &config.reconciler.refresh_after);
+    std::chrono::milliseconds base{0}, max{0};
+    r.GetSeconds(rec, "reconciler", "failed_retry_base_seconds", 1000, 1000, &base);
+    r.GetSeconds(rec, "reconciler", "failed_retry_max_seconds", 1000, 1000, &max);
+    for (auto& stage : config.stages) {
+      if (base.count() > 0) stage.failed_retry_base_ms = base.count();
+      if (max.count() > 0) stage.failed_retry_max_ms = max.count();
+    }
+    int limit = static_cast<int>(config.reconciler.batch_limit);
+    r.GetInRange(rec, "reconciler", "batch_limit", 1, 1'000'000, &limit);
+    config.reconciler.batch_limit = static_cast<std::size_t>(limit);
+  }
+
+  if (YAML::Node up = root["upstreams"]; up.IsDefined()) {
+    r.ExpectMap(up, "upstreams", {"npm", "npm_downloads", "pypi", "crates", "maven", "go", "github"});
+    for (auto it = up.begin(); it != up.end(); ++it) {
+      std::string name = it->first.as<std::string>();
+      std::string url;
+      r.Get(up, "upstreams", name.c_str(), &url);
+      if (!url.starts_with("http://") && !url.starts_with("https://"))
+        r.Fail(it->second, "upstreams." + name, fmt::format("expected an http:// or https:// base URL, got '{}'", url));
+      while (url.ends_with('/')) url.pop_back();
+      config.upstreams[name] = url;
+    }
+  }
+
+  if (YAML::Node sec = root["secrets"]; sec.IsDefined()) {
+    r.ExpectMap(sec, "secrets", {"github_token_env", "admin_token_env", "feed_token_env"});
+    r.Get(sec, "secrets", "github_token_env", &config.secrets.github_token_env);
+    r.Get(sec, "secrets", "admin_token_env", &config.secrets.admin_token_env);
+    r.Get(sec, "secrets", "feed_token_env", &config.secrets.feed_token_env);
+  }
+
+  if (YAML::Node log = root["log"]; log.IsDefined()) {
+    r.ExpectMap(log, "log", {"level"});
+    std::string level;
+    if (r.Get(log, "log", "level", &level) && !core::ParseLogLevel(level, &config.log_level))
+      r.Fail(log["level"], "log.level", fmt::format("expected debug, info, warn, error or off, got '{}'", level));
+  }
+
+  // The embedded config's "topology.yaml" is the embedded topology.
+  if (topology_path.empty() || source == kEmbeddedSource) {
+    config.topology_source = "<embedded topology>";
+    config.topology = ParseTopology(kEmbeddedTopologyYaml, config.topology_source);
+  } else {
+    config.topology_source = resolve(topology_path);
+    config.topology = LoadTopologyFile(config.topology_source);
+  }
+  // Every stage reads queues the topology must define.
+  for (const auto& stage : config.stages) {
+    for (const std::string* queue : {&stage.priority_queue, &stage.regular_queue}) {
+      if (!config.topology.FindQueue(*queue))
+        throw ConfigError(fmt::format("{}: stages.{}: queue '{}' is not in the topology {}", source, stage.name, *queue,
+                                      config.topology_source));
+    }
+  }
+  return config;
+}
+
+Config LoadConfigFile(const std::string& path) {
+  std::string base = std::filesystem::path(path).parent_path().string();
+  return ParseConfig(ReadFile(path), path, base);
+}
+
+Config DefaultConfig() {
+  return ParseConfig(kEmbeddedConfigYaml, kEmbeddedSource, "");
+}
+
+}  // namespace pkgtrust::app

@@ -1,0 +1,59 @@
+// Configuration: config/pkgtrust.yaml and config/topology.yaml parsed into plain structs in
+// this one place (the userver rule). Unknown keys, wrong types and bad values stop start-up
+// with one message naming file, line and key.
+#pragma once
+
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pkgtrust/bus/memory_transport.hpp"
+#include "pkgtrust/bus/topology.hpp"
+#include "pkgtrust/core/log.hpp"
+#include "pkgtrust/pipeline/pipeline.hpp"
+#include "pkgtrust/store/package_store.hpp"
+
+namespace pkgtrust::app {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct SecretsConfig {
+  std::string github_token_env = "GITHUB_TOKEN";
+  std::string admin_token_env = "PKGTRUST_ADMIN_TOKEN";
+  std::string feed_token_env = "PKGTRUST_FEED_TOKEN";
+};
+
+struct Config {
+  std::string source;  // the file it came from, or "<embedded defaults>"
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 8080;
+  store::StoreConfig database;
+  std::string transport_kind = "memory";
+  std::string topology_source;
+  bus::Topology topology;
+  bus::MemoryTransportConfig memory_transport;
+  int worker_threads = 2;
+  std::vector<pipeline::StageConfig> stages = pipeline::DefaultStageConfigs();
+  pipeline::ReconcilerConfig reconciler;
+  std::map<std::string, std::string> upstreams;  // name -> base URL
+  SecretsConfig secrets;
+  core::LogLevel log_level = core::LogLevel::kInfo;
+};
+
+// Reads a config file; a relative `transport.topology` is resolved against its folder.
+Config LoadConfigFile(const std::string& path);
+// Parses config text; `base_dir` resolves relative paths. An absent `transport.topology`
+// means the embedded default topology.
+Config ParseConfig(std::string_view yaml, const std::string& source, const std::string& base_dir);
+// The compiled-in config/pkgtrust.yaml with the compiled-in topology.
+Config DefaultConfig();
+
+bus::Topology LoadTopologyFile(const std::string& path);
+bus::Topology ParseTopology(std::string_view yaml, const std::string& source);
+
+}  // namespace pkgtrust::app

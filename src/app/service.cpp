@@ -1,0 +1,59 @@
+#include "app/service.hpp"
+
+#include <stdexcept>
+
+#include "pkgtrust/bus/memory_transport.hpp"
+#include "pkgtrust/core/log.hpp"
+
+namespace pkgtrust::app {
+
+Service::Service(Config config, std::map<std::string, pipeline::StageHandler*> handlers)
+    : config_(std::move(config)), handlers_(std::move(handlers)) {}
+
+Service::~Service() { Stop(); }
+
+void Service::Start() {
+  const core::Clock& clock = core::SystemClock::Instance();
+  auto store = store::PackageStore::Open(config_.database, clock);
+  if (!store.ok()) throw std::runtime_error(store.status().message());
+  store_ = std::move(store).value();
+
+  // Transports by name, from an explicit map (STYLE.md: no self-registration).
+  if (config_.transport_kind == "memory") {
+    transport_ = std::make_unique<bus::MemoryTransport>(config_.topology, config_.memory_transport, clock);
+  } else {
+    throw std::runtime_error("transport '" + config_.transport_kind + "' is not available in this build");
+  }
+  executor_ = std::make_unique<pipeline::ThreadPoolExecutor>(config_.worker_threads, "workers");
+  pipeline_ = std::make_unique<pipeline::Pipeline>(*store_, *transport_, *executor_, clock, config_.reconciler);
+  for (const auto& stage : config_.stages) {
+    auto it = handlers_.find(stage.name);
+    if (it == handlers_.end() || it->second == nullptr) {
+      core::Log(core::LogLevel::kWarn, "service", "stage '{}' has no handler in this build; its queues wait",
+                stage.name);
+      continue;
+    }
+    pipeline_->AddStage(stage, *it->second);
+  }
+  pipeline_->Start();
+  started_ = true;
+  auto counts = store_->CountByState();
+  std::int64_t total = 0;
+  if (counts.ok())
+    for (const auto& [state, n] : *counts) total += n;
+  core::Log(core::LogLevel::kInfo, "service",
+            "started: database {} (schema v{}, {} packages), transport {} ({} queues from {}), reconciler every {} s",
+            config_.database.path, store_->SchemaVersion(), total, config_.transport_kind,
+            config_.topology.queues.size(), config_.topology_source, config_.reconciler.interval.count() / 1000);
+}
+
+void Service::Stop() {
+  if (!started_) return;
+  started_ = false;
+  pipeline_->Stop();        // stages stop taking work and drain
+  executor_->Stop();        // post-commit steps finish
+  store_->Close();          // queued writes commit
+  core::Log(core::LogLevel::kInfo, "service", "stopped");
+}
+
+}  // namespace pkgtrust::app

@@ -1,0 +1,54 @@
+#include "pkgtrust/pipeline/executor.hpp"
+
+#include <exception>
+
+#include "pkgtrust/core/log.hpp"
+
+namespace pkgtrust::pipeline {
+
+ThreadPoolExecutor::ThreadPoolExecutor(int threads, std::string name) {
+  for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Run(); });
+}
+
+ThreadPoolExecutor::~ThreadPoolExecutor() { Stop(); }
+
+void ThreadPoolExecutor::Post(std::function<void()> task) {
+  {
+    std::lock_guard lock(mu_);
+    tasks_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+}
+
+void ThreadPoolExecutor::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && threads_.empty()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+}
+
+void ThreadPoolExecutor::Run() {
+  while (true) {
+    std::function<void()> task;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+      if (tasks_.empty()) return;
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    try {
+      task();
+    } catch (const std::exception& e) {
+      // No exception may end a worker: log it and go on (STYLE.md: none escapes a task).
+      core::Log(core::LogLevel::kError, "executor", "task threw: {}", e.what());
+    }
+  }
+}
+
+}  // namespace pkgtrust::pipeline

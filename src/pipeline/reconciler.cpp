@@ -1,0 +1,99 @@
+#include "pkgtrust/pipeline/reconciler.hpp"
+
+#include "pkgtrust/core/log.hpp"
+#include "pkgtrust/pipeline/routing.hpp"
+
+namespace pkgtrust::pipeline {
+
+Reconciler::Reconciler(ReconcilerConfig config, store::PackageStore& store, bus::Transport& transport,
+                       const core::Clock& clock)
+    : config_(config), store_(store), transport_(transport), clock_(clock) {}
+
+Reconciler::~Reconciler() { Stop(); }
+
+void Reconciler::Start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Reconciler::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Reconciler::Loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (cv_.wait_for(lock, config_.interval, [&] { return stopping_; })) return;
+    lock.unlock();
+    ReconcileCounts counts = RunOnce();
+    if (counts.republished + counts.retried + counts.refreshed > 0)
+      core::Log(core::LogLevel::kInfo, "reconciler", "re-published {} stuck, retried {} failed, refreshing {} stale",
+                counts.republished, counts.retried, counts.refreshed);
+    lock.lock();
+  }
+}
+
+std::int64_t Reconciler::Restart(const std::vector<store::PackageRecord>& records, const char* reason) {
+  if (records.empty()) return 0;
+  std::vector<store::EnqueueRequest> requests;
+  for (const auto& record : records)
+    requests.push_back({record.key, core::Priority::kRegular, /*restart_finished=*/true, {}});
+  auto results = store_.EnqueueManySync(std::move(requests));
+  if (!results.ok()) {
+    core::Log(core::LogLevel::kWarn, "reconciler", "{}: {}", reason, results.status().message());
+    return 0;
+  }
+  std::int64_t started = 0;
+  for (const auto& result : *results) {
+    if (result.outcome != store::EnqueueOutcome::kStarted) continue;
+    if (PublishWork(transport_, result.record, reason).ok()) started++;
+  }
+  return started;
+}
+
+ReconcileCounts Reconciler::RunOnce() {
+  ReconcileCounts counts;
+  core::Millis now = clock_.NowMillis();
+
+  if (auto stuck = store_.ListStuck(now - config_.stuck_after.count(), config_.batch_limit); stuck.ok()) {
+    for (const auto& record : *stuck) {
+      if (!PublishWork(transport_, record, "reconciler").ok()) continue;
+      store_.Touch(record.key, record.state, record.generation, nullptr);
+      counts.republished++;
+    }
+  } else {
+    core::Log(core::LogLevel::kWarn, "reconciler", "listing stuck packages: {}", stuck.status().message());
+  }
+
+  if (auto failed = store_.ListRetryable(now, config_.batch_limit); failed.ok())
+    counts.retried = Restart(*failed, "reconciler-retry");
+  else
+    core::Log(core::LogLevel::kWarn, "reconciler", "listing failed packages: {}", failed.status().message());
+
+  if (config_.refresh_after.count() > 0) {
+    if (auto stale = store_.ListStale(now - config_.refresh_after.count(), config_.batch_limit); stale.ok())
+      counts.refreshed = Restart(*stale, "reconciler-refresh");
+    else
+      core::Log(core::LogLevel::kWarn, "reconciler", "listing stale packages: {}", stale.status().message());
+  }
+
+  std::lock_guard lock(mu_);
+  totals_.republished += counts.republished;
+  totals_.retried += counts.retried;
+  totals_.refreshed += counts.refreshed;
+  return counts;
+}
+
+ReconcileCounts Reconciler::Totals() const {
+  std::lock_guard lock(mu_);
+  return totals_;
+}
+
+}  // namespace pkgtrust::pipeline

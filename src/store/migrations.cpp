@@ -1,0 +1,81 @@
+#include "migrations.hpp"
+
+#include <fmt/format.h>
+
+namespace pkgtrust::store {
+namespace {
+
+struct Migration {
+  int version;
+  const char* description;
+  const char* sql;
+};
+
+// Times are milliseconds since the Unix epoch. `state_since` is when the row entered its
+// current state (for complete rows: when the run finished), which is what the reconciler
+// compares with its "stuck after" and "refresh after" limits.
+constexpr Migration kMigrations[] = {
+    {1, "packages state machine and facts", R"sql(
+CREATE TABLE packages (
+  id                INTEGER PRIMARY KEY,
+  ecosystem         TEXT    NOT NULL,
+  name              TEXT    NOT NULL,
+  state             TEXT    NOT NULL,
+  generation        INTEGER NOT NULL,
+  priority          INTEGER NOT NULL,
+  attempts          INTEGER NOT NULL DEFAULT 0,
+  state_since       INTEGER NOT NULL,
+  last_error        TEXT,
+  next_attempt_at   INTEGER,
+  requested_version TEXT,
+  created_at        INTEGER NOT NULL,
+  UNIQUE (ecosystem, name)
+);
+CREATE INDEX packages_by_state ON packages (state, state_since);
+CREATE TABLE package_facts (
+  package_id INTEGER NOT NULL REFERENCES packages (id),
+  kind       TEXT    NOT NULL,
+  generation INTEGER NOT NULL,
+  data       TEXT    NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (package_id, kind)
+) WITHOUT ROWID;
+)sql"},
+};
+
+}  // namespace
+
+int CurrentSchemaVersion(Connection& conn) {
+  auto stmt = conn.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  if (!stmt.ok()) return 0;
+  core::Status status;
+  return (*stmt)->Step(&status) ? static_cast<int>((*stmt)->Int(0)) : 0;
+}
+
+core::Status ApplyMigrations(Connection& conn) {
+  if (auto s = conn.Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                         " version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)");
+      !s.ok())
+    return s;
+  int current = CurrentSchemaVersion(conn);
+  if (current > kLatestSchemaVersion)
+    return core::Status::FailedPrecondition(fmt::format(
+        "database schema version {} is newer than this pkgtrust knows ({}); upgrade pkgtrust", current,
+        kLatestSchemaVersion));
+  for (const Migration& m : kMigrations) {
+    if (m.version <= current) continue;
+    if (auto s = conn.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+    core::Status s = conn.Exec(m.sql);
+    if (s.ok())
+      s = conn.Exec(fmt::format("INSERT INTO schema_migrations VALUES ({}, '{}', datetime('now'))", m.version,
+                                m.description));
+    if (!s.ok()) {
+      (void)conn.Exec("ROLLBACK");
+      return core::Status::Internal(fmt::format("migration {} ({}): {}", m.version, m.description, s.message()));
+    }
+    if (auto c = conn.Exec("COMMIT"); !c.ok()) return c;
+  }
+  return core::Status::Ok();
+}
+
+}  // namespace pkgtrust::store

@@ -1,0 +1,486 @@
+#include "pkgtrust/store/package_store.hpp"
+
+#include <fmt/format.h>
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "migrations.hpp"
+#include "pkgtrust/core/log.hpp"
+#include "sqlite.hpp"
+
+namespace pkgtrust::store {
+
+using core::Millis;
+using core::PackageState;
+using core::Result;
+using core::Status;
+
+namespace {
+
+constexpr const char* kColumns =
+    "id, ecosystem, name, state, generation, priority, attempts, state_since, last_error, next_attempt_at, "
+    "requested_version, created_at";
+
+Result<PackageRecord> ReadRecord(const Statement& row) {
+  PackageRecord r;
+  r.id = row.Int(0);
+  auto eco = core::ParseEcosystem(row.TextView(1));
+  auto state = core::ParsePackageState(row.TextView(3));
+  if (!eco || !state) return Status::Internal(fmt::format("corrupt package row {}", r.id));
+  r.key = {*eco, row.Text(2)};
+  r.state = *state;
+  r.generation = row.Int(4);
+  r.priority = row.Int(5) == 1 ? core::Priority::kPriority : core::Priority::kRegular;
+  r.attempts = static_cast<int>(row.Int(6));
+  r.state_since = row.Int(7);
+  r.last_error = row.Text(8);
+  r.next_attempt_at = row.Int(9);
+  r.requested_version = row.Text(10);
+  r.created_at = row.Int(11);
+  return r;
+}
+
+std::string_view StateText(PackageState s) { return core::PackageStateName(s); }
+std::string_view EcoText(const core::PackageKey& key) { return core::EcosystemName(key.ecosystem); }
+
+}  // namespace
+
+class PackageStore::Impl {
+ public:
+  // A queued write: `run` executes inside the batch transaction and returns what to call
+  // after the commit; `fail` reports a batch that could not be committed.
+  struct Op {
+    std::function<std::function<void()>(Connection&, Millis)> run;
+    std::function<void(Status)> fail;
+  };
+
+  Impl(StoreConfig config, const core::Clock& clock) : config_(std::move(config)), clock_(clock) {}
+
+  Status Open() {
+    auto writer = Connection::Open(config_.path, /*create=*/true, config_.busy_timeout_ms, config_.synchronous_full);
+    if (!writer.ok()) return writer.status();
+    writer_ = std::move(writer).value();
+    if (auto s = ApplyMigrations(*writer_); !s.ok())
+      return Status(Status::FailedPrecondition(fmt::format("database '{}': {}", config_.path, s.message())));
+    for (int i = 0; i < std::max(1, config_.read_connections); ++i) {
+      auto reader = Connection::Open(config_.path, false, config_.busy_timeout_ms, config_.synchronous_full);
+      if (!reader.ok()) return reader.status();
+      (void)(*reader)->Exec("PRAGMA query_only=1");
+      readers_.push_back(std::move(reader).value());
+    }
+    writer_thread_ = std::thread([this] { WriterLoop(); });
+    return Status::Ok();
+  }
+
+  ~Impl() { Close(); }
+
+  void Close() {
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) return;
+      closed_ = true;
+    }
+    cv_.notify_all();
+    if (writer_thread_.joinable()) writer_thread_.join();
+  }
+
+  void Submit(Op op) {
+    {
+      std::lock_guard lock(mu_);
+      if (!closed_) {
+        queue_.push_back(std::move(op));
+        cv_.notify_one();
+        return;
+      }
+    }
+    op.fail(Status::Unavailable("the package store is closed"));
+  }
+
+  // ---- operations run on the writer connection, inside the batch transaction ----------
+
+  Result<std::optional<PackageRecord>> SelectByKey(Connection& conn, const core::PackageKey& key) {
+    auto stmt = conn.Prepare(fmt::format("SELECT {} FROM packages WHERE ecosystem = ? AND name = ?", kColumns));
+    if (!stmt.ok()) return stmt.status();
+    Statement& s = **stmt;
+    s.Bind(EcoText(key)).Bind(key.name);
+    Status status;
+    if (!s.Step(&status)) {
+      if (!status.ok()) return status;
+      return std::optional<PackageRecord>();
+    }
+    auto record = ReadRecord(s);
+    if (!record.ok()) return record.status();
+    return std::optional<PackageRecord>(std::move(record).value());
+  }
+
+  // Runs an UPDATE/INSERT ... RETURNING <columns>; nullopt when no row was affected.
+  Result<std::optional<PackageRecord>> Returning(Statement& s) {
+    Status status;
+    if (!s.Step(&status)) {
+      if (!status.ok()) return status;
+      return std::optional<PackageRecord>();
+    }
+    auto record = ReadRecord(s);
+    (void)s.Run();
+    if (!record.ok()) return record.status();
+    return std::optional<PackageRecord>(std::move(record).value());
+  }
+
+  Result<EnqueueResult> DoEnqueue(Connection& conn, const EnqueueRequest& req, Millis now) {
+    auto existing = SelectByKey(conn, req.key);
+    if (!existing.ok()) return existing.status();
+    int priority = static_cast<int>(req.priority);
+    if (!existing->has_value()) {
+      auto stmt = conn.Prepare(fmt::format(
+          "INSERT INTO packages (ecosystem, name, state, generation, priority, attempts, state_since, "
+          "requested_version, created_at) VALUES (?, ?, 'pending_registry', 1, ?, 0, ?, ?, ?) RETURNING {}",
+          kColumns));
+      if (!stmt.ok()) return stmt.status();
+      (*stmt)->Bind(EcoText(req.key)).Bind(req.key.name).Bind(priority).Bind(now).BindOptional(req.version).Bind(now);
+      auto row = Returning(**stmt);
+      if (!row.ok()) return row.status();
+      if (!row->has_value()) return Status::Internal("insert returned no row");
+      return EnqueueResult{EnqueueOutcome::kStarted, std::move(**row)};
+    }
+    PackageRecord current = std::move(**existing);
+    if (core::IsInFlight(current.state)) {
+      if (req.priority == core::Priority::kPriority && current.priority == core::Priority::kRegular) {
+        auto stmt = conn.Prepare("UPDATE packages SET priority = 1 WHERE id = ?");
+        if (!stmt.ok()) return stmt.status();
+        if (auto s = (*stmt)->Bind(current.id).Run(); !s.ok()) return s;
+        current.priority = core::Priority::kPriority;
+        return EnqueueResult{EnqueueOutcome::kRaised, std::move(current)};
+      }
+      return EnqueueResult{EnqueueOutcome::kAlreadyInFlight, std::move(current)};
+    }
+    if (!req.restart_finished) return EnqueueResult{EnqueueOutcome::kUnchanged, std::move(current)};
+    // A new run. Failed packages keep their attempt count so retry backoff keeps growing.
+    auto stmt = conn.Prepare(fmt::format(
+        "UPDATE packages SET state = 'pending_registry', generation = generation + 1, priority = ?, "
+        "state_since = ?, attempts = CASE WHEN state = 'failed' THEN attempts ELSE 0 END, "
+        "next_attempt_at = NULL, requested_version = COALESCE(?, requested_version) "
+        "WHERE id = ? AND generation = ? RETURNING {}",
+        kColumns));
+    if (!stmt.ok()) return stmt.status();
+    (*stmt)->Bind(priority).Bind(now).BindOptional(req.version).Bind(current.id).Bind(current.generation);
+    auto row = Returning(**stmt);
+    if (!row.ok()) return row.status();
+    if (!row->has_value()) return Status::Internal("restart updated no row");
+    return EnqueueResult{EnqueueOutcome::kStarted, std::move(**row)};
+  }
+
+  Result<TransitionResult> DoTransition(Connection& conn, const TransitionRequest& req, Millis now) {
+    if (!core::IsStageTransition(req.from, req.to) || req.to == PackageState::kFailed)
+      return Status::InvalidArgument(fmt::format("no transition from {} to {}", StateText(req.from), StateText(req.to)));
+    bool finished = req.to == PackageState::kComplete || req.to == PackageState::kNotFound;
+    auto stmt = conn.Prepare(fmt::format(
+        "UPDATE packages SET state = ?, state_since = ?, "
+        "attempts = CASE WHEN ? THEN 0 ELSE attempts END, last_error = CASE WHEN ? THEN NULL ELSE last_error END "
+        "WHERE ecosystem = ? AND name = ? AND state = ? AND generation = ? RETURNING {}",
+        kColumns));
+    if (!stmt.ok()) return stmt.status();
+    (*stmt)->Bind(StateText(req.to)).Bind(now).Bind(finished ? 1 : 0).Bind(finished ? 1 : 0);
+    (*stmt)->Bind(EcoText(req.key)).Bind(req.key.name).Bind(StateText(req.from)).Bind(req.generation);
+    auto row = Returning(**stmt);
+    if (!row.ok()) return row.status();
+    if (!row->has_value()) {
+      stale_++;
+      return TransitionResult{TransitionOutcome::kStale, {}};
+    }
+    if (!req.facts.empty()) {
+      auto fact_stmt = conn.Prepare(
+          "INSERT INTO package_facts (package_id, kind, generation, data, updated_at) VALUES (?, ?, ?, ?, ?) "
+          "ON CONFLICT (package_id, kind) DO UPDATE SET generation = excluded.generation, data = excluded.data, "
+          "updated_at = excluded.updated_at");
+      if (!fact_stmt.ok()) return fact_stmt.status();
+      for (const Fact& fact : req.facts) {
+        (*fact_stmt)->Reset().Bind((*row)->id).Bind(fact.kind).Bind(req.generation).Bind(fact.json).Bind(now);
+        if (auto s = (*fact_stmt)->Run(); !s.ok()) return s;
+      }
+    }
+    return TransitionResult{TransitionOutcome::kApplied, std::move(**row)};
+  }
+
+  Result<TransitionResult> DoFailure(Connection& conn, const FailureRequest& req, Millis now) {
+    auto stmt = conn.Prepare(fmt::format(
+        "UPDATE packages SET attempts = attempts + 1, last_error = ?, state = ?, "
+        "state_since = COALESCE(?, state_since), next_attempt_at = CASE WHEN ? THEN "
+        "? + MIN(?, ? * (1 << MIN(attempts, 20))) ELSE next_attempt_at END WHERE ecosystem = ? AND name = ? AND state = ? AND generation = ? RETURNING {}",
+        kColumns));
+    if (!stmt.ok()) return stmt.status();
+    Statement& s = **stmt;
+    s.Bind(req.error.substr(0, 2000)).Bind(StateText(req.give_up ? PackageState::kFailed : req.from));
+    if (req.give_up) s.Bind(now);
+    else s.BindNull();
+    s.Bind(req.give_up ? 1 : 0).Bind(now).Bind(req.retry_max_ms).Bind(req.retry_base_ms);
+    s.Bind(EcoText(req.key)).Bind(req.key.name).Bind(StateText(req.from)).Bind(req.generation);
+    auto row = Returning(s);
+    if (!row.ok()) return row.status();
+    if (!row->has_value()) {
+      stale_++;
+      return TransitionResult{TransitionOutcome::kStale, {}};
+    }
+    return TransitionResult{TransitionOutcome::kApplied, std::move(**row)};
+  }
+
+  Result<bool> DoTouch(Connection& conn, const core::PackageKey& key, PackageState state, std::int64_t generation,
+                       Millis now) {
+    auto stmt = conn.Prepare(
+        "UPDATE packages SET state_since = ? WHERE ecosystem = ? AND name = ? AND state = ? AND generation = ?");
+    if (!stmt.ok()) return stmt.status();
+    (*stmt)->Bind(now).Bind(EcoText(key)).Bind(key.name).Bind(StateText(state)).Bind(generation);
+    if (auto s = (*stmt)->Run(); !s.ok()) return s;
+    return sqlite3_changes(conn.raw()) > 0;
+  }
+
+  // Wraps an operation returning Result<T> into an Op that calls `done` after the commit.
+  template <typename T, typename F>
+  void SubmitOp(F&& body, Callback<T> done) {
+    auto shared_done = std::make_shared<Callback<T>>(std::move(done));
+    Op op;
+    op.run = [this, body = std::forward<F>(body), shared_done](Connection& conn, Millis now) -> std::function<void()> {
+      requests_++;
+      auto result = std::make_shared<Result<T>>(body(conn, now));
+      return [shared_done, result] {
+        if (*shared_done) (*shared_done)(std::move(*result));
+      };
+    };
+    op.fail = [shared_done](Status status) {
+      if (*shared_done) (*shared_done)(std::move(status));
+    };
+    Submit(std::move(op));
+  }
+
+  // ---- reads ----------------------------------------------------------------------------
+
+  class Lease {
+   public:
+    Lease(Impl& impl) : impl_(impl) {
+      std::unique_lock lock(impl_.read_mu_);
+      impl_.read_cv_.wait(lock, [&] { return !impl_.readers_.empty(); });
+      conn_ = std::move(impl_.readers_.back());
+      impl_.readers_.pop_back();
+    }
+    ~Lease() {
+      std::lock_guard lock(impl_.read_mu_);
+      impl_.readers_.push_back(std::move(conn_));
+      impl_.read_cv_.notify_one();
+    }
+    Connection& operator*() { return *conn_; }
+
+   private:
+    Impl& impl_;
+    std::unique_ptr<Connection> conn_;
+  };
+
+  Result<std::vector<PackageRecord>> Query(std::string_view sql, std::initializer_list<std::int64_t> args) {
+    Lease lease(*this);
+    auto stmt = (*lease).Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    for (std::int64_t arg : args) (*stmt)->Bind(arg);
+    std::vector<PackageRecord> out;
+    Status status;
+    while ((*stmt)->Step(&status)) {
+      auto record = ReadRecord(**stmt);
+      if (!record.ok()) return record.status();
+      out.push_back(std::move(record).value());
+    }
+    if (!status.ok()) return status;
+    return out;
+  }
+
+  StoreConfig config_;
+  const core::Clock& clock_;
+  std::unique_ptr<Connection> writer_;
+  std::mutex read_mu_;
+  std::condition_variable read_cv_;
+  std::vector<std::unique_ptr<Connection>> readers_;
+  std::atomic<std::int64_t> requests_{0}, transactions_{0}, stale_{0};
+
+ private:
+  void WriterLoop() {
+    std::vector<Op> batch;
+    while (true) {
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return !queue_.empty() || closed_; });
+        if (queue_.empty()) return;
+        while (!queue_.empty() && batch.size() < config_.max_batch) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      RunBatch(batch);
+      batch.clear();
+    }
+  }
+
+  void RunBatch(std::vector<Op>& batch) {
+    std::vector<std::function<void()>> completions;
+    Status status;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      completions.clear();
+      status = writer_->Exec("BEGIN IMMEDIATE");
+      if (!status.ok()) continue;
+      Millis now = clock_.NowMillis();
+      for (Op& op : batch) completions.push_back(op.run(*writer_, now));
+      status = writer_->Exec("COMMIT");
+      if (status.ok()) break;
+      (void)writer_->Exec("ROLLBACK");
+    }
+    if (status.ok()) {
+      transactions_++;
+      for (auto& complete : completions) complete();
+    } else {
+      core::Log(core::LogLevel::kError, "store", "write batch of {} failed: {}", batch.size(), status.message());
+      for (Op& op : batch) op.fail(status);
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Op> queue_;
+  bool closed_ = false;
+  std::thread writer_thread_;
+};
+
+PackageStore::PackageStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PackageStore::~PackageStore() = default;
+
+Result<std::unique_ptr<PackageStore>> PackageStore::Open(StoreConfig config, const core::Clock& clock) {
+  auto impl = std::make_unique<Impl>(std::move(config), clock);
+  if (auto s = impl->Open(); !s.ok()) return s;
+  return std::unique_ptr<PackageStore>(new PackageStore(std::move(impl)));
+}
+
+void PackageStore::Close() { impl_->Close(); }
+
+void PackageStore::Enqueue(EnqueueRequest request, Callback<EnqueueResult> done) {
+  impl_->SubmitOp<EnqueueResult>(
+      [impl = impl_.get(), req = std::move(request)](Connection& c, Millis now) { return impl->DoEnqueue(c, req, now); },
+      std::move(done));
+}
+
+void PackageStore::EnqueueMany(std::vector<EnqueueRequest> requests, Callback<std::vector<EnqueueResult>> done) {
+  impl_->SubmitOp<std::vector<EnqueueResult>>(
+      [impl = impl_.get(), reqs = std::move(requests)](Connection& c, Millis now) -> Result<std::vector<EnqueueResult>> {
+        std::vector<EnqueueResult> out;
+        out.reserve(reqs.size());
+        for (const EnqueueRequest& req : reqs) {
+          auto r = impl->DoEnqueue(c, req, now);
+          if (!r.ok()) return r.status();
+          out.push_back(std::move(r).value());
+        }
+        return out;
+      },
+      std::move(done));
+}
+
+void PackageStore::Transition(TransitionRequest request, Callback<TransitionResult> done) {
+  impl_->SubmitOp<TransitionResult>(
+      [impl = impl_.get(), req = std::move(request)](Connection& c, Millis now) { return impl->DoTransition(c, req, now); },
+      std::move(done));
+}
+
+void PackageStore::RecordFailure(FailureRequest request, Callback<TransitionResult> done) {
+  impl_->SubmitOp<TransitionResult>(
+      [impl = impl_.get(), req = std::move(request)](Connection& c, Millis now) { return impl->DoFailure(c, req, now); },
+      std::move(done));
+}
+
+void PackageStore::Touch(core::PackageKey key, PackageState state, std::int64_t generation, Callback<bool> done) {
+  impl_->SubmitOp<bool>([impl = impl_.get(), key = std::move(key), state, generation](
+                            Connection& c, Millis now) { return impl->DoTouch(c, key, state, generation, now); },
+                        std::move(done));
+}
+
+namespace {
+template <typename T, typename Submit>
+Result<T> Wait(Submit&& submit) {
+  std::promise<Result<T>> promise;
+  auto future = promise.get_future();
+  submit([&promise](Result<T> result) { promise.set_value(std::move(result)); });
+  return future.get();
+}
+}  // namespace
+
+Result<EnqueueResult> PackageStore::EnqueueSync(EnqueueRequest request) {
+  return Wait<EnqueueResult>([&](auto done) { Enqueue(std::move(request), std::move(done)); });
+}
+
+Result<TransitionResult> PackageStore::TransitionSync(TransitionRequest request) {
+  return Wait<TransitionResult>([&](auto done) { Transition(std::move(request), std::move(done)); });
+}
+
+Result<std::vector<EnqueueResult>> PackageStore::EnqueueManySync(std::vector<EnqueueRequest> requests) {
+  return Wait<std::vector<EnqueueResult>>([&](auto done) { EnqueueMany(std::move(requests), std::move(done)); });
+}
+
+Result<std::optional<PackageRecord>> PackageStore::Get(const core::PackageKey& key) {
+  Impl::Lease lease(*impl_);
+  return impl_->SelectByKey(*lease, key);
+}
+
+Result<std::vector<Fact>> PackageStore::GetFacts(const core::PackageKey& key) {
+  Impl::Lease lease(*impl_);
+  auto stmt = (*lease).Prepare(
+      "SELECT f.kind, f.data FROM package_facts f JOIN packages p ON p.id = f.package_id "
+      "WHERE p.ecosystem = ? AND p.name = ? ORDER BY f.kind");
+  if (!stmt.ok()) return stmt.status();
+  (*stmt)->Bind(EcoText(key)).Bind(key.name);
+  std::vector<Fact> facts;
+  Status status;
+  while ((*stmt)->Step(&status)) facts.push_back({(*stmt)->Text(0), (*stmt)->Text(1)});
+  if (!status.ok()) return status;
+  return facts;
+}
+
+Result<std::vector<PackageRecord>> PackageStore::ListStuck(Millis since, std::size_t limit) {
+  return impl_->Query(fmt::format("SELECT {} FROM packages WHERE state IN ('pending_registry', "
+                                  "'pending_repository', 'pending_score') AND state_since < ? "
+                                  "ORDER BY state_since LIMIT ?",
+                                  kColumns),
+                      {since, static_cast<std::int64_t>(limit)});
+}
+
+Result<std::vector<PackageRecord>> PackageStore::ListRetryable(Millis now, std::size_t limit) {
+  return impl_->Query(fmt::format("SELECT {} FROM packages WHERE state = 'failed' AND next_attempt_at <= ? "
+                                  "ORDER BY next_attempt_at LIMIT ?",
+                                  kColumns),
+                      {now, static_cast<std::int64_t>(limit)});
+}
+
+Result<std::vector<PackageRecord>> PackageStore::ListStale(Millis before, std::size_t limit) {
+  return impl_->Query(fmt::format("SELECT {} FROM packages WHERE state = 'complete' AND state_since < ? "
+                                  "ORDER BY state_since LIMIT ?",
+                                  kColumns),
+                      {before, static_cast<std::int64_t>(limit)});
+}
+
+Result<std::map<PackageState, std::int64_t>> PackageStore::CountByState() {
+  Impl::Lease lease(*impl_);
+  auto stmt = (*lease).Prepare("SELECT state, COUNT(*) FROM packages GROUP BY state");
+  if (!stmt.ok()) return stmt.status();
+  std::map<PackageState, std::int64_t> counts;
+  for (PackageState s : core::kAllPackageStates) counts[s] = 0;
+  Status status;
+  while ((*stmt)->Step(&status))
+    if (auto state = core::ParsePackageState((*stmt)->TextView(0))) counts[*state] = (*stmt)->Int(1);
+  if (!status.ok()) return status;
+  return counts;
+}
+
+int PackageStore::SchemaVersion() {
+  Impl::Lease lease(*impl_);
+  return CurrentSchemaVersion(*lease);
+}
+
+PackageStore::WriterStats PackageStore::GetWriterStats() const {
+  return {impl_->requests_.load(), impl_->transactions_.load(), impl_->stale_.load()};
+}
+
+}  // namespace pkgtrust::store

@@ -1,0 +1,101 @@
+// Thin RAII wrapper over sqlite3 for the store module only (sqlite3.h stays private).
+// A Connection is used by one thread at a time; it caches prepared statements by SQL.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "pkgtrust/core/status.hpp"
+
+namespace pkgtrust::store {
+
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    next_bind_ = 1;
+    return *this;
+  }
+  Statement& Bind(std::int64_t value) {
+    sqlite3_bind_int64(stmt_, next_bind_++, value);
+    return *this;
+  }
+  Statement& Bind(int value) { return Bind(static_cast<std::int64_t>(value)); }
+  Statement& Bind(std::string_view value) {
+    sqlite3_bind_text(stmt_, next_bind_++, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& Bind(const char* value) { return Bind(std::string_view(value)); }
+  Statement& Bind(const std::string& value) { return Bind(std::string_view(value)); }
+  Statement& BindNull() {
+    sqlite3_bind_null(stmt_, next_bind_++);
+    return *this;
+  }
+  Statement& BindOptional(std::string_view value) { return value.empty() ? BindNull() : Bind(value); }
+
+  // Steps once. Returns true when a row is available; errors become a Status in *status.
+  bool Step(core::Status* status) {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE && status) *status = core::Status::Unavailable(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    return false;
+  }
+  core::Status Run() {
+    core::Status status;
+    while (Step(&status)) {
+    }
+    return status;
+  }
+
+  std::int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::string Text(int col) const {
+    const unsigned char* text = sqlite3_column_text(stmt_, col);
+    return text ? std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt_, col)) : std::string();
+  }
+  std::string_view TextView(int col) const {
+    const unsigned char* text = sqlite3_column_text(stmt_, col);
+    return text ? std::string_view(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt_, col))
+                : std::string_view();
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  int next_bind_ = 1;
+};
+
+class Connection {
+ public:
+  // Opens (creating if asked) and applies the pragmas every connection needs.
+  static core::Result<std::unique_ptr<Connection>> Open(const std::string& path, bool create, int busy_timeout_ms,
+                                                        bool synchronous_full);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  core::Status Exec(std::string_view sql);
+  // Cached prepared statement, reset and ready to bind. Throws nothing; a bad SQL string
+  // is a programming error reported as a Status by the caller's first Step.
+  core::Result<Statement*> Prepare(std::string_view sql);
+  sqlite3* raw() { return db_; }
+
+ private:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
+};
+
+}  // namespace pkgtrust::store
