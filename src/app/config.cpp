@@ -177,10 +177,10 @@ bus::Topology ParseTopology(std::string_view yaml, const std::string& source) {
   for (std::size_t i = 0; i < queues.size(); ++i) {
     YAML::Node q = queues[i];
     std::string path = fmt::format("queues[{}]", i);
-    r.ExpectMap(q, path, {"name", "topics", "filter_policy"});
     bus::QueueSpec spec;
+    if (q.IsMap() && q["name"].IsScalar()) path = fmt::format("queues[{}] ({})", i, q["name"].Scalar());
+    r.ExpectMap(q, path, {"name", "topics", "filter_policy"});
     if (!r.Get(q, path, "name", &spec.name)) r.Fail(q, path + ".name", "missing");
-    path = fmt::format("queues[{}] ({})", i, spec.name);
     YAML::Node topics = q["topics"];
     if (!topics.IsDefined()) r.Fail(q, path + ".topics", "missing: a queue needs at least one topic");
     if (!topics.IsSequence() || topics.size() == 0)
@@ -196,7 +196,7 @@ bus::Topology ParseTopology(std::string_view yaml, const std::string& source) {
       if (!parsed.ok()) {
         YAML::Node at = policy;
         for (auto it = policy.begin(); it != policy.end(); ++it)
-          if (it->first.as<std::string>() == error_key) at = it->first;
+          if (it->first.as<std::string>() == error_key) at.reset(it->first);  // reset rebinds; = would overwrite
         r.Fail(at, path + ".filter_policy" + (error_key.empty() ? "" : "." + error_key), parsed.status().message());
       }
       spec.filter_policy = std::move(parsed).value();
@@ -214,7 +214,7 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
   YAML::Node root = r.Load(yaml);
   Config config;
   config.source = source;
-  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  if (root.IsNull()) root.reset(YAML::Node(YAML::NodeType::Map));
   r.ExpectMap(root, "",
               {"server", "database", "transport", "workers", "stages", "reconciler", "upstreams", "secrets", "log"});
   auto resolve = [&](const std::string& path) {

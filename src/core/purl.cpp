@@ -149,7 +149,10 @@ Result<Purl> ParsePurl(std::string_view text) {
   purl.type = Lowered(type);
   rest = rest.substr(slash + 1);
 
-  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+  // The version follows an '@' in the last segment (an unencoded npm scope '@' is not one).
+  std::size_t last_slash = rest.rfind('/');
+  std::size_t name_start = last_slash == std::string_view::npos ? 0 : last_slash + 1;
+  if (auto at = rest.find('@', name_start); at != std::string_view::npos) {
     auto version = Decode(rest.substr(at + 1));
     if (!version.ok()) return version.status();
     purl.version = std::move(version).value();

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages pkgtrust builds with (run as root). Skips apt when
+# everything is already there.
+set -euo pipefail
+packages=(build-essential cmake ninja-build ccache pkg-config ca-certificates
+  libboost1.81-dev libsqlite3-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev catch2 libssl-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds pkgtrust with AddressSanitizer and UndefinedBehaviorSanitizer and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPKGTRUST_SANITIZE=ON -DPKGTRUST_BUILD_BENCH=ON
+cmake --build build-test
+ctest --test-dir build-test --output-on-failure -j2

@@ -1,0 +1,66 @@
+// The pkgtrust binary as a user meets it: exit codes and messages.
+#include <sys/wait.h>
+
+#include <array>
+#include <catch2/catch.hpp>
+#include <cstdio>
+
+#include "support/test_support.hpp"
+
+namespace {
+
+struct Run {
+  int exit_code;
+  std::string output;  // stdout and stderr
+};
+
+Run Pkgtrust(const std::string& args) {
+  std::string command = std::string(PKGTRUST_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string output;
+  std::array<char, 4096> buffer;
+  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
+  int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+}  // namespace
+
+TEST_CASE("--help and --version answer and exit 0", "[app][cli]") {
+  auto help = Pkgtrust("--help");
+  CHECK(help.exit_code == 0);
+  CHECK_THAT(help.output, Catch::Contains("pkgtrust serve --config FILE") && Catch::Contains("pkgtrust dev"));
+  auto version = Pkgtrust("--version");
+  CHECK(version.exit_code == 0);
+  CHECK_THAT(version.output, Catch::StartsWith("pkgtrust 0."));
+}
+
+TEST_CASE("unknown commands and flags print usage and exit 2", "[app][cli]") {
+  for (const char* args : {"", "frobnicate", "--frobnicate", "serve --bogus", "serve --config", "dev --config x"}) {
+    INFO(args);
+    auto run = Pkgtrust(args);
+    CHECK(run.exit_code == 2);
+    CHECK_THAT(run.output, Catch::Contains("Usage:"));
+  }
+}
+
+TEST_CASE("a broken config stops start-up with one line naming file, line and key", "[app][cli]") {
+  pkgtrust::testing::TempDir dir;
+  pkgtrust::testing::WriteText(dir.File("bad.yaml"), "database:\n  path: x.db\n  colour: blue\n");
+  auto run = Pkgtrust("serve --config " + dir.File("bad.yaml"));
+  CHECK(run.exit_code == 1);
+  CHECK(run.output == "pkgtrust: " + dir.File("bad.yaml") +
+                          ":3: database.colour: unknown key (expected one of: path, read_connections, synchronous)\n");
+  auto check = Pkgtrust(std::string("check-config --config ") + PKGTRUST_SOURCE_DIR + "/config/pkgtrust.yaml");
+  CHECK(check.exit_code == 0);
+  CHECK_THAT(check.output, Catch::Contains("ok (topology") && Catch::Contains("6 queues, 3 topics"));
+}
+
+TEST_CASE("an unusable database path is a clear start-up error", "[app][cli]") {
+  pkgtrust::testing::TempDir dir;
+  pkgtrust::testing::WriteText(dir.File("c.yaml"), "database:\n  path: /nonexistent-dir/db/pkgtrust.db\n");
+  auto run = Pkgtrust("serve --config " + dir.File("c.yaml"));
+  CHECK(run.exit_code == 1);
+  CHECK_THAT(run.output, Catch::StartsWith("pkgtrust: cannot open database '/nonexistent-dir/db/pkgtrust.db'"));
+}

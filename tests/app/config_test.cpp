@@ -1,0 +1,128 @@
+#include "app/config.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "support/test_support.hpp"
+
+using namespace pkgtrust;
+
+namespace {
+
+const std::string kSource = PKGTRUST_SOURCE_DIR;
+
+// Loads `yaml` written to a temp file; returns the error message, or "" if it loaded.
+std::string ConfigError(const std::string& yaml, const std::string& topology = "") {
+  testing::TempDir dir;
+  testing::WriteText(dir.File("pkgtrust.yaml"), yaml);
+  if (!topology.empty()) testing::WriteText(dir.File("topology.yaml"), topology);
+  try {
+    app::LoadConfigFile(dir.File("pkgtrust.yaml"));
+    return "";
+  } catch (const app::ConfigError& e) {
+    std::string message = e.what();
+    // Make the temp folder anonymous for matching.
+    auto pos = message.find(dir.path().string());
+    if (pos != std::string::npos) message.replace(pos, dir.path().string().size() + 1, "");
+    return message;
+  }
+}
+
+std::string TopologyError(const std::string& topology) {
+  return ConfigError("transport:\n  topology: topology.yaml\n", topology);
+}
+
+}  // namespace
+
+TEST_CASE("the shipped config files load and equal the embedded defaults", "[app][config]") {
+  app::Config shipped = app::LoadConfigFile(kSource + "/config/pkgtrust.yaml");
+  app::Config embedded = app::DefaultConfig();
+  CHECK(shipped.listen_host == "127.0.0.1");
+  CHECK(shipped.listen_port == 8080);
+  CHECK(shipped.transport_kind == "memory");
+  CHECK(shipped.topology_source == kSource + "/config/topology.yaml");
+  CHECK(shipped.reconciler.interval == std::chrono::hours(1));
+  CHECK(shipped.reconciler.refresh_after == std::chrono::hours(168));
+  CHECK(shipped.upstreams.at("npm") == "https://registry.npmjs.org");
+  CHECK(shipped.upstreams.size() == 7);
+  REQUIRE(shipped.stages.size() == 3);
+  CHECK(shipped.stages[0].concurrency == 64);
+  CHECK(embedded.listen_port == shipped.listen_port);
+  CHECK(embedded.upstreams == shipped.upstreams);
+  CHECK(embedded.stages[1].concurrency == shipped.stages[1].concurrency);
+  CHECK(embedded.topology.queues.size() == shipped.topology.queues.size());
+}
+
+TEST_CASE("the shipped topology is exactly the seed topology", "[app][config]") {
+  bus::Topology t = app::LoadTopologyFile(kSource + "/config/topology.yaml");
+  CHECK(t.version == "1.0.1");
+  std::vector<std::string> names;
+  for (const auto& q : t.queues) names.push_back(q.name);
+  CHECK(names == std::vector<std::string>{"priority_parse_package", "regular_parse_package",
+                                          "priority_parse_repository", "regular_parse_repository",
+                                          "priority_score_package", "regular_score_package"});
+  CHECK(t.Topics() == std::vector<std::string>{"parse_registry", "parse_repo", "score_package"});
+  CHECK(t.queues[0].filter_policy.json() ==
+        R"({"package_type":["pypi","npm","crates","maven","go"],"priority":["1"]})");
+  CHECK(t.queues[2].filter_policy.json() == R"({"priority":["1"],"repo_engine":["github"]})");
+  CHECK(t.queues[5].filter_policy.json() == R"({"priority":["2"]})");
+}
+
+TEST_CASE("a broken config names file, line and key", "[app][config]") {
+  CHECK(ConfigError("server:\n  listen: oops: x\n") == "pkgtrust.yaml:2:15: invalid YAML: illegal map value");
+  CHECK_THAT(ConfigError("server:\n  listen: [oops\n"), Catch::Contains("invalid YAML"));
+  CHECK(ConfigError("database:\n  path: x.db\n  pth: y\n") ==
+        "pkgtrust.yaml:3: database.pth: unknown key (expected one of: path, read_connections, synchronous)");
+  CHECK(ConfigError("stages:\n  registry:\n    concurrency: lots\n") ==
+        "pkgtrust.yaml:3: stages.registry.concurrency: expected an integer, got 'lots'");
+  CHECK(ConfigError("reconciler:\n  interval_seconds: 0.5\n") ==
+        "pkgtrust.yaml:2: reconciler.interval_seconds: must be at least 1000 ms");
+  CHECK(ConfigError("transport:\n  kind: kafka\n") ==
+        "pkgtrust.yaml:2: transport.kind: expected memory or sqs, got 'kafka'");
+  CHECK(ConfigError("server:\n  listen: localhost\n") ==
+        "pkgtrust.yaml:2: server.listen: expected host:port such as 127.0.0.1:8080, got 'localhost'");
+  CHECK(ConfigError("upstreams:\n  npm: ftp://x\n") ==
+        "pkgtrust.yaml:2: upstreams.npm: expected an http:// or https:// base URL, got 'ftp://x'");
+  CHECK(ConfigError("stages:\n  registry:\n    regular_share: 2\n") ==
+        "pkgtrust.yaml:3: stages.registry.regular_share: must be between 0 and 0.95");
+  CHECK(ConfigError("log:\n  level: loud\n") ==
+        "pkgtrust.yaml:2: log.level: expected debug, info, warn, error or off, got 'loud'");
+  CHECK(ConfigError("- a\n- b\n") == "pkgtrust.yaml:1: : expected a mapping of keys to values");
+  CHECK_THAT(ConfigError("transport:\n  topology: missing.yaml\n"), Catch::Contains("missing.yaml: cannot read file"));
+  CHECK(ConfigError("") == "");
+}
+
+TEST_CASE("a broken topology names file, line and key", "[app][config]") {
+  const std::string head = "version: 1.0.1\nqueues:\n";
+  CHECK(TopologyError(head + "  - name: q\n    filter_policy: {priority: [\"1\"]}\n") ==
+        "topology.yaml:3: queues[0] (q).topics: missing: a queue needs at least one topic");
+  CHECK(TopologyError(head + "  - name: q\n    topics: []\n") ==
+        "topology.yaml:4: queues[0] (q).topics: expected a non-empty list of topic names");
+  CHECK(TopologyError(head + "  - name: q\n    topics: [t]\n    filter_policy:\n      priority: [\"1\"]\n"
+                             "      package_type: [{regex: \"n.*\"}]\n") ==
+        "topology.yaml:7: queues[0] (q).filter_policy.package_type: filter policy key \"package_type\": unknown "
+        "operator \"regex\" (SNS has prefix, suffix, equals-ignore-case, anything-but, numeric, exists)");
+  CHECK(TopologyError(head + "  - name: q\n    topics: [t]\n    filter_policy: {priority: \"1\"}\n") ==
+        "topology.yaml:5: queues[0] (q).filter_policy.priority: filter policy key \"priority\": the value of a key is "
+        "a list, e.g. [\"value\"]");
+  CHECK(TopologyError(head + "  - name: q\n    topics: [t]\n    subscribers: 3\n") ==
+        "topology.yaml:5: queues[0] (q).subscribers: unknown key (expected one of: name, topics, filter_policy)");
+  CHECK(TopologyError("version: 1\nqueues: {}\n") == "topology.yaml:2: queues: expected a non-empty list of queues");
+  CHECK_THAT(TopologyError(head + "  - name: q\n    topics: [t]\n  - name: q\n    topics: [t]\n"),
+             Catch::Contains("queue 'q' is defined twice"));
+  // Stages read queues the topology must have.
+  CHECK_THAT(TopologyError(head + "  - name: q\n    topics: [t]\n"),
+             Catch::Contains("stages.registry: queue 'priority_parse_package' is not in the topology"));
+}
+
+TEST_CASE("numbers and quoted strings in policies keep their YAML types", "[app][config]") {
+  testing::TempDir dir;
+  testing::WriteText(dir.File("t.yaml"), "version: x\nqueues:\n  - name: q\n    topics: [t]\n"
+                                         "    filter_policy: {size: [{numeric: [\">\", 10]}], id: [\"10\"]}\n");
+  bus::Topology t = app::LoadTopologyFile(dir.File("t.yaml"));
+  bus::Attributes big;
+  big.Set("size", {bus::AttributeType::kNumber, "11"});
+  big.SetString("id", "10");
+  CHECK(t.queues[0].filter_policy.Matches(big));
+  big.Set("id", {bus::AttributeType::kNumber, "10"});
+  CHECK_FALSE(t.queues[0].filter_policy.Matches(big));
+}

@@ -1,0 +1,218 @@
+#include "pkgtrust/store/package_store.hpp"
+
+#include <sqlite3.h>
+
+#include <catch2/catch.hpp>
+#include <future>
+
+#include "support/test_support.hpp"
+
+using namespace pkgtrust;
+using core::PackageState;
+using core::Priority;
+using store::EnqueueOutcome;
+using store::TransitionOutcome;
+
+namespace {
+
+std::unique_ptr<store::PackageStore> OpenStore(const std::string& path, const core::Clock& clock) {
+  auto opened = store::PackageStore::Open({.path = path, .read_connections = 2}, clock);
+  REQUIRE(opened.ok());
+  return std::move(opened).value();
+}
+
+core::PackageKey Npm(const char* name) { return {core::Ecosystem::kNpm, name}; }
+
+store::TransitionOutcome Move(store::PackageStore& s, const char* name, PackageState from, std::int64_t gen,
+                              PackageState to) {
+  auto r = s.TransitionSync({Npm(name), from, gen, to, {}});
+  REQUIRE(r.ok());
+  return r->outcome;
+}
+
+}  // namespace
+
+TEST_CASE("opening applies migrations once and keeps data across reopen", "[store]") {
+  testing::TempDir dir;
+  core::ManualClock clock;
+  {
+    auto s = OpenStore(dir.File("a.db"), clock);
+    CHECK(s->SchemaVersion() == 1);
+    REQUIRE(s->EnqueueSync({Npm("left-pad")}).ok());
+  }
+  auto s = OpenStore(dir.File("a.db"), clock);
+  CHECK(s->SchemaVersion() == 1);
+  auto rec = s->Get(Npm("left-pad"));
+  REQUIRE(rec.ok());
+  REQUIRE(rec->has_value());
+  CHECK((*rec)->state == PackageState::kPendingRegistry);
+  CHECK((*rec)->generation == 1);
+}
+
+TEST_CASE("a database from a newer pkgtrust is refused with a clear message", "[store]") {
+  testing::TempDir dir;
+  core::ManualClock clock;
+  { OpenStore(dir.File("new.db"), clock); }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(dir.File("new.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, 'future', 'now')", nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
+  sqlite3_close(db);
+  auto opened = store::PackageStore::Open({.path = dir.File("new.db")}, clock);
+  REQUIRE_FALSE(opened.ok());
+  CHECK_THAT(opened.status().message(), Catch::Contains("newer") && Catch::Contains("new.db"));
+}
+
+TEST_CASE("a database that cannot be opened names the file", "[store]") {
+  core::ManualClock clock;
+  auto opened = store::PackageStore::Open({.path = "/nonexistent-dir/x/y.db"}, clock);
+  REQUIRE_FALSE(opened.ok());
+  CHECK_THAT(opened.status().message(), Catch::Contains("/nonexistent-dir/x/y.db"));
+}
+
+TEST_CASE("enqueue starts a run once; in-flight requests do not start another", "[store]") {
+  testing::TempDir dir;
+  core::ManualClock clock;
+  auto s = OpenStore(dir.File("s.db"), clock);
+
+  auto first = s->EnqueueSync({Npm("a"), Priority::kRegular});
+  REQUIRE(first.ok());
+  CHECK(first->outcome == EnqueueOutcome::kStarted);
+  CHECK(first->record.generation == 1);
+  CHECK(first->record.priority == Priority::kRegular);
+
+  auto again = s->EnqueueSync({Npm("a"), Priority::kRegular});
+  REQUIRE(again.ok());
+  CHECK(again->outcome == EnqueueOutcome::kAlreadyInFlight);
+
+  SECTION("a priority request raises a regular run") {
+    auto raised = s->EnqueueSync({Npm("a"), Priority::kPriority});
+    REQUIRE(raised.ok());
+    CHECK(raised->outcome == EnqueueOutcome::kRaised);
+    CHECK(raised->record.priority == Priority::kPriority);
+    CHECK(raised->record.generation == 1);
+    auto twice = s->EnqueueSync({Npm("a"), Priority::kPriority});
+    CHECK(twice->outcome == EnqueueOutcome::kAlreadyInFlight);
+  }
+
+  SECTION("a finished package starts a new generation only when asked") {
+    CHECK(Move(*s, "a", PackageState::kPendingRegistry, 1, PackageState::kPendingScore) == TransitionOutcome::kApplied);
+    CHECK(Move(*s, "a", PackageState::kPendingScore, 1, PackageState::kComplete) == TransitionOutcome::kApplied);
+    auto keep = s->EnqueueSync({Npm("a"), Priority::kPriority, /*restart_finished=*/false});
+    CHECK(keep->outcome == EnqueueOutcome::kUnchanged);
+    CHECK(keep->record.state == PackageState::kComplete);
+    auto restart = s->EnqueueSync({Npm("a"), Priority::kRegular, true, "2.0.0"});
+    CHECK(restart->outcome == EnqueueOutcome::kStarted);
+    CHECK(restart->record.generation == 2);
+    CHECK(restart->record.state == PackageState::kPendingRegistry);
+    CHECK(restart->record.requested_version == "2.0.0");
+  }
+}
+
+TEST_CASE("transitions are conditional on state and generation", "[store]") {
+  testing::TempDir dir;
+  core::ManualClock clock;
+  auto s = OpenStore(dir.File("t.db"), clock);
+  REQUIRE(s->EnqueueSync({Npm("p")}).ok());
+
+  // A duplicate of the registry message: the first applies, the copy is stale.
+  CHECK(Move(*s, "p", PackageState::kPendingRegistry, 1, PackageState::kPendingRepository) ==
+        TransitionOutcome::kApplied);
+  CHECK(Move(*s, "p", PackageState::kPendingRegistry, 1, PackageState::kPendingRepository) ==
+        TransitionOutcome::kStale);
+  // A message of an older generation is stale too.
+  CHECK(Move(*s, "p", PackageState::kPendingRepository, 0, PackageState::kPendingScore) == TransitionOutcome::kStale);
+  // Facts commit with the transition.
+  auto r = s->TransitionSync({Npm("p"), PackageState::kPendingRepository, 1, PackageState::kPendingScore,
+                              {{"repository", R"({"stars":5})"}}});
+  REQUIRE(r.ok());
+  CHECK(r->outcome == TransitionOutcome::kApplied);
+  CHECK(r->record.state == PackageState::kPendingScore);
+  auto facts = s->GetFacts(Npm("p"));
+  REQUIRE(facts.ok());
+  REQUIRE(facts->size() == 1);
+  CHECK((*facts)[0].kind == "repository");
+  CHECK((*facts)[0].json == R"({"stars":5})");
+  // Illegal transitions are refused, not applied.
+  auto bad = s->TransitionSync({Npm("p"), PackageState::kPendingScore, 1, PackageState::kPendingRegistry, {}});
+  CHECK_FALSE(bad.ok());
+  CHECK(s->GetWriterStats().stale == 2);
+}
+
+TEST_CASE("failures count attempts; giving up moves to failed with a growing backoff", "[store]") {
+  testing::TempDir dir;
+  core::ManualClock clock;
+  auto s = OpenStore(dir.File("f.db"), clock);
+  REQUIRE(s->EnqueueSync({Npm("f")}).ok());
+  auto fail = [&](bool give_up) {
+    std::promise<core::Result<store::TransitionResult>> p;
+    s->RecordFailure({Npm("f"), PackageState::kPendingRegistry, 1, "boom", give_up, 1000, 60000},
+                     [&](core::Result<store::TransitionResult> r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  };
+  auto first = fail(false);
+  REQUIRE(first.ok());
+  CHECK(first->record.state == PackageState::kPendingRegistry);
+  CHECK(first->record.attempts == 1);
+  CHECK(first->record.last_error == "boom");
+  core::Millis now = clock.NowMillis();
+  auto second = fail(true);
+  REQUIRE(second.ok());
+  CHECK(second->record.state == PackageState::kFailed);
+  CHECK(second->record.attempts == 2);
+  CHECK(second->record.next_attempt_at == now + 2000);  // base * 2^(attempts before)
+
+  CHECK(s->ListRetryable(now + 1999, 10)->empty());
+  REQUIRE(s->ListRetryable(now + 2000, 10)->size() == 1);
+  // Restarting a failed package keeps its attempts so the next backoff is longer.
+  auto restart = s->EnqueueSync({Npm("f")});
+  CHECK(restart->outcome == EnqueueOutcome::kStarted);
+  CHECK(restart->record.generation == 2);
+  CHECK(restart->record.attempts == 2);
+}
+
+TEST_CASE("stuck and stale packages are listed by age", "[store]") {
+  testing::TempDir dir;
+  core::ManualClock clock;
+  auto s = OpenStore(dir.File("l.db"), clock);
+  REQUIRE(s->EnqueueSync({Npm("old")}).ok());
+  clock.Advance(10'000);
+  REQUIRE(s->EnqueueSync({Npm("new")}).ok());
+  auto stuck = s->ListStuck(clock.NowMillis() - 5'000, 10);
+  REQUIRE(stuck.ok());
+  REQUIRE(stuck->size() == 1);
+  CHECK((*stuck)[0].key.name == "old");
+
+  std::promise<core::Result<bool>> touched;
+  s->Touch(Npm("old"), PackageState::kPendingRegistry, 1, [&](core::Result<bool> r) { touched.set_value(r); });
+  CHECK(*touched.get_future().get());
+  CHECK(s->ListStuck(clock.NowMillis() - 5'000, 10)->empty());
+
+  CHECK(Move(*s, "new", PackageState::kPendingRegistry, 1, PackageState::kPendingScore) == TransitionOutcome::kApplied);
+  CHECK(Move(*s, "new", PackageState::kPendingScore, 1, PackageState::kComplete) == TransitionOutcome::kApplied);
+  clock.Advance(1000);
+  CHECK(s->ListStale(clock.NowMillis() - 2000, 10)->empty());
+  CHECK(s->ListStale(clock.NowMillis(), 10)->size() == 1);
+  auto counts = s->CountByState();
+  REQUIRE(counts.ok());
+  CHECK((*counts)[PackageState::kComplete] == 1);
+  CHECK((*counts)[PackageState::kPendingRegistry] == 1);
+}
+
+TEST_CASE("many concurrent writers are committed in batches", "[store]") {
+  testing::TempDir dir;
+  core::ManualClock clock;
+  auto s = OpenStore(dir.File("b.db"), clock);
+  constexpr int kCount = 2000;
+  std::atomic<int> done{0};
+  for (int i = 0; i < kCount; ++i)
+    s->Enqueue({{core::Ecosystem::kPypi, "pkg-" + std::to_string(i)}},
+               [&](core::Result<store::EnqueueResult> r) { done += r.ok() ? 1 : 0; });
+  REQUIRE(testing::WaitUntil([&] { return done.load() == kCount; }, std::chrono::seconds(30)));
+  CHECK(s->GetWriterStats().transactions < kCount);
+  CHECK(s->CountByState()->at(PackageState::kPendingRegistry) == kCount);
+  s->Close();
+  std::promise<bool> after;
+  s->Enqueue({Npm("late")}, [&](core::Result<store::EnqueueResult> r) { after.set_value(r.ok()); });
+  CHECK_FALSE(after.get_future().get());
+}
