@@ -50,9 +50,11 @@ void Service::Start() {
 void Service::Stop() {
   if (!started_) return;
   started_ = false;
-  pipeline_->Stop();        // stages stop taking work and drain
-  executor_->Stop();        // post-commit steps finish
-  store_->Close();          // queued writes commit
+  // Stages drain first; then queued writes commit (their callbacks post to the
+  // executor); then the executor runs what is left.
+  pipeline_->Stop();
+  store_->Close();
+  executor_->Stop();
   core::Log(core::LogLevel::kInfo, "service", "stopped");
 }
 

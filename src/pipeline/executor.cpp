@@ -15,6 +15,7 @@ ThreadPoolExecutor::~ThreadPoolExecutor() { Stop(); }
 void ThreadPoolExecutor::Post(std::function<void()> task) {
   {
     std::lock_guard lock(mu_);
+    if (stopped_) return;  // nothing will run it
     tasks_.push_back(std::move(task));
   }
   cv_.notify_one();
@@ -23,13 +24,14 @@ void ThreadPoolExecutor::Post(std::function<void()> task) {
 void ThreadPoolExecutor::Stop() {
   {
     std::lock_guard lock(mu_);
-    if (stopping_ && threads_.empty()) return;
+    if (stopped_) return;
     stopping_ = true;
   }
   cv_.notify_all();
   for (auto& t : threads_)
     if (t.joinable()) t.join();
-  threads_.clear();
+  std::lock_guard lock(mu_);
+  stopped_ = true;
 }
 
 void ThreadPoolExecutor::Run() {

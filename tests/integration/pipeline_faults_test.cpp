@@ -61,6 +61,7 @@ TEST_CASE("1000 packages complete exactly once per stage despite a faulty bus", 
   auto faults = faulty.Counts();
   auto reconciled = pipe.reconciler().Totals();
   pipe.Stop();
+  db.Close();
   executor.Stop();
   INFO("dropped " << faults.dropped << ", duplicated " << faults.duplicated << ", delayed " << faults.delayed
                   << ", acks dropped " << faults.acks_dropped << ", re-published " << reconciled.republished);

@@ -43,6 +43,7 @@ struct Harness {
   }
   ~Harness() {
     pipe->Stop();
+    db->Close();
     executor.Stop();
   }
   void Submit(const std::string& name, Priority priority) {

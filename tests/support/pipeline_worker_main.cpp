@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   }
   auto totals = pipe.reconciler().Totals();
   pipe.Stop();
+  db.Close();
   executor.Stop();
   std::printf("complete=%lld republished=%lld\n", static_cast<long long>(complete),
               static_cast<long long>(totals.republished));

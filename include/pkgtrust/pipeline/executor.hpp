@@ -18,7 +18,8 @@ class Executor {
   virtual void Post(std::function<void()> task) = 0;
 };
 
-// A fixed pool of threads. Safe for concurrent use; Stop() runs what is queued, then joins.
+// A fixed pool of threads. Safe for concurrent use. Stop() runs what is queued (and what
+// those tasks post), then joins; tasks posted after that are dropped.
 class ThreadPoolExecutor final : public Executor {
  public:
   explicit ThreadPoolExecutor(int threads, std::string name = "pool");
@@ -31,7 +32,8 @@ class ThreadPoolExecutor final : public Executor {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;
-  bool stopping_ = false;
+  bool stopping_ = false;  // threads finish the queue, then exit
+  bool stopped_ = false;   // threads joined
   std::vector<std::thread> threads_;
 };
 
