@@ -21,7 +21,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double Seconds(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+double Seconds(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 bus::Message WorkMessage(int i) {
   static const char* kTypes[] = {"npm", "pypi", "crates", "maven", "go"};
@@ -82,13 +84,15 @@ int BenchBus(int messages, bool json) {
   fmt::print("  one thread (publish all, then drain):  {:>10.0f} messages/s\n", sequential);
   fmt::print("  producer + consumer threads:           {:>10.0f} messages/s\n", concurrent);
   if (json)
-    fmt::print(R"({{"bench":"bus","messages":{},"sequential_per_s":{:.0f},"concurrent_per_s":{:.0f}}})" "\n",
+    fmt::print(R"({{"bench":"bus","messages":{},"sequential_per_s":{:.0f},"concurrent_per_s":{:.0f}}})"
+               "\n",
                messages, sequential, concurrent);
   return 0;
 }
 
 int BenchStore(int packages, bool json) {
-  std::string path = (std::filesystem::temp_directory_path() / fmt::format("pkgtrust-bench-{}.db", getpid())).string();
+  std::string path =
+      (std::filesystem::temp_directory_path() / fmt::format("pkgtrust-bench-{}.db", getpid())).string();
   auto opened = store::PackageStore::Open({.path = path}, core::SystemClock::Instance());
   if (!opened.ok()) {
     fmt::print(stderr, "{}\n", opened.status().message());
@@ -113,7 +117,10 @@ int BenchStore(int packages, bool json) {
   auto tx_before = db.GetWriterStats().transactions;
   start = Clock::now();
   for (const auto& key : keys)
-    db.Transition({key, core::PackageState::kPendingRegistry, 1, core::PackageState::kPendingScore,
+    db.Transition({key,
+                   core::PackageState::kPendingRegistry,
+                   1,
+                   core::PackageState::kPendingScore,
                    {{"registry", R"({"latest":"1.0.0","versions":12})"}}},
                   [&](auto) { done++; });
   wait_for(packages);
@@ -137,9 +144,10 @@ int BenchStore(int packages, bool json) {
              transactions);
   fmt::print("  stale transitions dropped:             {:>10.0f} per s\n", stale);
   if (json)
-    fmt::print(R"({{"bench":"store","packages":{},"enqueue_per_s":{:.0f},"transitions_per_s":{:.0f},"stale_per_s":{:.0f}}})"
-               "\n",
-               packages, enqueue, transitions, stale);
+    fmt::print(
+        R"({{"bench":"store","packages":{},"enqueue_per_s":{:.0f},"transitions_per_s":{:.0f},"stale_per_s":{:.0f}}})"
+        "\n",
+        packages, enqueue, transitions, stale);
   return 0;
 }
 
@@ -152,8 +160,10 @@ int main(int argc, char** argv) {
   bool json = false;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
-    if ((arg == "--messages" || arg == "--packages") && i + 1 < argc) count = std::atoi(argv[++i]);
-    else if (arg == "--json") json = true;
+    if ((arg == "--messages" || arg == "--packages") && i + 1 < argc)
+      count = std::atoi(argv[++i]);
+    else if (arg == "--json")
+      json = true;
   }
   if (what == "bus") return BenchBus(count > 0 ? count : 1'000'000, json);
   if (what == "store") return BenchStore(count > 0 ? count : 200'000, json);

@@ -63,7 +63,8 @@ int RunService(Config config) {
   Service service(std::move(config));
   service.Start();
   int signal = WaitForShutdownSignal();
-  core::Log(core::LogLevel::kInfo, "service", "received {}, shutting down", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  core::Log(core::LogLevel::kInfo, "service", "received {}, shutting down",
+            signal == SIGTERM ? "SIGTERM" : "SIGINT");
   service.Stop();
   return 0;
 }
@@ -94,13 +95,17 @@ int RunCli(int argc, char** argv) {
       return true;
     };
     bool ok = true;
-    if (arg == "--config" && command != "dev") ok = value(&config_path);
-    else if (arg == "--db" && command == "dev") ok = value(&db_path);
-    else if (arg == "--log-level" && command != "check-config") ok = value(&log_level);
+    if (arg == "--config" && command != "dev")
+      ok = value(&config_path);
+    else if (arg == "--db" && command == "dev")
+      ok = value(&db_path);
+    else if (arg == "--log-level" && command != "check-config")
+      ok = value(&log_level);
     else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
-    } else return Usage(fmt::format("unknown option '{}' for '{}'", arg, command));
+    } else
+      return Usage(fmt::format("unknown option '{}' for '{}'", arg, command));
     if (!ok) return Usage(fmt::format("option '{}' needs a value", arg));
   }
 
@@ -118,7 +123,8 @@ int RunCli(int argc, char** argv) {
       return Usage(fmt::format("unknown log level '{}'", log_level));
     if (command == "check-config") {
       std::printf("%s: ok (topology %s: %zu queues, %zu topics)\n", config.source.c_str(),
-                  config.topology_source.c_str(), config.topology.queues.size(), config.topology.Topics().size());
+                  config.topology_source.c_str(), config.topology.queues.size(),
+                  config.topology.Topics().size());
       return 0;
     }
     return RunService(std::move(config));

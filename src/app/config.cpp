@@ -31,12 +31,14 @@ class Reader {
     try {
       return YAML::Load(std::string(text));
     } catch (const YAML::ParserException& e) {
-      throw ConfigError(fmt::format("{}:{}:{}: invalid YAML: {}", source_, e.mark.line + 1, e.mark.column + 1, e.msg));
+      throw ConfigError(
+          fmt::format("{}:{}:{}: invalid YAML: {}", source_, e.mark.line + 1, e.mark.column + 1, e.msg));
     }
   }
 
   // Checks `node` is a mapping whose keys are all in `allowed`.
-  void ExpectMap(const YAML::Node& node, const std::string& path, std::initializer_list<const char*> allowed) const {
+  void ExpectMap(const YAML::Node& node, const std::string& path,
+                 std::initializer_list<const char*> allowed) const {
     if (!node.IsMap()) Fail(node, path, "expected a mapping of keys to values");
     std::set<std::string> names(allowed.begin(), allowed.end());
     for (auto it = node.begin(); it != node.end(); ++it) {
@@ -75,9 +77,11 @@ class Reader {
   }
 
   template <typename T>
-  void GetInRange(const YAML::Node& parent, const std::string& path, const char* key, T min, T max, T* out) const {
+  void GetInRange(const YAML::Node& parent, const std::string& path, const char* key, T min, T max,
+                  T* out) const {
     if (!Get(parent, path, key, out)) return;
-    if (*out < min || *out > max) Fail(parent[key], Join(path, key), fmt::format("must be between {} and {}", min, max));
+    if (*out < min || *out > max)
+      Fail(parent[key], Join(path, key), fmt::format("must be between {} and {}", min, max));
   }
 
   static std::string Join(const std::string& path, const std::string& key) {
@@ -89,10 +93,14 @@ class Reader {
  private:
   template <typename T>
   static const char* TypeName() {
-    if constexpr (std::is_same_v<T, bool>) return "true or false";
-    else if constexpr (std::is_integral_v<T>) return "an integer";
-    else if constexpr (std::is_floating_point_v<T>) return "a number";
-    else return "a string";
+    if constexpr (std::is_same_v<T, bool>)
+      return "true or false";
+    else if constexpr (std::is_integral_v<T>)
+      return "an integer";
+    else if constexpr (std::is_floating_point_v<T>)
+      return "a number";
+    else
+      return "a string";
   }
   std::string source_;
 };
@@ -102,7 +110,8 @@ class Reader {
 nlohmann::json ToJson(const YAML::Node& node) {
   if (node.IsMap()) {
     nlohmann::json out = nlohmann::json::object();
-    for (auto it = node.begin(); it != node.end(); ++it) out[it->first.as<std::string>()] = ToJson(it->second);
+    for (auto it = node.begin(); it != node.end(); ++it)
+      out[it->first.as<std::string>()] = ToJson(it->second);
     return out;
   }
   if (node.IsSequence()) {
@@ -129,7 +138,8 @@ std::string ReadFile(const std::string& path) {
   return buffer.str();
 }
 
-void ParseStage(const Reader& r, const YAML::Node& node, const std::string& path, pipeline::StageConfig* stage) {
+void ParseStage(const Reader& r, const YAML::Node& node, const std::string& path,
+                pipeline::StageConfig* stage) {
   r.ExpectMap(node, path,
               {"concurrency", "regular_share", "max_attempts", "retry_base_seconds", "retry_max_seconds",
                "priority_queue", "regular_queue"});
@@ -173,7 +183,8 @@ bus::Topology ParseTopology(std::string_view yaml, const std::string& source) {
   if (!r.Get(root, "", "version", &topology.version)) r.Fail(root, "version", "missing");
   YAML::Node queues = root["queues"];
   if (!queues.IsDefined()) r.Fail(root, "queues", "missing");
-  if (!queues.IsSequence() || queues.size() == 0) r.Fail(queues, "queues", "expected a non-empty list of queues");
+  if (!queues.IsSequence() || queues.size() == 0)
+    r.Fail(queues, "queues", "expected a non-empty list of queues");
   for (std::size_t i = 0; i < queues.size(); ++i) {
     YAML::Node q = queues[i];
     std::string path = fmt::format("queues[{}]", i);
@@ -190,14 +201,17 @@ bus::Topology ParseTopology(std::string_view yaml, const std::string& source) {
       spec.topics.push_back(topic.as<std::string>());
     }
     if (YAML::Node policy = q["filter_policy"]; policy.IsDefined()) {
-      if (!policy.IsMap()) r.Fail(policy, path + ".filter_policy", "expected a mapping of attribute names to lists");
+      if (!policy.IsMap())
+        r.Fail(policy, path + ".filter_policy", "expected a mapping of attribute names to lists");
       std::string error_key;
       auto parsed = bus::FilterPolicy::Parse(ToJson(policy).dump(), &error_key);
       if (!parsed.ok()) {
         YAML::Node at = policy;
         for (auto it = policy.begin(); it != policy.end(); ++it)
-          if (it->first.as<std::string>() == error_key) at.reset(it->first);  // reset rebinds; = would overwrite
-        r.Fail(at, path + ".filter_policy" + (error_key.empty() ? "" : "." + error_key), parsed.status().message());
+          if (it->first.as<std::string>() == error_key)
+            at.reset(it->first);  // reset rebinds; = would overwrite
+        r.Fail(at, path + ".filter_policy" + (error_key.empty() ? "" : "." + error_key),
+               parsed.status().message());
       }
       spec.filter_policy = std::move(parsed).value();
     }
@@ -215,8 +229,9 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
   Config config;
   config.source = source;
   if (root.IsNull()) root.reset(YAML::Node(YAML::NodeType::Map));
-  r.ExpectMap(root, "",
-              {"server", "database", "transport", "workers", "stages", "reconciler", "upstreams", "secrets", "log"});
+  r.ExpectMap(
+      root, "",
+      {"server", "database", "transport", "workers", "stages", "reconciler", "upstreams", "secrets", "log"});
   auto resolve = [&](const std::string& path) {
     if (path.empty() || path.front() == '/' || base_dir.empty()) return path;
     return (std::filesystem::path(base_dir) / path).string();
@@ -237,7 +252,8 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
     r.GetInRange(db, "database", "read_connections", 1, 64, &config.database.read_connections);
     std::string sync;
     if (r.Get(db, "database", "synchronous", &sync)) {
-      if (sync != "normal" && sync != "full") r.Fail(db["synchronous"], "database.synchronous", "expected normal or full");
+      if (sync != "normal" && sync != "full")
+        r.Fail(db["synchronous"], "database.synchronous", "expected normal or full");
       config.database.synchronous_full = sync == "full";
     }
   }
@@ -247,11 +263,14 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
     r.ExpectMap(tr, "transport", {"kind", "topology", "visibility_timeout_seconds", "max_receives"});
     if (r.Get(tr, "transport", "kind", &config.transport_kind) && config.transport_kind != "memory" &&
         config.transport_kind != "sqs")
-      r.Fail(tr["kind"], "transport.kind", fmt::format("expected memory or sqs, got '{}'", config.transport_kind));
+      r.Fail(tr["kind"], "transport.kind",
+             fmt::format("expected memory or sqs, got '{}'", config.transport_kind));
     if (config.transport_kind == "sqs")
-      r.Fail(tr["kind"], "transport.kind", "the sqs transport is not available in this build yet; use memory");
+      r.Fail(tr["kind"], "transport.kind",
+             "the sqs transport is not available in this build yet; use memory");
     r.Get(tr, "transport", "topology", &topology_path);
-    r.GetSeconds(tr, "transport", "visibility_timeout_seconds", 1000, 1, &config.memory_transport.visibility_timeout);
+    r.GetSeconds(tr, "transport", "visibility_timeout_seconds", 1000, 1,
+                 &config.memory_transport.visibility_timeout);
     r.GetInRange(tr, "transport", "max_receives", 0, 1000, &config.memory_transport.max_receives);
   }
 
@@ -263,13 +282,14 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
   if (YAML::Node stages = root["stages"]; stages.IsDefined()) {
     r.ExpectMap(stages, "stages", {"registry", "repository", "scoring"});
     for (auto& stage : config.stages)
-      if (YAML::Node node = stages[stage.name]; node.IsDefined()) ParseStage(r, node, "stages." + stage.name, &stage);
+      if (YAML::Node node = stages[stage.name]; node.IsDefined())
+        ParseStage(r, node, "stages." + stage.name, &stage);
   }
 
   if (YAML::Node rec = root["reconciler"]; rec.IsDefined()) {
     r.ExpectMap(rec, "reconciler",
-                {"interval_seconds", "stuck_after_seconds", "refresh_after_hours", "failed_retry_base_seconds",
-                 "failed_retry_max_seconds", "batch_limit"});
+                {"interval_seconds", "stuck_after_seconds", "refresh_after_hours",
+                 "failed_retry_base_seconds", "failed_retry_max_seconds", "batch_limit"});
     r.GetSeconds(rec, "reconciler", "interval_seconds", 1000, 1000, &config.reconciler.interval);
     r.GetSeconds(rec, "reconciler", "stuck_after_seconds", 1000, 1000, &config.reconciler.stuck_after);
     r.GetSeconds(rec, "reconciler", "refresh_after_hours", 3600'000, 0, &config.reconciler.refresh_after);
@@ -292,7 +312,8 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
       std::string url;
       r.Get(up, "upstreams", name.c_str(), &url);
       if (!url.starts_with("http://") && !url.starts_with("https://"))
-        r.Fail(it->second, "upstreams." + name, fmt::format("expected an http:// or https:// base URL, got '{}'", url));
+        r.Fail(it->second, "upstreams." + name,
+               fmt::format("expected an http:// or https:// base URL, got '{}'", url));
       while (url.ends_with('/')) url.pop_back();
       config.upstreams[name] = url;
     }
@@ -309,7 +330,8 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
     r.ExpectMap(log, "log", {"level"});
     std::string level;
     if (r.Get(log, "log", "level", &level) && !core::ParseLogLevel(level, &config.log_level))
-      r.Fail(log["level"], "log.level", fmt::format("expected debug, info, warn, error or off, got '{}'", level));
+      r.Fail(log["level"], "log.level",
+             fmt::format("expected debug, info, warn, error or off, got '{}'", level));
   }
 
   // The embedded config's "topology.yaml" is the embedded topology.
@@ -324,8 +346,8 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
   for (const auto& stage : config.stages) {
     for (const std::string* queue : {&stage.priority_queue, &stage.regular_queue}) {
       if (!config.topology.FindQueue(*queue))
-        throw ConfigError(fmt::format("{}: stages.{}: queue '{}' is not in the topology {}", source, stage.name, *queue,
-                                      config.topology_source));
+        throw ConfigError(fmt::format("{}: stages.{}: queue '{}' is not in the topology {}", source,
+                                      stage.name, *queue, config.topology_source));
     }
   }
   return config;
@@ -336,8 +358,6 @@ Config LoadConfigFile(const std::string& path) {
   return ParseConfig(ReadFile(path), path, base);
 }
 
-Config DefaultConfig() {
-  return ParseConfig(kEmbeddedConfigYaml, kEmbeddedSource, "");
-}
+Config DefaultConfig() { return ParseConfig(kEmbeddedConfigYaml, kEmbeddedSource, ""); }
 
 }  // namespace pkgtrust::app

@@ -25,7 +25,8 @@ void Service::Start() {
     throw std::runtime_error("transport '" + config_.transport_kind + "' is not available in this build");
   }
   executor_ = std::make_unique<pipeline::ThreadPoolExecutor>(config_.worker_threads, "workers");
-  pipeline_ = std::make_unique<pipeline::Pipeline>(*store_, *transport_, *executor_, clock, config_.reconciler);
+  pipeline_ =
+      std::make_unique<pipeline::Pipeline>(*store_, *transport_, *executor_, clock, config_.reconciler);
   for (const auto& stage : config_.stages) {
     auto it = handlers_.find(stage.name);
     if (it == handlers_.end() || it->second == nullptr) {
@@ -42,9 +43,11 @@ void Service::Start() {
   if (counts.ok())
     for (const auto& [state, n] : *counts) total += n;
   core::Log(core::LogLevel::kInfo, "service",
-            "started: database {} (schema v{}, {} packages), transport {} ({} queues from {}), reconciler every {} s",
+            "started: database {} (schema v{}, {} packages), transport {} ({} queues from {}), reconciler "
+            "every {} s",
             config_.database.path, store_->SchemaVersion(), total, config_.transport_kind,
-            config_.topology.queues.size(), config_.topology_source, config_.reconciler.interval.count() / 1000);
+            config_.topology.queues.size(), config_.topology_source,
+            config_.reconciler.interval.count() / 1000);
 }
 
 void Service::Stop() {

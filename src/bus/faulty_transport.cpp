@@ -32,8 +32,8 @@ core::Status FaultyTransport::Publish(std::string_view topic, const Message& mes
     }
     if (Chance(config_.delay_publish)) {
       counts_.delayed++;
-      auto delay = std::chrono::milliseconds(
-          std::uniform_int_distribution<std::int64_t>(1, std::max<std::int64_t>(1, config_.max_delay.count()))(rng_));
+      auto delay = std::chrono::milliseconds(std::uniform_int_distribution<std::int64_t>(
+          1, std::max<std::int64_t>(1, config_.max_delay.count()))(rng_));
       delayed_.emplace(std::chrono::steady_clock::now() + delay, std::make_pair(std::string(topic), message));
       cv_.notify_all();
       if (--copies == 0) return core::Status::Ok();

@@ -22,13 +22,23 @@ constexpr double kNumericEpsilon = 1e-6;  // SNS compares numbers to 5 decimal p
 
 struct Condition {
   enum class Kind {
-    kExactString, kExactNumber, kExactBool, kExactNull, kPrefix, kSuffix, kEqualsIgnoreCase,
-    kAnythingBut, kAnythingButPrefix, kAnythingButSuffix, kNumeric, kExists,
+    kExactString,
+    kExactNumber,
+    kExactBool,
+    kExactNull,
+    kPrefix,
+    kSuffix,
+    kEqualsIgnoreCase,
+    kAnythingBut,
+    kAnythingButPrefix,
+    kAnythingButSuffix,
+    kNumeric,
+    kExists,
   };
   Kind kind = Kind::kExactString;
-  std::string text;                 // exact string, prefix, suffix, lower-cased ignore-case value
-  double number = 0;                // exact number
-  bool flag = false;                // exact boolean, exists value
+  std::string text;                  // exact string, prefix, suffix, lower-cased ignore-case value
+  double number = 0;                 // exact number
+  bool flag = false;                 // exact boolean, exists value
   std::vector<std::string> strings;  // anything-but values
   std::vector<double> numbers;
   bool has_lower = false, lower_inclusive = false, has_upper = false, upper_inclusive = false;
@@ -42,7 +52,7 @@ struct KeyRule {
 };
 
 struct Clause {
-  std::vector<KeyRule> rules;                 // all must match
+  std::vector<KeyRule> rules;               // all must match
   std::vector<std::vector<Clause>> any_of;  // each "$or": one alternative must match
 };
 
@@ -75,28 +85,42 @@ bool ElementMatches(const Condition& c, const Element& e) {
   using K = Condition::Kind;
   using T = Element::Type;
   switch (c.kind) {
-    case K::kExactString: return e.type == T::kString && e.text == c.text;
-    case K::kExactNumber: return e.type == T::kNumber && NumbersEqual(e.number, c.number);
-    case K::kExactBool: return e.type == T::kBool && e.flag == c.flag;
-    case K::kExactNull: return e.type == T::kNull;
-    case K::kPrefix: return e.type == T::kString && e.text.starts_with(c.text);
-    case K::kSuffix: return e.type == T::kString && e.text.ends_with(c.text);
-    case K::kEqualsIgnoreCase: return e.type == T::kString && Lower(e.text) == c.text;
+    case K::kExactString:
+      return e.type == T::kString && e.text == c.text;
+    case K::kExactNumber:
+      return e.type == T::kNumber && NumbersEqual(e.number, c.number);
+    case K::kExactBool:
+      return e.type == T::kBool && e.flag == c.flag;
+    case K::kExactNull:
+      return e.type == T::kNull;
+    case K::kPrefix:
+      return e.type == T::kString && e.text.starts_with(c.text);
+    case K::kSuffix:
+      return e.type == T::kString && e.text.ends_with(c.text);
+    case K::kEqualsIgnoreCase:
+      return e.type == T::kString && Lower(e.text) == c.text;
     case K::kAnythingBut:
-      if (e.type == T::kString) return std::find(c.strings.begin(), c.strings.end(), e.text) == c.strings.end();
+      if (e.type == T::kString)
+        return std::find(c.strings.begin(), c.strings.end(), e.text) == c.strings.end();
       if (e.type == T::kNumber)
-        return std::none_of(c.numbers.begin(), c.numbers.end(), [&](double n) { return NumbersEqual(n, e.number); });
+        return std::none_of(c.numbers.begin(), c.numbers.end(),
+                            [&](double n) { return NumbersEqual(n, e.number); });
       return true;
-    case K::kAnythingButPrefix: return e.type == T::kString && !e.text.starts_with(c.text);
-    case K::kAnythingButSuffix: return e.type == T::kString && !e.text.ends_with(c.text);
+    case K::kAnythingButPrefix:
+      return e.type == T::kString && !e.text.starts_with(c.text);
+    case K::kAnythingButSuffix:
+      return e.type == T::kString && !e.text.ends_with(c.text);
     case K::kNumeric:
       if (e.type != T::kNumber) return false;
-      if (c.has_lower && (c.lower_inclusive ? e.number < c.lower - kNumericEpsilon : e.number <= c.lower + kNumericEpsilon))
+      if (c.has_lower &&
+          (c.lower_inclusive ? e.number < c.lower - kNumericEpsilon : e.number <= c.lower + kNumericEpsilon))
         return false;
-      if (c.has_upper && (c.upper_inclusive ? e.number > c.upper + kNumericEpsilon : e.number >= c.upper - kNumericEpsilon))
+      if (c.has_upper &&
+          (c.upper_inclusive ? e.number > c.upper + kNumericEpsilon : e.number >= c.upper - kNumericEpsilon))
         return false;
       return true;
-    case K::kExists: return false;  // decided per key, not per element
+    case K::kExists:
+      return false;  // decided per key, not per element
   }
   return false;
 }
@@ -108,7 +132,8 @@ bool AnyElementMatches(const KeyRule& rule, const AttributeValue& value) {
     return false;
   };
   switch (value.type) {
-    case AttributeType::kString: return match_one({Element::Type::kString, value.value, 0, false});
+    case AttributeType::kString:
+      return match_one({Element::Type::kString, value.value, 0, false});
     case AttributeType::kNumber: {
       Element e{Element::Type::kNumber, {}, 0, false};
       return ParseNumber(value.value, &e.number) && match_one(e);
@@ -175,12 +200,14 @@ Result<Condition> ParseNumeric(const Json& terms) {
   Condition c;
   c.kind = Condition::Kind::kNumeric;
   if (!terms.is_array() || (terms.size() != 2 && terms.size() != 4))
-    return Status::InvalidArgument("\"numeric\" takes [operator, value] or [lower-operator, value, upper-operator, value]");
+    return Status::InvalidArgument(
+        "\"numeric\" takes [operator, value] or [lower-operator, value, upper-operator, value]");
   for (std::size_t i = 0; i < terms.size(); i += 2) {
     if (!terms[i].is_string())
       return Status::InvalidArgument("\"numeric\" expression must alternate operator and value");
     if (!terms[i + 1].is_number())
-      return Status::InvalidArgument(fmt::format("value after \"{}\" must be a number", terms[i].get<std::string>()));
+      return Status::InvalidArgument(
+          fmt::format("value after \"{}\" must be a number", terms[i].get<std::string>()));
     std::string op = terms[i].get<std::string>();
     double value = terms[i + 1].get<double>();
     if (Status s = NumberInRange(value); !s.ok()) return s;
@@ -195,15 +222,18 @@ Result<Condition> ParseNumeric(const Json& terms) {
       c.lower = value;
     } else if (op == "<" || op == "<=") {
       if (c.has_upper) return Status::InvalidArgument("a numeric range has one upper bound");
-      if (i == 0 && terms.size() == 4) return Status::InvalidArgument("a numeric range gives the lower bound first");
+      if (i == 0 && terms.size() == 4)
+        return Status::InvalidArgument("a numeric range gives the lower bound first");
       c.has_upper = true;
       c.upper_inclusive = op == "<=";
       c.upper = value;
     } else {
-      return Status::InvalidArgument(fmt::format("unknown numeric operator \"{}\" (expected =, <, <=, >, >=)", op));
+      return Status::InvalidArgument(
+          fmt::format("unknown numeric operator \"{}\" (expected =, <, <=, >, >=)", op));
     }
   }
-  if (c.has_lower && c.has_upper && c.lower >= c.upper && !(c.lower_inclusive && c.upper_inclusive && c.lower == c.upper))
+  if (c.has_lower && c.has_upper && c.lower >= c.upper &&
+      !(c.lower_inclusive && c.upper_inclusive && c.lower == c.upper))
     return Status::InvalidArgument("numeric range: the lower bound must be below the upper bound");
   return c;
 }
@@ -212,19 +242,27 @@ Result<Condition> ParseAnythingBut(const Json& value) {
   Condition c;
   c.kind = Condition::Kind::kAnythingBut;
   auto add = [&](const Json& v) -> Status {
-    if (v.is_string()) c.strings.push_back(v.get<std::string>());
-    else if (v.is_number()) c.numbers.push_back(v.get<double>());
-    else return Status::InvalidArgument("\"anything-but\" values must be strings or numbers");
+    if (v.is_string())
+      c.strings.push_back(v.get<std::string>());
+    else if (v.is_number())
+      c.numbers.push_back(v.get<double>());
+    else
+      return Status::InvalidArgument("\"anything-but\" values must be strings or numbers");
     return Status::Ok();
   };
   if (value.is_object()) {
-    if (value.size() != 1) return Status::InvalidArgument("\"anything-but\" object takes one of \"prefix\", \"suffix\"");
+    if (value.size() != 1)
+      return Status::InvalidArgument("\"anything-but\" object takes one of \"prefix\", \"suffix\"");
     auto it = value.begin();
     if (!it.value().is_string() || it.value().get<std::string>().empty())
-      return Status::InvalidArgument(fmt::format("\"anything-but\" \"{}\" must be a non-empty string", it.key()));
-    if (it.key() == "prefix") c.kind = Condition::Kind::kAnythingButPrefix;
-    else if (it.key() == "suffix") c.kind = Condition::Kind::kAnythingButSuffix;
-    else return Status::InvalidArgument(fmt::format("unknown \"anything-but\" operator \"{}\"", it.key()));
+      return Status::InvalidArgument(
+          fmt::format("\"anything-but\" \"{}\" must be a non-empty string", it.key()));
+    if (it.key() == "prefix")
+      c.kind = Condition::Kind::kAnythingButPrefix;
+    else if (it.key() == "suffix")
+      c.kind = Condition::Kind::kAnythingButSuffix;
+    else
+      return Status::InvalidArgument(fmt::format("unknown \"anything-but\" operator \"{}\"", it.key()));
     c.text = it.value().get<std::string>();
     return c;
   }
@@ -261,7 +299,8 @@ Result<Condition> ParseCondition(const Json& item) {
     c.kind = K::kExactNull;
     return c;
   }
-  if (!item.is_object()) return Status::InvalidArgument("match values must be strings, numbers, booleans, null or operators");
+  if (!item.is_object())
+    return Status::InvalidArgument("match values must be strings, numbers, booleans, null or operators");
   if (item.size() != 1) return Status::InvalidArgument("an operator object holds exactly one operator");
   auto it = item.begin();
   const std::string& op = it.key();
@@ -284,7 +323,8 @@ Result<Condition> ParseCondition(const Json& item) {
     return c;
   }
   return Status::InvalidArgument(fmt::format(
-      "unknown operator \"{}\" (SNS has prefix, suffix, equals-ignore-case, anything-but, numeric, exists)", op));
+      "unknown operator \"{}\" (SNS has prefix, suffix, equals-ignore-case, anything-but, numeric, exists)",
+      op));
 }
 
 bool ParseClause(const Json& object, Clause* out, ParseError* error) {
@@ -383,14 +423,17 @@ Result<FilterPolicy> FilterPolicy::Parse(std::string_view json_text, std::string
   Measure(rep->root, &keys, &combinations);
   if (keys > kMaxKeys) return Status::InvalidArgument("filter policy has more than 5 keys (SNS limit)");
   if (combinations > kMaxCombinations)
-    return Status::InvalidArgument(fmt::format("filter policy has {} combinations; SNS allows 150", combinations));
+    return Status::InvalidArgument(
+        fmt::format("filter policy has {} combinations; SNS allows 150", combinations));
   rep->json = parsed.dump();
   FilterPolicy policy;
   policy.rep_ = std::move(rep);
   return policy;
 }
 
-bool FilterPolicy::Matches(const Attributes& attributes) const { return ClauseMatches(rep_->root, attributes); }
+bool FilterPolicy::Matches(const Attributes& attributes) const {
+  return ClauseMatches(rep_->root, attributes);
+}
 
 const std::string& FilterPolicy::json() const { return rep_->json; }
 

@@ -87,7 +87,8 @@ bool ParseReceipt(std::string_view text, std::uint64_t* out) {
 }
 }  // namespace
 
-MemoryTransport::MemoryTransport(const Topology& topology, MemoryTransportConfig config, const core::Clock& clock)
+MemoryTransport::MemoryTransport(const Topology& topology, MemoryTransportConfig config,
+                                 const core::Clock& clock)
     : config_(config), clock_(clock) {
   for (const QueueSpec& spec : topology.queues) {
     auto queue = std::make_unique<Queue>();
@@ -126,8 +127,10 @@ Status MemoryTransport::Publish(std::string_view topic, const Message& message) 
   if (!shared) {
     unroutable_.fetch_add(1, std::memory_order_relaxed);
     std::string attrs;
-    for (const auto& [name, value] : message.attributes.items()) attrs += fmt::format(" {}={}", name, value.value);
-    core::Log(core::LogLevel::kWarn, "bus", "message on topic '{}' matches no queue; attributes:{}", topic, attrs);
+    for (const auto& [name, value] : message.attributes.items())
+      attrs += fmt::format(" {}={}", name, value.value);
+    core::Log(core::LogLevel::kWarn, "bus", "message on topic '{}' matches no queue; attributes:{}", topic,
+              attrs);
     return Status::Ok();
   }
   NotifyWaiters();
@@ -145,8 +148,8 @@ std::vector<Delivery> MemoryTransport::Receive(std::string_view queue_name, std:
     Queue::Entry entry = std::move(queue->ready.front());
     queue->ready.pop_front();
     if (config_.max_receives > 0 && entry.receive_count >= config_.max_receives) {
-      core::Log(core::LogLevel::kWarn, "bus", "queue '{}': message {} dead-lettered after {} receives", queue->name,
-                entry.id, entry.receive_count);
+      core::Log(core::LogLevel::kWarn, "bus", "queue '{}': message {} dead-lettered after {} receives",
+                queue->name, entry.id, entry.receive_count);
       queue->dead.push_back(std::move(entry.message));
       continue;
     }
@@ -157,7 +160,7 @@ std::vector<Delivery> MemoryTransport::Receive(std::string_view queue_name, std:
     delivery.message_id = fmt::format_int(entry.id).str();
     delivery.receipt = ReceiptString(receipt);
     delivery.receive_count = entry.receive_count;
-    delivery.message = *entry.message;
+    delivery.message = entry.message;
     out.push_back(std::move(delivery));
     Millis deadline = now + config_.visibility_timeout.count();
     queue->expiry.emplace_back(deadline, receipt);
@@ -167,7 +170,8 @@ std::vector<Delivery> MemoryTransport::Receive(std::string_view queue_name, std:
   return out;
 }
 
-void MemoryTransport::WaitForMessages(std::span<const std::string> queue_names, std::chrono::milliseconds max_wait) {
+void MemoryTransport::WaitForMessages(std::span<const std::string> queue_names,
+                                      std::chrono::milliseconds max_wait) {
   waiters_.fetch_add(1);
   std::uint64_t generation;
   {
@@ -222,10 +226,12 @@ Status MemoryTransport::Ack(const Delivery& delivery) {
     return Status::InvalidArgument("ack: unknown queue or malformed receipt");
   std::lock_guard lock(queue->mu);
   if (queue->in_flight.erase(receipt) == 0)
-    return Status::NotFound(fmt::format("ack: receipt {} on '{}' is no longer valid", delivery.receipt, queue->name));
+    return Status::NotFound(
+        fmt::format("ack: receipt {} on '{}' is no longer valid", delivery.receipt, queue->name));
   queue->acked++;
   // Drop acked receipts at the front of the expiry FIFO so it stays as short as in_flight.
-  while (!queue->expiry.empty() && !queue->in_flight.count(queue->expiry.front().second)) queue->expiry.pop_front();
+  while (!queue->expiry.empty() && !queue->in_flight.count(queue->expiry.front().second))
+    queue->expiry.pop_front();
   return Status::Ok();
 }
 
@@ -238,11 +244,14 @@ Status MemoryTransport::Retry(const Delivery& delivery, std::chrono::millisecond
     std::lock_guard lock(queue->mu);
     auto it = queue->in_flight.find(receipt);
     if (it == queue->in_flight.end())
-      return Status::NotFound(fmt::format("retry: receipt {} on '{}' is no longer valid", delivery.receipt, queue->name));
+      return Status::NotFound(
+          fmt::format("retry: receipt {} on '{}' is no longer valid", delivery.receipt, queue->name));
     Queue::Entry entry = std::move(it->second.entry);
     queue->in_flight.erase(it);
-    if (delay.count() <= 0) queue->ready.push_back(std::move(entry));
-    else queue->delayed.emplace(clock_.NowMillis() + delay.count(), std::move(entry));
+    if (delay.count() <= 0)
+      queue->ready.push_back(std::move(entry));
+    else
+      queue->delayed.emplace(clock_.NowMillis() + delay.count(), std::move(entry));
   }
   NotifyWaiters();
   return Status::Ok();

@@ -35,8 +35,8 @@ core::Status ValidateTopology(const Topology& topology) {
   std::set<std::string> names;
   for (const QueueSpec& queue : topology.queues) {
     if (!ValidAwsName(queue.name))
-      return core::Status::InvalidArgument(fmt::format(
-          "queue name '{}' must be 1-80 letters, digits, '-' or '_'", queue.name));
+      return core::Status::InvalidArgument(
+          fmt::format("queue name '{}' must be 1-80 letters, digits, '-' or '_'", queue.name));
     if (!names.insert(queue.name).second)
       return core::Status::InvalidArgument(fmt::format("queue '{}' is defined twice", queue.name));
     if (queue.topics.empty())

@@ -7,22 +7,32 @@ namespace pkgtrust::core {
 
 std::string_view EcosystemName(Ecosystem ecosystem) {
   switch (ecosystem) {
-    case Ecosystem::kNpm: return "npm";
-    case Ecosystem::kPypi: return "pypi";
-    case Ecosystem::kCrates: return "crates";
-    case Ecosystem::kMaven: return "maven";
-    case Ecosystem::kGo: return "go";
+    case Ecosystem::kNpm:
+      return "npm";
+    case Ecosystem::kPypi:
+      return "pypi";
+    case Ecosystem::kCrates:
+      return "crates";
+    case Ecosystem::kMaven:
+      return "maven";
+    case Ecosystem::kGo:
+      return "go";
   }
   return "unknown";
 }
 
 std::string_view PurlType(Ecosystem ecosystem) {
   switch (ecosystem) {
-    case Ecosystem::kNpm: return "npm";
-    case Ecosystem::kPypi: return "pypi";
-    case Ecosystem::kCrates: return "cargo";
-    case Ecosystem::kMaven: return "maven";
-    case Ecosystem::kGo: return "golang";
+    case Ecosystem::kNpm:
+      return "npm";
+    case Ecosystem::kPypi:
+      return "pypi";
+    case Ecosystem::kCrates:
+      return "cargo";
+    case Ecosystem::kMaven:
+      return "maven";
+    case Ecosystem::kGo:
+      return "golang";
   }
   return "unknown";
 }

@@ -19,7 +19,8 @@ std::string Shown(std::string_view name) {
 }
 
 Status Invalid(Ecosystem eco, std::string_view name, std::string_view why) {
-  return Status::InvalidArgument(fmt::format("invalid {} package name '{}': {}", EcosystemName(eco), Shown(name), why));
+  return Status::InvalidArgument(
+      fmt::format("invalid {} package name '{}': {}", EcosystemName(eco), Shown(name), why));
 }
 
 // npm: validate-npm-package-name rules for new packages, minus the lower-case rule.
@@ -37,7 +38,8 @@ Result<std::string> NormalizeNpm(std::string_view name) {
   if (name.size() > 214) return Invalid(Ecosystem::kNpm, name, "longer than 214 characters");
   if (name.front() == '@') {
     auto slash = name.find('/');
-    if (slash == std::string_view::npos) return Invalid(Ecosystem::kNpm, name, "scope without a package name");
+    if (slash == std::string_view::npos)
+      return Invalid(Ecosystem::kNpm, name, "scope without a package name");
     std::string_view scope = name.substr(1, slash - 1);
     std::string_view rest = name.substr(slash + 1);
     if (!NpmPartOk(scope)) return Invalid(Ecosystem::kNpm, name, "scope has characters npm does not allow");
@@ -75,9 +77,12 @@ Result<std::string> NormalizeCrates(std::string_view name) {
   std::string out;
   out.reserve(name.size());
   for (char c : name) {
-    if (c == '_' || c == '-') out += '-';
-    else if (IsAlnum(c)) out += Lower(c);
-    else return Invalid(Ecosystem::kCrates, name, "only letters, digits, '-' and '_' are allowed");
+    if (c == '_' || c == '-')
+      out += '-';
+    else if (IsAlnum(c))
+      out += Lower(c);
+    else
+      return Invalid(Ecosystem::kCrates, name, "only letters, digits, '-' and '_' are allowed");
   }
   return out;
 }
@@ -96,7 +101,8 @@ Result<std::string> NormalizeMaven(std::string_view name) {
     return Invalid(Ecosystem::kMaven, name, "expected 'groupId:artifactId' or 'groupId/artifactId'");
   std::string_view group = name.substr(0, sep);
   std::string_view artifact = name.substr(sep + 1);
-  if (!MavenPartOk(group)) return Invalid(Ecosystem::kMaven, name, "groupId must be letters, digits, '-', '_' or '.'");
+  if (!MavenPartOk(group))
+    return Invalid(Ecosystem::kMaven, name, "groupId must be letters, digits, '-', '_' or '.'");
   if (!MavenPartOk(artifact))
     return Invalid(Ecosystem::kMaven, name, "artifactId must be letters, digits, '-', '_' or '.'");
   return fmt::format("{}:{}", group, artifact);
@@ -135,11 +141,16 @@ Result<std::string> NormalizePackageName(Ecosystem ecosystem, std::string_view n
   if (name.size() > kMaxPackageNameLength)
     return Invalid(ecosystem, name, fmt::format("longer than {} characters", kMaxPackageNameLength));
   switch (ecosystem) {
-    case Ecosystem::kNpm: return NormalizeNpm(name);
-    case Ecosystem::kPypi: return NormalizePypi(name);
-    case Ecosystem::kCrates: return NormalizeCrates(name);
-    case Ecosystem::kMaven: return NormalizeMaven(name);
-    case Ecosystem::kGo: return NormalizeGo(name);
+    case Ecosystem::kNpm:
+      return NormalizeNpm(name);
+    case Ecosystem::kPypi:
+      return NormalizePypi(name);
+    case Ecosystem::kCrates:
+      return NormalizeCrates(name);
+    case Ecosystem::kMaven:
+      return NormalizeMaven(name);
+    case Ecosystem::kGo:
+      return NormalizeGo(name);
   }
   return Invalid(ecosystem, name, "unknown ecosystem");
 }

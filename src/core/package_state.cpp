@@ -4,12 +4,18 @@ namespace pkgtrust::core {
 
 std::string_view PackageStateName(PackageState state) {
   switch (state) {
-    case PackageState::kPendingRegistry: return "pending_registry";
-    case PackageState::kPendingRepository: return "pending_repository";
-    case PackageState::kPendingScore: return "pending_score";
-    case PackageState::kComplete: return "complete";
-    case PackageState::kNotFound: return "not_found";
-    case PackageState::kFailed: return "failed";
+    case PackageState::kPendingRegistry:
+      return "pending_registry";
+    case PackageState::kPendingRepository:
+      return "pending_repository";
+    case PackageState::kPendingScore:
+      return "pending_score";
+    case PackageState::kComplete:
+      return "complete";
+    case PackageState::kNotFound:
+      return "not_found";
+    case PackageState::kFailed:
+      return "failed";
   }
   return "unknown";
 }
@@ -29,10 +35,14 @@ bool IsStageTransition(PackageState from, PackageState to) {
   using S = PackageState;
   if (to == S::kFailed) return IsInFlight(from);
   switch (from) {
-    case S::kPendingRegistry: return to == S::kPendingRepository || to == S::kPendingScore || to == S::kNotFound;
-    case S::kPendingRepository: return to == S::kPendingScore;
-    case S::kPendingScore: return to == S::kComplete;
-    default: return false;
+    case S::kPendingRegistry:
+      return to == S::kPendingRepository || to == S::kPendingScore || to == S::kNotFound;
+    case S::kPendingRepository:
+      return to == S::kPendingScore;
+    case S::kPendingScore:
+      return to == S::kComplete;
+    default:
+      return false;
   }
 }
 

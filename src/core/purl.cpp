@@ -76,16 +76,14 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
 
 bool ValidType(std::string_view type) {
   if (type.empty() || std::isdigit(static_cast<unsigned char>(type.front()))) return false;
-  return std::all_of(type.begin(), type.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '.' || c == '+' || c == '-';
-  });
+  return std::all_of(type.begin(), type.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '+' || c == '-'; });
 }
 
 bool ValidQualifierKey(std::string_view key) {
   if (key.empty() || std::isdigit(static_cast<unsigned char>(key.front()))) return false;
-  return std::all_of(key.begin(), key.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '.' || c == '-' || c == '_';
-  });
+  return std::all_of(key.begin(), key.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '-' || c == '_'; });
 }
 
 // Subpath: drop empty, "." and ".." segments (purl spec), decode the rest.
@@ -134,7 +132,8 @@ Result<Purl> ParsePurl(std::string_view text) {
       auto value = Decode(pair.substr(eq + 1));
       if (!value.ok()) return value.status();
       if (value->empty()) continue;
-      if (purl.qualifiers.count(key)) return Status::InvalidArgument(fmt::format("duplicate purl qualifier '{}'", key));
+      if (purl.qualifiers.count(key))
+        return Status::InvalidArgument(fmt::format("duplicate purl qualifier '{}'", key));
       purl.qualifiers.emplace(std::move(key), std::move(value).value());
     }
     rest = rest.substr(0, question);
@@ -183,7 +182,8 @@ Status ValidatePurlComponents(const Purl& purl) {
   if (!ValidType(purl.type)) return Status::InvalidArgument("purl type is missing or invalid");
   if (purl.name.empty()) return Status::InvalidArgument("purl name is missing");
   for (const auto& [key, value] : purl.qualifiers)
-    if (!ValidQualifierKey(key)) return Status::InvalidArgument(fmt::format("invalid purl qualifier key '{}'", key));
+    if (!ValidQualifierKey(key))
+      return Status::InvalidArgument(fmt::format("invalid purl qualifier key '{}'", key));
   return Status::Ok();
 }
 
@@ -219,18 +219,24 @@ std::string FormatPurl(const Purl& purl) {
 
 Result<PackageKey> PackageKeyFromPurl(const Purl& purl) {
   std::optional<Ecosystem> eco;
-  if (purl.type == "npm") eco = Ecosystem::kNpm;
-  else if (purl.type == "pypi") eco = Ecosystem::kPypi;
-  else if (purl.type == "cargo") eco = Ecosystem::kCrates;
-  else if (purl.type == "maven") eco = Ecosystem::kMaven;
-  else if (purl.type == "golang") eco = Ecosystem::kGo;
+  if (purl.type == "npm")
+    eco = Ecosystem::kNpm;
+  else if (purl.type == "pypi")
+    eco = Ecosystem::kPypi;
+  else if (purl.type == "cargo")
+    eco = Ecosystem::kCrates;
+  else if (purl.type == "maven")
+    eco = Ecosystem::kMaven;
+  else if (purl.type == "golang")
+    eco = Ecosystem::kGo;
   if (!eco)
     return Status::InvalidArgument(
         fmt::format("purl type '{}' is not scored (supported: npm, pypi, cargo, maven, golang)", purl.type));
   std::string name;
   switch (*eco) {
     case Ecosystem::kMaven:
-      if (purl.namespace_.empty()) return Status::InvalidArgument("a maven purl needs a namespace (the groupId)");
+      if (purl.namespace_.empty())
+        return Status::InvalidArgument("a maven purl needs a namespace (the groupId)");
       name = purl.namespace_ + ":" + purl.name;
       break;
     case Ecosystem::kNpm:
@@ -254,10 +260,17 @@ Purl PurlFromPackageKey(const PackageKey& key, std::string_view version) {
   std::string_view name = key.name;
   std::size_t split = std::string_view::npos;
   switch (key.ecosystem) {
-    case Ecosystem::kMaven: split = name.find(':'); break;
-    case Ecosystem::kNpm: split = name.front() == '@' ? name.find('/') : std::string_view::npos; break;
-    case Ecosystem::kGo: split = name.rfind('/'); break;
-    default: break;
+    case Ecosystem::kMaven:
+      split = name.find(':');
+      break;
+    case Ecosystem::kNpm:
+      split = name.front() == '@' ? name.find('/') : std::string_view::npos;
+      break;
+    case Ecosystem::kGo:
+      split = name.rfind('/');
+      break;
+    default:
+      break;
   }
   if (split == std::string_view::npos) {
     purl.name = std::string(name);

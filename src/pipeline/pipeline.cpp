@@ -36,7 +36,8 @@ Pipeline::Pipeline(store::PackageStore& store, bus::Transport& transport, Execut
 Pipeline::~Pipeline() { Stop(std::chrono::milliseconds(0)); }
 
 Stage& Pipeline::AddStage(StageConfig config, StageHandler& handler) {
-  stages_.push_back(std::make_unique<Stage>(std::move(config), handler, transport_, store_, executor_, clock_));
+  stages_.push_back(
+      std::make_unique<Stage>(std::move(config), handler, transport_, store_, executor_, clock_));
   return *stages_.back();
 }
 
@@ -65,7 +66,8 @@ core::Result<std::vector<store::EnqueueResult>> Pipeline::Submit(std::vector<sto
   return results;
 }
 
-core::Result<store::EnqueueResult> Pipeline::SubmitOne(store::EnqueueRequest request, std::string_view request_id) {
+core::Result<store::EnqueueResult> Pipeline::SubmitOne(store::EnqueueRequest request,
+                                                       std::string_view request_id) {
   std::vector<store::EnqueueRequest> requests;
   requests.push_back(std::move(request));
   auto results = Submit(std::move(requests), request_id);

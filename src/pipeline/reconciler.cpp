@@ -34,8 +34,9 @@ void Reconciler::Loop() {
     lock.unlock();
     ReconcileCounts counts = RunOnce();
     if (counts.republished + counts.retried + counts.refreshed > 0)
-      core::Log(core::LogLevel::kInfo, "reconciler", "re-published {} stuck, retried {} failed, refreshing {} stale",
-                counts.republished, counts.retried, counts.refreshed);
+      core::Log(core::LogLevel::kInfo, "reconciler",
+                "re-published {} stuck, retried {} failed, refreshing {} stale", counts.republished,
+                counts.retried, counts.refreshed);
     lock.lock();
   }
 }

@@ -106,7 +106,8 @@ void Stage::PollLoop() {
     }
     std::vector<bus::Delivery> regular;
     if (regular_first > 0) regular = transport_.Receive(config_.regular_queue, regular_first);
-    std::vector<bus::Delivery> priority = transport_.Receive(config_.priority_queue, free_slots - regular.size());
+    std::vector<bus::Delivery> priority =
+        transport_.Receive(config_.priority_queue, free_slots - regular.size());
     if (regular.size() + priority.size() < free_slots) {
       auto more = transport_.Receive(config_.regular_queue, free_slots - regular.size() - priority.size());
       std::move(more.begin(), more.end(), std::back_inserter(regular));
@@ -137,7 +138,8 @@ void Stage::Emit(StageEvent::Kind kind, const WorkItem& item, PackageState to) {
 milliseconds Stage::RetryDelay(int attempt, std::optional<milliseconds> hint) const {
   if (hint) return std::min(*hint, config_.retry_max * 10);
   double factor = std::pow(2.0, std::min(attempt - 1, 20));
-  auto delay = milliseconds(static_cast<std::int64_t>(static_cast<double>(config_.retry_base.count()) * factor));
+  auto delay =
+      milliseconds(static_cast<std::int64_t>(static_cast<double>(config_.retry_base.count()) * factor));
   return std::min(delay, config_.retry_max);
 }
 
@@ -151,18 +153,18 @@ void Stage::Finish(const std::string& active_key) {
 }
 
 void Stage::Process(bus::Delivery delivery) {
-  auto message = DecodeWorkMessage(delivery.message.body);
+  auto message = DecodeWorkMessage(delivery.message->body);
   if (!message.ok()) {
-    core::Log(core::LogLevel::kWarn, config_.name, "dropping malformed message {} from {}: {}", delivery.message_id,
-              delivery.queue, message.status().message());
+    core::Log(core::LogLevel::kWarn, config_.name, "dropping malformed message {} from {}: {}",
+              delivery.message_id, delivery.queue, message.status().message());
     malformed_++;
     if (observer_) observer_({StageEvent::Kind::kMalformed, config_.name});
     (void)transport_.Ack(delivery);
     Finish({});
     return;
   }
-  WorkItem item{message->key, message->generation, core::Priority::kRegular, message->version, message->request_id,
-                delivery.receive_count};
+  WorkItem item{message->key,     message->generation, core::Priority::kRegular,
+                message->version, message->request_id, delivery.receive_count};
   std::string active_key = fmt::format("{}#{}", item.key.ToString(), item.generation);
   {
     std::lock_guard lock(mu_);
@@ -194,9 +196,8 @@ void Stage::Process(bus::Delivery delivery) {
   item.priority = (*record)->priority;
   // The handler may call back from any thread; the result is handled on the executor.
   handler_.Handle(item, [this, delivery = std::move(delivery), item](StageResult result) mutable {
-    executor_.Post([this, delivery = std::move(delivery), item = std::move(item), result = std::move(result)]() mutable {
-      OnResult(delivery, item, std::move(result));
-    });
+    executor_.Post([this, delivery = std::move(delivery), item = std::move(item),
+                    result = std::move(result)]() mutable { OnResult(delivery, item, std::move(result)); });
   });
 }
 
@@ -209,8 +210,8 @@ void Stage::OnResult(const bus::Delivery& delivery, const WorkItem& item, StageR
         [this, delivery, item, next, active_key](core::Result<store::TransitionResult> committed) {
           executor_.Post([this, delivery, item, next, active_key, committed = std::move(committed)] {
             if (!committed.ok()) {
-              core::Log(core::LogLevel::kWarn, config_.name, "{}: commit failed, will retry: {}", item.key.ToString(),
-                        committed.status().message());
+              core::Log(core::LogLevel::kWarn, config_.name, "{}: commit failed, will retry: {}",
+                        item.key.ToString(), committed.status().message());
               (void)transport_.Retry(delivery, RetryDelay(delivery.receive_count, std::nullopt));
             } else if (committed->outcome == store::TransitionOutcome::kApplied) {
               completed_++;
@@ -218,8 +219,8 @@ void Stage::OnResult(const bus::Delivery& delivery, const WorkItem& item, StageR
               if (core::IsInFlight(next)) {
                 // If this publish is lost, the reconciler re-publishes the stuck package.
                 if (auto s = PublishWork(transport_, committed->record, item.request_id); !s.ok())
-                  core::Log(core::LogLevel::kWarn, config_.name, "{}: publish failed: {}", item.key.ToString(),
-                            s.message());
+                  core::Log(core::LogLevel::kWarn, config_.name, "{}: publish failed: {}",
+                            item.key.ToString(), s.message());
               }
               (void)transport_.Ack(delivery);
             } else {

@@ -53,15 +53,16 @@ int CurrentSchemaVersion(Connection& conn) {
 }
 
 core::Status ApplyMigrations(Connection& conn) {
-  if (auto s = conn.Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
-                         " version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)");
+  if (auto s =
+          conn.Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)");
       !s.ok())
     return s;
   int current = CurrentSchemaVersion(conn);
   if (current > kLatestSchemaVersion)
-    return core::Status::FailedPrecondition(fmt::format(
-        "database schema version {} is newer than this pkgtrust knows ({}); upgrade pkgtrust", current,
-        kLatestSchemaVersion));
+    return core::Status::FailedPrecondition(
+        fmt::format("database schema version {} is newer than this pkgtrust knows ({}); upgrade pkgtrust",
+                    current, kLatestSchemaVersion));
   for (const Migration& m : kMigrations) {
     if (m.version <= current) continue;
     if (auto s = conn.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
@@ -71,7 +72,8 @@ core::Status ApplyMigrations(Connection& conn) {
                                 m.description));
     if (!s.ok()) {
       (void)conn.Exec("ROLLBACK");
-      return core::Status::Internal(fmt::format("migration {} ({}): {}", m.version, m.description, s.message()));
+      return core::Status::Internal(
+          fmt::format("migration {} ({}): {}", m.version, m.description, s.message()));
     }
     if (auto c = conn.Exec("COMMIT"); !c.ok()) return c;
   }

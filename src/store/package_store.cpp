@@ -21,9 +21,11 @@ using core::Status;
 
 namespace {
 
-constexpr const char* kColumns =
-    "id, ecosystem, name, state, generation, priority, attempts, state_since, last_error, next_attempt_at, "
-    "requested_version, created_at";
+// The package columns every query returns, in ReadRecord's order. A macro so that each
+// statement is one string literal (prepared statements are cached by the literal's address).
+#define PACKAGE_COLUMNS                                                                                    \
+  "id, ecosystem, name, state, generation, priority, attempts, state_since, last_error, next_attempt_at, " \
+  "requested_version, created_at"
 
 Result<PackageRecord> ReadRecord(const Statement& row) {
   PackageRecord r;
@@ -61,7 +63,8 @@ class PackageStore::Impl {
   Impl(StoreConfig config, const core::Clock& clock) : config_(std::move(config)), clock_(clock) {}
 
   Status Open() {
-    auto writer = Connection::Open(config_.path, /*create=*/true, config_.busy_timeout_ms, config_.synchronous_full);
+    auto writer =
+        Connection::Open(config_.path, /*create=*/true, config_.busy_timeout_ms, config_.synchronous_full);
     if (!writer.ok()) return writer.status();
     writer_ = std::move(writer).value();
     if (auto s = ApplyMigrations(*writer_); !s.ok())
@@ -103,7 +106,7 @@ class PackageStore::Impl {
   // ---- operations run on the writer connection, inside the batch transaction ----------
 
   Result<std::optional<PackageRecord>> SelectByKey(Connection& conn, const core::PackageKey& key) {
-    auto stmt = conn.Prepare(fmt::format("SELECT {} FROM packages WHERE ecosystem = ? AND name = ?", kColumns));
+    auto stmt = conn.Prepare("SELECT " PACKAGE_COLUMNS " FROM packages WHERE ecosystem = ? AND name = ?");
     if (!stmt.ok()) return stmt.status();
     Statement& s = **stmt;
     s.Bind(EcoText(key)).Bind(key.name);
@@ -135,12 +138,18 @@ class PackageStore::Impl {
     if (!existing.ok()) return existing.status();
     int priority = static_cast<int>(req.priority);
     if (!existing->has_value()) {
-      auto stmt = conn.Prepare(fmt::format(
+      auto stmt = conn.Prepare(
           "INSERT INTO packages (ecosystem, name, state, generation, priority, attempts, state_since, "
-          "requested_version, created_at) VALUES (?, ?, 'pending_registry', 1, ?, 0, ?, ?, ?) RETURNING {}",
-          kColumns));
+          "requested_version, created_at) VALUES (?, ?, 'pending_registry', 1, ?, 0, ?, ?, ?) "
+          "RETURNING " PACKAGE_COLUMNS);
       if (!stmt.ok()) return stmt.status();
-      (*stmt)->Bind(EcoText(req.key)).Bind(req.key.name).Bind(priority).Bind(now).BindOptional(req.version).Bind(now);
+      (*stmt)
+          ->Bind(EcoText(req.key))
+          .Bind(req.key.name)
+          .Bind(priority)
+          .Bind(now)
+          .BindOptional(req.version)
+          .Bind(now);
       auto row = Returning(**stmt);
       if (!row.ok()) return row.status();
       if (!row->has_value()) return Status::Internal("insert returned no row");
@@ -159,12 +168,11 @@ class PackageStore::Impl {
     }
     if (!req.restart_finished) return EnqueueResult{EnqueueOutcome::kUnchanged, std::move(current)};
     // A new run. Failed packages keep their attempt count so retry backoff keeps growing.
-    auto stmt = conn.Prepare(fmt::format(
+    auto stmt = conn.Prepare(
         "UPDATE packages SET state = 'pending_registry', generation = generation + 1, priority = ?, "
         "state_since = ?, attempts = CASE WHEN state = 'failed' THEN attempts ELSE 0 END, "
         "next_attempt_at = NULL, requested_version = COALESCE(?, requested_version) "
-        "WHERE id = ? AND generation = ? RETURNING {}",
-        kColumns));
+        "WHERE id = ? AND generation = ? RETURNING " PACKAGE_COLUMNS);
     if (!stmt.ok()) return stmt.status();
     (*stmt)->Bind(priority).Bind(now).BindOptional(req.version).Bind(current.id).Bind(current.generation);
     auto row = Returning(**stmt);
@@ -175,13 +183,14 @@ class PackageStore::Impl {
 
   Result<TransitionResult> DoTransition(Connection& conn, const TransitionRequest& req, Millis now) {
     if (!core::IsStageTransition(req.from, req.to) || req.to == PackageState::kFailed)
-      return Status::InvalidArgument(fmt::format("no transition from {} to {}", StateText(req.from), StateText(req.to)));
+      return Status::InvalidArgument(
+          fmt::format("no transition from {} to {}", StateText(req.from), StateText(req.to)));
     bool finished = req.to == PackageState::kComplete || req.to == PackageState::kNotFound;
-    auto stmt = conn.Prepare(fmt::format(
+    auto stmt = conn.Prepare(
         "UPDATE packages SET state = ?, state_since = ?, "
-        "attempts = CASE WHEN ? THEN 0 ELSE attempts END, last_error = CASE WHEN ? THEN NULL ELSE last_error END "
-        "WHERE ecosystem = ? AND name = ? AND state = ? AND generation = ? RETURNING {}",
-        kColumns));
+        "attempts = CASE WHEN ? THEN 0 ELSE attempts END, last_error = CASE WHEN ? THEN NULL ELSE last_error "
+        "END "
+        "WHERE ecosystem = ? AND name = ? AND state = ? AND generation = ? RETURNING " PACKAGE_COLUMNS);
     if (!stmt.ok()) return stmt.status();
     (*stmt)->Bind(StateText(req.to)).Bind(now).Bind(finished ? 1 : 0).Bind(finished ? 1 : 0);
     (*stmt)->Bind(EcoText(req.key)).Bind(req.key.name).Bind(StateText(req.from)).Bind(req.generation);
@@ -194,7 +203,8 @@ class PackageStore::Impl {
     if (!req.facts.empty()) {
       auto fact_stmt = conn.Prepare(
           "INSERT INTO package_facts (package_id, kind, generation, data, updated_at) VALUES (?, ?, ?, ?, ?) "
-          "ON CONFLICT (package_id, kind) DO UPDATE SET generation = excluded.generation, data = excluded.data, "
+          "ON CONFLICT (package_id, kind) DO UPDATE SET generation = excluded.generation, data = "
+          "excluded.data, "
           "updated_at = excluded.updated_at");
       if (!fact_stmt.ok()) return fact_stmt.status();
       for (const Fact& fact : req.facts) {
@@ -206,16 +216,18 @@ class PackageStore::Impl {
   }
 
   Result<TransitionResult> DoFailure(Connection& conn, const FailureRequest& req, Millis now) {
-    auto stmt = conn.Prepare(fmt::format(
+    auto stmt = conn.Prepare(
         "UPDATE packages SET attempts = attempts + 1, last_error = ?, state = ?, "
         "state_since = COALESCE(?, state_since), next_attempt_at = CASE WHEN ? THEN "
-        "? + MIN(?, ? * (1 << MIN(attempts, 20))) ELSE next_attempt_at END WHERE ecosystem = ? AND name = ? AND state = ? AND generation = ? RETURNING {}",
-        kColumns));
+        "? + MIN(?, ? * (1 << MIN(attempts, 20))) ELSE next_attempt_at END WHERE ecosystem = ? AND name = ? "
+        "AND state = ? AND generation = ? RETURNING " PACKAGE_COLUMNS);
     if (!stmt.ok()) return stmt.status();
     Statement& s = **stmt;
     s.Bind(req.error.substr(0, 2000)).Bind(StateText(req.give_up ? PackageState::kFailed : req.from));
-    if (req.give_up) s.Bind(now);
-    else s.BindNull();
+    if (req.give_up)
+      s.Bind(now);
+    else
+      s.BindNull();
     s.Bind(req.give_up ? 1 : 0).Bind(now).Bind(req.retry_max_ms).Bind(req.retry_base_ms);
     s.Bind(EcoText(req.key)).Bind(req.key.name).Bind(StateText(req.from)).Bind(req.generation);
     auto row = Returning(s);
@@ -227,10 +239,11 @@ class PackageStore::Impl {
     return TransitionResult{TransitionOutcome::kApplied, std::move(**row)};
   }
 
-  Result<bool> DoTouch(Connection& conn, const core::PackageKey& key, PackageState state, std::int64_t generation,
-                       Millis now) {
+  Result<bool> DoTouch(Connection& conn, const core::PackageKey& key, PackageState state,
+                       std::int64_t generation, Millis now) {
     auto stmt = conn.Prepare(
-        "UPDATE packages SET state_since = ? WHERE ecosystem = ? AND name = ? AND state = ? AND generation = ?");
+        "UPDATE packages SET state_since = ? WHERE ecosystem = ? AND name = ? AND state = ? AND generation = "
+        "?");
     if (!stmt.ok()) return stmt.status();
     (*stmt)->Bind(now).Bind(EcoText(key)).Bind(key.name).Bind(StateText(state)).Bind(generation);
     if (auto s = (*stmt)->Run(); !s.ok()) return s;
@@ -242,7 +255,8 @@ class PackageStore::Impl {
   void SubmitOp(F&& body, Callback<T> done) {
     auto shared_done = std::make_shared<Callback<T>>(std::move(done));
     Op op;
-    op.run = [this, body = std::forward<F>(body), shared_done](Connection& conn, Millis now) -> std::function<void()> {
+    op.run = [this, body = std::forward<F>(body), shared_done](Connection& conn,
+                                                               Millis now) -> std::function<void()> {
       requests_++;
       auto result = std::make_shared<Result<T>>(body(conn, now));
       return [shared_done, result] {
@@ -277,7 +291,7 @@ class PackageStore::Impl {
     std::unique_ptr<Connection> conn_;
   };
 
-  Result<std::vector<PackageRecord>> Query(std::string_view sql, std::initializer_list<std::int64_t> args) {
+  Result<std::vector<PackageRecord>> Query(const char* sql, std::initializer_list<std::int64_t> args) {
     Lease lease(*this);
     auto stmt = (*lease).Prepare(sql);
     if (!stmt.ok()) return stmt.status();
@@ -336,7 +350,8 @@ class PackageStore::Impl {
       transactions_++;
       for (auto& complete : completions) complete();
     } else {
-      core::Log(core::LogLevel::kError, "store", "write batch of {} failed: {}", batch.size(), status.message());
+      core::Log(core::LogLevel::kError, "store", "write batch of {} failed: {}", batch.size(),
+                status.message());
       for (Op& op : batch) op.fail(status);
     }
   }
@@ -360,14 +375,16 @@ Result<std::unique_ptr<PackageStore>> PackageStore::Open(StoreConfig config, con
 void PackageStore::Close() { impl_->Close(); }
 
 void PackageStore::Enqueue(EnqueueRequest request, Callback<EnqueueResult> done) {
-  impl_->SubmitOp<EnqueueResult>(
-      [impl = impl_.get(), req = std::move(request)](Connection& c, Millis now) { return impl->DoEnqueue(c, req, now); },
-      std::move(done));
+  impl_->SubmitOp<EnqueueResult>([impl = impl_.get(), req = std::move(request)](
+                                     Connection& c, Millis now) { return impl->DoEnqueue(c, req, now); },
+                                 std::move(done));
 }
 
-void PackageStore::EnqueueMany(std::vector<EnqueueRequest> requests, Callback<std::vector<EnqueueResult>> done) {
+void PackageStore::EnqueueMany(std::vector<EnqueueRequest> requests,
+                               Callback<std::vector<EnqueueResult>> done) {
   impl_->SubmitOp<std::vector<EnqueueResult>>(
-      [impl = impl_.get(), reqs = std::move(requests)](Connection& c, Millis now) -> Result<std::vector<EnqueueResult>> {
+      [impl = impl_.get(), reqs = std::move(requests)](Connection& c,
+                                                       Millis now) -> Result<std::vector<EnqueueResult>> {
         std::vector<EnqueueResult> out;
         out.reserve(reqs.size());
         for (const EnqueueRequest& req : reqs) {
@@ -382,20 +399,25 @@ void PackageStore::EnqueueMany(std::vector<EnqueueRequest> requests, Callback<st
 
 void PackageStore::Transition(TransitionRequest request, Callback<TransitionResult> done) {
   impl_->SubmitOp<TransitionResult>(
-      [impl = impl_.get(), req = std::move(request)](Connection& c, Millis now) { return impl->DoTransition(c, req, now); },
+      [impl = impl_.get(), req = std::move(request)](Connection& c, Millis now) {
+        return impl->DoTransition(c, req, now);
+      },
       std::move(done));
 }
 
 void PackageStore::RecordFailure(FailureRequest request, Callback<TransitionResult> done) {
-  impl_->SubmitOp<TransitionResult>(
-      [impl = impl_.get(), req = std::move(request)](Connection& c, Millis now) { return impl->DoFailure(c, req, now); },
-      std::move(done));
+  impl_->SubmitOp<TransitionResult>([impl = impl_.get(), req = std::move(request)](
+                                        Connection& c, Millis now) { return impl->DoFailure(c, req, now); },
+                                    std::move(done));
 }
 
-void PackageStore::Touch(core::PackageKey key, PackageState state, std::int64_t generation, Callback<bool> done) {
-  impl_->SubmitOp<bool>([impl = impl_.get(), key = std::move(key), state, generation](
-                            Connection& c, Millis now) { return impl->DoTouch(c, key, state, generation, now); },
-                        std::move(done));
+void PackageStore::Touch(core::PackageKey key, PackageState state, std::int64_t generation,
+                         Callback<bool> done) {
+  impl_->SubmitOp<bool>(
+      [impl = impl_.get(), key = std::move(key), state, generation](Connection& c, Millis now) {
+        return impl->DoTouch(c, key, state, generation, now);
+      },
+      std::move(done));
 }
 
 namespace {
@@ -417,7 +439,8 @@ Result<TransitionResult> PackageStore::TransitionSync(TransitionRequest request)
 }
 
 Result<std::vector<EnqueueResult>> PackageStore::EnqueueManySync(std::vector<EnqueueRequest> requests) {
-  return Wait<std::vector<EnqueueResult>>([&](auto done) { EnqueueMany(std::move(requests), std::move(done)); });
+  return Wait<std::vector<EnqueueResult>>(
+      [&](auto done) { EnqueueMany(std::move(requests), std::move(done)); });
 }
 
 Result<std::optional<PackageRecord>> PackageStore::Get(const core::PackageKey& key) {
@@ -440,24 +463,24 @@ Result<std::vector<Fact>> PackageStore::GetFacts(const core::PackageKey& key) {
 }
 
 Result<std::vector<PackageRecord>> PackageStore::ListStuck(Millis since, std::size_t limit) {
-  return impl_->Query(fmt::format("SELECT {} FROM packages WHERE state IN ('pending_registry', "
-                                  "'pending_repository', 'pending_score') AND state_since < ? "
-                                  "ORDER BY state_since LIMIT ?",
-                                  kColumns),
+  return impl_->Query("SELECT " PACKAGE_COLUMNS
+                      " FROM packages WHERE state IN ('pending_registry', "
+                      "'pending_repository', 'pending_score') AND state_since < ? "
+                      "ORDER BY state_since LIMIT ?",
                       {since, static_cast<std::int64_t>(limit)});
 }
 
 Result<std::vector<PackageRecord>> PackageStore::ListRetryable(Millis now, std::size_t limit) {
-  return impl_->Query(fmt::format("SELECT {} FROM packages WHERE state = 'failed' AND next_attempt_at <= ? "
-                                  "ORDER BY next_attempt_at LIMIT ?",
-                                  kColumns),
+  return impl_->Query("SELECT " PACKAGE_COLUMNS
+                      " FROM packages WHERE state = 'failed' AND next_attempt_at <= ? "
+                      "ORDER BY next_attempt_at LIMIT ?",
                       {now, static_cast<std::int64_t>(limit)});
 }
 
 Result<std::vector<PackageRecord>> PackageStore::ListStale(Millis before, std::size_t limit) {
-  return impl_->Query(fmt::format("SELECT {} FROM packages WHERE state = 'complete' AND state_since < ? "
-                                  "ORDER BY state_since LIMIT ?",
-                                  kColumns),
+  return impl_->Query("SELECT " PACKAGE_COLUMNS
+                      " FROM packages WHERE state = 'complete' AND state_since < ? "
+                      "ORDER BY state_since LIMIT ?",
                       {before, static_cast<std::int64_t>(limit)});
 }
 

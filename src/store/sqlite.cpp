@@ -2,10 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <mutex>
+
 namespace pkgtrust::store {
 
-core::Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bool create, int busy_timeout_ms,
-                                                           bool synchronous_full) {
+core::Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bool create,
+                                                           int busy_timeout_ms, bool synchronous_full) {
+  // SQLite's memory statistics take a global mutex on every allocation; we never read them.
+  static std::once_flag configured;
+  std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
@@ -16,11 +21,13 @@ core::Result<std::unique_ptr<Connection>> Connection::Open(const std::string& pa
   }
   std::unique_ptr<Connection> conn(new Connection(db));
   sqlite3_busy_timeout(db, busy_timeout_ms);
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY"}) {
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY",
+                             "PRAGMA cache_size=-32768"}) {
     if (auto s = conn->Exec(pragma); !s.ok())
       return core::Status::Unavailable(fmt::format("database '{}': {}", path, s.message()));
   }
-  if (auto s = conn->Exec(synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !s.ok())
+  if (auto s = conn->Exec(synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+      !s.ok())
     return s;
   return conn;
 }
@@ -42,17 +49,15 @@ core::Status Connection::Exec(std::string_view sql) {
   return core::Status::Ok();
 }
 
-core::Result<Statement*> Connection::Prepare(std::string_view sql) {
-  std::string key(sql);
-  auto it = cache_.find(key);
+core::Result<Statement*> Connection::Prepare(const char* sql) {
+  auto it = cache_.find(sql);
   if (it != cache_.end()) return &it->second->Reset();
   sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v3(db_, key.c_str(), static_cast<int>(key.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
-                              nullptr);
+  int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) return core::Status::Internal(fmt::format("sqlite prepare: {}", sqlite3_errmsg(db_)));
   auto owned = std::make_unique<Statement>(db_, stmt);
   Statement* raw = owned.get();
-  cache_.emplace(std::move(key), std::move(owned));
+  cache_.emplace(sql, std::move(owned));
   return raw;
 }
 

@@ -49,7 +49,8 @@ class Statement {
   bool Step(core::Status* status) {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
-    if (rc != SQLITE_DONE && status) *status = core::Status::Unavailable(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    if (rc != SQLITE_DONE && status)
+      *status = core::Status::Unavailable(std::string("sqlite: ") + sqlite3_errmsg(db_));
     return false;
   }
   core::Status Run() {
@@ -63,7 +64,8 @@ class Statement {
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::string Text(int col) const {
     const unsigned char* text = sqlite3_column_text(stmt_, col);
-    return text ? std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt_, col)) : std::string();
+    return text ? std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt_, col))
+                : std::string();
   }
   std::string_view TextView(int col) const {
     const unsigned char* text = sqlite3_column_text(stmt_, col);
@@ -80,22 +82,23 @@ class Statement {
 class Connection {
  public:
   // Opens (creating if asked) and applies the pragmas every connection needs.
-  static core::Result<std::unique_ptr<Connection>> Open(const std::string& path, bool create, int busy_timeout_ms,
-                                                        bool synchronous_full);
+  static core::Result<std::unique_ptr<Connection>> Open(const std::string& path, bool create,
+                                                        int busy_timeout_ms, bool synchronous_full);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   core::Status Exec(std::string_view sql);
-  // Cached prepared statement, reset and ready to bind. Throws nothing; a bad SQL string
-  // is a programming error reported as a Status by the caller's first Step.
-  core::Result<Statement*> Prepare(std::string_view sql);
+  // Cached prepared statement, reset and ready to bind. The cache is keyed by the SQL
+  // text's address: pass strings that live as long as the program (literals or statics).
+  core::Result<Statement*> Prepare(const std::string& sql) { return Prepare(sql.c_str()); }
+  core::Result<Statement*> Prepare(const char* sql);
   sqlite3* raw() { return db_; }
 
  private:
   explicit Connection(sqlite3* db) : db_(db) {}
   sqlite3* db_;
-  std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
+  std::unordered_map<const char*, std::unique_ptr<Statement>> cache_;
 };
 
 }  // namespace pkgtrust::store

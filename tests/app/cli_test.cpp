@@ -37,7 +37,8 @@ TEST_CASE("--help and --version answer and exit 0", "[app][cli]") {
 }
 
 TEST_CASE("unknown commands and flags print usage and exit 2", "[app][cli]") {
-  for (const char* args : {"", "frobnicate", "--frobnicate", "serve --bogus", "serve --config", "dev --config x"}) {
+  for (const char* args :
+       {"", "frobnicate", "--frobnicate", "serve --bogus", "serve --config", "dev --config x"}) {
     INFO(args);
     auto run = Pkgtrust(args);
     CHECK(run.exit_code == 2);
@@ -50,9 +51,11 @@ TEST_CASE("a broken config stops start-up with one line naming file, line and ke
   pkgtrust::testing::WriteText(dir.File("bad.yaml"), "database:\n  path: x.db\n  colour: blue\n");
   auto run = Pkgtrust("serve --config " + dir.File("bad.yaml"));
   CHECK(run.exit_code == 1);
-  CHECK(run.output == "pkgtrust: " + dir.File("bad.yaml") +
-                          ":3: database.colour: unknown key (expected one of: path, read_connections, synchronous)\n");
-  auto check = Pkgtrust(std::string("check-config --config ") + PKGTRUST_SOURCE_DIR + "/config/pkgtrust.yaml");
+  CHECK(run.output ==
+        "pkgtrust: " + dir.File("bad.yaml") +
+            ":3: database.colour: unknown key (expected one of: path, read_connections, synchronous)\n");
+  auto check =
+      Pkgtrust(std::string("check-config --config ") + PKGTRUST_SOURCE_DIR + "/config/pkgtrust.yaml");
   CHECK(check.exit_code == 0);
   CHECK_THAT(check.output, Catch::Contains("ok (topology") && Catch::Contains("6 queues, 3 topics"));
 }
@@ -62,5 +65,6 @@ TEST_CASE("an unusable database path is a clear start-up error", "[app][cli]") {
   pkgtrust::testing::WriteText(dir.File("c.yaml"), "database:\n  path: /nonexistent-dir/db/pkgtrust.db\n");
   auto run = Pkgtrust("serve --config " + dir.File("c.yaml"));
   CHECK(run.exit_code == 1);
-  CHECK_THAT(run.output, Catch::StartsWith("pkgtrust: cannot open database '/nonexistent-dir/db/pkgtrust.db'"));
+  CHECK_THAT(run.output,
+             Catch::StartsWith("pkgtrust: cannot open database '/nonexistent-dir/db/pkgtrust.db'"));
 }

@@ -87,7 +87,8 @@ TEST_CASE("a broken config names file, line and key", "[app][config]") {
   CHECK(ConfigError("log:\n  level: loud\n") ==
         "pkgtrust.yaml:2: log.level: expected debug, info, warn, error or off, got 'loud'");
   CHECK(ConfigError("- a\n- b\n") == "pkgtrust.yaml:1: : expected a mapping of keys to values");
-  CHECK_THAT(ConfigError("transport:\n  topology: missing.yaml\n"), Catch::Contains("missing.yaml: cannot read file"));
+  CHECK_THAT(ConfigError("transport:\n  topology: missing.yaml\n"),
+             Catch::Contains("missing.yaml: cannot read file"));
   CHECK(ConfigError("") == "");
 }
 
@@ -99,14 +100,18 @@ TEST_CASE("a broken topology names file, line and key", "[app][config]") {
         "topology.yaml:4: queues[0] (q).topics: expected a non-empty list of topic names");
   CHECK(TopologyError(head + "  - name: q\n    topics: [t]\n    filter_policy:\n      priority: [\"1\"]\n"
                              "      package_type: [{regex: \"n.*\"}]\n") ==
-        "topology.yaml:7: queues[0] (q).filter_policy.package_type: filter policy key \"package_type\": unknown "
+        "topology.yaml:7: queues[0] (q).filter_policy.package_type: filter policy key \"package_type\": "
+        "unknown "
         "operator \"regex\" (SNS has prefix, suffix, equals-ignore-case, anything-but, numeric, exists)");
   CHECK(TopologyError(head + "  - name: q\n    topics: [t]\n    filter_policy: {priority: \"1\"}\n") ==
-        "topology.yaml:5: queues[0] (q).filter_policy.priority: filter policy key \"priority\": the value of a key is "
+        "topology.yaml:5: queues[0] (q).filter_policy.priority: filter policy key \"priority\": the value of "
+        "a key is "
         "a list, e.g. [\"value\"]");
   CHECK(TopologyError(head + "  - name: q\n    topics: [t]\n    subscribers: 3\n") ==
-        "topology.yaml:5: queues[0] (q).subscribers: unknown key (expected one of: name, topics, filter_policy)");
-  CHECK(TopologyError("version: 1\nqueues: {}\n") == "topology.yaml:2: queues: expected a non-empty list of queues");
+        "topology.yaml:5: queues[0] (q).subscribers: unknown key (expected one of: name, topics, "
+        "filter_policy)");
+  CHECK(TopologyError("version: 1\nqueues: {}\n") ==
+        "topology.yaml:2: queues: expected a non-empty list of queues");
   CHECK_THAT(TopologyError(head + "  - name: q\n    topics: [t]\n  - name: q\n    topics: [t]\n"),
              Catch::Contains("queue 'q' is defined twice"));
   // Stages read queues the topology must have.
@@ -116,8 +121,9 @@ TEST_CASE("a broken topology names file, line and key", "[app][config]") {
 
 TEST_CASE("numbers and quoted strings in policies keep their YAML types", "[app][config]") {
   testing::TempDir dir;
-  testing::WriteText(dir.File("t.yaml"), "version: x\nqueues:\n  - name: q\n    topics: [t]\n"
-                                         "    filter_policy: {size: [{numeric: [\">\", 10]}], id: [\"10\"]}\n");
+  testing::WriteText(dir.File("t.yaml"),
+                     "version: x\nqueues:\n  - name: q\n    topics: [t]\n"
+                     "    filter_policy: {size: [{numeric: [\">\", 10]}], id: [\"10\"]}\n");
   bus::Topology t = app::LoadTopologyFile(dir.File("t.yaml"));
   bus::Attributes big;
   big.Set("size", {bus::AttributeType::kNumber, "11"});

@@ -19,7 +19,8 @@ bus::Attributes ToAttributes(const json& object) {
     bus::AttributeType t = type == "Number"         ? bus::AttributeType::kNumber
                            : type == "String.Array" ? bus::AttributeType::kStringArray
                                                     : bus::AttributeType::kString;
-    attrs.Set(name, {t, value["Value"].is_string() ? value["Value"].get<std::string>() : value["Value"].dump()});
+    attrs.Set(name,
+              {t, value["Value"].is_string() ? value["Value"].get<std::string>() : value["Value"].dump()});
   }
   return attrs;
 }
@@ -32,7 +33,8 @@ TEST_CASE("filter policies match as the SNS documentation says", "[bus][filter]"
   json doc = Cases();
   REQUIRE(doc["cases"].size() >= 40);
   for (const json& c : doc["cases"]) {
-    INFO(c["doc"].get<std::string>() << "\npolicy " << c["policy"].dump() << "\nattributes " << c["attributes"].dump());
+    INFO(c["doc"].get<std::string>() << "\npolicy " << c["policy"].dump() << "\nattributes "
+                                     << c["attributes"].dump());
     auto policy = bus::FilterPolicy::Parse(c["policy"].dump());
     REQUIRE(policy.ok());
     CHECK(policy->Matches(ToAttributes(c["attributes"])) == c["matches"].get<bool>());
@@ -48,7 +50,8 @@ TEST_CASE("invalid filter policies are rejected with the key named", "[bus][filt
     CHECK_FALSE(policy.ok());
   }
   std::string key;
-  auto unknown = bus::FilterPolicy::Parse(R"({"priority": ["1"], "package_type": [{"regex": "np.*"}]})", &key);
+  auto unknown =
+      bus::FilterPolicy::Parse(R"({"priority": ["1"], "package_type": [{"regex": "np.*"}]})", &key);
   REQUIRE_FALSE(unknown.ok());
   CHECK(key == "package_type");
   CHECK_THAT(unknown.status().message(), Catch::Contains("regex") && Catch::Contains("package_type"));
@@ -57,7 +60,8 @@ TEST_CASE("invalid filter policies are rejected with the key named", "[bus][filt
 }
 
 TEST_CASE("the topology's policies route priority and package type", "[bus][filter]") {
-  auto priority = bus::FilterPolicy::Parse(R"({"priority": ["1"], "package_type": ["pypi", "npm", "crates", "maven", "go"]})");
+  auto priority = bus::FilterPolicy::Parse(
+      R"({"priority": ["1"], "package_type": ["pypi", "npm", "crates", "maven", "go"]})");
   REQUIRE(priority.ok());
   CHECK(priority->Matches({{"priority", "1"}, {"package_type", "npm"}}));
   CHECK_FALSE(priority->Matches({{"priority", "2"}, {"package_type", "npm"}}));

@@ -43,10 +43,10 @@ TEST_CASE("publish fans out to every queue whose policy matches", "[bus][memory]
   REQUIRE(p.size() == 1);
   REQUIRE(r.size() == 1);
   REQUIRE(a.size() == 1);
-  CHECK(p[0].message.body == "a");
-  CHECK(r[0].message.body == "b");
-  CHECK(a[0].message.body == "a");
-  CHECK(p[0].message.attributes.Find("priority")->value == "1");
+  CHECK(p[0].message->body == "a");
+  CHECK(r[0].message->body == "b");
+  CHECK(a[0].message->body == "a");
+  CHECK(p[0].message->attributes.Find("priority")->value == "1");
   CHECK(p[0].receive_count == 1);
 }
 
@@ -62,7 +62,8 @@ TEST_CASE("a message matching no queue is counted, and an unknown topic is an er
 
 TEST_CASE("an unacked message comes back after the visibility timeout", "[bus][memory]") {
   core::ManualClock clock;
-  bus::MemoryTransport transport(TwoLevelTopology(), {.visibility_timeout = 1000ms, .max_receives = 0}, clock);
+  bus::MemoryTransport transport(TwoLevelTopology(), {.visibility_timeout = 1000ms, .max_receives = 0},
+                                 clock);
   REQUIRE(transport.Publish("work", Msg("1", "x")).ok());
   auto first = transport.Receive("priority_q", 10);
   REQUIRE(first.size() == 1);
@@ -87,7 +88,8 @@ TEST_CASE("an unacked message comes back after the visibility timeout", "[bus][m
 
 TEST_CASE("retry makes a message visible after its delay, keeping the receive count", "[bus][memory]") {
   core::ManualClock clock;
-  bus::MemoryTransport transport(TwoLevelTopology(), {.visibility_timeout = 30000ms, .max_receives = 0}, clock);
+  bus::MemoryTransport transport(TwoLevelTopology(), {.visibility_timeout = 30000ms, .max_receives = 0},
+                                 clock);
   REQUIRE(transport.Publish("work", Msg("2")).ok());
   auto d = transport.Receive("regular_q", 1);
   REQUIRE(d.size() == 1);
@@ -140,8 +142,9 @@ TEST_CASE("receive honours max_messages and WaitForMessages wakes on publish", "
 
 TEST_CASE("the fault wrapper drops, duplicates and delays as configured", "[bus][memory]") {
   bus::MemoryTransport inner(TwoLevelTopology(), {});
-  bus::FaultyTransport faulty(inner, {.drop_publish = 0.1, .duplicate_publish = 0.1, .delay_publish = 0.1,
-                                      .max_delay = 20ms, .seed = 7});
+  bus::FaultyTransport faulty(
+      inner,
+      {.drop_publish = 0.1, .duplicate_publish = 0.1, .delay_publish = 0.1, .max_delay = 20ms, .seed = 7});
   for (int i = 0; i < 1000; ++i) REQUIRE(faulty.Publish("work", Msg("2")).ok());
   auto counts = faulty.Counts();
   CHECK(counts.dropped > 50);

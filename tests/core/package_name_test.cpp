@@ -27,7 +27,8 @@ TEST_CASE("ecosystem names and aliases", "[core]") {
   CHECK_FALSE(ParseEcosystem("").has_value());
   auto err = ParseEcosystemOrError("rubygems");
   REQUIRE_FALSE(err.ok());
-  CHECK_THAT(err.status().message(), Catch::Contains("rubygems") && Catch::Contains("npm, pypi, crates, maven, go"));
+  CHECK_THAT(err.status().message(),
+             Catch::Contains("rubygems") && Catch::Contains("npm, pypi, crates, maven, go"));
   for (Ecosystem eco : kAllEcosystems) CHECK(ParseEcosystem(EcosystemName(eco)) == eco);
 }
 

@@ -21,8 +21,8 @@ pid_t StartWorker(const std::string& db, const std::string& out) {
   if (pid == 0) {
     FILE* f = freopen(out.c_str(), "w", stdout);
     (void)f;
-    execl(PKGTRUST_PIPELINE_WORKER, PKGTRUST_PIPELINE_WORKER, "--db", db.c_str(), "--count", "1000", "--latency-ms",
-          "10", "--concurrency", "4", "--timeout-s", "120", static_cast<char*>(nullptr));
+    execl(PKGTRUST_PIPELINE_WORKER, PKGTRUST_PIPELINE_WORKER, "--db", db.c_str(), "--count", "1000",
+          "--latency-ms", "10", "--concurrency", "4", "--timeout-s", "120", static_cast<char*>(nullptr));
     _exit(127);
   }
   return pid;
@@ -44,7 +44,8 @@ TEST_CASE("a run killed with SIGKILL completes after a restart on the same datab
   std::unique_ptr<store::PackageStore> watcher;
   REQUIRE(testing::WaitUntil(
       [&] {
-        auto opened = store::PackageStore::Open({.path = db_path, .read_connections = 1}, core::SystemClock::Instance());
+        auto opened = store::PackageStore::Open({.path = db_path, .read_connections = 1},
+                                                core::SystemClock::Instance());
         if (!opened.ok()) return false;
         watcher = std::move(opened).value();
         return true;

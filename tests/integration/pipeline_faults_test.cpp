@@ -22,8 +22,12 @@ TEST_CASE("1000 packages complete exactly once per stage despite a faulty bus", 
   auto& db = **opened;
   bus::Topology topology = app::LoadTopologyFile(std::string(PKGTRUST_SOURCE_DIR) + "/config/topology.yaml");
   bus::MemoryTransport memory(topology, {.visibility_timeout = 2s, .max_receives = 0}, clock);
-  bus::FaultyTransport faulty(memory, {.drop_publish = 0.05, .duplicate_publish = 0.10, .delay_publish = 0.10,
-                                       .max_delay = 100ms, .drop_ack = 0.05, .seed = 2026});
+  bus::FaultyTransport faulty(memory, {.drop_publish = 0.05,
+                                       .duplicate_publish = 0.10,
+                                       .delay_publish = 0.10,
+                                       .max_delay = 100ms,
+                                       .drop_ack = 0.05,
+                                       .seed = 2026});
   pipeline::ThreadPoolExecutor executor(2);
   testing::TestStages stages(1ms);
   pipeline::Pipeline pipe(db, faulty, executor, clock,
@@ -44,7 +48,8 @@ TEST_CASE("1000 packages complete exactly once per stage despite a faulty bus", 
 
   constexpr int kPackages = 1000;
   std::vector<core::PackageKey> keys;
-  const core::Ecosystem ecosystems[] = {core::Ecosystem::kNpm, core::Ecosystem::kPypi, core::Ecosystem::kCrates};
+  const core::Ecosystem ecosystems[] = {core::Ecosystem::kNpm, core::Ecosystem::kPypi,
+                                        core::Ecosystem::kCrates};
   for (int i = 0; i < kPackages; ++i) keys.push_back({ecosystems[i % 3], "pkg-" + std::to_string(i)});
   pipe.Start();
   for (int start = 0; start < kPackages; start += 100) {
@@ -85,8 +90,8 @@ TEST_CASE("1000 packages complete exactly once per stage despite a faulty bus", 
     int expected_repository = testing::TestStages::HasRepository(key) ? 1 : 0;
     if (registry != 1 || scoring != 1 || repository != expected_repository) {
       ++wrong;
-      UNSCOPED_INFO(key.ToString() << ": registry " << registry << ", repository " << repository << ", scoring "
-                                   << scoring);
+      UNSCOPED_INFO(key.ToString() << ": registry " << registry << ", repository " << repository
+                                   << ", scoring " << scoring);
     }
     auto facts = db.GetFacts(key);
     CHECK(facts->size() == static_cast<std::size_t>(2 + expected_repository));

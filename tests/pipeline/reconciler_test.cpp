@@ -15,7 +15,8 @@ namespace {
 
 bus::Topology AllTopics() {
   bus::Topology t;
-  for (const char* topic : {"parse_registry", "parse_repo", "score_package"}) t.queues.push_back({topic, {topic}, {}});
+  for (const char* topic : {"parse_registry", "parse_repo", "score_package"})
+    t.queues.push_back({topic, {topic}, {}});
   return t;
 }
 
@@ -25,7 +26,8 @@ struct Fixture {
     REQUIRE(opened.ok());
     db = std::move(opened).value();
     reconciler = std::make_unique<pipeline::Reconciler>(
-        pipeline::ReconcilerConfig{.interval = 1s, .stuck_after = 60s, .refresh_after = 3600s, .batch_limit = 100},
+        pipeline::ReconcilerConfig{
+            .interval = 1s, .stuck_after = 60s, .refresh_after = 3600s, .batch_limit = 100},
         *db, transport, clock);
   }
   core::PackageKey Key(const char* name) { return {core::Ecosystem::kCrates, name}; }
@@ -44,7 +46,8 @@ TEST_CASE("stuck packages are re-published once per stuck period", "[pipeline][r
   Fixture f;
   REQUIRE(f.db->EnqueueSync({f.Key("lost")}).ok());  // committed, but its message was never published
   REQUIRE(f.db->EnqueueSync({f.Key("busy")}).ok());
-  REQUIRE(f.db->TransitionSync({f.Key("busy"), PackageState::kPendingRegistry, 1, PackageState::kPendingRepository})
+  REQUIRE(f.db->TransitionSync(
+                  {f.Key("busy"), PackageState::kPendingRegistry, 1, PackageState::kPendingRepository})
               .ok());
   CHECK(f.reconciler->RunOnce().republished == 0);
   f.clock.Advance(61'000);
@@ -53,11 +56,11 @@ TEST_CASE("stuck packages are re-published once per stuck period", "[pipeline][r
   auto repo = f.Drain("parse_repo");
   REQUIRE(registry.size() == 1);
   REQUIRE(repo.size() == 1);
-  auto work = pipeline::DecodeWorkMessage(registry[0].message.body);
+  auto work = pipeline::DecodeWorkMessage(registry[0].message->body);
   REQUIRE(work.ok());
   CHECK(work->key.name == "lost");
   CHECK(work->generation == 1);
-  CHECK(repo[0].message.attributes.Find("repo_engine")->value == "github");
+  CHECK(repo[0].message->attributes.Find("repo_engine")->value == "github");
   // Touched: not re-published again until another stuck period passes.
   REQUIRE(testing::WaitUntil([&] { return f.reconciler->RunOnce().republished == 0; }, 5s));
   f.clock.Advance(61'000);
@@ -68,8 +71,9 @@ TEST_CASE("failed packages are retried after their backoff", "[pipeline][reconci
   Fixture f;
   REQUIRE(f.db->EnqueueSync({f.Key("bad")}).ok());
   std::promise<core::Result<store::TransitionResult>> failed;
-  f.db->RecordFailure({f.Key("bad"), PackageState::kPendingRegistry, 1, "registry 500", true, 10'000, 100'000},
-                      [&](auto r) { failed.set_value(std::move(r)); });
+  f.db->RecordFailure(
+      {f.Key("bad"), PackageState::kPendingRegistry, 1, "registry 500", true, 10'000, 100'000},
+      [&](auto r) { failed.set_value(std::move(r)); });
   REQUIRE(failed.get_future().get().ok());
   CHECK(f.reconciler->RunOnce().retried == 0);
   f.clock.Advance(10'000);
@@ -79,14 +83,17 @@ TEST_CASE("failed packages are retried after their backoff", "[pipeline][reconci
   CHECK((*rec)->generation == 2);
   auto msgs = f.Drain("parse_registry");
   REQUIRE(msgs.size() == 1);
-  CHECK(msgs[0].message.attributes.Find("priority")->value == "2");
+  CHECK(msgs[0].message->attributes.Find("priority")->value == "2");
 }
 
 TEST_CASE("stale complete packages are refreshed at regular priority", "[pipeline][reconciler]") {
   Fixture f;
   REQUIRE(f.db->EnqueueSync({f.Key("done"), core::Priority::kPriority}).ok());
-  REQUIRE(f.db->TransitionSync({f.Key("done"), PackageState::kPendingRegistry, 1, PackageState::kPendingScore}).ok());
-  REQUIRE(f.db->TransitionSync({f.Key("done"), PackageState::kPendingScore, 1, PackageState::kComplete}).ok());
+  REQUIRE(
+      f.db->TransitionSync({f.Key("done"), PackageState::kPendingRegistry, 1, PackageState::kPendingScore})
+          .ok());
+  REQUIRE(
+      f.db->TransitionSync({f.Key("done"), PackageState::kPendingScore, 1, PackageState::kComplete}).ok());
   f.clock.Advance(3'599'000);
   CHECK(f.reconciler->RunOnce().refreshed == 0);
   f.clock.Advance(2'000);

@@ -17,8 +17,10 @@ namespace {
 
 bus::Topology RegistryTopology() {
   bus::Topology t;
-  t.queues.push_back({"priority_parse_package", {"parse_registry"}, *bus::FilterPolicy::Parse(R"({"priority":["1"]})")});
-  t.queues.push_back({"regular_parse_package", {"parse_registry"}, *bus::FilterPolicy::Parse(R"({"priority":["2"]})")});
+  t.queues.push_back(
+      {"priority_parse_package", {"parse_registry"}, *bus::FilterPolicy::Parse(R"({"priority":["1"]})")});
+  t.queues.push_back(
+      {"regular_parse_package", {"parse_registry"}, *bus::FilterPolicy::Parse(R"({"priority":["2"]})")});
   return t;
 }
 
@@ -72,7 +74,8 @@ pipeline::StageResult NotFound() { return pipeline::StageResult::Advance(Package
 
 class FuncHandler : public pipeline::StageHandler {
  public:
-  explicit FuncHandler(std::function<void(const pipeline::WorkItem&, std::function<void(pipeline::StageResult)>)> f)
+  explicit FuncHandler(
+      std::function<void(const pipeline::WorkItem&, std::function<void(pipeline::StageResult)>)> f)
       : f_(std::move(f)) {}
   void Handle(const pipeline::WorkItem& item, std::function<void(pipeline::StageResult)> done) override {
     calls++;
@@ -145,7 +148,8 @@ TEST_CASE("transient failures are retried, then the package goes to failed", "[p
 }
 
 TEST_CASE("a permanent failure goes to failed at once", "[pipeline][stage]") {
-  FuncHandler handler([](const pipeline::WorkItem&, auto done) { done(pipeline::StageResult::Fail("bad data")); });
+  FuncHandler handler(
+      [](const pipeline::WorkItem&, auto done) { done(pipeline::StageResult::Fail("bad data")); });
   Harness h(handler);
   h.Submit("broken", Priority::kRegular);
   h.pipe->Start();

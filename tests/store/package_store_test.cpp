@@ -55,8 +55,8 @@ TEST_CASE("a database from a newer pkgtrust is refused with a clear message", "[
   { OpenStore(dir.File("new.db"), clock); }
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(dir.File("new.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, 'future', 'now')", nullptr, nullptr, nullptr) ==
-          SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, 'future', 'now')", nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
   sqlite3_close(db);
   auto opened = store::PackageStore::Open({.path = dir.File("new.db")}, clock);
   REQUIRE_FALSE(opened.ok());
@@ -96,8 +96,10 @@ TEST_CASE("enqueue starts a run once; in-flight requests do not start another", 
   }
 
   SECTION("a finished package starts a new generation only when asked") {
-    CHECK(Move(*s, "a", PackageState::kPendingRegistry, 1, PackageState::kPendingScore) == TransitionOutcome::kApplied);
-    CHECK(Move(*s, "a", PackageState::kPendingScore, 1, PackageState::kComplete) == TransitionOutcome::kApplied);
+    CHECK(Move(*s, "a", PackageState::kPendingRegistry, 1, PackageState::kPendingScore) ==
+          TransitionOutcome::kApplied);
+    CHECK(Move(*s, "a", PackageState::kPendingScore, 1, PackageState::kComplete) ==
+          TransitionOutcome::kApplied);
     auto keep = s->EnqueueSync({Npm("a"), Priority::kPriority, /*restart_finished=*/false});
     CHECK(keep->outcome == EnqueueOutcome::kUnchanged);
     CHECK(keep->record.state == PackageState::kComplete);
@@ -121,9 +123,13 @@ TEST_CASE("transitions are conditional on state and generation", "[store]") {
   CHECK(Move(*s, "p", PackageState::kPendingRegistry, 1, PackageState::kPendingRepository) ==
         TransitionOutcome::kStale);
   // A message of an older generation is stale too.
-  CHECK(Move(*s, "p", PackageState::kPendingRepository, 0, PackageState::kPendingScore) == TransitionOutcome::kStale);
+  CHECK(Move(*s, "p", PackageState::kPendingRepository, 0, PackageState::kPendingScore) ==
+        TransitionOutcome::kStale);
   // Facts commit with the transition.
-  auto r = s->TransitionSync({Npm("p"), PackageState::kPendingRepository, 1, PackageState::kPendingScore,
+  auto r = s->TransitionSync({Npm("p"),
+                              PackageState::kPendingRepository,
+                              1,
+                              PackageState::kPendingScore,
                               {{"repository", R"({"stars":5})"}}});
   REQUIRE(r.ok());
   CHECK(r->outcome == TransitionOutcome::kApplied);
@@ -134,7 +140,8 @@ TEST_CASE("transitions are conditional on state and generation", "[store]") {
   CHECK((*facts)[0].kind == "repository");
   CHECK((*facts)[0].json == R"({"stars":5})");
   // Illegal transitions are refused, not applied.
-  auto bad = s->TransitionSync({Npm("p"), PackageState::kPendingScore, 1, PackageState::kPendingRegistry, {}});
+  auto bad =
+      s->TransitionSync({Npm("p"), PackageState::kPendingScore, 1, PackageState::kPendingRegistry, {}});
   CHECK_FALSE(bad.ok());
   CHECK(s->GetWriterStats().stale == 2);
 }
@@ -184,12 +191,15 @@ TEST_CASE("stuck and stale packages are listed by age", "[store]") {
   CHECK((*stuck)[0].key.name == "old");
 
   std::promise<core::Result<bool>> touched;
-  s->Touch(Npm("old"), PackageState::kPendingRegistry, 1, [&](core::Result<bool> r) { touched.set_value(r); });
+  s->Touch(Npm("old"), PackageState::kPendingRegistry, 1,
+           [&](core::Result<bool> r) { touched.set_value(r); });
   CHECK(*touched.get_future().get());
   CHECK(s->ListStuck(clock.NowMillis() - 5'000, 10)->empty());
 
-  CHECK(Move(*s, "new", PackageState::kPendingRegistry, 1, PackageState::kPendingScore) == TransitionOutcome::kApplied);
-  CHECK(Move(*s, "new", PackageState::kPendingScore, 1, PackageState::kComplete) == TransitionOutcome::kApplied);
+  CHECK(Move(*s, "new", PackageState::kPendingRegistry, 1, PackageState::kPendingScore) ==
+        TransitionOutcome::kApplied);
+  CHECK(Move(*s, "new", PackageState::kPendingScore, 1, PackageState::kComplete) ==
+        TransitionOutcome::kApplied);
   clock.Advance(1000);
   CHECK(s->ListStale(clock.NowMillis() - 2000, 10)->empty());
   CHECK(s->ListStale(clock.NowMillis(), 10)->size() == 1);

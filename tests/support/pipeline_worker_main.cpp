@@ -38,11 +38,16 @@ int main(int argc, char** argv) {
   int count = 1000, latency_ms = 5, concurrency = 4, timeout_s = 120;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--db") db_path = argv[i + 1];
-    else if (flag == "--count") count = std::atoi(argv[i + 1]);
-    else if (flag == "--latency-ms") latency_ms = std::atoi(argv[i + 1]);
-    else if (flag == "--concurrency") concurrency = std::atoi(argv[i + 1]);
-    else if (flag == "--timeout-s") timeout_s = std::atoi(argv[i + 1]);
+    if (flag == "--db")
+      db_path = argv[i + 1];
+    else if (flag == "--count")
+      count = std::atoi(argv[i + 1]);
+    else if (flag == "--latency-ms")
+      latency_ms = std::atoi(argv[i + 1]);
+    else if (flag == "--concurrency")
+      concurrency = std::atoi(argv[i + 1]);
+    else if (flag == "--timeout-s")
+      timeout_s = std::atoi(argv[i + 1]);
   }
   if (db_path.empty()) {
     std::fprintf(stderr, "pipeline_worker: --db is required\n");

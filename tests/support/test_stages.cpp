@@ -43,7 +43,8 @@ void Timer::Run() {
   }
 }
 
-void TestStageHandler::Handle(const pipeline::WorkItem& item, std::function<void(pipeline::StageResult)> done) {
+void TestStageHandler::Handle(const pipeline::WorkItem& item,
+                              std::function<void(pipeline::StageResult)> done) {
   invocations_++;
   pipeline::StageResult result;
   if (options_.fail_permanently) {
@@ -76,9 +77,11 @@ TestStages::TestStages(std::chrono::milliseconds latency)
                 },
                 latency},
                &timer),
-      repository({"repository", [](const pipeline::WorkItem&) { return core::PackageState::kPendingScore; }, latency},
+      repository({"repository", [](const pipeline::WorkItem&) { return core::PackageState::kPendingScore; },
+                  latency},
                  &timer),
-      scoring({"score", [](const pipeline::WorkItem&) { return core::PackageState::kComplete; }, latency}, &timer) {}
+      scoring({"score", [](const pipeline::WorkItem&) { return core::PackageState::kComplete; }, latency},
+              &timer) {}
 
 pipeline::StageHandler& TestStages::ForStage(const std::string& name) {
   if (name == "registry") return registry;

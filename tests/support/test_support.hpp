@@ -17,7 +17,8 @@ class TempDir {
  public:
   TempDir() {
     std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() / ("pkgtrust-test-" + std::to_string(rd()) + std::to_string(rd()));
+    path_ = std::filesystem::temp_directory_path() /
+            ("pkgtrust-test-" + std::to_string(rd()) + std::to_string(rd()));
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {
@@ -41,7 +42,9 @@ inline bool WaitUntil(const std::function<bool()>& condition, std::chrono::milli
   }
 }
 
-inline std::string FixturePath(const std::string& relative) { return std::string(PKGTRUST_FIXTURES_DIR) + "/" + relative; }
+inline std::string FixturePath(const std::string& relative) {
+  return std::string(PKGTRUST_FIXTURES_DIR) + "/" + relative;
+}
 
 inline std::string ReadText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

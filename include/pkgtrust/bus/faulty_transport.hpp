@@ -14,11 +14,11 @@
 namespace pkgtrust::bus {
 
 struct FaultConfig {
-  double drop_publish = 0;     // probability a published message is lost
+  double drop_publish = 0;       // probability a published message is lost
   double duplicate_publish = 0;  // probability it is published twice
-  double delay_publish = 0;    // probability it is published after a delay
+  double delay_publish = 0;      // probability it is published after a delay
   std::chrono::milliseconds max_delay{50};
-  double drop_ack = 0;         // probability an ack is lost (the message comes back)
+  double drop_ack = 0;  // probability an ack is lost (the message comes back)
   std::uint64_t seed = 42;
 };
 

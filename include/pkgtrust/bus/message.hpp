@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,7 +25,9 @@ class Attributes {
   Attributes(std::initializer_list<std::pair<std::string, std::string>> strings);
 
   void Set(std::string name, AttributeValue value);
-  void SetString(std::string name, std::string value) { Set(std::move(name), {AttributeType::kString, std::move(value)}); }
+  void SetString(std::string name, std::string value) {
+    Set(std::move(name), {AttributeType::kString, std::move(value)});
+  }
   const AttributeValue* Find(std::string_view name) const;
   bool empty() const { return items_.empty(); }
   std::size_t size() const { return items_.size(); }
@@ -40,12 +43,13 @@ struct Message {
 };
 
 // A message received from a queue. The receipt identifies this receive for Ack/Retry.
+// The message is shared, not copied: in process every receive of it points at one copy.
 struct Delivery {
   std::string queue;
   std::string message_id;
   std::string receipt;
   int receive_count = 0;  // 1 on first delivery
-  Message message;
+  std::shared_ptr<const Message> message;
 };
 
 }  // namespace pkgtrust::bus

@@ -13,7 +13,14 @@
 
 namespace pkgtrust::core {
 
-enum class PackageState { kPendingRegistry, kPendingRepository, kPendingScore, kComplete, kNotFound, kFailed };
+enum class PackageState {
+  kPendingRegistry,
+  kPendingRepository,
+  kPendingScore,
+  kComplete,
+  kNotFound,
+  kFailed
+};
 
 inline constexpr PackageState kAllPackageStates[] = {
     PackageState::kPendingRegistry, PackageState::kPendingRepository, PackageState::kPendingScore,

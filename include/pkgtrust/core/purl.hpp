@@ -14,12 +14,12 @@
 namespace pkgtrust::core {
 
 struct Purl {
-  std::string type;       // lower case
-  std::string namespace_;  // decoded, segments joined by '/'; empty when absent
-  std::string name;       // decoded
-  std::string version;    // decoded; empty when absent
+  std::string type;                               // lower case
+  std::string namespace_;                         // decoded, segments joined by '/'; empty when absent
+  std::string name;                               // decoded
+  std::string version;                            // decoded; empty when absent
   std::map<std::string, std::string> qualifiers;  // keys lower case, sorted
-  std::string subpath;    // decoded segments joined by '/'; empty when absent
+  std::string subpath;                            // decoded segments joined by '/'; empty when absent
 
   friend bool operator==(const Purl&, const Purl&) = default;
 };

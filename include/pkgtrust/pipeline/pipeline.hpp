@@ -18,8 +18,8 @@ std::vector<StageConfig> DefaultStageConfigs();
 // Safe for concurrent use once started.
 class Pipeline {
  public:
-  Pipeline(store::PackageStore& store, bus::Transport& transport, Executor& executor, const core::Clock& clock,
-           ReconcilerConfig reconciler_config);
+  Pipeline(store::PackageStore& store, bus::Transport& transport, Executor& executor,
+           const core::Clock& clock, ReconcilerConfig reconciler_config);
   ~Pipeline();
 
   // Before Start(): adds a stage; the handler must outlive the pipeline.
@@ -32,7 +32,8 @@ class Pipeline {
   // is durable when this returns ok.
   core::Result<std::vector<store::EnqueueResult>> Submit(std::vector<store::EnqueueRequest> requests,
                                                          std::string_view request_id = {});
-  core::Result<store::EnqueueResult> SubmitOne(store::EnqueueRequest request, std::string_view request_id = {});
+  core::Result<store::EnqueueResult> SubmitOne(store::EnqueueRequest request,
+                                               std::string_view request_id = {});
 
   Reconciler& reconciler() { return reconciler_; }
   const std::vector<std::unique_ptr<Stage>>& stages() const { return stages_; }

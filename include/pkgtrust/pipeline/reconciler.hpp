@@ -19,7 +19,7 @@ struct ReconcilerConfig {
   std::chrono::milliseconds interval{3600'000};     // how often it runs
   std::chrono::milliseconds stuck_after{3600'000};  // pending this long without a move: re-publish
   std::chrono::milliseconds refresh_after{7 * 24 * 3600'000LL};  // complete this long: refresh; 0 = never
-  std::size_t batch_limit = 10'000;                 // packages of each kind per run
+  std::size_t batch_limit = 10'000;                              // packages of each kind per run
 };
 
 struct ReconcileCounts {

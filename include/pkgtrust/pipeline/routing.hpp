@@ -33,6 +33,7 @@ core::Result<WorkMessage> DecodeWorkMessage(std::string_view body);
 std::string_view TopicForState(core::PackageState state);
 bus::Message BuildWorkMessage(const store::PackageRecord& record, std::string_view request_id);
 // Publishes the work message for the record's current (in-flight) state.
-core::Status PublishWork(bus::Transport& transport, const store::PackageRecord& record, std::string_view request_id);
+core::Status PublishWork(bus::Transport& transport, const store::PackageRecord& record,
+                         std::string_view request_id);
 
 }  // namespace pkgtrust::pipeline

@@ -43,7 +43,8 @@ struct StageResult {
 
   static StageResult Advance(core::PackageState next, std::vector<store::Fact> facts = {});
   // A transient failure: try again later, up to the stage's max_attempts.
-  static StageResult Retry(std::string error, std::optional<std::chrono::milliseconds> retry_after = std::nullopt);
+  static StageResult Retry(std::string error,
+                           std::optional<std::chrono::milliseconds> retry_after = std::nullopt);
   // A failure that retrying now will not fix: the package goes to failed at once.
   static StageResult Fail(std::string error);
 };
@@ -56,17 +57,17 @@ class StageHandler {
 };
 
 struct StageConfig {
-  std::string name;                                          // "registry", "repository", "scoring"
+  std::string name;                                                 // "registry", "repository", "scoring"
   core::PackageState state = core::PackageState::kPendingRegistry;  // the state it works on
   std::string priority_queue;
   std::string regular_queue;
-  int concurrency = 16;          // work in flight
-  double regular_share = 0.2;    // minimum share of regular work while priority work waits
+  int concurrency = 16;        // work in flight
+  double regular_share = 0.2;  // minimum share of regular work while priority work waits
   std::size_t receive_batch = 32;
-  int max_attempts = 5;          // receives of one message before the package goes to failed
+  int max_attempts = 5;                        // receives of one message before the package goes to failed
   std::chrono::milliseconds retry_base{1000};  // retry delay after the n-th attempt: base * 2^(n-1)
   std::chrono::milliseconds retry_max{60'000};
-  std::int64_t failed_retry_base_ms = 60'000;   // reconciler backoff for failed packages
+  std::int64_t failed_retry_base_ms = 60'000;  // reconciler backoff for failed packages
   std::int64_t failed_retry_max_ms = 6 * 3600'000;
 };
 
@@ -82,7 +83,8 @@ struct StageEvent {
 };
 
 struct StageStats {
-  std::int64_t in_flight = 0, completed = 0, stale = 0, duplicates = 0, malformed = 0, retried = 0, failed = 0;
+  std::int64_t in_flight = 0, completed = 0, stale = 0, duplicates = 0, malformed = 0, retried = 0,
+               failed = 0;
   std::int64_t taken_priority = 0, taken_regular = 0;
 };
 
@@ -107,7 +109,8 @@ class Stage {
   void Process(bus::Delivery delivery);
   void OnResult(const bus::Delivery& delivery, const WorkItem& item, StageResult result);
   void Finish(const std::string& active_key);
-  void Emit(StageEvent::Kind kind, const WorkItem& item, core::PackageState to = core::PackageState::kComplete);
+  void Emit(StageEvent::Kind kind, const WorkItem& item,
+            core::PackageState to = core::PackageState::kComplete);
   std::chrono::milliseconds RetryDelay(int attempt, std::optional<std::chrono::milliseconds> hint) const;
 
   StageConfig config_;
