@@ -53,11 +53,28 @@ std::string_view EcoText(const core::PackageKey& key) { return core::EcosystemNa
 
 class PackageStore::Impl {
  public:
-  // A queued write: `run` executes inside the batch transaction and returns what to call
-  // after the commit; `fail` reports a batch that could not be committed.
+  // A queued write: Run executes it inside the batch transaction, then Complete (after
+  // the commit) or Fail (the batch could not be committed) reports to its caller.
   struct Op {
-    std::function<std::function<void()>(Connection&, Millis)> run;
-    std::function<void(Status)> fail;
+    virtual ~Op() = default;
+    virtual void Run(Connection& conn, Millis now) = 0;
+    virtual void Complete() = 0;
+    virtual void Fail(Status status) = 0;
+  };
+
+  template <typename T, typename Body>
+  struct TypedOp final : Op {
+    TypedOp(Body b, Callback<T> d) : body(std::move(b)), done(std::move(d)) {}
+    void Run(Connection& conn, Millis now) override { result.emplace(body(conn, now)); }
+    void Complete() override {
+      if (done) done(std::move(*result));
+    }
+    void Fail(Status status) override {
+      if (done) done(std::move(status));
+    }
+    Body body;
+    Callback<T> done;
+    std::optional<Result<T>> result;
   };
 
   Impl(StoreConfig config, const core::Clock& clock) : config_(std::move(config)), clock_(clock) {}
@@ -91,7 +108,7 @@ class PackageStore::Impl {
     if (writer_thread_.joinable()) writer_thread_.join();
   }
 
-  void Submit(Op op) {
+  void Submit(std::unique_ptr<Op> op) {
     {
       std::lock_guard lock(mu_);
       if (!closed_) {
@@ -100,7 +117,7 @@ class PackageStore::Impl {
         return;
       }
     }
-    op.fail(Status::Unavailable("the package store is closed"));
+    op->Fail(Status::Unavailable("the package store is closed"));
   }
 
   // ---- operations run on the writer connection, inside the batch transaction ----------
@@ -250,23 +267,10 @@ class PackageStore::Impl {
     return sqlite3_changes(conn.raw()) > 0;
   }
 
-  // Wraps an operation returning Result<T> into an Op that calls `done` after the commit.
+  // Queues `body` (Connection&, Millis) -> Result<T>; `done` gets its result after the commit.
   template <typename T, typename F>
   void SubmitOp(F&& body, Callback<T> done) {
-    auto shared_done = std::make_shared<Callback<T>>(std::move(done));
-    Op op;
-    op.run = [this, body = std::forward<F>(body), shared_done](Connection& conn,
-                                                               Millis now) -> std::function<void()> {
-      requests_++;
-      auto result = std::make_shared<Result<T>>(body(conn, now));
-      return [shared_done, result] {
-        if (*shared_done) (*shared_done)(std::move(*result));
-      };
-    };
-    op.fail = [shared_done](Status status) {
-      if (*shared_done) (*shared_done)(std::move(status));
-    };
-    Submit(std::move(op));
+    Submit(std::make_unique<TypedOp<T, std::decay_t<F>>>(std::forward<F>(body), std::move(done)));
   }
 
   // ---- reads ----------------------------------------------------------------------------
@@ -317,7 +321,7 @@ class PackageStore::Impl {
 
  private:
   void WriterLoop() {
-    std::vector<Op> batch;
+    std::vector<std::unique_ptr<Op>> batch;
     while (true) {
       {
         std::unique_lock lock(mu_);
@@ -333,32 +337,31 @@ class PackageStore::Impl {
     }
   }
 
-  void RunBatch(std::vector<Op>& batch) {
-    std::vector<std::function<void()>> completions;
+  void RunBatch(std::vector<std::unique_ptr<Op>>& batch) {
     Status status;
     for (int attempt = 0; attempt < 3; ++attempt) {
-      completions.clear();
       status = writer_->Exec("BEGIN IMMEDIATE");
       if (!status.ok()) continue;
       Millis now = clock_.NowMillis();
-      for (Op& op : batch) completions.push_back(op.run(*writer_, now));
+      for (auto& op : batch) op->Run(*writer_, now);
       status = writer_->Exec("COMMIT");
       if (status.ok()) break;
       (void)writer_->Exec("ROLLBACK");
     }
+    requests_ += static_cast<std::int64_t>(batch.size());
     if (status.ok()) {
       transactions_++;
-      for (auto& complete : completions) complete();
+      for (auto& op : batch) op->Complete();
     } else {
       core::Log(core::LogLevel::kError, "store", "write batch of {} failed: {}", batch.size(),
                 status.message());
-      for (Op& op : batch) op.fail(status);
+      for (auto& op : batch) op->Fail(status);
     }
   }
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Op> queue_;
+  std::deque<std::unique_ptr<Op>> queue_;
   bool closed_ = false;
   std::thread writer_thread_;
 };
