@@ -3,6 +3,7 @@
 //   pkgtrust_bench store [--packages N]  state transitions committed per second, SQLite file
 // Each prints one human line per figure and, with --json, one JSON object at the end.
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -23,6 +24,14 @@ namespace {
 
 double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// CPU seconds (user + system) used by the whole process so far.
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; };
+  return secs(usage.ru_utime) + secs(usage.ru_stime);
 }
 
 bus::Message WorkMessage(int i) {
@@ -115,6 +124,7 @@ int BenchStore(int packages, bool json) {
   // Transitions: conditional updates pending_registry -> pending_score, each with a fact.
   done = 0;
   auto tx_before = db.GetWriterStats().transactions;
+  double cpu_before = CpuSeconds();
   start = Clock::now();
   for (const auto& key : keys)
     db.Transition({key,
@@ -125,6 +135,7 @@ int BenchStore(int packages, bool json) {
                   [&](auto) { done++; });
   wait_for(packages);
   double transitions = packages / Seconds(start);
+  double cpu_us = (CpuSeconds() - cpu_before) * 1e6 / packages;
   auto transactions = db.GetWriterStats().transactions - tx_before;
 
   // Stale duplicates: the same transitions again find nothing to update.
@@ -142,12 +153,13 @@ int BenchStore(int packages, bool json) {
   fmt::print("  enqueue (insert, new run):             {:>10.0f} per s\n", enqueue);
   fmt::print("  transitions committed (with a fact):   {:>10.0f} per s ({} transactions)\n", transitions,
              transactions);
+  fmt::print("  CPU per transition (all threads):      {:>10.1f} us\n", cpu_us);
   fmt::print("  stale transitions dropped:             {:>10.0f} per s\n", stale);
   if (json)
     fmt::print(
-        R"({{"bench":"store","packages":{},"enqueue_per_s":{:.0f},"transitions_per_s":{:.0f},"stale_per_s":{:.0f}}})"
+        R"({{"bench":"store","packages":{},"enqueue_per_s":{:.0f},"transitions_per_s":{:.0f},"cpu_us_per_transition":{:.1f},"stale_per_s":{:.0f}}})"
         "\n",
-        packages, enqueue, transitions, stale);
+        packages, enqueue, transitions, cpu_us, stale);
   return 0;
 }
 
