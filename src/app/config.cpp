@@ -247,7 +247,9 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
     r.ExpectMap(db, "database", {"path", "read_connections", "synchronous"});
     if (r.Get(db, "database", "path", &config.database.path)) {
       if (config.database.path.empty()) r.Fail(db["path"], "database.path", "must not be empty");
-      if (config.database.path != ":memory:") config.database.path = resolve(config.database.path);
+      if (config.database.path == ":memory:" || config.database.path.starts_with("file:"))
+        r.Fail(db["path"], "database.path", "expected a file path (the writer and readers share one file)");
+      config.database.path = resolve(config.database.path);
     }
     r.GetInRange(db, "database", "read_connections", 1, 64, &config.database.read_connections);
     std::string sync;

@@ -3,16 +3,7 @@
 namespace pkgtrust::bus {
 
 FaultyTransport::FaultyTransport(Transport& inner, FaultConfig config)
-    : inner_(inner), config_(config), rng_(config.seed), delayed_thread_([this] { RunDelayed(); }) {}
-
-FaultyTransport::~FaultyTransport() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  delayed_thread_.join();
-}
+    : inner_(inner), config_(config), rng_(config.seed) {}
 
 bool FaultyTransport::Chance(double probability) {
   return probability > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < probability;
@@ -34,8 +25,8 @@ core::Status FaultyTransport::Publish(std::string_view topic, const Message& mes
       counts_.delayed++;
       auto delay = std::chrono::milliseconds(std::uniform_int_distribution<std::int64_t>(
           1, std::max<std::int64_t>(1, config_.max_delay.count()))(rng_));
-      delayed_.emplace(std::chrono::steady_clock::now() + delay, std::make_pair(std::string(topic), message));
-      cv_.notify_all();
+      timer_.Schedule(delay,
+                      [this, topic = std::string(topic), message] { (void)inner_.Publish(topic, message); });
       if (--copies == 0) return core::Status::Ok();
     }
   }
@@ -58,26 +49,6 @@ core::Status FaultyTransport::Ack(const Delivery& delivery) {
 FaultCounts FaultyTransport::Counts() const {
   std::lock_guard lock(mu_);
   return counts_;
-}
-
-void FaultyTransport::RunDelayed() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    if (delayed_.empty()) {
-      cv_.wait(lock);
-      continue;
-    }
-    auto due = delayed_.begin()->first;
-    if (std::chrono::steady_clock::now() < due) {
-      cv_.wait_until(lock, due);
-      continue;
-    }
-    auto item = std::move(delayed_.begin()->second);
-    delayed_.erase(delayed_.begin());
-    lock.unlock();
-    (void)inner_.Publish(item.first, item.second);
-    lock.lock();
-  }
 }
 
 }  // namespace pkgtrust::bus

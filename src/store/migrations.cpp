@@ -58,14 +58,20 @@ core::Status ApplyMigrations(Connection& conn) {
                     " version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)");
       !s.ok())
     return s;
-  int current = CurrentSchemaVersion(conn);
-  if (current > kLatestSchemaVersion)
-    return core::Status::FailedPrecondition(
-        fmt::format("database schema version {} is newer than this pkgtrust knows ({}); upgrade pkgtrust",
-                    current, kLatestSchemaVersion));
   for (const Migration& m : kMigrations) {
-    if (m.version <= current) continue;
+    // Read the version under the write lock: another process may be migrating the same file.
     if (auto s = conn.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+    int current = CurrentSchemaVersion(conn);
+    if (current > kLatestSchemaVersion) {
+      (void)conn.Exec("ROLLBACK");
+      return core::Status::FailedPrecondition(
+          fmt::format("database schema version {} is newer than this pkgtrust knows ({}); upgrade pkgtrust",
+                      current, kLatestSchemaVersion));
+    }
+    if (m.version <= current) {
+      if (auto c = conn.Exec("COMMIT"); !c.ok()) return c;
+      continue;
+    }
     core::Status s = conn.Exec(m.sql);
     if (s.ok())
       s = conn.Exec(fmt::format("INSERT INTO schema_migrations VALUES ({}, '{}', datetime('now'))", m.version,

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <mutex>
+#include <thread>
 
 namespace pkgtrust::store {
 
@@ -21,8 +23,10 @@ core::Result<std::unique_ptr<Connection>> Connection::Open(const std::string& pa
   }
   std::unique_ptr<Connection> conn(new Connection(db));
   sqlite3_busy_timeout(db, busy_timeout_ms);
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY",
-                             "PRAGMA cache_size=-32768"}) {
+  if (auto s = conn->EnableWal(busy_timeout_ms); !s.ok())
+    return core::Status::Unavailable(fmt::format("database '{}': {}", path, s.message()));
+  for (const char* pragma :
+       {"PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY", "PRAGMA cache_size=-32768"}) {
     if (auto s = conn->Exec(pragma); !s.ok())
       return core::Status::Unavailable(fmt::format("database '{}': {}", path, s.message()));
   }
@@ -30,6 +34,27 @@ core::Result<std::unique_ptr<Connection>> Connection::Open(const std::string& pa
       !s.ok())
     return s;
   return conn;
+}
+
+core::Status Connection::EnableWal(int busy_timeout_ms) {
+  // WAL is a property of the file; switching to it takes an exclusive lock, and SQLite
+  // answers SQLITE_BUSY at once (without the busy handler) while another connection holds
+  // one, e.g. when several processes open a new database together. So retry for a while.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+  while (true) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(db_, "PRAGMA journal_mode=WAL", -1, &stmt, nullptr);
+    std::string mode;
+    if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
+      mode = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    sqlite3_finalize(stmt);
+    if (mode == "wal") return core::Status::Ok();
+    if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED && rc != SQLITE_ROW)
+      return core::Status::Unavailable(fmt::format("sqlite: cannot enable WAL: {}", sqlite3_errmsg(db_)));
+    if (std::chrono::steady_clock::now() > deadline)
+      return core::Status::Unavailable("sqlite: cannot enable WAL: database is locked");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 Connection::~Connection() {

@@ -89,6 +89,7 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   core::Status Exec(std::string_view sql);
+  core::Status EnableWal(int busy_timeout_ms);
   // Cached prepared statement, reset and ready to bind. The cache is keyed by the SQL
   // text's address: pass strings that live as long as the program (literals or statics).
   core::Result<Statement*> Prepare(const std::string& sql) { return Prepare(sql.c_str()); }

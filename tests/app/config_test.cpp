@@ -89,6 +89,8 @@ TEST_CASE("a broken config names file, line and key", "[app][config]") {
   CHECK(ConfigError("- a\n- b\n") == "pkgtrust.yaml:1: : expected a mapping of keys to values");
   CHECK_THAT(ConfigError("transport:\n  topology: missing.yaml\n"),
              Catch::Contains("missing.yaml: cannot read file"));
+  CHECK(ConfigError("database:\n  path: \":memory:\"\n") ==
+        "pkgtrust.yaml:2: database.path: expected a file path (the writer and readers share one file)");
   CHECK(ConfigError("") == "");
 }
 

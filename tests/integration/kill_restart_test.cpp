@@ -1,6 +1,7 @@
 // A process killed with SIGKILL in the middle of a run loses nothing: restarted on the
 // same database, the reconciler re-publishes what was in flight and every package
 // reaches complete.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,15 +17,18 @@ using namespace std::chrono_literals;
 namespace {
 
 pid_t StartWorker(const std::string& db, const std::string& out) {
+  int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  REQUIRE(fd >= 0);
   pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
-    FILE* f = freopen(out.c_str(), "w", stdout);
-    (void)f;
+    // Only async-signal-safe calls between fork and exec: this process has threads.
+    dup2(fd, STDOUT_FILENO);
     execl(PKGTRUST_PIPELINE_WORKER, PKGTRUST_PIPELINE_WORKER, "--db", db.c_str(), "--count", "1000",
           "--latency-ms", "10", "--concurrency", "4", "--timeout-s", "120", static_cast<char*>(nullptr));
     _exit(127);
   }
+  close(fd);
   return pid;
 }
 

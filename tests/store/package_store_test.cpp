@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 #include <future>
+#include <mutex>
+#include <thread>
 
 #include "support/test_support.hpp"
 
@@ -47,6 +49,25 @@ TEST_CASE("opening applies migrations once and keeps data across reopen", "[stor
   REQUIRE(rec->has_value());
   CHECK((*rec)->state == PackageState::kPendingRegistry);
   CHECK((*rec)->generation == 1);
+}
+
+TEST_CASE("opening one new database from many threads at once migrates it once", "[store]") {
+  testing::TempDir dir;
+  core::ManualClock clock;
+  std::vector<std::thread> openers;
+  std::atomic<int> opened{0};
+  std::mutex mu;
+  std::string errors;
+  for (int i = 0; i < 4; ++i)
+    openers.emplace_back([&] {
+      auto s = store::PackageStore::Open({.path = dir.File("race.db"), .read_connections = 1}, clock);
+      if (s.ok() && (*s)->SchemaVersion() == 1) opened++;
+      std::lock_guard lock(mu);
+      if (!s.ok()) errors += s.status().message() + "\n";
+    });
+  for (auto& t : openers) t.join();
+  INFO(errors);
+  CHECK(opened == 4);
 }
 
 TEST_CASE("a database from a newer pkgtrust is refused with a clear message", "[store]") {

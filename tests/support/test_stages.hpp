@@ -12,25 +12,12 @@
 #include <mutex>
 #include <thread>
 
+#include "pkgtrust/core/timer.hpp"
 #include "pkgtrust/pipeline/stage.hpp"
 
 namespace pkgtrust::testing {
 
-// Runs callbacks after a delay on one thread of its own. Safe for concurrent use.
-class Timer {
- public:
-  Timer();
-  ~Timer();
-  void Schedule(std::chrono::milliseconds delay, std::function<void()> callback);
-
- private:
-  void Run();
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::multimap<std::chrono::steady_clock::time_point, std::function<void()>> due_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
+using core::Timer;
 
 class TestStageHandler : public pipeline::StageHandler {
  public:

@@ -3,13 +3,11 @@
 // LevelDB fault-injection Env shape). For tests and benchmarks only.
 #pragma once
 
-#include <condition_variable>
-#include <map>
 #include <mutex>
 #include <random>
-#include <thread>
 
 #include "pkgtrust/bus/transport.hpp"
+#include "pkgtrust/core/timer.hpp"
 
 namespace pkgtrust::bus {
 
@@ -26,11 +24,10 @@ struct FaultCounts {
   std::int64_t dropped = 0, duplicated = 0, delayed = 0, acks_dropped = 0;
 };
 
-// Safe for concurrent use. Owns a thread that performs delayed publishes.
+// Safe for concurrent use. Delayed publishes run on a timer thread it owns.
 class FaultyTransport final : public Transport {
  public:
   FaultyTransport(Transport& inner, FaultConfig config);
-  ~FaultyTransport() override;
 
   core::Status Publish(std::string_view topic, const Message& message) override;
   std::vector<Delivery> Receive(std::string_view queue, std::size_t max_messages) override {
@@ -50,17 +47,13 @@ class FaultyTransport final : public Transport {
 
  private:
   bool Chance(double probability);
-  void RunDelayed();
 
   Transport& inner_;
   FaultConfig config_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   std::mt19937_64 rng_;
   FaultCounts counts_;
-  std::multimap<std::chrono::steady_clock::time_point, std::pair<std::string, Message>> delayed_;
-  bool stopping_ = false;
-  std::thread delayed_thread_;
+  core::Timer timer_;  // last member: destroyed first, so no delayed publish outlives the rest
 };
 
 }  // namespace pkgtrust::bus

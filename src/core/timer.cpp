@@ -1,0 +1,44 @@
+#include "pkgtrust/core/timer.hpp"
+
+namespace pkgtrust::core {
+
+Timer::Timer() : thread_([this] { Run(); }) {}
+
+Timer::~Timer() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Timer::Schedule(std::chrono::milliseconds delay, std::function<void()> callback) {
+  {
+    std::lock_guard lock(mu_);
+    due_.emplace(std::chrono::steady_clock::now() + delay, std::move(callback));
+  }
+  cv_.notify_all();
+}
+
+void Timer::Run() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (due_.empty()) {
+      cv_.wait(lock);
+      continue;
+    }
+    auto when = due_.begin()->first;
+    if (std::chrono::steady_clock::now() < when) {
+      cv_.wait_until(lock, when);
+      continue;
+    }
+    auto callback = std::move(due_.begin()->second);
+    due_.erase(due_.begin());
+    lock.unlock();
+    callback();
+    lock.lock();
+  }
+}
+
+}  // namespace pkgtrust::core
