@@ -1,0 +1,99 @@
+// The upstream HTTP client: an interface (so tests and the registry adapters can use any
+// implementation) and the production one on Boost.Beast: HTTP/1.1 over TCP or TLS
+// (certificate and host-name verification on by default, SNI), a keep-alive pool per
+// host with a connection cap, a deadline on every attempt, a body size limit, bounded
+// redirects, gzip decoding, and retries with exponential backoff and jitter on connection
+// errors, timeouts, 5xx and 429 (honouring Retry-After); never on other 4xx.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "pkgtrust/core/status.hpp"
+
+namespace pkgtrust::net {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;  // absolute http:// or https:// URL
+  Headers headers;  // added to Host, User-Agent and Accept-Encoding
+  std::string body;
+  std::chrono::milliseconds timeout{15'000};  // per attempt: connect, send and receive
+  std::size_t max_body_bytes = 64u << 20;     // after decompression
+  int max_attempts = 4;                       // 1: no retry
+};
+
+struct HttpResponse {
+  int status = 0;
+  Headers headers;   // names in lower case
+  std::string body;  // decoded
+  std::string url;   // the URL that answered (after redirects)
+  int attempts = 1;
+  std::chrono::milliseconds elapsed{0};
+
+  // The first header with this (lower-case) name, or nullptr.
+  const std::string* Header(std::string_view name) const;
+};
+
+// Safe for concurrent use.
+class HttpClient {
+ public:
+  virtual ~HttpClient() = default;
+  // Calls `done` exactly once, on one of the client's threads: with the response (any
+  // status; 5xx/429 only once retries are spent) or with an error Status naming the
+  // method, URL and cause (connection refused, timed out, body too large, ...).
+  virtual void Fetch(HttpRequest request, std::function<void(core::Result<HttpResponse>)> done) = 0;
+};
+
+struct RetryPolicy {
+  std::chrono::milliseconds base{250};  // first delay; doubles each attempt, with full jitter
+  std::chrono::milliseconds max{10'000};
+  std::chrono::milliseconds max_retry_after{60'000};  // a longer Retry-After is not waited for
+};
+
+struct HttpClientConfig {
+  int threads = 1;
+  int max_connections_per_host = 16;
+  std::chrono::milliseconds idle_timeout{30'000};  // idle pooled connections are closed after
+  int max_redirects = 5;
+  std::string user_agent = "pkgtrust/0.1 (supply-chain risk service)";
+  bool verify_tls = true;
+  std::string ca_file;  // PEM bundle; empty: the system's default trust store
+  RetryPolicy retry;
+};
+
+struct HttpClientStats {
+  std::int64_t requests = 0;  // Fetch calls
+  std::int64_t attempts = 0;  // exchanges sent, including retries
+  std::int64_t retries = 0;
+  std::int64_t failures = 0;     // Fetch calls that ended in an error Status
+  std::int64_t connections = 0;  // connections opened
+};
+
+class BeastHttpClient final : public HttpClient {
+ public:
+  // Starts its I/O threads; throws std::runtime_error if the TLS context cannot be set up.
+  explicit BeastHttpClient(HttpClientConfig config);
+  ~BeastHttpClient() override;
+  void Fetch(HttpRequest request, std::function<void(core::Result<HttpResponse>)> done) override;
+  HttpClientStats Stats() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// "Retry-After: 120" or an HTTP date; the delay from `now_unix_seconds`, or -1 if absent/invalid.
+std::int64_t ParseRetryAfterSeconds(std::string_view value, std::int64_t now_unix_seconds);
+// Decompresses a gzip body, failing past `max_bytes` of output.
+core::Result<std::string> Gunzip(std::string_view compressed, std::size_t max_bytes);
+
+}  // namespace pkgtrust::net

@@ -1,0 +1,257 @@
+#include "pkgtrust/net/http_client.hpp"
+
+#include <zlib.h>
+
+#include <catch2/catch.hpp>
+#include <future>
+
+#include "pkgtrust/net/url.hpp"
+#include "support/replay_server.hpp"
+#include "support/test_support.hpp"
+
+using namespace pkgtrust;
+using namespace std::chrono_literals;
+using testing::ReplayResponse;
+using testing::ReplayServer;
+
+namespace {
+
+core::Result<net::HttpResponse> Get(net::HttpClient& client, net::HttpRequest request) {
+  std::promise<core::Result<net::HttpResponse>> promise;
+  client.Fetch(std::move(request),
+               [&](core::Result<net::HttpResponse> r) { promise.set_value(std::move(r)); });
+  return promise.get_future().get();
+}
+
+net::HttpRequest Req(const std::string& url, int attempts = 4) {
+  net::HttpRequest r;
+  r.url = url;
+  r.max_attempts = attempts;
+  r.timeout = 5s;
+  return r;
+}
+
+net::HttpClientConfig FastRetries() {
+  net::HttpClientConfig config;
+  config.retry.base = 5ms;
+  config.retry.max = 20ms;
+  return config;
+}
+
+std::string Gzip(const std::string& text) {
+  z_stream zs{};
+  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&zs, text.size()) + 32, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  zs.avail_in = static_cast<uInt>(text.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("urls are parsed and redirects resolved", "[net]") {
+  auto url = net::ParseUrl("https://registry.npmjs.org/@babel%2Fcore?x=1#frag");
+  REQUIRE(url.ok());
+  CHECK(url->host == "registry.npmjs.org");
+  CHECK(url->port == "443");
+  CHECK(url->target == "/@babel%2Fcore?x=1");
+  CHECK(url->ToString() == "https://registry.npmjs.org/@babel%2Fcore?x=1");
+  auto local = net::ParseUrl("http://127.0.0.1:8080");
+  REQUIRE(local.ok());
+  CHECK(local->target == "/");
+  CHECK(local->HostKey() == "http://127.0.0.1:8080");
+  CHECK(net::ResolveUrl(*local, "/a/b")->ToString() == "http://127.0.0.1:8080/a/b");
+  CHECK(net::ResolveUrl(*net::ParseUrl("http://h/a/b?q"), "c")->ToString() == "http://h/a/c");
+  CHECK(net::ResolveUrl(*local, "https://other/x")->ToString() == "https://other/x");
+  CHECK_FALSE(net::ParseUrl("ftp://x").ok());
+  CHECK_FALSE(net::ParseUrl("http://").ok());
+  CHECK_FALSE(net::ParseUrl("http://user:pw@host/").ok());
+  CHECK_FALSE(net::ParseUrl("http://host:99999/").ok());
+  CHECK_FALSE(net::ParseUrl("http://ho st/").ok());
+  CHECK(net::EncodePathSegment("@babel/core") == "@babel%2Fcore");
+}
+
+TEST_CASE("Retry-After and gzip helpers", "[net]") {
+  CHECK(net::ParseRetryAfterSeconds("120", 0) == 120);
+  CHECK(net::ParseRetryAfterSeconds("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480 - 30) == 30);
+  CHECK(net::ParseRetryAfterSeconds("soon", 0) == -1);
+  CHECK(net::ParseRetryAfterSeconds("", 0) == -1);
+  CHECK(*net::Gunzip(Gzip("hello"), 100) == "hello");
+  CHECK(net::Gunzip(Gzip(std::string(1000, 'x')), 100).status().code() ==
+        core::StatusCode::kResourceExhausted);
+  std::string truncated = Gzip(std::string(5000, 'y'));
+  truncated.resize(truncated.size() / 2);
+  CHECK_FALSE(net::Gunzip(truncated, 100000).ok());
+  CHECK_FALSE(net::Gunzip("not gzip at all", 100).ok());
+}
+
+TEST_CASE("responses come back with lower-case headers over one kept-alive connection", "[net]") {
+  ReplayServer server;
+  server.Add("GET", "/left-pad",
+             {200, {{"Content-Type", "application/json"}, {"ETag", "\"abc\""}}, R"({"ok":true})"});
+  net::BeastHttpClient client(FastRetries());
+  for (int i = 0; i < 10; ++i) {
+    auto r = Get(client, Req(server.BaseUrl() + "/left-pad"));
+    REQUIRE(r.ok());
+    CHECK(r->status == 200);
+    CHECK(r->body == R"({"ok":true})");
+    REQUIRE(r->Header("etag") != nullptr);
+    CHECK(*r->Header("etag") == "\"abc\"");
+    CHECK(r->attempts == 1);
+  }
+  CHECK(client.Stats().connections == 1);
+  CHECK(server.Hits("GET", "/left-pad") == 10);
+}
+
+TEST_CASE("gzip bodies are decoded", "[net]") {
+  ReplayServer server;
+  std::string doc = R"({"name":"big","versions":{}})" + std::string(100000, ' ');
+  server.Add("GET", "/big", {200, {}, Gzip(doc), /*gzip=*/true});
+  net::BeastHttpClient client(FastRetries());
+  auto r = Get(client, Req(server.BaseUrl() + "/big"));
+  REQUIRE(r.ok());
+  CHECK(r->body == doc);
+}
+
+TEST_CASE("5xx and 429 are retried, other 4xx are not", "[net]") {
+  ReplayServer server;
+  server.Add("GET", "/flaky", std::vector<ReplayResponse>{{500}, {502}, {200, {}, "fine"}});
+  server.Add("GET", "/down", ReplayResponse{503, {}, "down"});
+  server.Add("GET", "/missing", ReplayResponse{404, {}, "{}"});
+  server.Add("GET", "/slow-down",
+             std::vector<ReplayResponse>{{429, {{"Retry-After", "1"}}}, {200, {}, "ok"}});
+  net::BeastHttpClient client(FastRetries());
+
+  auto flaky = Get(client, Req(server.BaseUrl() + "/flaky"));
+  REQUIRE(flaky.ok());
+  CHECK(flaky->status == 200);
+  CHECK(flaky->attempts == 3);
+
+  auto down = Get(client, Req(server.BaseUrl() + "/down", 3));
+  REQUIRE(down.ok());
+  CHECK(down->status == 503);
+  CHECK(down->attempts == 3);
+  CHECK(server.Hits("GET", "/down") == 3);
+
+  auto missing = Get(client, Req(server.BaseUrl() + "/missing"));
+  REQUIRE(missing.ok());
+  CHECK(missing->status == 404);
+  CHECK(server.Hits("GET", "/missing") == 1);
+
+  auto slowed = Get(client, Req(server.BaseUrl() + "/slow-down"));
+  REQUIRE(slowed.ok());
+  CHECK(slowed->status == 200);
+  CHECK(slowed->elapsed >= 900ms);  // waited for Retry-After, not the 5 ms backoff
+}
+
+TEST_CASE("a server that does not answer times out with a clear error", "[net]") {
+  ReplayServer server;
+  server.Add("GET", "/hang", ReplayResponse{.hang = true});
+  net::BeastHttpClient client(FastRetries());
+  auto request = Req(server.BaseUrl() + "/hang", 2);
+  request.timeout = 200ms;
+  auto r = Get(client, request);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == core::StatusCode::kDeadlineExceeded);
+  CHECK_THAT(r.status().message(), Catch::Contains("GET http://127.0.0.1:") && Catch::Contains("timed out"));
+  CHECK(server.Hits("GET", "/hang") == 2);
+}
+
+TEST_CASE("oversized and truncated bodies are errors, never crashes", "[net]") {
+  ReplayServer server;
+  server.Add("GET", "/huge", ReplayResponse{200, {}, std::string(2 << 20, 'x')});
+  server.Add("GET", "/huge-gzip", ReplayResponse{200, {}, Gzip(std::string(2 << 20, 'x')), true});
+  server.Add("GET", "/cut", ReplayResponse{.body = std::string(10000, 'z'), .truncate = true});
+  net::BeastHttpClient client(FastRetries());
+  for (const char* path : {"/huge", "/huge-gzip"}) {
+    auto request = Req(server.BaseUrl() + path);
+    request.max_body_bytes = 1 << 20;
+    auto r = Get(client, request);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == core::StatusCode::kResourceExhausted);
+    CHECK(server.Hits("GET", path) == 1);  // not retried: it would not get smaller
+  }
+  auto cut = Get(client, Req(server.BaseUrl() + "/cut", 2));
+  REQUIRE_FALSE(cut.ok());
+  CHECK(cut.status().code() == core::StatusCode::kUnavailable);
+  CHECK(server.Hits("GET", "/cut") == 2);
+}
+
+TEST_CASE("redirects are followed, but not forever", "[net]") {
+  ReplayServer server;
+  server.Add("GET", "/old", ReplayResponse{301, {{"Location", "/new"}}});
+  server.Add("GET", "/new", ReplayResponse{200, {}, "moved here"});
+  server.Add("GET", "/loop", ReplayResponse{302, {{"Location", "/loop"}}});
+  net::BeastHttpClient client(FastRetries());
+  auto r = Get(client, Req(server.BaseUrl() + "/old"));
+  REQUIRE(r.ok());
+  CHECK(r->body == "moved here");
+  CHECK(r->url == server.BaseUrl() + "/new");
+  auto loop = Get(client, Req(server.BaseUrl() + "/loop"));
+  REQUIRE_FALSE(loop.ok());
+  CHECK_THAT(loop.status().message(), Catch::Contains("redirects"));
+}
+
+TEST_CASE("connections per host are capped; requests beyond wait their turn", "[net]") {
+  ReplayServer server(2);
+  server.Add("GET", "/slow", ReplayResponse{.body = "ok", .delay = 30ms});
+  auto config = FastRetries();
+  config.max_connections_per_host = 4;
+  net::BeastHttpClient client(config);
+  std::vector<std::future<core::Result<net::HttpResponse>>> futures;
+  std::vector<std::shared_ptr<std::promise<core::Result<net::HttpResponse>>>> promises;
+  for (int i = 0; i < 24; ++i) {
+    auto p = std::make_shared<std::promise<core::Result<net::HttpResponse>>>();
+    futures.push_back(p->get_future());
+    client.Fetch(Req(server.BaseUrl() + "/slow"), [p](auto r) { p->set_value(std::move(r)); });
+    promises.push_back(p);
+  }
+  for (auto& f : futures) {
+    auto r = f.get();
+    REQUIRE(r.ok());
+    CHECK(r->status == 200);
+  }
+  CHECK(client.Stats().connections <= 4);
+  CHECK(server.Hits("GET", "/slow") == 24);
+}
+
+TEST_CASE("unreachable hosts and bad URLs fail with the URL named", "[net]") {
+  net::BeastHttpClient client(FastRetries());
+  int port;
+  { port = ReplayServer().port(); }  // a port that was just free
+  auto refused = Get(client, Req("http://127.0.0.1:" + std::to_string(port) + "/x", 2));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == core::StatusCode::kUnavailable);
+  CHECK_THAT(refused.status().message(), Catch::Contains("127.0.0.1:" + std::to_string(port)));
+  auto bad = Get(client, Req("registry.npmjs.org/left-pad"));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().code() == core::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("TLS: certificates are verified by default", "[net]") {
+  ReplayServer::TlsFiles files{testing::FixturePath("tls/server.crt"),
+                               testing::FixturePath("tls/server.key")};
+  ReplayServer server(1, &files);
+  server.Add("GET", "/secure", ReplayResponse{200, {}, "secret"});
+  REQUIRE(server.BaseUrl().starts_with("https://"));
+
+  net::BeastHttpClient untrusting(FastRetries());
+  auto refused = Get(untrusting, Req(server.BaseUrl() + "/secure", 1));
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.status().message(), Catch::Contains("TLS handshake failed"));
+
+  auto config = FastRetries();
+  config.ca_file = testing::FixturePath("tls/server.crt");
+  net::BeastHttpClient trusting(config);
+  auto ok = Get(trusting, Req(server.BaseUrl() + "/secure", 1));
+  REQUIRE(ok.ok());
+  CHECK(ok->body == "secret");
+  auto by_name = Get(trusting, Req("https://localhost:" + std::to_string(server.port()) + "/secure", 1));
+  REQUIRE(by_name.ok());
+  CHECK(by_name->status == 200);
+}

@@ -1,0 +1,67 @@
+// The replay upstream: an HTTP server on 127.0.0.1 that answers with recorded responses
+// (method + target -> status, headers, body), optionally over TLS, with injectable
+// latency, errors, hangs, truncated bodies and GitHub-style rate limiting. Every test and
+// benchmark reaches "the registries" through it.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pkgtrust::testing {
+
+struct ReplayResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  bool gzip = false;  // body is gzip-compressed: sent with Content-Encoding: gzip
+  std::chrono::milliseconds delay{0};
+  bool hang = false;      // never answer (the client must time out)
+  bool truncate = false;  // announce the full length, send half the body, close
+};
+
+struct ReplayFaults {
+  std::chrono::milliseconds latency_median{0};  // log-normal latency; 0 = none
+  std::chrono::milliseconds latency_p99{0};
+  double error_rate = 0;    // share of requests answered 503
+  double timeout_rate = 0;  // share of requests never answered
+  int rate_limit = 0;       // GitHub-style budget per window; 0 = unlimited
+  std::chrono::seconds rate_window{3600};
+  std::uint64_t seed = 1;
+};
+
+// Safe for concurrent use. Runs its own I/O threads until destroyed.
+class ReplayServer {
+ public:
+  struct TlsFiles {
+    std::string certificate, private_key;
+  };
+  explicit ReplayServer(int threads = 1, const TlsFiles* tls = nullptr);
+  ~ReplayServer();
+
+  std::string BaseUrl() const;  // "http://127.0.0.1:PORT" (https with TLS)
+  int port() const;
+
+  // Answers `method target` (target = path and query) with the responses in order; the
+  // last one repeats.
+  void Add(const std::string& method, const std::string& target, std::vector<ReplayResponse> responses);
+  void Add(const std::string& method, const std::string& target, ReplayResponse response) {
+    Add(method, target, std::vector<ReplayResponse>{std::move(response)});
+  }
+  // Loads `routes.json` from `folder`: [{"method": "GET", "path": "/x", "responses": [{"status": 200,
+  // "headers": {"k": "v"}, "body": "..." | "body_file": "file" (".gz": sent gzip-encoded)}]}].
+  void LoadFolder(const std::string& folder);
+  void SetFaults(const ReplayFaults& faults);
+
+  int Hits(const std::string& method, const std::string& target) const;
+  int TotalRequests() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pkgtrust::testing
