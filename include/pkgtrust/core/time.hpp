@@ -1,0 +1,16 @@
+// Timestamps from upstreams: RFC 3339 / ISO 8601 in the variants registries emit
+// ("2010-11-01T18:23:54Z", "...54.297Z", "...54.297000+00:00", "2019-01-01 10:00:00").
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pkgtrust/core/clock.hpp"
+
+namespace pkgtrust::core {
+
+std::optional<Millis> ParseTimestamp(std::string_view text);
+std::string FormatTimestamp(Millis millis);  // "2024-12-09T00:15:25.297Z"
+
+}  // namespace pkgtrust::core
