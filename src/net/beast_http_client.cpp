@@ -35,6 +35,14 @@ const std::string* HttpResponse::Header(std::string_view name) const {
   return nullptr;
 }
 
+std::int64_t ParseHttpDate(std::string_view value) {
+  std::tm tm{};
+  std::string text(value);
+  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return -1;
+  return timegm(&tm);
+}
+
 std::int64_t ParseRetryAfterSeconds(std::string_view value, std::int64_t now_unix_seconds) {
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   if (value.empty()) return -1;
@@ -42,11 +50,8 @@ std::int64_t ParseRetryAfterSeconds(std::string_view value, std::int64_t now_uni
     if (value.size() > 9) return -1;
     return std::stoll(std::string(value));
   }
-  std::tm tm{};
-  std::string text(value);
-  if (strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) == nullptr) return -1;
-  std::int64_t when = timegm(&tm);
-  return std::max<std::int64_t>(0, when - now_unix_seconds);
+  std::int64_t when = ParseHttpDate(value);
+  return when < 0 ? -1 : std::max<std::int64_t>(0, when - now_unix_seconds);
 }
 
 Result<std::string> Gunzip(std::string_view compressed, std::size_t max_bytes) {

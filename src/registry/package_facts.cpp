@@ -99,6 +99,12 @@ const VersionFacts* PackageFacts::FindVersion(std::string_view version) const {
   return nullptr;
 }
 
+VersionFacts* PackageFacts::FindVersion(std::string_view version) {
+  for (VersionFacts& v : versions)
+    if (v.version == version) return &v;
+  return nullptr;
+}
+
 void Finish(PackageFacts& facts) {
   std::stable_sort(facts.versions.begin(), facts.versions.end(),
                    [](const VersionFacts& a, const VersionFacts& b) { return a.published < b.published; });

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -229,6 +230,41 @@ void ReplayServer::LoadFolder(const std::string& folder) {
       responses.push_back(std::move(response));
     }
     Add(route.value("method", "GET"), route.at("path"), std::move(responses));
+  }
+}
+
+void ReplayServer::LoadCassette(const std::string& folder) {
+  auto index = nlohmann::json::parse(ReadFile(folder + "/index.json"));
+  std::vector<std::pair<std::string, std::vector<ReplayResponse>>> routes;
+  for (const auto& interaction : index.at("interactions")) {
+    std::string uri = interaction.at("uri");
+    auto scheme = uri.find("://");
+    auto slash = uri.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+    std::string key =
+        interaction.value("method", "GET") + " " + (slash == std::string::npos ? "/" : uri.substr(slash));
+    ReplayResponse response;
+    response.status = interaction.value("status", 200);
+    if (interaction.contains("response_headers"))
+      for (auto& [name, values] : interaction["response_headers"].items()) {
+        std::string lower = name;
+        std::transform(lower.begin(), lower.end(), lower.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
+        if (lower == "transfer-encoding" || lower == "content-encoding" || lower == "content-length" ||
+            lower == "connection")
+          continue;
+        for (const auto& value : values) response.headers.emplace_back(name, value.get<std::string>());
+      }
+    if (interaction.contains("body_file"))
+      response.body = ReadFile(folder + "/" + interaction["body_file"].get<std::string>());
+    auto it = std::find_if(routes.begin(), routes.end(), [&](const auto& r) { return r.first == key; });
+    if (it == routes.end())
+      routes.emplace_back(key, std::vector<ReplayResponse>{std::move(response)});
+    else
+      it->second.push_back(std::move(response));
+  }
+  for (auto& [key, responses] : routes) {
+    auto space = key.find(' ');
+    Add(key.substr(0, space), key.substr(space + 1), std::move(responses));
   }
 }
 

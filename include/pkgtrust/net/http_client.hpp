@@ -91,6 +91,8 @@ class BeastHttpClient final : public HttpClient {
   std::unique_ptr<Impl> impl_;
 };
 
+// An HTTP date ("Wed, 21 Oct 2015 07:28:00 GMT") as seconds since the epoch, or -1.
+std::int64_t ParseHttpDate(std::string_view value);
 // "Retry-After: 120" or an HTTP date; the delay from `now_unix_seconds`, or -1 if absent/invalid.
 std::int64_t ParseRetryAfterSeconds(std::string_view value, std::int64_t now_unix_seconds);
 // Decompresses a gzip body, failing past `max_bytes` of output.

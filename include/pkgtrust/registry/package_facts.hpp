@@ -46,6 +46,7 @@ struct PackageFacts {
   std::string ToJson() const;
   static core::Result<PackageFacts> FromJson(std::string_view json);
   const VersionFacts* FindVersion(std::string_view version) const;
+  VersionFacts* FindVersion(std::string_view version);
 };
 
 // Sorts versions by publish time (unknown times keep their order, first), fills
