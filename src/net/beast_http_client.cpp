@@ -207,7 +207,9 @@ class BeastHttpClient::Impl {
     for (int hop = 0; hop <= config_.max_redirects; ++hop) {
       Attempt attempt = co_await Exchange(current, url);
       if (!attempt.result.ok() || !IsRedirect(attempt.result->status)) {
-        if (attempt.result.ok()) attempt.retryable = IsRetryableStatus(attempt.result->status);
+        if (attempt.result.ok())
+          attempt.retryable = IsRetryableStatus(attempt.result->status) &&
+                              (attempt.result->status != 429 || request.retry_429);
         co_return attempt;
       }
       const std::string* location = attempt.result->Header("location");

@@ -29,6 +29,7 @@ struct HttpRequest {
   std::chrono::milliseconds timeout{15'000};  // per attempt: connect, send and receive
   std::size_t max_body_bytes = 64u << 20;     // after decompression
   int max_attempts = 4;                       // 1: no retry
+  bool retry_429 = true;                      // false: the caller handles rate limits itself (GitHub)
 };
 
 struct HttpResponse {

@@ -1,0 +1,55 @@
+// The repository stage's upstream side for engine "github": GET /repos/{o}/{r}, its
+// contributors (count), tags, releases and stats/commit_activity, with the token from the
+// environment, conditional requests with stored ETags (a 304 costs no quota), and the
+// rate-limit budget read from X-RateLimit-Remaining/Reset: when it is spent, no request
+// is sent until the reset (the stage holds its work meanwhile).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "pkgtrust/core/clock.hpp"
+#include "pkgtrust/github/repository_facts.hpp"
+#include "pkgtrust/net/http_client.hpp"
+
+namespace pkgtrust::github {
+
+struct GitHubOptions {
+  std::string base_url = "https://api.github.com";
+  std::string token;  // empty: unauthenticated (60 requests an hour)
+  std::chrono::milliseconds timeout{15'000};
+  int max_attempts = 3;
+};
+
+// Facts, or an error: ResourceExhausted while the rate limit is spent (see RateLimitedUntil).
+using GitHubResult = core::Result<RepositoryFacts>;
+
+// Safe for concurrent use; `done` runs on an HTTP client thread.
+class GitHubClient {
+ public:
+  GitHubClient(net::HttpClient& http, GitHubOptions options,
+               const core::Clock& clock = core::SystemClock::Instance());
+
+  // `previous`: the stored facts of the last fetch (for If-None-Match), or null.
+  void Fetch(const core::RepositoryRef& repo, const RepositoryFacts* previous,
+             std::function<void(GitHubResult)> done);
+  // When the spent budget resets (ms since the epoch); 0 while requests may be sent.
+  core::Millis RateLimitedUntil() const;
+  std::int64_t RemainingBudget() const { return remaining_.load(); }
+
+ private:
+  net::HttpRequest Get(const std::string& path, const RepositoryFacts* previous,
+                       const std::string& endpoint) const;
+  // Reads the budget headers; returns true when this answer says the budget is spent.
+  bool NoteRateLimit(const net::HttpResponse& response);
+
+  net::HttpClient& http_;
+  GitHubOptions options_;
+  const core::Clock& clock_;
+  std::atomic<std::int64_t> remaining_{-1};
+  std::atomic<core::Millis> limited_until_{0};
+};
+
+}  // namespace pkgtrust::github

@@ -1,0 +1,47 @@
+// What the repository stage learns about a GitHub repository, stored as the
+// "repository" fact (with the ETags that make the next refresh cost no quota).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "pkgtrust/core/clock.hpp"
+#include "pkgtrust/core/repository_url.hpp"
+#include "pkgtrust/core/status.hpp"
+
+namespace pkgtrust::github {
+
+struct Release {
+  std::string tag;
+  std::string name;
+  core::Millis published = 0;
+  bool prerelease = false;
+};
+
+enum class RepositoryStatus { kFound, kNotFound, kUnavailable /* 451 or disabled */ };
+
+struct RepositoryFacts {
+  core::RepositoryRef requested;
+  RepositoryStatus status = RepositoryStatus::kFound;
+  std::string full_name;  // as GitHub answers: differs from `requested` when the repository moved
+  bool moved = false;
+  std::int64_t stars = 0, forks = 0, open_issues = 0, watchers = 0;
+  bool archived = false, disabled = false, is_fork = false;
+  std::string fork_parent;  // "owner/name" of the parent when is_fork
+  core::Millis created = 0, pushed = 0, updated = 0;
+  std::string default_branch;
+  std::string license;              // SPDX id; empty when none or unrecognized
+  std::int64_t contributors = -1;   // -1: unknown
+  std::vector<std::string> tags;    // newest first, as GitHub lists them (first 100)
+  std::vector<Release> releases;    // newest first (first 100)
+  std::vector<int> weekly_commits;  // last 52 weeks, oldest first; empty while GitHub computes them
+  std::int64_t commits_last_year = -1;
+  std::map<std::string, std::string> etags;  // endpoint -> ETag of the stored answer
+
+  std::string ToJson() const;
+  static core::Result<RepositoryFacts> FromJson(std::string_view json);
+};
+
+}  // namespace pkgtrust::github

@@ -1,0 +1,256 @@
+#include "pkgtrust/github/github_client.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "pkgtrust/core/time.hpp"
+
+namespace pkgtrust::github {
+namespace {
+
+using json = nlohmann::json;
+using Responses = std::vector<core::Result<net::HttpResponse>>;
+
+std::string Str(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+std::int64_t Int(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+}
+bool Bool(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+
+// The page number of rel="last" in a Link header, or -1.
+std::int64_t LastPage(const std::string& link) {
+  auto rel = link.find("rel=\"last\"");
+  if (rel == std::string::npos) return -1;
+  auto open = link.rfind('<', rel);
+  auto close = link.find('>', open);
+  if (open == std::string::npos || close == std::string::npos) return -1;
+  std::string url = link.substr(open + 1, close - open - 1);
+  for (const char* key : {"?page=", "&page="}) {
+    auto p = url.find(key);
+    if (p != std::string::npos) {
+      std::int64_t n = 0;
+      for (std::size_t i = p + 6; i < url.size() && std::isdigit(static_cast<unsigned char>(url[i])); ++i)
+        n = n * 10 + (url[i] - '0');
+      return n;
+    }
+  }
+  return -1;
+}
+
+void ApplyRepository(const json& j, RepositoryFacts& f) {
+  f.full_name = Str(j, "full_name");
+  f.stars = Int(j, "stargazers_count");
+  f.forks = Int(j, "forks_count");
+  f.open_issues = Int(j, "open_issues_count");
+  f.watchers = Int(j, "subscribers_count");
+  f.archived = Bool(j, "archived");
+  f.disabled = Bool(j, "disabled");
+  f.is_fork = Bool(j, "fork");
+  if (j.contains("parent") && j["parent"].is_object()) f.fork_parent = Str(j["parent"], "full_name");
+  f.created = core::ParseTimestamp(Str(j, "created_at")).value_or(0);
+  f.pushed = core::ParseTimestamp(Str(j, "pushed_at")).value_or(0);
+  f.updated = core::ParseTimestamp(Str(j, "updated_at")).value_or(0);
+  f.default_branch = Str(j, "default_branch");
+  if (j.contains("license") && j["license"].is_object()) {
+    f.license = Str(j["license"], "spdx_id");
+    if (f.license == "NOASSERTION") f.license.clear();
+  }
+}
+
+}  // namespace
+
+GitHubClient::GitHubClient(net::HttpClient& http, GitHubOptions options, const core::Clock& clock)
+    : http_(http), options_(std::move(options)), clock_(clock) {
+  while (options_.base_url.ends_with('/')) options_.base_url.pop_back();
+}
+
+core::Millis GitHubClient::RateLimitedUntil() const {
+  core::Millis until = limited_until_.load();
+  return until > clock_.NowMillis() ? until : 0;
+}
+
+net::HttpRequest GitHubClient::Get(const std::string& path, const RepositoryFacts* previous,
+                                   const std::string& endpoint) const {
+  net::HttpRequest r;
+  r.url = options_.base_url + path;
+  r.timeout = options_.timeout;
+  r.max_attempts = options_.max_attempts;
+  r.retry_429 = false;  // a 429 means the budget is spent: wait for the reset, do not retry
+  r.max_body_bytes = 16u << 20;
+  r.headers = {{"Accept", "application/vnd.github+json"}, {"X-GitHub-Api-Version", "2022-11-28"}};
+  if (!options_.token.empty()) r.headers.emplace_back("Authorization", "Bearer " + options_.token);
+  if (previous) {
+    auto it = previous->etags.find(endpoint);
+    if (it != previous->etags.end() && !it->second.empty())
+      r.headers.emplace_back("If-None-Match", it->second);
+  }
+  return r;
+}
+
+bool GitHubClient::NoteRateLimit(const net::HttpResponse& response) {
+  const std::string* remaining = response.Header("x-ratelimit-remaining");
+  const std::string* reset = response.Header("x-ratelimit-reset");
+  if (remaining) {
+    try {
+      remaining_ = std::stoll(*remaining);
+    } catch (const std::exception&) {
+    }
+  }
+  bool spent = (response.status == 403 || response.status == 429) &&
+               ((remaining && *remaining == "0") || response.Header("retry-after") != nullptr);
+  if (!spent) return false;
+  core::Millis until = clock_.NowMillis() + 60'000;  // when GitHub says nothing better
+  if (const std::string* after = response.Header("retry-after")) {
+    std::int64_t secs = net::ParseRetryAfterSeconds(*after, clock_.NowMillis() / 1000);
+    if (secs >= 0) until = clock_.NowMillis() + secs * 1000;
+  } else if (reset) {
+    try {
+      until = std::stoll(*reset) * 1000;
+    } catch (const std::exception&) {
+    }
+  }
+  core::Millis current = limited_until_.load();
+  while (until > current && !limited_until_.compare_exchange_weak(current, until)) {
+  }
+  return true;
+}
+
+void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts* previous_ptr,
+                         std::function<void(GitHubResult)> done) {
+  if (core::Millis until = RateLimitedUntil())
+    return done(core::Status::ResourceExhausted(
+        fmt::format("GitHub rate limit spent until {}", core::FormatTimestamp(until))));
+  auto previous = previous_ptr ? std::make_shared<RepositoryFacts>(*previous_ptr) : nullptr;
+  auto facts = std::make_shared<RepositoryFacts>();
+  facts->requested = repo;
+  std::string path = fmt::format("/repos/{}/{}", repo.owner, repo.name);
+  http_.Fetch(Get(path, previous.get(), "repo"), [this, facts, previous, repo, done = std::move(done)](
+                                                     core::Result<net::HttpResponse> r) mutable {
+    if (!r.ok()) return done(r.status());
+    if (NoteRateLimit(*r))
+      return done(
+          core::Status::ResourceExhausted(fmt::format("GitHub rate limit spent (HTTP {})", r->status)));
+    if (r->status == 404 || r->status == 410) {
+      facts->status = RepositoryStatus::kNotFound;  // recorded as such; not retried
+      return done(std::move(*facts));
+    }
+    if (r->status == 451 || r->status == 403) {
+      facts->status = RepositoryStatus::kUnavailable;  // DMCA takedown, access blocked
+      return done(std::move(*facts));
+    }
+    if (r->status == 304 && previous) {
+      *facts = *previous;
+    } else if (r->status == 200) {
+      json j = json::parse(r->body, nullptr, false);
+      if (!j.is_object() || Str(j, "full_name").empty())
+        return done(
+            core::Status::Unavailable(fmt::format("GitHub {}: the answer is not a repository", r->url)));
+      ApplyRepository(j, *facts);
+    } else {
+      return done(core::Status::Unavailable(fmt::format("GitHub {} answered HTTP {}", r->url, r->status)));
+    }
+    if (const std::string* etag = r->Header("etag")) facts->etags["repo"] = *etag;
+    facts->requested = repo;
+    std::string canonical = facts->full_name.empty() ? repo.owner + "/" + repo.name : facts->full_name;
+    // GitHub answers a renamed or transferred repository under its new name (after a 301).
+    auto lower = [](std::string s) {
+      std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+      return s;
+    };
+    facts->moved =
+        !facts->full_name.empty() && lower(facts->full_name) != lower(repo.owner + "/" + repo.name);
+    // The rest of the facts, in parallel, from the repository's current name.
+    struct Join {
+      std::mutex mu;
+      Responses results;
+      int pending = 4;
+    };
+    auto join = std::make_shared<Join>();
+    join->results.assign(4, core::Status::Unavailable("pending"));
+    const std::string base = "/repos/" + canonical;
+    const std::pair<std::string, std::string> sections[] = {
+        {"contributors", base + "/contributors?per_page=1&anon=true"},
+        {"tags", base + "/tags?per_page=100"},
+        {"releases", base + "/releases?per_page=100"},
+        {"commit_activity", base + "/stats/commit_activity"}};
+    for (int i = 0; i < 4; ++i) {
+      http_.Fetch(
+          Get(sections[i].second, previous.get(), sections[i].first),
+          [this, i, join, facts, previous, done](core::Result<net::HttpResponse> r) {
+            {
+              std::lock_guard lock(join->mu);
+              join->results[i] = std::move(r);
+              if (--join->pending > 0) return;
+            }
+            static const char* kNames[] = {"contributors", "tags", "releases", "commit_activity"};
+            for (int k = 0; k < 4; ++k) {
+              auto& res = join->results[k];
+              if (!res.ok()) continue;  // a missing section leaves its facts unknown
+              if (NoteRateLimit(*res))
+                return done(core::Status::ResourceExhausted(
+                    fmt::format("GitHub rate limit spent (HTTP {})", res->status)));
+              if (res->status == 304 && previous) {
+                switch (k) {
+                  case 0:
+                    facts->contributors = previous->contributors;
+                    break;
+                  case 1:
+                    facts->tags = previous->tags;
+                    break;
+                  case 2:
+                    facts->releases = previous->releases;
+                    break;
+                  case 3:
+                    facts->weekly_commits = previous->weekly_commits;
+                    facts->commits_last_year = previous->commits_last_year;
+                    break;
+                }
+                if (auto e = previous->etags.find(kNames[k]); e != previous->etags.end())
+                  facts->etags[kNames[k]] = e->second;
+                continue;
+              }
+              if (res->status == 204 && k == 0) facts->contributors = 0;  // empty repository
+              if (res->status != 200) continue;
+              json j = json::parse(res->body, nullptr, false);
+              if (!j.is_array()) continue;
+              if (const std::string* etag = res->Header("etag")) facts->etags[kNames[k]] = *etag;
+              if (k == 0) {
+                const std::string* link = res->Header("link");
+                std::int64_t last = link ? LastPage(*link) : -1;
+                facts->contributors = last > 0 ? last : static_cast<std::int64_t>(j.size());
+              } else if (k == 1) {
+                for (const json& tag : j)
+                  if (tag.is_object() && !Str(tag, "name").empty()) facts->tags.push_back(Str(tag, "name"));
+              } else if (k == 2) {
+                for (const json& rel : j) {
+                  if (!rel.is_object() || Bool(rel, "draft")) continue;
+                  facts->releases.push_back({Str(rel, "tag_name"), Str(rel, "name"),
+                                             core::ParseTimestamp(Str(rel, "published_at")).value_or(0),
+                                             Bool(rel, "prerelease")});
+                }
+              } else {
+                facts->commits_last_year = 0;
+                for (const json& week : j) {
+                  int total = week.is_object() ? static_cast<int>(Int(week, "total")) : 0;
+                  facts->weekly_commits.push_back(total);
+                  facts->commits_last_year += total;
+                }
+              }
+            }
+            done(std::move(*facts));
+          });
+    }
+  });
+}
+
+}  // namespace pkgtrust::github
