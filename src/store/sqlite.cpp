@@ -74,16 +74,16 @@ core::Status Connection::Exec(std::string_view sql) {
   return core::Status::Ok();
 }
 
-core::Result<Statement*> Connection::Prepare(const char* sql) {
+core::Result<StatementLease> Connection::Prepare(const char* sql) {
   auto it = cache_.find(sql);
-  if (it != cache_.end()) return &it->second->Reset();
+  if (it != cache_.end()) return StatementLease(&it->second->Reset());
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) return core::Status::Internal(fmt::format("sqlite prepare: {}", sqlite3_errmsg(db_)));
   auto owned = std::make_unique<Statement>(db_, stmt);
   Statement* raw = owned.get();
   cache_.emplace(sql, std::move(owned));
-  return raw;
+  return StatementLease(raw);
 }
 
 }  // namespace pkgtrust::store

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include "pkgtrust/core/status.hpp"
 
@@ -22,6 +23,8 @@ class Statement {
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
+  // Ends the current execution (releasing its read snapshot) but keeps it prepared.
+  void Finish() { sqlite3_reset(stmt_); }
   Statement& Reset() {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
@@ -79,6 +82,24 @@ class Statement {
   int next_bind_ = 1;
 };
 
+// A prepared statement in use. Resetting it when the lease ends matters: a statement
+// left mid-result keeps its connection's read transaction open, and every later read on
+// that connection would see the database as it was then (an old WAL snapshot).
+class StatementLease {
+ public:
+  explicit StatementLease(Statement* statement) : statement_(statement) {}
+  StatementLease(StatementLease&& other) noexcept : statement_(std::exchange(other.statement_, nullptr)) {}
+  StatementLease& operator=(StatementLease&&) = delete;
+  ~StatementLease() {
+    if (statement_) statement_->Finish();
+  }
+  Statement* operator->() const { return statement_; }
+  Statement& operator*() const { return *statement_; }
+
+ private:
+  Statement* statement_;
+};
+
 class Connection {
  public:
   // Opens (creating if asked) and applies the pragmas every connection needs.
@@ -92,8 +113,8 @@ class Connection {
   core::Status EnableWal(int busy_timeout_ms);
   // Cached prepared statement, reset and ready to bind. The cache is keyed by the SQL
   // text's address: pass strings that live as long as the program (literals or statics).
-  core::Result<Statement*> Prepare(const std::string& sql) { return Prepare(sql.c_str()); }
-  core::Result<Statement*> Prepare(const char* sql);
+  core::Result<StatementLease> Prepare(const std::string& sql) { return Prepare(sql.c_str()); }
+  core::Result<StatementLease> Prepare(const char* sql);
   sqlite3* raw() { return db_; }
 
  private:

@@ -70,6 +70,22 @@ TEST_CASE("opening one new database from many threads at once migrates it once",
   CHECK(opened == 4);
 }
 
+TEST_CASE("reads see writes committed after earlier reads on the same connection", "[store]") {
+  testing::TempDir dir;
+  core::ManualClock clock;
+  auto s = store::PackageStore::Open({.path = dir.File("snap.db"), .read_connections = 1}, clock);
+  REQUIRE(s.ok());
+  auto& db = **s;
+  CHECK(db.SchemaVersion() == 1);                  // a one-row read
+  CHECK_FALSE(db.Get(Npm("later"))->has_value());  // a read that finds nothing
+  REQUIRE(db.EnqueueSync({Npm("later")}).ok());
+  CHECK(db.Get(Npm("later"))->has_value());  // must not read an old snapshot
+  CHECK(db.CountByState()->at(PackageState::kPendingRegistry) == 1);
+  CHECK(db.SchemaVersion() == 1);
+  REQUIRE(db.EnqueueSync({Npm("later-still")}).ok());
+  CHECK(db.CountByState()->at(PackageState::kPendingRegistry) == 2);
+}
+
 TEST_CASE("a database from a newer pkgtrust is refused with a clear message", "[store]") {
   testing::TempDir dir;
   core::ManualClock clock;
