@@ -277,8 +277,9 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
   }
 
   if (YAML::Node workers = root["workers"]; workers.IsDefined()) {
-    r.ExpectMap(workers, "workers", {"threads"});
+    r.ExpectMap(workers, "workers", {"threads", "http_threads"});
     r.GetInRange(workers, "workers", "threads", 1, 256, &config.worker_threads);
+    r.GetInRange(workers, "workers", "http_threads", 1, 64, &config.http_threads);
   }
 
   if (YAML::Node stages = root["stages"]; stages.IsDefined()) {

@@ -38,6 +38,7 @@ struct Config {
   bus::Topology topology;
   bus::MemoryTransportConfig memory_transport;
   int worker_threads = 2;
+  int http_threads = 1;  // threads running upstream HTTP I/O
   std::vector<pipeline::StageConfig> stages = pipeline::DefaultStageConfigs();
   pipeline::ReconcilerConfig reconciler;
   std::map<std::string, std::string> upstreams;  // name -> base URL

@@ -4,6 +4,7 @@
 
 #include "pkgtrust/bus/memory_transport.hpp"
 #include "pkgtrust/core/log.hpp"
+#include "pkgtrust/pipeline/ingest_handlers.hpp"
 
 namespace pkgtrust::app {
 
@@ -25,6 +26,34 @@ void Service::Start() {
     throw std::runtime_error("transport '" + config_.transport_kind + "' is not available in this build");
   }
   executor_ = std::make_unique<pipeline::ThreadPoolExecutor>(config_.worker_threads, "workers");
+
+  // Upstreams: one HTTP client for every registry and GitHub.
+  net::HttpClientConfig http_config;
+  http_config.threads = config_.http_threads;
+  http_ = std::make_unique<net::BeastHttpClient>(http_config);
+  auto upstream = [&](const char* name, const std::string& fallback) {
+    auto it = config_.upstreams.find(name);
+    return it == config_.upstreams.end() ? fallback : it->second;
+  };
+  registry::RegistryEndpoints defaults;
+  registry::RegistryEndpoints endpoints{
+      upstream("npm", defaults.npm),     upstream("npm_downloads", defaults.npm_downloads),
+      upstream("pypi", defaults.pypi),   upstream("crates", defaults.crates),
+      upstream("maven", defaults.maven), upstream("go", defaults.go)};
+  registry_ = std::make_unique<registry::RegistryClient>(*http_, endpoints);
+  github::GitHubOptions github_options;
+  github_options.base_url = upstream("github", github_options.base_url);
+  if (const char* token = std::getenv(config_.secrets.github_token_env.c_str())) github_options.token = token;
+  if (github_options.token.empty())
+    core::Log(core::LogLevel::kWarn, "service",
+              "${} is not set: GitHub allows 60 unauthenticated requests an hour",
+              config_.secrets.github_token_env);
+  github_ = std::make_unique<github::GitHubClient>(*http_, github_options);
+  owned_handlers_.push_back(std::make_unique<pipeline::RegistryStageHandler>(*registry_));
+  handlers_.try_emplace("registry", owned_handlers_.back().get());
+  owned_handlers_.push_back(std::make_unique<pipeline::RepositoryStageHandler>(*github_, *store_));
+  handlers_.try_emplace("repository", owned_handlers_.back().get());
+
   pipeline_ =
       std::make_unique<pipeline::Pipeline>(*store_, *transport_, *executor_, clock, config_.reconciler);
   for (const auto& stage : config_.stages) {
@@ -58,6 +87,7 @@ void Service::Stop() {
   pipeline_->Stop();
   store_->Close();
   executor_->Stop();
+  http_.reset();  // joins the HTTP threads; no handler callback can arrive after this
   core::Log(core::LogLevel::kInfo, "service", "stopped");
 }
 

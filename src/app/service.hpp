@@ -8,16 +8,21 @@
 
 #include "app/config.hpp"
 #include "pkgtrust/bus/transport.hpp"
+#include "pkgtrust/github/github_client.hpp"
+#include "pkgtrust/net/http_client.hpp"
 #include "pkgtrust/pipeline/executor.hpp"
 #include "pkgtrust/pipeline/pipeline.hpp"
+#include "pkgtrust/registry/registry_client.hpp"
 #include "pkgtrust/store/package_store.hpp"
 
 namespace pkgtrust::app {
 
 class Service {
  public:
-  // `handlers` maps stage names to their handlers; a stage without one is not started.
-  Service(Config config, std::map<std::string, pipeline::StageHandler*> handlers = {});
+  // The registry and repository stages get their real handlers, built from the config's
+  // upstreams; `overrides` replaces a stage's handler by name (tests). A stage with no
+  // handler (scoring, until its module exists) is not started.
+  Service(Config config, std::map<std::string, pipeline::StageHandler*> overrides = {});
   ~Service();
 
   // Opens the database (applying migrations) and starts every part. Throws
@@ -36,6 +41,10 @@ class Service {
   std::unique_ptr<store::PackageStore> store_;
   std::unique_ptr<bus::Transport> transport_;
   std::unique_ptr<pipeline::ThreadPoolExecutor> executor_;
+  std::unique_ptr<net::BeastHttpClient> http_;
+  std::unique_ptr<registry::RegistryClient> registry_;
+  std::unique_ptr<github::GitHubClient> github_;
+  std::vector<std::unique_ptr<pipeline::StageHandler>> owned_handlers_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   bool started_ = false;
 };

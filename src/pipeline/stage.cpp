@@ -29,6 +29,14 @@ StageResult StageResult::Retry(std::string error, std::optional<milliseconds> re
   return r;
 }
 
+StageResult StageResult::Postpone(std::string reason, milliseconds delay) {
+  StageResult r;
+  r.kind = Kind::kPostpone;
+  r.error = std::move(reason);
+  r.retry_after = delay;
+  return r;
+}
+
 StageResult StageResult::Fail(std::string error) {
   StageResult r;
   r.kind = Kind::kFail;
@@ -84,6 +92,7 @@ StageStats Stage::Stats() const {
   s.malformed = malformed_;
   s.retried = retried_;
   s.failed = failed_;
+  s.postponed = postponed_;
   s.taken_priority = taken_priority_;
   s.taken_regular = taken_regular_;
   return s;
@@ -97,6 +106,14 @@ void Stage::PollLoop() {
   while (true) {
     std::size_t free_slots;
     std::size_t regular_first;
+    if (core::Millis until = handler_.PausedUntil(); until > clock_.NowMillis()) {
+      // The upstream asked us to hold: take nothing until then (checked at least every second).
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, milliseconds(std::clamp<core::Millis>(until - clock_.NowMillis(), 1, 1000)),
+                   [&] { return stopping_; });
+      if (stopping_) return;
+      continue;
+    }
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || in_flight_ < config_.concurrency; });
@@ -216,6 +233,9 @@ void Stage::OnResult(const bus::Delivery& delivery, const WorkItem& item, StageR
             } else if (committed->outcome == store::TransitionOutcome::kApplied) {
               completed_++;
               Emit(StageEvent::Kind::kCompleted, item, next);
+              core::Log(core::LogLevel::kDebug, config_.name, "{} generation {}: {} -> {}",
+                        item.key.ToString(), item.generation, core::PackageStateName(config_.state),
+                        core::PackageStateName(next));
               if (core::IsInFlight(next)) {
                 // If this publish is lost, the reconciler re-publishes the stuck package.
                 if (auto s = PublishWork(transport_, committed->record, item.request_id); !s.ok())
@@ -231,6 +251,14 @@ void Stage::OnResult(const bus::Delivery& delivery, const WorkItem& item, StageR
             Finish(active_key);
           });
         });
+    return;
+  }
+  if (result.kind == StageResult::Kind::kPostpone) {
+    postponed_++;
+    Emit(StageEvent::Kind::kPostponed, item);
+    core::Log(core::LogLevel::kDebug, config_.name, "{}: postponed: {}", item.key.ToString(), result.error);
+    (void)transport_.Retry(delivery, result.retry_after.value_or(config_.retry_base));
+    Finish(active_key);
     return;
   }
   bool give_up = result.kind == StageResult::Kind::kFail || delivery.receive_count >= config_.max_attempts;

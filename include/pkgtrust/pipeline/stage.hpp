@@ -34,7 +34,7 @@ struct WorkItem {
 
 // What a handler decided. Advance names the next state and the facts to store with it.
 struct StageResult {
-  enum class Kind { kAdvance, kRetry, kFail };
+  enum class Kind { kAdvance, kRetry, kFail, kPostpone };
   Kind kind = Kind::kAdvance;
   core::PackageState next = core::PackageState::kComplete;
   std::vector<store::Fact> facts;
@@ -47,6 +47,9 @@ struct StageResult {
                            std::optional<std::chrono::milliseconds> retry_after = std::nullopt);
   // A failure that retrying now will not fix: the package goes to failed at once.
   static StageResult Fail(std::string error);
+  // Not a failure: the work cannot be done before `delay` (an upstream's rate limit). The
+  // message comes back then; no attempt is counted.
+  static StageResult Postpone(std::string reason, std::chrono::milliseconds delay);
 };
 
 class StageHandler {
@@ -54,6 +57,9 @@ class StageHandler {
   virtual ~StageHandler() = default;
   // Starts the work and calls `done` exactly once, from any thread. Must not throw.
   virtual void Handle(const WorkItem& item, std::function<void(StageResult)> done) = 0;
+  // While this is in the future (ms since the epoch), the stage takes no new work: the
+  // handler's upstream has asked it to hold (e.g. a spent GitHub budget).
+  virtual core::Millis PausedUntil() const { return 0; }
 };
 
 struct StageConfig {
@@ -73,7 +79,7 @@ struct StageConfig {
 
 // What happened to one message, for metrics and tests.
 struct StageEvent {
-  enum class Kind { kCompleted, kStale, kDuplicate, kMalformed, kRetried, kFailed };
+  enum class Kind { kCompleted, kStale, kDuplicate, kMalformed, kRetried, kFailed, kPostponed };
   Kind kind;
   std::string stage;
   core::PackageKey key;
@@ -84,7 +90,7 @@ struct StageEvent {
 
 struct StageStats {
   std::int64_t in_flight = 0, completed = 0, stale = 0, duplicates = 0, malformed = 0, retried = 0,
-               failed = 0;
+               failed = 0, postponed = 0;
   std::int64_t taken_priority = 0, taken_regular = 0;
 };
 
@@ -129,7 +135,8 @@ class Stage {
   std::unordered_set<std::string> active_;  // "eco/name#generation" being handled
   std::thread poller_;
 
-  std::atomic<std::int64_t> completed_{0}, stale_{0}, duplicates_{0}, malformed_{0}, retried_{0}, failed_{0};
+  std::atomic<std::int64_t> completed_{0}, stale_{0}, duplicates_{0}, malformed_{0}, retried_{0}, failed_{0},
+      postponed_{0};
   std::atomic<std::int64_t> taken_priority_{0}, taken_regular_{0};
 };
 

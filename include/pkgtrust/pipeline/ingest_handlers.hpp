@@ -1,0 +1,39 @@
+// The real handlers of the registry and repository stages: they call the upstream
+// adapters and decide where each package goes next; the Stage commits their result.
+//   registry:   found with a GitHub repository -> pending_repository; found without one ->
+//               pending_score; absent from the registry -> not_found
+//   repository: GitHub facts (a missing or moved repository is a fact too) -> pending_score
+#pragma once
+
+#include "pkgtrust/github/github_client.hpp"
+#include "pkgtrust/pipeline/stage.hpp"
+#include "pkgtrust/registry/registry_client.hpp"
+#include "pkgtrust/store/package_store.hpp"
+
+namespace pkgtrust::pipeline {
+
+inline constexpr const char* kRegistryFact = "registry";
+inline constexpr const char* kRepositoryFact = "repository";
+
+class RegistryStageHandler final : public StageHandler {
+ public:
+  explicit RegistryStageHandler(registry::RegistryClient& client) : client_(client) {}
+  void Handle(const WorkItem& item, std::function<void(StageResult)> done) override;
+
+ private:
+  registry::RegistryClient& client_;
+};
+
+class RepositoryStageHandler final : public StageHandler {
+ public:
+  RepositoryStageHandler(github::GitHubClient& client, store::PackageStore& store)
+      : client_(client), store_(store) {}
+  void Handle(const WorkItem& item, std::function<void(StageResult)> done) override;
+  core::Millis PausedUntil() const override { return client_.RateLimitedUntil(); }
+
+ private:
+  github::GitHubClient& client_;
+  store::PackageStore& store_;
+};
+
+}  // namespace pkgtrust::pipeline
