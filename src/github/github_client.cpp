@@ -67,6 +67,29 @@ void ApplyRepository(const json& j, RepositoryFacts& f) {
   }
 }
 
+// GraphQL answer of TagsQuery: data.repository.refs.nodes[] with the tag's or commit's date.
+void ParseTagsQuery(const json& answer, RepositoryFacts& facts) {
+  const json* nodes = &answer;
+  for (const char* key : {"data", "repository", "refs", "nodes"}) {
+    if (!nodes->is_object() || !nodes->contains(key)) return;
+    nodes = &(*nodes)[key];
+  }
+  if (!nodes->is_array()) return;
+  for (const json& node : *nodes) {
+    if (!node.is_object() || Str(node, "name").empty()) continue;
+    Tag tag{Str(node, "name"), 0};
+    if (node.contains("target") && node["target"].is_object()) {
+      const json& target = node["target"];
+      std::string when = Str(target, "committedDate");
+      if (target.contains("tagger") && target["tagger"].is_object()) when = Str(target["tagger"], "date");
+      if (when.empty() && target.contains("target") && target["target"].is_object())
+        when = Str(target["target"], "committedDate");
+      tag.date = core::ParseTimestamp(when).value_or(0);
+    }
+    facts.tags.push_back(std::move(tag));
+  }
+}
+
 }  // namespace
 
 GitHubClient::GitHubClient(net::HttpClient& http, GitHubOptions options, const core::Clock& clock)
@@ -94,6 +117,22 @@ net::HttpRequest GitHubClient::Get(const std::string& path, const RepositoryFact
     if (it != previous->etags.end() && !it->second.empty())
       r.headers.emplace_back("If-None-Match", it->second);
   }
+  return r;
+}
+
+net::HttpRequest GitHubClient::TagsQuery(const std::string& full_name) const {
+  static constexpr const char* kQuery =
+      "query($owner:String!,$name:String!){repository(owner:$owner,name:$name){"
+      "refs(refPrefix:\"refs/tags/\",first:100,orderBy:{field:TAG_COMMIT_DATE,direction:DESC}){nodes{name "
+      "target{... on Commit{committedDate} ... on Tag{tagger{date} target{... on "
+      "Commit{committedDate}}}}}}}}";
+  auto slash = full_name.find('/');
+  net::HttpRequest r = Get("/graphql", nullptr, "tags");
+  r.method = "POST";
+  r.headers.emplace_back("Content-Type", "application/json");
+  r.body = json{{"query", kQuery},
+                {"variables", {{"owner", full_name.substr(0, slash)}, {"name", full_name.substr(slash + 1)}}}}
+               .dump();
   return r;
 }
 
@@ -149,7 +188,15 @@ void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts*
       return done(std::move(*facts));
     }
     if (r->status == 304 && previous) {
+      // Only the repository section is unchanged; the others are asked again below (a
+      // 304 there keeps the stored part).
       *facts = *previous;
+      facts->contributors = -1;
+      facts->tags.clear();
+      facts->releases.clear();
+      facts->weekly_commits.clear();
+      facts->commits_last_year = -1;
+      facts->etags.clear();
     } else if (r->status == 200) {
       json j = json::parse(r->body, nullptr, false);
       if (!j.is_object() || Str(j, "full_name").empty())
@@ -184,9 +231,11 @@ void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts*
         {"releases", base + "/releases?per_page=100"},
         {"commit_activity", base + "/stats/commit_activity"}};
     for (int i = 0; i < 4; ++i) {
+      net::HttpRequest request = Get(sections[i].second, previous.get(), sections[i].first);
+      if (i == 1 && !options_.token.empty())
+        request = TagsQuery(canonical);  // names and dates in one request
       http_.Fetch(
-          Get(sections[i].second, previous.get(), sections[i].first),
-          [this, i, join, facts, previous, done](core::Result<net::HttpResponse> r) {
+          std::move(request), [this, i, join, facts, previous, done](core::Result<net::HttpResponse> r) {
             {
               std::lock_guard lock(join->mu);
               join->results[i] = std::move(r);
@@ -222,6 +271,10 @@ void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts*
               if (res->status == 204 && k == 0) facts->contributors = 0;  // empty repository
               if (res->status != 200) continue;
               json j = json::parse(res->body, nullptr, false);
+              if (k == 1 && j.is_object()) {
+                ParseTagsQuery(j, *facts);
+                continue;
+              }
               if (!j.is_array()) continue;
               if (const std::string* etag = res->Header("etag")) facts->etags[kNames[k]] = *etag;
               if (k == 0) {
@@ -230,7 +283,8 @@ void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts*
                 facts->contributors = last > 0 ? last : static_cast<std::int64_t>(j.size());
               } else if (k == 1) {
                 for (const json& tag : j)
-                  if (tag.is_object() && !Str(tag, "name").empty()) facts->tags.push_back(Str(tag, "name"));
+                  if (tag.is_object() && !Str(tag, "name").empty())
+                    facts->tags.push_back({Str(tag, "name"), 0});
               } else if (k == 2) {
                 for (const json& rel : j) {
                   if (!rel.is_object() || Bool(rel, "draft")) continue;

@@ -28,6 +28,8 @@ core::Millis ParseTime(const json& j, const char* key) {
 }  // namespace
 
 std::string RepositoryFacts::ToJson() const {
+  json tags_json = json::array();
+  for (const Tag& t : tags) tags_json.push_back({{"name", t.name}, {"date", Time(t.date)}});
   json releases_json = json::array();
   for (const Release& r : releases)
     releases_json.push_back(
@@ -54,7 +56,7 @@ std::string RepositoryFacts::ToJson() const {
               {"default_branch", default_branch},
               {"license", license},
               {"contributors", contributors},
-              {"tags", tags},
+              {"tags", std::move(tags_json)},
               {"releases", std::move(releases_json)},
               {"weekly_commits", weekly_commits},
               {"commits_last_year", commits_last_year},
@@ -89,7 +91,8 @@ core::Result<RepositoryFacts> RepositoryFacts::FromJson(std::string_view text) {
     f.default_branch = j.value("default_branch", "");
     f.license = j.value("license", "");
     f.contributors = j.value("contributors", std::int64_t{-1});
-    f.tags = j.value("tags", std::vector<std::string>{});
+    for (const json& t : j.value("tags", json::array()))
+      if (t.is_object()) f.tags.push_back({t.value("name", ""), ParseTime(t, "date")});
     for (const json& r : j.value("releases", json::array()))
       f.releases.push_back(
           {r.value("tag", ""), r.value("name", ""), ParseTime(r, "published"), r.value("prerelease", false)});

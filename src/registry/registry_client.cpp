@@ -178,19 +178,23 @@ void RegistryClient::FetchMaven(const core::PackageKey& key, std::function<void(
                std::replace(gp.begin(), gp.end(), '.', '/');
                std::string url = fmt::format("{}/{}/{}/{}/{}-{}.pom", endpoints_.maven, gp, a, v, a, v);
                FetchAll(http_, {Get(url)}, [this, facts, walk, done, depth](Responses r) mutable {
+                 // Every way out of the walk ends here, which also breaks the walker's self-reference.
+                 auto end = [&](RegistryResult result) {
+                   *walk = nullptr;
+                   done(std::move(result));
+                 };
                  auto finish = [&] {
                    Finish(*facts);
-                   done(std::optional<PackageFacts>(std::move(*facts)));
-                   *walk = nullptr;  // break the self-reference
+                   end(std::optional<PackageFacts>(std::move(*facts)));
                  };
                  if (!r[0].ok() || r[0]->status != 200) {
                    if (depth == 0 && r[0].ok() && r[0]->status != 404)
-                     return done(UnexpectedStatus(*r[0], "Maven POM"));
-                   if (depth == 0 && !r[0].ok()) return done(r[0].status());
+                     return end(UnexpectedStatus(*r[0], "Maven POM"));
+                   if (depth == 0 && !r[0].ok()) return end(r[0].status());
                    return finish();  // a missing parent POM ends the walk with what we know
                  }
                  auto pom = ParseMavenPom(r[0]->body);
-                 if (!pom.ok()) return depth == 0 ? done(pom.status()) : finish();
+                 if (!pom.ok()) return depth == 0 ? end(pom.status()) : finish();
                  if (depth == 0) {
                    if (const std::string* modified = r[0]->Header("last-modified")) {
                      // Maven metadata has no publish times; the latest POM's Last-Modified stands in.

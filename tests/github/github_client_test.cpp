@@ -19,8 +19,9 @@ std::string Fixture(const std::string& name) {
 }
 
 struct Upstream {
-  Upstream()
-      : http(Config()), github(http, {.base_url = server.BaseUrl(), .token = "test-token", .timeout = 5s}) {}
+  explicit Upstream(std::string token = "test-token")
+      : http(Config()),
+        github(http, {.base_url = server.BaseUrl(), .token = std::move(token), .timeout = 5s}) {}
   static net::HttpClientConfig Config() {
     net::HttpClientConfig c;
     c.retry.base = 5ms;
@@ -49,6 +50,11 @@ struct Upstream {
                        Fixture("contributors-pygithub.json")});
     server.Add("GET", "/repos/chalk/chalk/tags?per_page=100",
                ReplayResponse{200, {{"ETag", "\"tags-1\""}}, Fixture("tags-pygithub.json")});
+    // With a token, tags and their dates come from GraphQL (answer in GitHub's documented shape).
+    server.Add("POST", "/graphql", ReplayResponse{200, {}, R"({"data":{"repository":{"refs":{"nodes":[
+      {"name":"v5.0.0","target":{"tagger":{"date":"2022-04-14T12:00:00Z"},"target":{"committedDate":"2022-04-13T09:00:00Z"}}},
+      {"name":"v4.1.2","target":{"committedDate":"2021-07-30T10:00:00Z"}},
+      {"name":"odd","target":{}}]}}}})"});
     server.Add("GET", "/repos/chalk/chalk/releases?per_page=100",
                ReplayResponse{200, {{"ETag", "\"releases-1\""}}, Fixture("releases-repotest.json")});
     server.Add("GET", "/repos/chalk/chalk/stats/commit_activity",
@@ -83,8 +89,11 @@ TEST_CASE("github: repository facts from recorded answers", "[github]") {
   CHECK(f.default_branch == "master");
   CHECK(f.license == "MIT");
   CHECK(f.contributors == 73);  // rel="last" page with per_page=1
-  CHECK(f.tags.size() == 30);
-  CHECK(f.tags.front() == "v2.5.0");
+  REQUIRE(f.tags.size() == 3);
+  CHECK(f.tags[0].name == "v5.0.0");
+  CHECK(f.tags[0].date == *core::ParseTimestamp("2022-04-14T12:00:00Z"));  // annotated: the tagger's date
+  CHECK(f.tags[1].date == *core::ParseTimestamp("2021-07-30T10:00:00Z"));  // lightweight: the commit's date
+  CHECK(f.tags[2].date == 0);
   REQUIRE(f.releases.size() == 1);
   CHECK(f.releases[0].tag == "v1.0");
   CHECK(f.releases[0].published == *core::ParseTimestamp("2020-07-14T00:58:20Z"));
@@ -93,18 +102,36 @@ TEST_CASE("github: repository facts from recorded answers", "[github]") {
 
   // The next refresh sends the ETags; unchanged parts cost a 304 and keep their facts.
   up.server.Add("GET", "/repos/chalk/chalk", ReplayResponse{304, {{"ETag", "W/\"repo-1\""}}});
-  up.server.Add("GET", "/repos/chalk/chalk/tags?per_page=100", ReplayResponse{304});
+  up.server.Add("GET", "/repos/chalk/chalk/contributors?per_page=1&anon=true", ReplayResponse{304});
   auto second = up.Fetch("chalk", "chalk", &f);
   REQUIRE(second.ok());
   CHECK(second->stars == 13452);
-  CHECK(second->tags.size() == 30);
+  CHECK(second->contributors == 73);
+  CHECK(second->tags.size() == 3);      // asked again, not added to the stored ones
+  CHECK(second->releases.size() == 1);
   CHECK(second->etags.at("repo") == "W/\"repo-1\"");
-  CHECK(second->etags.at("tags") == "\"tags-1\"");
+  CHECK(second->etags.at("contributors") == "W/\"contributors-1\"");
   CHECK(second->weekly_commits.size() == 52);
   CHECK(second->commits_last_year == 356);
   auto back = github::RepositoryFacts::FromJson(second->ToJson());
   REQUIRE(back.ok());
   CHECK(back->ToJson() == second->ToJson());
+}
+
+TEST_CASE("github: without a token, tag names come from the REST list and a 304 keeps them", "[github]") {
+  Upstream up("");
+  up.AddChalk();
+  auto first = up.Fetch("chalk", "chalk");
+  REQUIRE(first.ok());
+  REQUIRE(first->tags.size() == 30);
+  CHECK(first->tags.front().name == "v2.5.0");
+  CHECK(first->tags.front().date == 0);
+  CHECK(up.server.Hits("POST", "/graphql") == 0);
+  up.server.Add("GET", "/repos/chalk/chalk/tags?per_page=100", ReplayResponse{304});
+  auto second = up.Fetch("chalk", "chalk", &*first);
+  REQUIRE(second.ok());
+  CHECK(second->tags.size() == 30);
+  CHECK(second->etags.at("tags") == "\"tags-1\"");
 }
 
 TEST_CASE("github: archived, missing and moved repositories", "[github]") {

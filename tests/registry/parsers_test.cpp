@@ -90,6 +90,19 @@ TEST_CASE("npm: deprecated, security-held, attested and impostor packages", "[re
   CHECK(loadsh.FindVersion("1.0.1")->deprecated.empty());  // "deprecated": false
 }
 
+TEST_CASE("npm: a package whose versions were all unpublished", "[registry][npm]") {
+  // The shape registry.npmjs.org answers for an unpublished package.
+  auto f =
+      registry::ParseNpmPackument(R"({"_id":"gone","name":"gone","time":{"created":"2020-01-01T00:00:00.000Z",
+    "modified":"2021-03-04T05:06:07.000Z","unpublished":{"time":"2021-03-04T05:06:07.000Z","versions":["1.0.0"],
+    "maintainers":[{"name":"someone"}]}}})",
+                                  {Ecosystem::kNpm, "gone"});
+  REQUIRE(f.ok());
+  CHECK(f->unpublished);
+  CHECK(f->versions.empty());
+  CHECK(f->modified == T("2021-03-04T05:06:07.000Z"));
+}
+
 TEST_CASE("npm: a stored fact survives a round trip", "[registry][npm]") {
   PackageFacts f = Npm("lodash.json", "lodash");
   auto again = PackageFacts::FromJson(f.ToJson());

@@ -152,6 +152,16 @@ TEST_CASE("maven adapter: metadata, the latest POM and its parent chain (recorde
   CHECK(jaxb.license == "Eclipse Distribution License - v 1.0");
   CHECK(jaxb.FindVersion("4.0.5")->published == *core::ParseTimestamp("2024-03-06T06:01:04Z"));
   CHECK(jaxb.modified == *core::ParseTimestamp("2024-03-07T07:52:57Z"));
+  // The latest POM keeps failing: an error naming the URL (and nothing leaks).
+  up.server.Add("GET", "/maven2/org/example/broken/maven-metadata.xml",
+                ReplayResponse{200,
+                               {},
+                               "<metadata><versioning><release>1.0</release><versions><version>1.0</version>"
+                               "</versions></versioning></metadata>"});
+  up.server.Add("GET", "/maven2/org/example/broken/1.0/broken-1.0.pom", ReplayResponse{503});
+  auto broken = up.Fetch(Ecosystem::kMaven, "org.example:broken");
+  REQUIRE_FALSE(broken.ok());
+  CHECK_THAT(broken.status().message(), Catch::Contains("broken-1.0.pom answered HTTP 503"));
   auto missing = up.Fetch(Ecosystem::kMaven, "org.example:missing");
   REQUIRE(missing.ok());
   CHECK_FALSE(missing->has_value());

@@ -2,7 +2,8 @@
 // contributors (count), tags, releases and stats/commit_activity, with the token from the
 // environment, conditional requests with stored ETags (a 304 costs no quota), and the
 // rate-limit budget read from X-RateLimit-Remaining/Reset: when it is spent, no request
-// is sent until the reset (the stage holds its work meanwhile).
+// is sent until the reset (the stage holds its work meanwhile). With a token, tags and
+// their dates come from one GraphQL query; without one, the REST list (names only).
 #pragma once
 
 #include <atomic>
@@ -42,6 +43,8 @@ class GitHubClient {
  private:
   net::HttpRequest Get(const std::string& path, const RepositoryFacts* previous,
                        const std::string& endpoint) const;
+  // POST /graphql for the first 100 tags with their dates (GraphQL needs a token).
+  net::HttpRequest TagsQuery(const std::string& full_name) const;
   // Reads the budget headers; returns true when this answer says the budget is spent.
   bool NoteRateLimit(const net::HttpResponse& response);
 

@@ -13,6 +13,11 @@
 
 namespace pkgtrust::github {
 
+struct Tag {
+  std::string name;
+  core::Millis date = 0;  // tagger date of an annotated tag, else the commit date; 0: unknown
+};
+
 struct Release {
   std::string tag;
   std::string name;
@@ -34,7 +39,7 @@ struct RepositoryFacts {
   std::string default_branch;
   std::string license;              // SPDX id; empty when none or unrecognized
   std::int64_t contributors = -1;   // -1: unknown
-  std::vector<std::string> tags;    // newest first, as GitHub lists them (first 100)
+  std::vector<Tag> tags;            // newest first (first 100); dates need a token (GraphQL)
   std::vector<Release> releases;    // newest first (first 100)
   std::vector<int> weekly_commits;  // last 52 weeks, oldest first; empty while GitHub computes them
   std::int64_t commits_last_year = -1;
