@@ -7,11 +7,11 @@
 #include <vector>
 
 #include "pkgtrust/core/package_name.hpp"
+#include "pkgtrust/core/percent_encoding.hpp"
 
 namespace pkgtrust::core {
 namespace {
 
-bool IsUnreserved(unsigned char c) { return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~'; }
 
 std::string Lowered(std::string_view s) {
   std::string out(s);
@@ -19,23 +19,8 @@ std::string Lowered(std::string_view s) {
   return out;
 }
 
-// Percent-encodes everything but unreserved characters and ':' (purl spec: "the ':'
-// colon does not need to be encoded").
-std::string Encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    if (IsUnreserved(c) || c == ':') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+// purl spec: percent-encode components, except that ':' "does not need to be encoded".
+std::string Encode(std::string_view s) { return PercentEncode(s, ":"); }
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -1,5 +1,7 @@
 #include "pkgtrust/net/url.hpp"
 
+#include "pkgtrust/core/percent_encoding.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -74,19 +76,6 @@ core::Result<Url> ResolveUrl(const Url& base, std::string_view location) {
   return url;
 }
 
-std::string EncodePathSegment(std::string_view segment) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : segment) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '@' || c == ':') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string EncodePathSegment(std::string_view segment) { return core::PercentEncode(segment, "@:"); }
 
 }  // namespace pkgtrust::net
