@@ -53,6 +53,8 @@ void Service::Start() {
   handlers_.try_emplace("registry", owned_handlers_.back().get());
   owned_handlers_.push_back(std::make_unique<pipeline::RepositoryStageHandler>(*github_, *store_));
   handlers_.try_emplace("repository", owned_handlers_.back().get());
+  owned_handlers_.push_back(std::make_unique<pipeline::ScoringStageHandler>(*store_, clock));
+  handlers_.try_emplace("scoring", owned_handlers_.back().get());
 
   pipeline_ =
       std::make_unique<pipeline::Pipeline>(*store_, *transport_, *executor_, clock, config_.reconciler);

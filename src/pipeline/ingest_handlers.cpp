@@ -58,4 +58,61 @@ void RepositoryStageHandler::Handle(const WorkItem& item, std::function<void(Sta
   });
 }
 
+core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,
+                                            const std::vector<store::Fact>& facts) {
+  scoring::Inputs in;
+  in.key = key;
+  bool have_registry = false;
+  for (const store::Fact& fact : facts) {
+    if (fact.kind == kRegistryFact) {
+      auto p = registry::PackageFacts::FromJson(fact.json);
+      if (!p.ok()) return p.status();
+      have_registry = true;
+      in.latest_version = p->latest_version;
+      for (const auto& v : p->versions)
+        in.versions.push_back({v.version, v.published, v.yanked, v.has_attestation});
+      in.deprecated = p->deprecated;
+      in.security_holder = p->security_holder;
+      in.downloads_last_month = p->downloads_last_month;
+      in.downloads_last_90_days = p->downloads_last_90_days;
+      in.downloads_total = p->downloads_total;
+      if (p->repository) {
+        in.has_repository = true;
+        in.repository_host = p->repository->host;
+        in.repository_owner = p->repository->owner;
+        in.repository_name = p->repository->name;
+        in.repository_subdirectory = p->repository->subdirectory;
+      }
+    } else if (fact.kind == kRepositoryFact) {
+      auto r = github::RepositoryFacts::FromJson(fact.json);
+      if (!r.ok()) return r.status();
+      scoring::Inputs::GitHub gh;
+      gh.found = r->status == github::RepositoryStatus::kFound;
+      gh.moved = r->moved;
+      gh.archived = r->archived;
+      gh.disabled = r->disabled;
+      gh.fork = r->is_fork;
+      gh.stars = r->stars;
+      gh.forks = r->forks;
+      gh.contributors = r->contributors;
+      gh.commits_last_year = r->commits_last_year;
+      gh.pushed = r->pushed;
+      for (const auto& t : r->tags) gh.tags.push_back({t.name, t.date});
+      in.github = std::move(gh);
+    }
+  }
+  if (!have_registry)
+    return core::Status::FailedPrecondition(key.ToString() + " has no registry facts to score");
+  return in;
+}
+
+void ScoringStageHandler::Handle(const WorkItem& item, std::function<void(StageResult)> done) {
+  auto facts = store_.GetFacts(item.key);
+  if (!facts.ok()) return done(StageResult::Retry(facts.status().message()));
+  auto inputs = ScoringInputs(item.key, *facts);
+  if (!inputs.ok()) return done(StageResult::Fail(inputs.status().message()));
+  scoring::Report report = scoring::Score(*inputs, clock_.NowMillis());
+  done(StageResult::Advance(PackageState::kComplete, {{kScoreFact, report.ToJson()}}));
+}
+
 }  // namespace pkgtrust::pipeline

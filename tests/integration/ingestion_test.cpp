@@ -1,14 +1,16 @@
-// The real registry and repository stages inside the service, over HTTP against the
+// The real registry, repository and scoring stages inside the service, over HTTP against the
 // replay upstream: one package of each ecosystem is ingested and its facts stored, an
 // unknown one ends not_found, and a spent GitHub budget holds the repository stage
 // until the reset instead of failing packages.
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "app/config.hpp"
 #include "app/service.hpp"
 #include "pkgtrust/github/repository_facts.hpp"
 #include "pkgtrust/pipeline/ingest_handlers.hpp"
 #include "pkgtrust/registry/package_facts.hpp"
+#include "pkgtrust/scoring/model.hpp"
 #include "support/replay_server.hpp"
 #include "support/test_stages.hpp"
 #include "support/test_support.hpp"
@@ -77,8 +79,7 @@ TEST_CASE("one package of each ecosystem is ingested through the real stages", "
                                                                      {"go-gorp/gorp", 3700}})
     server.Add("GET", "/repos/" + repo, ReplayResponse{200, {}, RepoJson(repo, stars)});
 
-  testing::TestStages stages;
-  app::Service service(ConfigFor(dir, server), {{"scoring", &stages.scoring}});
+  app::Service service(ConfigFor(dir, server));
   service.Start();
   std::vector<core::PackageKey> keys = {{Ecosystem::kNpm, "lodash"},
                                         {Ecosystem::kPypi, "flask"},
@@ -118,6 +119,15 @@ TEST_CASE("one package of each ecosystem is ingested through the real stages", "
   CHECK(gorp->FindVersion("v3.0.1")->yanked);
   CHECK_FALSE(FactOf(db, keys[5], pipeline::kRepositoryFact).has_value());  // psycopg2: no repository
   CHECK(FactOf(db, keys[5], pipeline::kRegistryFact).has_value());
+  for (const auto& key : keys) {  // every complete package has its report
+    auto score = FactOf(db, key, pipeline::kScoreFact);
+    REQUIRE(score.has_value());
+    auto report = nlohmann::json::parse(*score);
+    CHECK(report["model_version"] == scoring::kModelVersion);
+    CHECK(report["score"].get<double>() >= 0);
+    CHECK(report["score"].get<double>() <= 10);
+  }
+  CHECK_FALSE(FactOf(db, {Ecosystem::kNpm, "no-such-package-anywhere"}, pipeline::kScoreFact).has_value());
   service.Stop();
 }
 
@@ -132,8 +142,7 @@ TEST_CASE("a spent GitHub budget holds the repository stage until the reset", "[
                   {{"X-RateLimit-Remaining", "0"}, {"X-RateLimit-Reset", std::to_string(reset)}},
                   R"({"message":"API rate limit exceeded"})"},
                  {200, {{"X-RateLimit-Remaining", "4999"}}, RepoJson("lodash/lodash", 1)}});
-  testing::TestStages stages;
-  app::Service service(ConfigFor(dir, server), {{"scoring", &stages.scoring}});
+  app::Service service(ConfigFor(dir, server));
   service.Start();
   REQUIRE(service.pipeline().SubmitOne({{Ecosystem::kNpm, "lodash"}}).ok());
   REQUIRE(testing::WaitUntil(

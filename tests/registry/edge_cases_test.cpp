@@ -79,8 +79,7 @@ TEST_CASE("answers that stay bad end failed with the error recorded; nothing cra
     stage.max_attempts = 2;
     stage.retry_base = 10ms;
   }
-  testing::TestStages stages;
-  app::Service service(config, {{"scoring", &stages.scoring}});
+  app::Service service(config);
   service.Start();
   REQUIRE(
       service.pipeline()

@@ -3,17 +3,20 @@
 //   registry:   found with a GitHub repository -> pending_repository; found without one ->
 //               pending_score; absent from the registry -> not_found
 //   repository: GitHub facts (a missing or moved repository is a fact too) -> pending_score
+//   scoring:    the score model over the stored facts -> complete, with the "score" fact
 #pragma once
 
 #include "pkgtrust/github/github_client.hpp"
 #include "pkgtrust/pipeline/stage.hpp"
 #include "pkgtrust/registry/registry_client.hpp"
+#include "pkgtrust/scoring/model.hpp"
 #include "pkgtrust/store/package_store.hpp"
 
 namespace pkgtrust::pipeline {
 
 inline constexpr const char* kRegistryFact = "registry";
 inline constexpr const char* kRepositoryFact = "repository";
+inline constexpr const char* kScoreFact = "score";
 
 class RegistryStageHandler final : public StageHandler {
  public:
@@ -34,6 +37,20 @@ class RepositoryStageHandler final : public StageHandler {
  private:
   github::GitHubClient& client_;
   store::PackageStore& store_;
+};
+
+// The model's inputs from a package's stored facts (registry and, if read, repository).
+core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,
+                                            const std::vector<store::Fact>& facts);
+
+class ScoringStageHandler final : public StageHandler {
+ public:
+  ScoringStageHandler(store::PackageStore& store, const core::Clock& clock) : store_(store), clock_(clock) {}
+  void Handle(const WorkItem& item, std::function<void(StageResult)> done) override;
+
+ private:
+  store::PackageStore& store_;
+  const core::Clock& clock_;
 };
 
 }  // namespace pkgtrust::pipeline
