@@ -15,8 +15,9 @@ RUN apt-get update -qq \
  && mkdir -p /var/lib/pkgtrust /etc/pkgtrust && chown pkgtrust /var/lib/pkgtrust
 COPY --from=build /src/build/src/pkgtrust /usr/local/bin/pkgtrust
 COPY config/pkgtrust.yaml config/topology.yaml /etc/pkgtrust/
+COPY data/popular/ /usr/share/pkgtrust/popular/
 # The database lives in the volume; listen on every interface inside the container.
-RUN sed -i 's|^  path: pkgtrust.db|  path: /var/lib/pkgtrust/pkgtrust.db|; s|"127.0.0.1:8080"|"0.0.0.0:8080"|' \
+RUN sed -i 's|^  path: pkgtrust.db|  path: /var/lib/pkgtrust/pkgtrust.db|; s|"127.0.0.1:8080"|"0.0.0.0:8080"|; s|\.\./data/popular/|/usr/share/pkgtrust/popular/|' \
       /etc/pkgtrust/pkgtrust.yaml
 USER pkgtrust
 VOLUME /var/lib/pkgtrust

@@ -229,9 +229,9 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
   Config config;
   config.source = source;
   if (root.IsNull()) root.reset(YAML::Node(YAML::NodeType::Map));
-  r.ExpectMap(
-      root, "",
-      {"server", "database", "transport", "workers", "stages", "reconciler", "upstreams", "secrets", "log"});
+  r.ExpectMap(root, "",
+              {"server", "database", "transport", "workers", "stages", "reconciler", "upstreams", "secrets",
+               "scoring", "log"});
   auto resolve = [&](const std::string& path) {
     if (path.empty() || path.front() == '/' || base_dir.empty()) return path;
     return (std::filesystem::path(base_dir) / path).string();
@@ -329,6 +329,17 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
     r.Get(sec, "secrets", "feed_token_env", &config.secrets.feed_token_env);
   }
 
+  if (YAML::Node scoring = root["scoring"]; scoring.IsDefined()) {
+    r.ExpectMap(scoring, "scoring", {"popular"});
+    if (YAML::Node popular = scoring["popular"]; popular.IsDefined()) {
+      r.ExpectMap(popular, "scoring.popular", {"npm", "pypi"});
+      for (const char* eco : {"npm", "pypi"}) {
+        std::string path;
+        if (r.Get(popular, "scoring.popular", eco, &path)) config.popular_lists[eco] = resolve(path);
+      }
+    }
+  }
+
   if (YAML::Node log = root["log"]; log.IsDefined()) {
     r.ExpectMap(log, "log", {"level"});
     std::string level;
@@ -361,6 +372,8 @@ Config LoadConfigFile(const std::string& path) {
   return ParseConfig(ReadFile(path), path, base);
 }
 
-Config DefaultConfig() { return ParseConfig(kEmbeddedConfigYaml, kEmbeddedSource, ""); }
+// The embedded file behaves as config/pkgtrust.yaml read from the current folder (a
+// checkout): its relative paths, such as the popular-package lists, resolve from there.
+Config DefaultConfig() { return ParseConfig(kEmbeddedConfigYaml, kEmbeddedSource, "config"); }
 
 }  // namespace pkgtrust::app

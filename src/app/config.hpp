@@ -43,6 +43,7 @@ struct Config {
   pipeline::ReconcilerConfig reconciler;
   std::map<std::string, std::string> upstreams;  // name -> base URL
   SecretsConfig secrets;
+  std::map<std::string, std::string> popular_lists;  // ecosystem -> TSV path (typosquatting)
   core::LogLevel log_level = core::LogLevel::kInfo;
 };
 

@@ -13,6 +13,7 @@
 #include "pkgtrust/pipeline/executor.hpp"
 #include "pkgtrust/pipeline/pipeline.hpp"
 #include "pkgtrust/registry/registry_client.hpp"
+#include "pkgtrust/scoring/typosquat.hpp"
 #include "pkgtrust/store/package_store.hpp"
 
 namespace pkgtrust::app {
@@ -45,6 +46,7 @@ class Service {
   std::unique_ptr<registry::RegistryClient> registry_;
   std::unique_ptr<github::GitHubClient> github_;
   std::vector<std::unique_ptr<pipeline::StageHandler>> owned_handlers_;
+  scoring::PopularPackages popular_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   bool started_ = false;
 };

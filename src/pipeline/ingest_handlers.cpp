@@ -111,7 +111,7 @@ void ScoringStageHandler::Handle(const WorkItem& item, std::function<void(StageR
   if (!facts.ok()) return done(StageResult::Retry(facts.status().message()));
   auto inputs = ScoringInputs(item.key, *facts);
   if (!inputs.ok()) return done(StageResult::Fail(inputs.status().message()));
-  scoring::Report report = scoring::Score(*inputs, clock_.NowMillis());
+  scoring::Report report = scoring::Score(*inputs, clock_.NowMillis(), popular_);
   done(StageResult::Advance(PackageState::kComplete, {{kScoreFact, report.ToJson()}}));
 }
 

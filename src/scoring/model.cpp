@@ -6,12 +6,14 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "pkgtrust/scoring/typosquat.hpp"
+
 namespace pkgtrust::scoring {
 namespace {
 
 constexpr double kDay = 24.0 * 3600 * 1000;
 constexpr double kWeightActivity = 0.40, kWeightProvenance = 0.35, kWeightPopularity = 0.25;
-constexpr double kCapDeprecated = 3.0, kCapArchived = 4.0, kCapSecurityHolder = 0.0;
+constexpr double kCapDeprecated = 3.0, kCapArchived = 4.0, kCapTyposquat = 1.0, kCapSecurityHolder = 0.0;
 constexpr double kTagWindowDays = 7;  // a version "matches" a tag published within this many days
 
 double Clamp(double v) { return std::clamp(v, 0.0, 10.0); }
@@ -169,7 +171,7 @@ double Round1(double v) { return std::round(v * 10) / 10; }
 
 }  // namespace
 
-Report Score(const Inputs& in, core::Millis now) {
+Report Score(const Inputs& in, core::Millis now, const PopularPackages* popular) {
   Report r;
   r.activity = Activity(in, now);
   r.provenance = Provenance(in);
@@ -199,6 +201,12 @@ Report Score(const Inputs& in, core::Millis now) {
   if (in.github && in.github->found && in.github->archived) {
     r.archived = true;
     cap(kCapArchived, "the repository is archived");
+  }
+  if (popular) {
+    if (auto look_alike = popular->FindLookAlike(in.key, in.downloads_last_month)) {
+      r.typosquat_of = *look_alike;
+      cap(kCapTyposquat, fmt::format("the name looks like the much more popular package '{}'", *look_alike));
+    }
   }
   if (in.security_holder) cap(kCapSecurityHolder, "npm replaced this package with a security placeholder");
   r.score = Round1(Clamp(score));

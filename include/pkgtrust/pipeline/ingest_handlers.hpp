@@ -10,6 +10,7 @@
 #include "pkgtrust/pipeline/stage.hpp"
 #include "pkgtrust/registry/registry_client.hpp"
 #include "pkgtrust/scoring/model.hpp"
+#include "pkgtrust/scoring/typosquat.hpp"
 #include "pkgtrust/store/package_store.hpp"
 
 namespace pkgtrust::pipeline {
@@ -45,12 +46,16 @@ core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,
 
 class ScoringStageHandler final : public StageHandler {
  public:
-  ScoringStageHandler(store::PackageStore& store, const core::Clock& clock) : store_(store), clock_(clock) {}
+  // `popular` (may be null: no typosquatting check) must outlive the handler.
+  ScoringStageHandler(store::PackageStore& store, const core::Clock& clock,
+                      const scoring::PopularPackages* popular = nullptr)
+      : store_(store), clock_(clock), popular_(popular) {}
   void Handle(const WorkItem& item, std::function<void(StageResult)> done) override;
 
  private:
   store::PackageStore& store_;
   const core::Clock& clock_;
+  const scoring::PopularPackages* popular_;
 };
 
 }  // namespace pkgtrust::pipeline

@@ -72,6 +72,8 @@ struct Report {
   std::string ToJson() const;
 };
 
-Report Score(const Inputs& inputs, core::Millis now);
+class PopularPackages;
+// `popular` (may be null) enables the typosquatting check.
+Report Score(const Inputs& inputs, core::Millis now, const PopularPackages* popular = nullptr);
 
 }  // namespace pkgtrust::scoring

@@ -1,0 +1,133 @@
+#include "pkgtrust/scoring/typosquat.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <vector>
+
+#include "pkgtrust/core/package_name.hpp"
+
+namespace pkgtrust::scoring {
+namespace {
+
+// "@scope/some_name.js" -> "somenamejs": what is left when scope and separators go.
+std::string Fold(std::string_view name) {
+  if (!name.empty() && name.front() == '@') {
+    auto slash = name.find('/');
+    if (slash != std::string_view::npos) name = name.substr(slash + 1);
+  }
+  std::string out;
+  for (char c : name)
+    if (c != '-' && c != '_' && c != '.')
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view Unscoped(std::string_view name) {
+  if (!name.empty() && name.front() == '@') {
+    auto slash = name.find('/');
+    if (slash != std::string_view::npos) return name.substr(slash + 1);
+  }
+  return name;
+}
+
+}  // namespace
+
+int EditDistance(std::string_view a, std::string_view b, int limit) {
+  if (std::abs(static_cast<int>(a.size()) - static_cast<int>(b.size())) > limit) return limit + 1;
+  const std::size_t n = a.size(), m = b.size();
+  std::vector<int> prev2(m + 1), prev(m + 1), cur(m + 1);
+  for (std::size_t j = 0; j <= m; ++j) prev[j] = static_cast<int>(j);
+  for (std::size_t i = 1; i <= n; ++i) {
+    cur[0] = static_cast<int>(i);
+    int row_min = cur[0];
+    for (std::size_t j = 1; j <= m; ++j) {
+      int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        cur[j] = std::min(cur[j], prev2[j - 2] + 1);
+      row_min = std::min(row_min, cur[j]);
+    }
+    if (row_min > limit) return limit + 1;
+    std::swap(prev2, prev);
+    std::swap(prev, cur);
+  }
+  return prev[m];
+}
+
+void PopularPackages::Add(core::Ecosystem ecosystem, std::string name, double popularity) {
+  auto* list = ecosystem == core::Ecosystem::kNpm    ? &npm_
+               : ecosystem == core::Ecosystem::kPypi ? &pypi_
+                                                     : nullptr;
+  if (!list) return;
+  std::string folded = Fold(name);
+  list->push_back({std::move(name), std::move(folded), popularity});
+}
+
+core::Status PopularPackages::Load(core::Ecosystem ecosystem, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return core::Status::NotFound(fmt::format("{}: cannot read the popular-package list", path));
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    auto tab = line.find('\t');
+    if (tab == std::string::npos)
+      return core::Status::InvalidArgument(fmt::format("{}:{}: expected name<TAB>number", path, number));
+    std::string name = line.substr(0, tab);
+    double value;
+    try {
+      value = std::stod(line.substr(tab + 1));
+    } catch (const std::exception&) {
+      if (number == 1) continue;  // the header
+      return core::Status::InvalidArgument(
+          fmt::format("{}:{}: '{}' is not a number", path, number, line.substr(tab + 1)));
+    }
+    auto normalized = core::NormalizePackageName(ecosystem, name);
+    if (!normalized.ok()) continue;  // a list entry we could never be asked about
+    bool is_rank = ecosystem == core::Ecosystem::kPypi;
+    Add(ecosystem, *normalized, is_rank ? 1e9 / std::max(1.0, value) : value);
+  }
+  return core::Status::Ok();
+}
+
+const std::vector<PopularPackages::Entry>* PopularPackages::For(core::Ecosystem ecosystem) const {
+  if (ecosystem == core::Ecosystem::kNpm) return &npm_;
+  if (ecosystem == core::Ecosystem::kPypi) return &pypi_;
+  return nullptr;
+}
+
+std::size_t PopularPackages::size(core::Ecosystem ecosystem) const {
+  const auto* list = For(ecosystem);
+  return list ? list->size() : 0;
+}
+
+std::optional<std::string> PopularPackages::FindLookAlike(const core::PackageKey& key,
+                                                          std::int64_t own_downloads) const {
+  const auto* list = For(key.ecosystem);
+  if (!list || list->empty()) return std::nullopt;
+  double own = own_downloads > 0 ? static_cast<double>(own_downloads) : 0;
+  for (const Entry& e : *list)
+    if (e.name == key.name) own = std::max(own, e.popularity);
+  std::string folded = Fold(key.name);
+  std::string_view bare = Unscoped(key.name);
+  const Entry* best = nullptr;
+  for (const Entry& e : *list) {
+    if (e.name == key.name || e.popularity < 10 * std::max(own, 1.0)) continue;
+    bool alike = false;
+    if (folded.size() >= 4 && e.folded == folded) {
+      alike = true;  // a scope or separator change: cross-env / crossenv / @evil/cross-env
+    } else if (bare.size() >= 5) {
+      int limit = bare.size() >= 8 ? 2 : 1;  // two edits only for longer names
+      alike = EditDistance(bare, Unscoped(e.name), limit) <= limit;
+    }
+    if (alike && (!best || e.popularity > best->popularity)) best = &e;
+  }
+  if (!best) return std::nullopt;
+  return best->name;
+}
+
+}  // namespace pkgtrust::scoring
