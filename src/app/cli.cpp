@@ -3,13 +3,20 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "app/config.hpp"
 #include "app/service.hpp"
+#include "pkgtrust/scoring/osv.hpp"
+#include "pkgtrust/store/package_store.hpp"
 
 #ifndef PKGTRUST_VERSION
 #define PKGTRUST_VERSION "0.0.0"
@@ -26,6 +33,10 @@ Usage:
                                     a local SQLite file (default ./pkgtrust-dev.db), debug logs
   pkgtrust check-config --config FILE
                                     validate a config file and its topology, then exit
+  pkgtrust import-osv PATH [--config FILE | --db PATH]
+                                    store the malicious-package advisories of an OSV file or
+                                    folder (e.g. ossf/malicious-packages); matching packages
+                                    score 0. Without --config: the dev database
   pkgtrust --help                   this text
   pkgtrust --version                the version
 
@@ -57,6 +68,56 @@ void BlockShutdownSignals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
+// Reads every *.json under `path` (or the file itself), stores the MAL- records.
+int RunImportOsv(const std::string& path, const Config& config) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    std::fprintf(stderr, "pkgtrust: %s: no such file or folder\n", path.c_str());
+    return 1;
+  }
+  std::vector<fs::path> files;
+  if (fs::is_directory(path, ec)) {
+    for (auto it = fs::recursive_directory_iterator(path, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      if (it->is_regular_file() && it->path().extension() == ".json") files.push_back(it->path());
+    std::sort(files.begin(), files.end());
+  } else {
+    files.push_back(path);
+  }
+  std::vector<store::Advisory> advisories;
+  int skipped_files = 0, skipped_packages = 0;
+  for (const auto& file : files) {
+    std::ifstream in(file, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto records = scoring::ParseOsvRecord(text, &skipped_packages);
+    if (!records.ok()) {
+      std::fprintf(stderr, "skipped %s: %s\n", file.c_str(), records.status().message().c_str());
+      skipped_files++;
+      continue;
+    }
+    for (auto& r : *records) {
+      nlohmann::json versions = r.versions;
+      advisories.push_back({r.key, r.id, r.summary, versions.dump(), r.modified});
+    }
+  }
+  auto store = store::PackageStore::Open(config.database, core::SystemClock::Instance());
+  if (!store.ok()) {
+    std::fprintf(stderr, "pkgtrust: %s\n", store.status().message().c_str());
+    return 1;
+  }
+  if (auto s = (*store)->UpsertAdvisoriesSync(advisories); !s.ok()) {
+    std::fprintf(stderr, "pkgtrust: storing advisories: %s\n", s.message().c_str());
+    return 1;
+  }
+  std::printf(
+      "imported %zu advisories from %zu files into %s (%d files skipped, %d packages of unscored "
+      "ecosystems)\n",
+      advisories.size(), files.size() - skipped_files, config.database.path.c_str(), skipped_files,
+      skipped_packages);
+  return 0;
+}
+
 int RunService(Config config) {
   core::SetLogLevel(config.log_level);
   BlockShutdownSignals();  // before any thread starts, so only sigwait sees them
@@ -83,8 +144,9 @@ int RunCli(int argc, char** argv) {
     std::printf("pkgtrust %s\n", PKGTRUST_VERSION);
     return 0;
   }
-  if (command != "serve" && command != "dev" && command != "check-config")
+  if (command != "serve" && command != "dev" && command != "check-config" && command != "import-osv")
     return Usage(fmt::format("unknown command '{}'", command));
+  std::string positional;
 
   std::string config_path, db_path, log_level;
   for (std::size_t i = 1; i < args.size(); ++i) {
@@ -97,7 +159,9 @@ int RunCli(int argc, char** argv) {
     bool ok = true;
     if (arg == "--config" && command != "dev")
       ok = value(&config_path);
-    else if (arg == "--db" && command == "dev")
+    else if (command == "import-osv" && positional.empty() && !arg.starts_with("-"))
+      positional = arg;
+    else if (arg == "--db" && (command == "dev" || command == "import-osv"))
       ok = value(&db_path);
     else if (arg == "--log-level" && command != "check-config")
       ok = value(&log_level);
@@ -111,6 +175,12 @@ int RunCli(int argc, char** argv) {
 
   try {
     Config config;
+    if (command == "import-osv") {
+      if (positional.empty()) return Usage("'import-osv' needs the PATH of an OSV file or folder");
+      config = config_path.empty() ? DefaultConfig() : LoadConfigFile(config_path);
+      if (config_path.empty()) config.database.path = db_path.empty() ? "pkgtrust-dev.db" : db_path;
+      return RunImportOsv(positional, config);
+    }
     if (command == "dev") {
       config = DefaultConfig();
       config.database.path = db_path.empty() ? "pkgtrust-dev.db" : db_path;

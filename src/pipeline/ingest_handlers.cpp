@@ -111,6 +111,9 @@ void ScoringStageHandler::Handle(const WorkItem& item, std::function<void(StageR
   if (!facts.ok()) return done(StageResult::Retry(facts.status().message()));
   auto inputs = ScoringInputs(item.key, *facts);
   if (!inputs.ok()) return done(StageResult::Fail(inputs.status().message()));
+  auto advisories = store_.FindAdvisories(item.key);
+  if (!advisories.ok()) return done(StageResult::Retry(advisories.status().message()));
+  if (!advisories->empty()) inputs->malicious_advisory = advisories->front().id;
   scoring::Report report = scoring::Score(*inputs, clock_.NowMillis(), popular_);
   done(StageResult::Advance(PackageState::kComplete, {{kScoreFact, report.ToJson()}}));
 }

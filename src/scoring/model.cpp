@@ -209,6 +209,10 @@ Report Score(const Inputs& in, core::Millis now, const PopularPackages* popular)
     }
   }
   if (in.security_holder) cap(kCapSecurityHolder, "npm replaced this package with a security placeholder");
+  if (!in.malicious_advisory.empty()) {
+    r.malicious = in.malicious_advisory;
+    cap(0, fmt::format("known malicious package: advisory {}", in.malicious_advisory));
+  }
   r.score = Round1(Clamp(score));
   return r;
 }

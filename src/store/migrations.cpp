@@ -41,6 +41,17 @@ CREATE TABLE package_facts (
   PRIMARY KEY (package_id, kind)
 ) WITHOUT ROWID;
 )sql"},
+    {2, "advisories of malicious packages (OSV)", R"sql(
+CREATE TABLE advisories (
+  ecosystem TEXT NOT NULL,
+  name      TEXT NOT NULL,
+  id        TEXT NOT NULL,
+  summary   TEXT NOT NULL,
+  versions  TEXT NOT NULL,
+  modified  TEXT NOT NULL,
+  PRIMARY KEY (ecosystem, name, id)
+) WITHOUT ROWID;
+)sql"},
 };
 
 }  // namespace

@@ -500,6 +500,46 @@ Result<std::map<PackageState, std::int64_t>> PackageStore::CountByState() {
   return counts;
 }
 
+core::Status PackageStore::UpsertAdvisoriesSync(std::vector<Advisory> advisories) {
+  auto result = Wait<bool>([&](auto done) {
+    impl_->SubmitOp<bool>(
+        [list = std::move(advisories)](Connection& c, Millis) -> Result<bool> {
+          auto stmt = c.Prepare(
+              "INSERT OR REPLACE INTO advisories (ecosystem, name, id, summary, versions, modified) "
+              "VALUES (?, ?, ?, ?, ?, ?)");
+          if (!stmt.ok()) return stmt.status();
+          for (const Advisory& a : list) {
+            (*stmt)
+                ->Reset()
+                .Bind(EcoText(a.key))
+                .Bind(a.key.name)
+                .Bind(a.id)
+                .Bind(a.summary)
+                .Bind(a.versions)
+                .Bind(a.modified);
+            if (auto s = (*stmt)->Run(); !s.ok()) return s;
+          }
+          return true;
+        },
+        std::move(done));
+  });
+  return result.ok() ? Status::Ok() : result.status();
+}
+
+Result<std::vector<Advisory>> PackageStore::FindAdvisories(const core::PackageKey& key) {
+  Impl::Lease lease(*impl_);
+  auto stmt = (*lease).Prepare(
+      "SELECT id, summary, versions, modified FROM advisories WHERE ecosystem = ? AND name = ? ORDER BY id");
+  if (!stmt.ok()) return stmt.status();
+  (*stmt)->Bind(EcoText(key)).Bind(key.name);
+  std::vector<Advisory> out;
+  Status status;
+  while ((*stmt)->Step(&status))
+    out.push_back({key, (*stmt)->Text(0), (*stmt)->Text(1), (*stmt)->Text(2), (*stmt)->Text(3)});
+  if (!status.ok()) return status;
+  return out;
+}
+
 int PackageStore::SchemaVersion() {
   Impl::Lease lease(*impl_);
   return CurrentSchemaVersion(*lease);

@@ -11,6 +11,7 @@
 #include "pkgtrust/pipeline/ingest_handlers.hpp"
 #include "pkgtrust/registry/package_facts.hpp"
 #include "pkgtrust/scoring/model.hpp"
+#include "pkgtrust/scoring/osv.hpp"
 #include "support/replay_server.hpp"
 #include "support/test_stages.hpp"
 #include "support/test_support.hpp"
@@ -128,6 +129,34 @@ TEST_CASE("one package of each ecosystem is ingested through the real stages", "
     CHECK(report["score"].get<double>() <= 10);
   }
   CHECK_FALSE(FactOf(db, {Ecosystem::kNpm, "no-such-package-anywhere"}, pipeline::kScoreFact).has_value());
+  service.Stop();
+}
+
+TEST_CASE("an OSV-listed malicious package is ingested and scores 0 naming the advisory", "[integration]") {
+  testing::TempDir dir;
+  testing::ReplayServer server;
+  server.Add(
+      "GET", "/02-echo",
+      ReplayResponse{200, {}, R"({"name":"02-echo","dist-tags":{"latest":"0.0.7"},"versions":{"0.0.7":{}},
+               "time":{"0.0.7":"2025-01-10T00:00:00.000Z"}})"});
+  server.Add("GET", "/npm-downloads/downloads/point/last-month/02-echo",
+             ReplayResponse{200, {}, R"({"downloads":900})"});
+  app::Service service(ConfigFor(dir, server));
+  service.Start();
+  auto record = scoring::ParseOsvRecord(Fixture("osv/npm/MAL-2025-191025.json"));
+  REQUIRE(record.ok());
+  REQUIRE(service.store()
+              .UpsertAdvisoriesSync(
+                  {{(*record)[0].key, (*record)[0].id, (*record)[0].summary, "[\"0.0.7\"]", ""}})
+              .ok());
+  REQUIRE(service.pipeline().SubmitOne({{Ecosystem::kNpm, "02-echo"}}).ok());
+  REQUIRE(testing::WaitUntil(
+      [&] { return service.store().CountByState()->at(core::PackageState::kComplete) == 1; }, 30s));
+  auto report =
+      nlohmann::json::parse(*FactOf(service.store(), {Ecosystem::kNpm, "02-echo"}, pipeline::kScoreFact));
+  CHECK(report["score"] == 0.0);
+  CHECK(report["flags"]["malicious"] == true);
+  CHECK(report["flags"]["advisory"] == "MAL-2025-191025");
   service.Stop();
 }
 

@@ -29,6 +29,7 @@ struct Inputs {
   std::vector<Version> versions;
   std::string deprecated;  // the latest version's deprecation message
   bool security_holder = false;
+  std::string malicious_advisory;  // OSV id of a malicious-package advisory, if one names it
   std::int64_t downloads_last_month = -1;
   std::int64_t downloads_last_90_days = -1;
   std::int64_t downloads_total = -1;

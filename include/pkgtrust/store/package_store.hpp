@@ -48,6 +48,16 @@ struct Fact {
   std::string json;
 };
 
+// A known-malicious package (from an OSV record). `versions` is a JSON array; empty
+// ("[]") means every version.
+struct Advisory {
+  core::PackageKey key;
+  std::string id;
+  std::string summary;
+  std::string versions = "[]";
+  std::string modified;
+};
+
 // Start a run for a package unless one is already in flight.
 struct EnqueueRequest {
   core::PackageKey key;
@@ -131,6 +141,9 @@ class PackageStore {
   // Complete packages that finished before `before`.
   core::Result<std::vector<PackageRecord>> ListStale(core::Millis before, std::size_t limit);
   core::Result<std::map<core::PackageState, std::int64_t>> CountByState();
+  // Inserts or replaces advisories (same package and id) in one transaction.
+  core::Status UpsertAdvisoriesSync(std::vector<Advisory> advisories);
+  core::Result<std::vector<Advisory>> FindAdvisories(const core::PackageKey& key);
   int SchemaVersion();
 
   struct WriterStats {
