@@ -15,7 +15,9 @@
 
 #include "app/config.hpp"
 #include "app/service.hpp"
+#include "pkgtrust/pipeline/ingest_handlers.hpp"
 #include "pkgtrust/scoring/osv.hpp"
+#include "pkgtrust/scoring/typosquat.hpp"
 #include "pkgtrust/store/package_store.hpp"
 
 #ifndef PKGTRUST_VERSION
@@ -37,6 +39,9 @@ Usage:
                                     store the malicious-package advisories of an OSV file or
                                     folder (e.g. ossf/malicious-packages); matching packages
                                     score 0. Without --config: the dev database
+  pkgtrust rescore [--config FILE | --db PATH]
+                                    re-score every complete package from its stored facts
+                                    with the current model (no upstream is asked)
   pkgtrust --help                   this text
   pkgtrust --version                the version
 
@@ -118,6 +123,27 @@ int RunImportOsv(const std::string& path, const Config& config) {
   return 0;
 }
 
+int RunRescore(const Config& config) {
+  auto store = store::PackageStore::Open(config.database, core::SystemClock::Instance());
+  if (!store.ok()) {
+    std::fprintf(stderr, "pkgtrust: %s\n", store.status().message().c_str());
+    return 1;
+  }
+  scoring::PopularPackages popular;
+  for (const auto& [eco, path] : config.popular_lists)
+    if (auto s = popular.Load(*core::ParseEcosystem(eco), path); !s.ok())
+      std::fprintf(stderr, "typosquatting check for %s is off: %s\n", eco.c_str(), s.message().c_str());
+  auto counts = pipeline::RescoreAll(**store, &popular, core::SystemClock::Instance());
+  if (!counts.ok()) {
+    std::fprintf(stderr, "pkgtrust: rescore: %s\n", counts.status().message().c_str());
+    return 1;
+  }
+  std::printf("rescored %lld complete packages in %s with model %s: %lld reports changed, %lld skipped\n",
+              static_cast<long long>(counts->scored), config.database.path.c_str(), scoring::kModelVersion,
+              static_cast<long long>(counts->changed), static_cast<long long>(counts->skipped));
+  return 0;
+}
+
 int RunService(Config config) {
   core::SetLogLevel(config.log_level);
   BlockShutdownSignals();  // before any thread starts, so only sigwait sees them
@@ -144,7 +170,8 @@ int RunCli(int argc, char** argv) {
     std::printf("pkgtrust %s\n", PKGTRUST_VERSION);
     return 0;
   }
-  if (command != "serve" && command != "dev" && command != "check-config" && command != "import-osv")
+  if (command != "serve" && command != "dev" && command != "check-config" && command != "import-osv" &&
+      command != "rescore")
     return Usage(fmt::format("unknown command '{}'", command));
   std::string positional;
 
@@ -161,7 +188,7 @@ int RunCli(int argc, char** argv) {
       ok = value(&config_path);
     else if (command == "import-osv" && positional.empty() && !arg.starts_with("-"))
       positional = arg;
-    else if (arg == "--db" && (command == "dev" || command == "import-osv"))
+    else if (arg == "--db" && (command == "dev" || command == "import-osv" || command == "rescore"))
       ok = value(&db_path);
     else if (arg == "--log-level" && command != "check-config")
       ok = value(&log_level);
@@ -180,6 +207,11 @@ int RunCli(int argc, char** argv) {
       config = config_path.empty() ? DefaultConfig() : LoadConfigFile(config_path);
       if (config_path.empty()) config.database.path = db_path.empty() ? "pkgtrust-dev.db" : db_path;
       return RunImportOsv(positional, config);
+    }
+    if (command == "rescore") {
+      config = config_path.empty() ? DefaultConfig() : LoadConfigFile(config_path);
+      if (config_path.empty()) config.database.path = db_path.empty() ? "pkgtrust-dev.db" : db_path;
+      return RunRescore(config);
     }
     if (command == "dev") {
       config = DefaultConfig();

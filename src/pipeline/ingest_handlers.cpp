@@ -106,16 +106,55 @@ core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,
   return in;
 }
 
-void ScoringStageHandler::Handle(const WorkItem& item, std::function<void(StageResult)> done) {
-  auto facts = store_.GetFacts(item.key);
-  if (!facts.ok()) return done(StageResult::Retry(facts.status().message()));
-  auto inputs = ScoringInputs(item.key, *facts);
-  if (!inputs.ok()) return done(StageResult::Fail(inputs.status().message()));
-  auto advisories = store_.FindAdvisories(item.key);
-  if (!advisories.ok()) return done(StageResult::Retry(advisories.status().message()));
+core::Result<scoring::Report> ScorePackage(store::PackageStore& store, const core::PackageKey& key,
+                                           const scoring::PopularPackages* popular, core::Millis now) {
+  auto facts = store.GetFacts(key);
+  if (!facts.ok()) return facts.status();
+  auto inputs = ScoringInputs(key, *facts);
+  if (!inputs.ok()) return inputs.status();
+  auto advisories = store.FindAdvisories(key);
+  if (!advisories.ok()) return advisories.status();
   if (!advisories->empty()) inputs->malicious_advisory = advisories->front().id;
-  scoring::Report report = scoring::Score(*inputs, clock_.NowMillis(), popular_);
-  done(StageResult::Advance(PackageState::kComplete, {{kScoreFact, report.ToJson()}}));
+  return scoring::Score(*inputs, now, popular);
+}
+
+void ScoringStageHandler::Handle(const WorkItem& item, std::function<void(StageResult)> done) {
+  auto report = ScorePackage(store_, item.key, popular_, clock_.NowMillis());
+  if (!report.ok()) {
+    // Missing or unreadable facts will not appear by waiting; a busy database may.
+    if (report.status().code() == core::StatusCode::kUnavailable)
+      return done(StageResult::Retry(report.status().message()));
+    return done(StageResult::Fail(report.status().message()));
+  }
+  done(StageResult::Advance(PackageState::kComplete, {{kScoreFact, report->ToJson()}}));
+}
+
+core::Result<RescoreCounts> RescoreAll(store::PackageStore& store, const scoring::PopularPackages* popular,
+                                       const core::Clock& clock) {
+  RescoreCounts counts;
+  std::int64_t after = 0;
+  while (true) {
+    auto page = store.ListByState(PackageState::kComplete, after, 1000);
+    if (!page.ok()) return page.status();
+    if (page->empty()) return counts;
+    for (const store::PackageRecord& record : *page) {
+      after = record.id;
+      auto report = ScorePackage(store, record.key, popular, clock.NowMillis());
+      if (!report.ok()) {
+        counts.skipped++;
+        continue;
+      }
+      counts.scored++;
+      std::string json = report->ToJson();
+      auto facts = store.GetFacts(record.key);
+      bool same = false;
+      if (facts.ok())
+        for (const auto& f : *facts) same = same || (f.kind == kScoreFact && f.json == json);
+      if (same) continue;
+      auto written = store.PutCompleteFactSync(record.key, record.generation, {kScoreFact, json});
+      if (written.ok() && *written) counts.changed++;
+    }
+  }
 }
 
 }  // namespace pkgtrust::pipeline

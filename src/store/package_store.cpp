@@ -526,6 +526,48 @@ core::Status PackageStore::UpsertAdvisoriesSync(std::vector<Advisory> advisories
   return result.ok() ? Status::Ok() : result.status();
 }
 
+Result<std::vector<PackageRecord>> PackageStore::ListByState(PackageState state, std::int64_t after_id,
+                                                             std::size_t limit) {
+  Impl::Lease lease(*impl_);
+  auto stmt = (*lease).Prepare("SELECT " PACKAGE_COLUMNS
+                               " FROM packages WHERE state = ? AND id > ? ORDER BY id LIMIT ?");
+  if (!stmt.ok()) return stmt.status();
+  (*stmt)->Bind(StateText(state)).Bind(after_id).Bind(static_cast<std::int64_t>(limit));
+  std::vector<PackageRecord> out;
+  Status status;
+  while ((*stmt)->Step(&status)) {
+    auto record = ReadRecord(**stmt);
+    if (!record.ok()) return record.status();
+    out.push_back(std::move(record).value());
+  }
+  if (!status.ok()) return status;
+  return out;
+}
+
+Result<bool> PackageStore::PutCompleteFactSync(const core::PackageKey& key, std::int64_t generation,
+                                               Fact fact) {
+  return Wait<bool>([&](auto done) {
+    impl_->SubmitOp<bool>(
+        [key, generation, fact = std::move(fact)](Connection& c, Millis now) -> Result<bool> {
+          auto stmt = c.Prepare(
+              "INSERT OR REPLACE INTO package_facts (package_id, kind, generation, data, updated_at) "
+              "SELECT id, ?, generation, ?, ? FROM packages "
+              "WHERE ecosystem = ? AND name = ? AND generation = ? AND state = 'complete'");
+          if (!stmt.ok()) return stmt.status();
+          (*stmt)
+              ->Bind(fact.kind)
+              .Bind(fact.json)
+              .Bind(now)
+              .Bind(EcoText(key))
+              .Bind(key.name)
+              .Bind(generation);
+          if (auto s = (*stmt)->Run(); !s.ok()) return s;
+          return sqlite3_changes(c.raw()) > 0;
+        },
+        std::move(done));
+  });
+}
+
 Result<std::vector<Advisory>> PackageStore::FindAdvisories(const core::PackageKey& key) {
   Impl::Lease lease(*impl_);
   auto stmt = (*lease).Prepare(

@@ -60,6 +60,14 @@ TEST_CASE("a broken config stops start-up with one line naming file, line and ke
   CHECK_THAT(check.output, Catch::Contains("ok (topology") && Catch::Contains("6 queues, 3 topics"));
 }
 
+TEST_CASE("rescore runs over a database and says what it did", "[app][cli]") {
+  pkgtrust::testing::TempDir dir;
+  auto run = Pkgtrust("rescore --db " + dir.File("empty.db"));
+  CHECK(run.exit_code == 0);
+  CHECK_THAT(run.output, Catch::Contains("rescored 0 complete packages") && Catch::Contains("pkgtrust-1"));
+  CHECK(Pkgtrust("rescore --frobnicate").exit_code == 2);
+}
+
 TEST_CASE("an unusable database path is a clear start-up error", "[app][cli]") {
   pkgtrust::testing::TempDir dir;
   pkgtrust::testing::WriteText(dir.File("c.yaml"), "database:\n  path: /nonexistent-dir/db/pkgtrust.db\n");

@@ -160,6 +160,41 @@ TEST_CASE("an OSV-listed malicious package is ingested and scores 0 naming the a
   service.Stop();
 }
 
+TEST_CASE("rescore applies an advisory imported after scoring, without asking an upstream", "[integration]") {
+  testing::TempDir dir;
+  testing::ReplayServer server;
+  server.Add(
+      "GET", "/02-echo",
+      ReplayResponse{200, {}, R"({"name":"02-echo","dist-tags":{"latest":"0.0.7"},"versions":{"0.0.7":{}},
+               "time":{"0.0.7":"2025-01-10T00:00:00.000Z"}})"});
+  app::Config config = ConfigFor(dir, server);
+  {
+    app::Service service(config);
+    service.Start();
+    REQUIRE(service.pipeline().SubmitOne({{Ecosystem::kNpm, "02-echo"}}).ok());
+    REQUIRE(testing::WaitUntil(
+        [&] { return service.store().CountByState()->at(core::PackageState::kComplete) == 1; }, 30s));
+    service.Stop();
+  }
+  int requests_before = server.TotalRequests();
+  auto db = store::PackageStore::Open(config.database, core::SystemClock::Instance());
+  REQUIRE(db.ok());
+  auto before = nlohmann::json::parse(*FactOf(**db, {Ecosystem::kNpm, "02-echo"}, pipeline::kScoreFact));
+  CHECK(before["flags"]["malicious"] == false);
+  REQUIRE((*db)
+              ->UpsertAdvisoriesSync(
+                  {{{Ecosystem::kNpm, "02-echo"}, "MAL-2025-191025", "Malicious code", "[]", ""}})
+              .ok());
+  auto counts = pipeline::RescoreAll(**db, nullptr, core::SystemClock::Instance());
+  REQUIRE(counts.ok());
+  CHECK(counts->scored == 1);
+  CHECK(counts->changed == 1);
+  auto after = nlohmann::json::parse(*FactOf(**db, {Ecosystem::kNpm, "02-echo"}, pipeline::kScoreFact));
+  CHECK(after["score"] == 0.0);
+  CHECK(after["flags"]["advisory"] == "MAL-2025-191025");
+  CHECK(server.TotalRequests() == requests_before);  // nothing fetched
+}
+
 TEST_CASE("a spent GitHub budget holds the repository stage until the reset", "[integration]") {
   testing::TempDir dir;
   testing::ReplayServer server;

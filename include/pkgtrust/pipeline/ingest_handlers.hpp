@@ -44,6 +44,18 @@ class RepositoryStageHandler final : public StageHandler {
 core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,
                                             const std::vector<store::Fact>& facts);
 
+// The report of a package from its stored facts and advisories (no upstream is asked).
+core::Result<scoring::Report> ScorePackage(store::PackageStore& store, const core::PackageKey& key,
+                                           const scoring::PopularPackages* popular, core::Millis now);
+
+struct RescoreCounts {
+  std::int64_t scored = 0, changed = 0, skipped = 0;
+};
+// Re-scores every complete package with the current model and stores the reports that
+// changed. Safe beside a running service (writes are conditional on the generation).
+core::Result<RescoreCounts> RescoreAll(store::PackageStore& store, const scoring::PopularPackages* popular,
+                                       const core::Clock& clock);
+
 class ScoringStageHandler final : public StageHandler {
  public:
   // `popular` (may be null: no typosquatting check) must outlive the handler.

@@ -141,6 +141,12 @@ class PackageStore {
   // Complete packages that finished before `before`.
   core::Result<std::vector<PackageRecord>> ListStale(core::Millis before, std::size_t limit);
   core::Result<std::map<core::PackageState, std::int64_t>> CountByState();
+  // Packages in `state` with an id above `after_id`, in id order (for scans: rescoring).
+  core::Result<std::vector<PackageRecord>> ListByState(core::PackageState state, std::int64_t after_id,
+                                                       std::size_t limit);
+  // Replaces one fact of a package still complete in `generation` (rescoring); returns
+  // false, writing nothing, when the package has moved on.
+  core::Result<bool> PutCompleteFactSync(const core::PackageKey& key, std::int64_t generation, Fact fact);
   // Inserts or replaces advisories (same package and id) in one transaction.
   core::Status UpsertAdvisoriesSync(std::vector<Advisory> advisories);
   core::Result<std::vector<Advisory>> FindAdvisories(const core::PackageKey& key);
