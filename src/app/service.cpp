@@ -1,5 +1,6 @@
 #include "app/service.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "pkgtrust/bus/memory_transport.hpp"
@@ -44,6 +45,11 @@ void Service::Start() {
   github::GitHubOptions github_options;
   github_options.base_url = upstream("github", github_options.base_url);
   if (const char* token = std::getenv(config_.secrets.github_token_env.c_str())) github_options.token = token;
+  // The token goes into a header: refuse one that would break it rather than send it.
+  if (std::any_of(github_options.token.begin(), github_options.token.end(),
+                  [](unsigned char c) { return c < 0x21 || c > 0x7e; }))
+    throw std::runtime_error("$" + config_.secrets.github_token_env +
+                             " holds spaces, line breaks or non-ASCII characters; it must be a bare token");
   if (github_options.token.empty())
     core::Log(core::LogLevel::kWarn, "service",
               "${} is not set: GitHub allows 60 unauthenticated requests an hour",

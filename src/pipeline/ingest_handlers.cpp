@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace pkgtrust::pipeline {
 
 using core::PackageState;
@@ -107,10 +109,9 @@ core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,
 }
 
 core::Result<scoring::Report> ScorePackage(store::PackageStore& store, const core::PackageKey& key,
+                                           const std::vector<store::Fact>& facts,
                                            const scoring::PopularPackages* popular, core::Millis now) {
-  auto facts = store.GetFacts(key);
-  if (!facts.ok()) return facts.status();
-  auto inputs = ScoringInputs(key, *facts);
+  auto inputs = ScoringInputs(key, facts);
   if (!inputs.ok()) return inputs.status();
   auto advisories = store.FindAdvisories(key);
   if (!advisories.ok()) return advisories.status();
@@ -119,7 +120,9 @@ core::Result<scoring::Report> ScorePackage(store::PackageStore& store, const cor
 }
 
 void ScoringStageHandler::Handle(const WorkItem& item, std::function<void(StageResult)> done) {
-  auto report = ScorePackage(store_, item.key, popular_, clock_.NowMillis());
+  auto facts = store_.GetFacts(item.key);
+  if (!facts.ok()) return done(StageResult::Retry(facts.status().message()));
+  auto report = ScorePackage(store_, item.key, *facts, popular_, clock_.NowMillis());
   if (!report.ok()) {
     // Missing or unreadable facts will not appear by waiting; a busy database may.
     if (report.status().code() == core::StatusCode::kUnavailable)
@@ -139,17 +142,20 @@ core::Result<RescoreCounts> RescoreAll(store::PackageStore& store, const scoring
     if (page->empty()) return counts;
     for (const store::PackageRecord& record : *page) {
       after = record.id;
-      auto report = ScorePackage(store, record.key, popular, clock.NowMillis());
+      auto facts = store.GetFacts(record.key);
+      if (!facts.ok()) {
+        counts.skipped++;
+        continue;
+      }
+      auto report = ScorePackage(store, record.key, *facts, popular, clock.NowMillis());
       if (!report.ok()) {
         counts.skipped++;
         continue;
       }
       counts.scored++;
       std::string json = report->ToJson();
-      auto facts = store.GetFacts(record.key);
-      bool same = false;
-      if (facts.ok())
-        for (const auto& f : *facts) same = same || (f.kind == kScoreFact && f.json == json);
+      bool same = std::any_of(facts->begin(), facts->end(),
+                              [&](const store::Fact& f) { return f.kind == kScoreFact && f.json == json; });
       if (same) continue;
       auto written = store.PutCompleteFactSync(record.key, record.generation, {kScoreFact, json});
       if (written.ok() && *written) counts.changed++;

@@ -295,11 +295,12 @@ class PackageStore::Impl {
     std::unique_ptr<Connection> conn_;
   };
 
-  Result<std::vector<PackageRecord>> Query(const char* sql, std::initializer_list<std::int64_t> args) {
+  // Rows of `sql` (which selects PACKAGE_COLUMNS) with its parameters bound by `bind`.
+  Result<std::vector<PackageRecord>> Query(const char* sql, const std::function<void(Statement&)>& bind) {
     Lease lease(*this);
     auto stmt = (*lease).Prepare(sql);
     if (!stmt.ok()) return stmt.status();
-    for (std::int64_t arg : args) (*stmt)->Bind(arg);
+    bind(**stmt);
     std::vector<PackageRecord> out;
     Status status;
     while ((*stmt)->Step(&status)) {
@@ -470,21 +471,21 @@ Result<std::vector<PackageRecord>> PackageStore::ListStuck(Millis since, std::si
                       " FROM packages WHERE state IN ('pending_registry', "
                       "'pending_repository', 'pending_score') AND state_since < ? "
                       "ORDER BY state_since LIMIT ?",
-                      {since, static_cast<std::int64_t>(limit)});
+                      [&](Statement& s) { s.Bind(since).Bind(static_cast<std::int64_t>(limit)); });
 }
 
 Result<std::vector<PackageRecord>> PackageStore::ListRetryable(Millis now, std::size_t limit) {
   return impl_->Query("SELECT " PACKAGE_COLUMNS
                       " FROM packages WHERE state = 'failed' AND next_attempt_at <= ? "
                       "ORDER BY next_attempt_at LIMIT ?",
-                      {now, static_cast<std::int64_t>(limit)});
+                      [&](Statement& s) { s.Bind(now).Bind(static_cast<std::int64_t>(limit)); });
 }
 
 Result<std::vector<PackageRecord>> PackageStore::ListStale(Millis before, std::size_t limit) {
   return impl_->Query("SELECT " PACKAGE_COLUMNS
                       " FROM packages WHERE state = 'complete' AND state_since < ? "
                       "ORDER BY state_since LIMIT ?",
-                      {before, static_cast<std::int64_t>(limit)});
+                      [&](Statement& s) { s.Bind(before).Bind(static_cast<std::int64_t>(limit)); });
 }
 
 Result<std::map<PackageState, std::int64_t>> PackageStore::CountByState() {
@@ -528,20 +529,9 @@ core::Status PackageStore::UpsertAdvisoriesSync(std::vector<Advisory> advisories
 
 Result<std::vector<PackageRecord>> PackageStore::ListByState(PackageState state, std::int64_t after_id,
                                                              std::size_t limit) {
-  Impl::Lease lease(*impl_);
-  auto stmt = (*lease).Prepare("SELECT " PACKAGE_COLUMNS
-                               " FROM packages WHERE state = ? AND id > ? ORDER BY id LIMIT ?");
-  if (!stmt.ok()) return stmt.status();
-  (*stmt)->Bind(StateText(state)).Bind(after_id).Bind(static_cast<std::int64_t>(limit));
-  std::vector<PackageRecord> out;
-  Status status;
-  while ((*stmt)->Step(&status)) {
-    auto record = ReadRecord(**stmt);
-    if (!record.ok()) return record.status();
-    out.push_back(std::move(record).value());
-  }
-  if (!status.ok()) return status;
-  return out;
+  return impl_->Query(
+      "SELECT " PACKAGE_COLUMNS " FROM packages WHERE state = ? AND id > ? ORDER BY id LIMIT ?",
+      [&](Statement& s) { s.Bind(StateText(state)).Bind(after_id).Bind(static_cast<std::int64_t>(limit)); });
 }
 
 Result<bool> PackageStore::PutCompleteFactSync(const core::PackageKey& key, std::int64_t generation,

@@ -4,6 +4,7 @@
 #include <array>
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <cstdlib>
 
 #include "support/test_support.hpp"
 
@@ -66,6 +67,16 @@ TEST_CASE("rescore runs over a database and says what it did", "[app][cli]") {
   CHECK(run.exit_code == 0);
   CHECK_THAT(run.output, Catch::Contains("rescored 0 complete packages") && Catch::Contains("pkgtrust-1"));
   CHECK(Pkgtrust("rescore --frobnicate").exit_code == 2);
+}
+
+TEST_CASE("a GitHub token that would break a header stops start-up", "[app][cli]") {
+  pkgtrust::testing::TempDir dir;
+  pkgtrust::testing::WriteText(dir.File("t.yaml"), "database:\n  path: " + dir.File("t.db") + "\n");
+  setenv("GITHUB_TOKEN", "abc\r\nX-Injected: 1", 1);
+  auto run = Pkgtrust("serve --config " + dir.File("t.yaml"));
+  unsetenv("GITHUB_TOKEN");
+  CHECK(run.exit_code == 1);
+  CHECK_THAT(run.output, Catch::Contains("$GITHUB_TOKEN holds spaces, line breaks"));
 }
 
 TEST_CASE("an unusable database path is a clear start-up error", "[app][cli]") {

@@ -59,6 +59,14 @@ std::optional<std::string> FactOf(store::PackageStore& db, const core::PackageKe
   return std::nullopt;
 }
 
+// A minimal packument for 02-echo, a package an OSV record (MAL-2025-191025) names.
+void AddEchoPackument(testing::ReplayServer& server) {
+  server.Add(
+      "GET", "/02-echo",
+      ReplayResponse{200, {}, R"({"name":"02-echo","dist-tags":{"latest":"0.0.7"},"versions":{"0.0.7":{}},
+               "time":{"0.0.7":"2025-01-10T00:00:00.000Z"}})"});
+}
+
 }  // namespace
 
 TEST_CASE("one package of each ecosystem is ingested through the real stages", "[integration]") {
@@ -135,10 +143,7 @@ TEST_CASE("one package of each ecosystem is ingested through the real stages", "
 TEST_CASE("an OSV-listed malicious package is ingested and scores 0 naming the advisory", "[integration]") {
   testing::TempDir dir;
   testing::ReplayServer server;
-  server.Add(
-      "GET", "/02-echo",
-      ReplayResponse{200, {}, R"({"name":"02-echo","dist-tags":{"latest":"0.0.7"},"versions":{"0.0.7":{}},
-               "time":{"0.0.7":"2025-01-10T00:00:00.000Z"}})"});
+  AddEchoPackument(server);
   server.Add("GET", "/npm-downloads/downloads/point/last-month/02-echo",
              ReplayResponse{200, {}, R"({"downloads":900})"});
   app::Service service(ConfigFor(dir, server));
@@ -163,10 +168,7 @@ TEST_CASE("an OSV-listed malicious package is ingested and scores 0 naming the a
 TEST_CASE("rescore applies an advisory imported after scoring, without asking an upstream", "[integration]") {
   testing::TempDir dir;
   testing::ReplayServer server;
-  server.Add(
-      "GET", "/02-echo",
-      ReplayResponse{200, {}, R"({"name":"02-echo","dist-tags":{"latest":"0.0.7"},"versions":{"0.0.7":{}},
-               "time":{"0.0.7":"2025-01-10T00:00:00.000Z"}})"});
+  AddEchoPackument(server);
   app::Config config = ConfigFor(dir, server);
   {
     app::Service service(config);

@@ -44,8 +44,10 @@ class RepositoryStageHandler final : public StageHandler {
 core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,
                                             const std::vector<store::Fact>& facts);
 
-// The report of a package from its stored facts and advisories (no upstream is asked).
+// The report of a package from its stored facts (as read by the caller) and its
+// advisories; no upstream is asked.
 core::Result<scoring::Report> ScorePackage(store::PackageStore& store, const core::PackageKey& key,
+                                           const std::vector<store::Fact>& facts,
                                            const scoring::PopularPackages* popular, core::Millis now);
 
 struct RescoreCounts {
