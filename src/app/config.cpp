@@ -169,8 +169,8 @@ void ParseHostPort(const Reader& r, const YAML::Node& node, Config* config) {
     r.Fail(node, "server.listen", fmt::format("expected host:port such as 127.0.0.1:8080, got '{}'", listen));
   std::string host = listen.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  config->listen_host = host;
-  config->listen_port = port;
+  config->server.host = host;
+  config->server.port = port;
 }
 
 }  // namespace
@@ -230,17 +230,48 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
   config.source = source;
   if (root.IsNull()) root.reset(YAML::Node(YAML::NodeType::Map));
   r.ExpectMap(root, "",
-              {"server", "database", "transport", "workers", "stages", "reconciler", "upstreams", "secrets",
-               "scoring", "log"});
+              {"server", "api", "database", "transport", "workers", "stages", "reconciler", "upstreams",
+               "secrets", "scoring", "log"});
   auto resolve = [&](const std::string& path) {
     if (path.empty() || path.front() == '/' || base_dir.empty()) return path;
     return (std::filesystem::path(base_dir) / path).string();
   };
 
   if (YAML::Node server = root["server"]; server.IsDefined()) {
-    r.ExpectMap(server, "server", {"listen"});
+    r.ExpectMap(server, "server",
+                {"listen", "threads", "max_header_bytes", "max_body_bytes", "request_timeout_seconds",
+                 "max_connections", "shutdown_grace_seconds"});
     std::string listen;
     if (r.Get(server, "server", "listen", &listen)) ParseHostPort(r, server["listen"], &config);
+    r.GetInRange(server, "server", "threads", 1, 64, &config.server.threads);
+    int header_bytes = static_cast<int>(config.server.max_header_bytes);
+    r.GetInRange(server, "server", "max_header_bytes", 1024, 1 << 20, &header_bytes);
+    config.server.max_header_bytes = static_cast<std::size_t>(header_bytes);
+    int body_bytes = static_cast<int>(config.server.max_body_bytes);
+    r.GetInRange(server, "server", "max_body_bytes", 1024, 256 << 20, &body_bytes);
+    config.server.max_body_bytes = static_cast<std::size_t>(body_bytes);
+    r.GetSeconds(server, "server", "request_timeout_seconds", 1000, 100, &config.server.request_timeout);
+    config.server.write_timeout = config.server.request_timeout;
+    r.GetInRange(server, "server", "max_connections", 1, 1'000'000, &config.server.max_connections);
+    r.GetSeconds(server, "server", "shutdown_grace_seconds", 1000, 0, &config.shutdown_grace);
+  }
+
+  if (YAML::Node api = root["api"]; api.IsDefined()) {
+    r.ExpectMap(api, "api",
+                {"default_wait_seconds", "max_wait_seconds", "max_query_packages", "max_waiting_requests",
+                 "not_found_recheck_seconds", "retry_after_seconds"});
+    r.GetSeconds(api, "api", "default_wait_seconds", 1000, 0, &config.api.default_wait);
+    r.GetSeconds(api, "api", "max_wait_seconds", 1000, 0, &config.api.max_wait);
+    if (config.api.default_wait > config.api.max_wait)
+      r.Fail(api, "api.default_wait_seconds", "must not be above api.max_wait_seconds");
+    int max_query = static_cast<int>(config.api.max_query_packages);
+    r.GetInRange(api, "api", "max_query_packages", 1, 100'000, &max_query);
+    config.api.max_query_packages = static_cast<std::size_t>(max_query);
+    int max_waiting = static_cast<int>(config.api.max_waiting_requests);
+    r.GetInRange(api, "api", "max_waiting_requests", 1, 10'000'000, &max_waiting);
+    config.api.max_waiting_requests = static_cast<std::size_t>(max_waiting);
+    r.GetSeconds(api, "api", "not_found_recheck_seconds", 1000, 0, &config.api.not_found_recheck);
+    r.GetInRange(api, "api", "retry_after_seconds", 1, 3600, &config.api.retry_after_seconds);
   }
 
   if (YAML::Node db = root["database"]; db.IsDefined()) {

@@ -3,12 +3,14 @@
 // with one message naming file, line and key.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "pkgtrust/api/api.hpp"
 #include "pkgtrust/bus/memory_transport.hpp"
 #include "pkgtrust/bus/topology.hpp"
 #include "pkgtrust/core/log.hpp"
@@ -30,8 +32,9 @@ struct SecretsConfig {
 
 struct Config {
   std::string source;  // the file it came from, or "<embedded defaults>"
-  std::string listen_host = "127.0.0.1";
-  int listen_port = 8080;
+  api::ServerConfig server;  // server.listen and the HTTP limits
+  api::ApiConfig api;
+  std::chrono::milliseconds shutdown_grace{10'000};  // requests in flight may finish within this
   store::StoreConfig database;
   std::string transport_kind = "memory";
   std::string topology_source;

@@ -1,10 +1,13 @@
 #include "app/service.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <stdexcept>
 
 #include "pkgtrust/bus/memory_transport.hpp"
 #include "pkgtrust/core/log.hpp"
+#include "pkgtrust/core/metrics.hpp"
 #include "pkgtrust/pipeline/ingest_handlers.hpp"
 
 namespace pkgtrust::app {
@@ -14,7 +17,7 @@ Service::Service(Config config, std::map<std::string, pipeline::StageHandler*> h
 
 Service::~Service() { Stop(); }
 
-void Service::Start() {
+void Service::Start(bool serve_http) {
   const core::Clock& clock = core::SystemClock::Instance();
   auto store = store::PackageStore::Open(config_.database, clock);
   if (!store.ok()) throw std::runtime_error(store.status().message());
@@ -41,7 +44,16 @@ void Service::Start() {
       upstream("npm", defaults.npm),     upstream("npm_downloads", defaults.npm_downloads),
       upstream("pypi", defaults.pypi),   upstream("crates", defaults.crates),
       upstream("maven", defaults.maven), upstream("go", defaults.go)};
-  registry_ = std::make_unique<registry::RegistryClient>(*http_, endpoints);
+  measured_http_ = std::make_unique<net::MeasuredHttpClient>(
+      *http_, std::vector<std::pair<std::string, std::string>>{
+                  {"npm", endpoints.npm},
+                  {"npm_downloads", endpoints.npm_downloads},
+                  {"pypi", endpoints.pypi},
+                  {"crates", endpoints.crates},
+                  {"maven", endpoints.maven},
+                  {"go", endpoints.go},
+                  {"github", upstream("github", "https://api.github.com")}});
+  registry_ = std::make_unique<registry::RegistryClient>(*measured_http_, endpoints);
   github::GitHubOptions github_options;
   github_options.base_url = upstream("github", github_options.base_url);
   if (const char* token = std::getenv(config_.secrets.github_token_env.c_str())) github_options.token = token;
@@ -54,7 +66,7 @@ void Service::Start() {
     core::Log(core::LogLevel::kWarn, "service",
               "${} is not set: GitHub allows 60 unauthenticated requests an hour",
               config_.secrets.github_token_env);
-  github_ = std::make_unique<github::GitHubClient>(*http_, github_options);
+  github_ = std::make_unique<github::GitHubClient>(*measured_http_, github_options);
   owned_handlers_.push_back(std::make_unique<pipeline::RegistryStageHandler>(*registry_));
   handlers_.try_emplace("registry", owned_handlers_.back().get());
   owned_handlers_.push_back(std::make_unique<pipeline::RepositoryStageHandler>(*github_, *store_));
@@ -78,29 +90,72 @@ void Service::Start() {
     }
     pipeline_->AddStage(stage, *it->second);
   }
+  // The API hears every stage event: finished packages wake the requests waiting for them.
+  api::ApiConfig api_config = config_.api;
+  api_config.refresh_after = config_.reconciler.refresh_after;
+  if (const char* token = std::getenv(config_.secrets.admin_token_env.c_str()))
+    api_config.admin_token = token;
+  if (const char* token = std::getenv(config_.secrets.feed_token_env.c_str())) api_config.feed_token = token;
+  api_ = std::make_unique<api::Api>(api_config, *store_, *pipeline_, *transport_, clock);
+  for (const auto& stage : pipeline_->stages())
+    stage->SetObserver([api = api_.get()](const pipeline::StageEvent& event) { api->OnStageEvent(event); });
+  api_->AddMetricsCollector([http = measured_http_.get()](std::string& out) { http->AppendPrometheus(out); });
   pipeline_->Start();
   started_ = true;
+  if (serve_http) {
+    if (api_config.feed_token.empty())
+      core::Log(core::LogLevel::kWarn, "service", "${} is not set: the webhook takes events without a token",
+                config_.secrets.feed_token_env);
+    server_ = std::make_unique<api::HttpServer>(config_.server, *api_);
+    if (auto s = server_->Start(); !s.ok()) {
+      server_.reset();
+      Stop();
+      throw std::runtime_error(s.message());
+    }
+    api_->AddMetricsCollector([server = server_.get()](std::string& out) {
+      api::HttpServer::Stats stats = server->GetStats();
+      core::AppendPrometheusHeader(out, "pkgtrust_http_connections", "gauge", "Open HTTP connections.");
+      core::AppendPrometheusSample(out, "pkgtrust_http_connections", "",
+                                   static_cast<double>(stats.connections_open));
+      core::AppendPrometheusHeader(out, "pkgtrust_http_timeouts_total", "counter",
+                                   "Connections closed because a request did not arrive in time.");
+      core::AppendPrometheusSample(out, "pkgtrust_http_timeouts_total", "",
+                                   static_cast<double>(stats.timeouts));
+      core::AppendPrometheusHeader(out, "pkgtrust_http_rejected_connections_total", "counter",
+                                   "Connections closed at once because server.max_connections were open.");
+      core::AppendPrometheusSample(out, "pkgtrust_http_rejected_connections_total", "",
+                                   static_cast<double>(stats.rejected_connections));
+    });
+  }
+  api_->SetReady(true);
   auto counts = store_->CountByState();
   std::int64_t total = 0;
   if (counts.ok())
     for (const auto& [state, n] : *counts) total += n;
   core::Log(core::LogLevel::kInfo, "service",
             "started: database {} (schema v{}, {} packages), transport {} ({} queues from {}), reconciler "
-            "every {} s",
+            "every {} s{}",
             config_.database.path, store_->SchemaVersion(), total, config_.transport_kind,
             config_.topology.queues.size(), config_.topology_source,
-            config_.reconciler.interval.count() / 1000);
+            config_.reconciler.interval.count() / 1000,
+            server_ ? fmt::format(", HTTP on {}:{}", config_.server.host, server_->port()) : "");
 }
 
 void Service::Stop() {
   if (!started_) return;
   started_ = false;
-  // Stages drain first; then queued writes commit (their callbacks post to the
-  // executor); then the executor runs what is left.
+  // Readiness fails first (load balancers stop sending), waiting requests are answered,
+  // requests in flight finish; then the stages drain, queued writes commit (their
+  // callbacks post to the executor), and the executor runs what is left.
+  api_->SetReady(false);
+  api_->StopWaiting();
+  if (server_) server_->Stop(config_.shutdown_grace);
   pipeline_->Stop();
   store_->Close();
   executor_->Stop();
   http_.reset();  // joins the HTTP threads; no handler callback can arrive after this
+  server_.reset();
+  api_.reset();
   core::Log(core::LogLevel::kInfo, "service", "stopped");
 }
 

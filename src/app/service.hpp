@@ -1,5 +1,6 @@
-// The composition root: builds the store, transport, executor and pipeline from a
-// Config, starts them in order and stops them in reverse.
+// The composition root: builds the store, transport, executor, upstream clients,
+// pipeline, API and HTTP server from a Config, starts them in that order and stops them
+// in reverse (the server first, so requests in flight finish while the pipeline runs).
 #pragma once
 
 #include <map>
@@ -7,9 +8,12 @@
 #include <string>
 
 #include "app/config.hpp"
+#include "pkgtrust/api/api.hpp"
+#include "pkgtrust/api/http_server.hpp"
 #include "pkgtrust/bus/transport.hpp"
 #include "pkgtrust/github/github_client.hpp"
 #include "pkgtrust/net/http_client.hpp"
+#include "pkgtrust/net/measured_http_client.hpp"
 #include "pkgtrust/pipeline/executor.hpp"
 #include "pkgtrust/pipeline/pipeline.hpp"
 #include "pkgtrust/registry/registry_client.hpp"
@@ -27,9 +31,15 @@ class Service {
   ~Service();
 
   // Opens the database (applying migrations) and starts every part. Throws
-  // std::runtime_error with a clear message when a part cannot start.
-  void Start();
+  // std::runtime_error with a clear message when a part cannot start. With
+  // `serve_http` false (pkgtrust score), no HTTP listener is opened.
+  void Start(bool serve_http = true);
   void Stop();
+
+  // The port the HTTP server listens on (useful with server.listen port 0), or 0.
+  int http_port() const { return server_ ? server_->port() : 0; }
+  // Wakes requests waiting for a package (pkgtrust score waits through this too).
+  api::Api& api() { return *api_; }
 
   const Config& config() const { return config_; }
   store::PackageStore& store() { return *store_; }
@@ -43,11 +53,14 @@ class Service {
   std::unique_ptr<bus::Transport> transport_;
   std::unique_ptr<pipeline::ThreadPoolExecutor> executor_;
   std::unique_ptr<net::BeastHttpClient> http_;
+  std::unique_ptr<net::MeasuredHttpClient> measured_http_;
   std::unique_ptr<registry::RegistryClient> registry_;
   std::unique_ptr<github::GitHubClient> github_;
   std::vector<std::unique_ptr<pipeline::StageHandler>> owned_handlers_;
   scoring::PopularPackages popular_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
+  std::unique_ptr<api::Api> api_;
+  std::unique_ptr<api::HttpServer> server_;
   bool started_ = false;
 };
 

@@ -22,27 +22,10 @@ std::string Lowered(std::string_view s) {
 // purl spec: percent-encode components, except that ':' "does not need to be encoded".
 std::string Encode(std::string_view s) { return PercentEncode(s, ":"); }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 Result<std::string> Decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size() || HexValue(s[i + 1]) < 0 || HexValue(s[i + 2]) < 0)
-      return Status::InvalidArgument("invalid percent-encoding in purl");
-    out += static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2]));
-    i += 2;
-  }
-  return out;
+  auto decoded = PercentDecode(s);
+  if (!decoded.ok()) return Status::InvalidArgument(decoded.status().message() + " in purl");
+  return decoded;
 }
 
 std::vector<std::string_view> Split(std::string_view s, char sep) {

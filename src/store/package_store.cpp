@@ -466,6 +466,20 @@ Result<std::vector<Fact>> PackageStore::GetFacts(const core::PackageKey& key) {
   return facts;
 }
 
+Result<std::optional<std::string>> PackageStore::GetFact(const core::PackageKey& key, std::string_view kind) {
+  Impl::Lease lease(*impl_);
+  auto stmt = (*lease).Prepare(
+      "SELECT f.data FROM package_facts f JOIN packages p ON p.id = f.package_id "
+      "WHERE p.ecosystem = ? AND p.name = ? AND f.kind = ?");
+  if (!stmt.ok()) return stmt.status();
+  (*stmt)->Bind(EcoText(key)).Bind(key.name).Bind(kind);
+  Status status;
+  std::optional<std::string> data;
+  if ((*stmt)->Step(&status)) data = (*stmt)->Text(0);
+  if (!status.ok()) return status;
+  return data;
+}
+
 Result<std::vector<PackageRecord>> PackageStore::ListStuck(Millis since, std::size_t limit) {
   return impl_->Query("SELECT " PACKAGE_COLUMNS
                       " FROM packages WHERE state IN ('pending_registry', "
@@ -532,6 +546,24 @@ Result<std::vector<PackageRecord>> PackageStore::ListByState(PackageState state,
   return impl_->Query(
       "SELECT " PACKAGE_COLUMNS " FROM packages WHERE state = ? AND id > ? ORDER BY id LIMIT ?",
       [&](Statement& s) { s.Bind(StateText(state)).Bind(after_id).Bind(static_cast<std::int64_t>(limit)); });
+}
+
+Result<std::vector<PackageRecord>> PackageStore::ListByPrefix(core::Ecosystem ecosystem,
+                                                              const std::string& prefix,
+                                                              const std::string& after, std::size_t limit) {
+  // 0xFF never occurs in UTF-8, so prefix + "\xff" bounds the range on the (ecosystem, name) index.
+  std::string upper = prefix + '\xff';
+  const std::string& lower = after > prefix ? after : prefix;
+  return impl_->Query("SELECT " PACKAGE_COLUMNS
+                      " FROM packages WHERE ecosystem = ? AND name >= ? AND name < ? AND name != ? "
+                      "ORDER BY name LIMIT ?",
+                      [&](Statement& s) {
+                        s.Bind(core::EcosystemName(ecosystem))
+                            .Bind(lower)
+                            .Bind(upper)
+                            .Bind(after)
+                            .Bind(static_cast<std::int64_t>(limit));
+                      });
 }
 
 Result<bool> PackageStore::PutCompleteFactSync(const core::PackageKey& key, std::int64_t generation,

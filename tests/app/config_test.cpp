@@ -36,8 +36,8 @@ std::string TopologyError(const std::string& topology) {
 TEST_CASE("the shipped config files load and equal the embedded defaults", "[app][config]") {
   app::Config shipped = app::LoadConfigFile(kSource + "/config/pkgtrust.yaml");
   app::Config embedded = app::DefaultConfig();
-  CHECK(shipped.listen_host == "127.0.0.1");
-  CHECK(shipped.listen_port == 8080);
+  CHECK(shipped.server.host == "127.0.0.1");
+  CHECK(shipped.server.port == 8080);
   CHECK(shipped.transport_kind == "memory");
   CHECK(shipped.topology_source == kSource + "/config/topology.yaml");
   CHECK(shipped.reconciler.interval == std::chrono::hours(1));
@@ -46,7 +46,7 @@ TEST_CASE("the shipped config files load and equal the embedded defaults", "[app
   CHECK(shipped.upstreams.size() == 7);
   REQUIRE(shipped.stages.size() == 3);
   CHECK(shipped.stages[0].concurrency == 64);
-  CHECK(embedded.listen_port == shipped.listen_port);
+  CHECK(embedded.server.port == shipped.server.port);
   CHECK(embedded.upstreams == shipped.upstreams);
   CHECK(embedded.stages[1].concurrency == shipped.stages[1].concurrency);
   CHECK(embedded.topology.queues.size() == shipped.topology.queues.size());

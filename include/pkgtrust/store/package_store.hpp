@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pkgtrust/core/clock.hpp"
@@ -134,6 +135,8 @@ class PackageStore {
 
   core::Result<std::optional<PackageRecord>> Get(const core::PackageKey& key);
   core::Result<std::vector<Fact>> GetFacts(const core::PackageKey& key);
+  // One fact's JSON, or nullopt when the package has none of that kind.
+  core::Result<std::optional<std::string>> GetFact(const core::PackageKey& key, std::string_view kind);
   // In-flight packages whose state has not changed since before `since`.
   core::Result<std::vector<PackageRecord>> ListStuck(core::Millis since, std::size_t limit);
   // Failed packages whose retry time has come.
@@ -144,6 +147,10 @@ class PackageStore {
   // Packages in `state` with an id above `after_id`, in id order (for scans: rescoring).
   core::Result<std::vector<PackageRecord>> ListByState(core::PackageState state, std::int64_t after_id,
                                                        std::size_t limit);
+  // Packages of `ecosystem` whose (normalized) name starts with `prefix` and sorts after
+  // `after`, in name order (search; `after` pages).
+  core::Result<std::vector<PackageRecord>> ListByPrefix(core::Ecosystem ecosystem, const std::string& prefix,
+                                                        const std::string& after, std::size_t limit);
   // Replaces one fact of a package still complete in `generation` (rescoring); returns
   // false, writing nothing, when the package has moved on.
   core::Result<bool> PutCompleteFactSync(const core::PackageKey& key, std::int64_t generation, Fact fact);

@@ -1,0 +1,90 @@
+// The HTTP/1.1 server under the REST API, the webhook and /metrics, on Boost.Beast: one
+// strand per connection, keep-alive, pipelined requests answered one at a time in order,
+// limits on header and body size, a deadline on every read and write (a slowloris client
+// is cut off), a connection cap, and a graceful stop that finishes requests in flight.
+// Handlers are asynchronous: they answer through a Responder, from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "pkgtrust/core/status.hpp"
+
+namespace pkgtrust::api {
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port (tests); see HttpServer::port()
+  int threads = 2;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = 1024 * 1024;
+  // A request's headers and body must arrive within this; an idle keep-alive connection
+  // is closed after it too.
+  std::chrono::milliseconds request_timeout{15'000};
+  std::chrono::milliseconds write_timeout{15'000};
+  int max_connections = 4096;
+};
+
+struct ServerRequest {
+  std::string method;                                        // "GET", "POST", ...
+  std::string path;                                          // the target before '?', still percent-encoded
+  std::string query;                                         // after '?', still encoded; empty when none
+  std::vector<std::pair<std::string, std::string>> headers;  // names in lower case
+  std::string body;
+  std::string remote;  // client address
+
+  const std::string* Header(std::string_view lower_case_name) const;
+};
+
+struct ServerResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Must be called exactly once, from any thread.
+using Responder = std::function<void(ServerResponse)>;
+
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  // Must not throw; may answer later (waiting for a package) from another thread.
+  virtual void Handle(ServerRequest request, Responder respond) = 0;
+};
+
+// The JSON error body of DESIGN.md: {"error": {"code": ..., "message": ...}}.
+ServerResponse ErrorResponse(int status, std::string_view code, std::string_view message);
+
+// Safe for concurrent use. The handler must outlive the server.
+class HttpServer {
+ public:
+  HttpServer(ServerConfig config, RequestHandler& handler);
+  ~HttpServer();
+
+  // Binds and starts accepting; an error names the address (e.g. already in use).
+  core::Status Start();
+  // Stops accepting, closes idle connections, lets requests in flight finish for up to
+  // `grace`, then closes everything and joins the threads.
+  void Stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+  int port() const;
+
+  struct Stats {
+    std::int64_t connections_open = 0, connections_total = 0, requests = 0, requests_in_flight = 0,
+                 rejected_connections = 0, timeouts = 0;
+  };
+  Stats GetStats() const;
+
+  class Impl;  // public only so the connection class in the .cpp can name it
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pkgtrust::api

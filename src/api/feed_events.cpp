@@ -1,0 +1,86 @@
+#include "feed_events.hpp"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "pkgtrust/core/package_name.hpp"
+#include "pkgtrust/core/time.hpp"
+
+namespace pkgtrust::api {
+
+using json = nlohmann::json;
+
+namespace {
+
+// Feed names of package-feeds that we score, to our ecosystems.
+std::optional<core::Ecosystem> FeedEcosystem(std::string_view type) {
+  if (type == "npm") return core::Ecosystem::kNpm;
+  if (type == "pypi") return core::Ecosystem::kPypi;
+  if (type == "crates") return core::Ecosystem::kCrates;
+  if (type == "goproxy") return core::Ecosystem::kGo;
+  if (type == "maven") return core::Ecosystem::kMaven;
+  return std::nullopt;
+}
+
+constexpr std::size_t kMaxFieldBytes = 1024;
+
+// An error message, or empty when the event is well formed. Fills `request` when scored.
+std::string CheckEvent(const json& event, bool& ignored, store::EnqueueRequest& request) {
+  if (!event.is_object()) return "an event must be a JSON object";
+  for (const char* field : {"name", "version", "created_date", "type", "schema_ver"}) {
+    auto it = event.find(field);
+    if (it == event.end()) return fmt::format("missing field '{}'", field);
+    if (!it->is_string()) return fmt::format("field '{}' must be a string", field);
+    if (it->get_ref<const std::string&>().size() > kMaxFieldBytes)
+      return fmt::format("field '{}' is longer than {} bytes", field, kMaxFieldBytes);
+  }
+  if (auto it = event.find("artifact_id"); it != event.end() && !it->is_string())
+    return "field 'artifact_id' must be a string";
+  const std::string& created = event["created_date"].get_ref<const std::string&>();
+  if (!core::ParseTimestamp(created))
+    return fmt::format("created_date '{}' is not an RFC 3339 time", created);
+  const std::string& type = event["type"].get_ref<const std::string&>();
+  auto ecosystem = FeedEcosystem(type);
+  if (!ecosystem) {
+    ignored = true;
+    return {};
+  }
+  auto key = core::MakePackageKey(*ecosystem, event["name"].get_ref<const std::string&>());
+  if (!key.ok()) return key.status().message();
+  request.key = std::move(key).value();
+  request.version = event["version"].get<std::string>();
+  request.priority = core::Priority::kRegular;
+  request.restart_finished = true;  // a new version: read the package again
+  return {};
+}
+
+}  // namespace
+
+FeedBatch ParseFeedEvents(std::string_view body) {
+  FeedBatch batch;
+  json parsed = json::parse(body, nullptr, false);
+  if (parsed.is_discarded()) {
+    batch.error = "the body is not valid JSON";
+    return batch;
+  }
+  if (!parsed.is_object() && !parsed.is_array()) {
+    batch.error = "the body must be an event object or an array of events";
+    return batch;
+  }
+  if (parsed.is_object()) parsed = json::array({std::move(parsed)});
+  for (std::size_t i = 0; i < parsed.size(); ++i) {
+    bool ignored = false;
+    store::EnqueueRequest request;
+    std::string error = CheckEvent(parsed[i], ignored, request);
+    if (!error.empty())
+      batch.rejected.push_back({i, std::move(error)});
+    else if (ignored)
+      batch.ignored++;
+    else
+      batch.accepted.push_back(std::move(request));
+  }
+  return batch;
+}
+
+}  // namespace pkgtrust::api

@@ -1,0 +1,323 @@
+#include "pkgtrust/api/http_server.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "pkgtrust/core/log.hpp"
+
+namespace pkgtrust::api {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+const std::string* ServerRequest::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (k == name) return &v;
+  return nullptr;
+}
+
+ServerResponse ErrorResponse(int status, std::string_view code, std::string_view message) {
+  ServerResponse response;
+  response.status = status;
+  response.body = nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump();
+  return response;
+}
+
+namespace {
+class Session;
+}
+
+class HttpServer::Impl {
+ public:
+  Impl(ServerConfig config, RequestHandler& handler)
+      : config_(std::move(config)), handler_(handler), acceptor_(ioc_) {}
+  ~Impl() { Stop(std::chrono::milliseconds(0)); }
+
+  core::Status Start();
+  void Stop(std::chrono::milliseconds grace);
+  void Accept();
+
+  // Session bookkeeping, so Stop can close idle connections.
+  void Register(Session* session, std::weak_ptr<Session> weak);
+  void Unregister(Session* session);
+  void RequestStarted() {
+    in_flight_.fetch_add(1);
+    requests_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void RequestFinished() {
+    std::lock_guard lock(mu_);
+    if (in_flight_.fetch_sub(1) == 1) idle_cv_.notify_all();
+  }
+
+  ServerConfig config_;
+  RequestHandler& handler_;
+  // Declared before the io_context: handlers it destroys may still unregister sessions.
+  std::mutex mu_;
+  std::condition_variable idle_cv_;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  std::atomic<std::int64_t> in_flight_{0}, requests_{0}, connections_total_{0}, rejected_{0}, timeouts_{0};
+  std::atomic<bool> draining_{false};
+  std::atomic<int> port_{0};
+  bool started_ = false;
+
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+};
+
+namespace {
+
+bool IsParseError(const beast::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::end_of_stream).category();
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer::Impl& server) : stream_(std::move(socket)), server_(server) {
+    beast::error_code ec;
+    auto endpoint = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = endpoint.address().to_string();
+  }
+  ~Session() { server_.Unregister(this); }
+
+  void Run() {
+    server_.Register(this, weak_from_this());
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+  }
+
+  // From Stop(): an idle connection closes now; a busy one closes after its answer.
+  void Drain() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->busy_) self->Close();
+    });
+  }
+
+ private:
+  void Read() {
+    if (server_.draining_) return Close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_.config_.max_header_bytes));
+    parser_->body_limit(server_.config_.max_body_bytes);
+    stream_.expires_after(server_.config_.request_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted) return Close();
+    if (ec == beast::error::timeout) {
+      server_.timeouts_.fetch_add(1, std::memory_order_relaxed);
+      return Close();
+    }
+    // Answer what can be answered, then close: the rest of the stream cannot be trusted.
+    if (ec == http::error::body_limit)
+      return Reject(413, "body_too_large",
+                    fmt::format("the request body is larger than {} bytes", server_.config_.max_body_bytes));
+    if (ec == http::error::header_limit)
+      return Reject(
+          431, "headers_too_large",
+          fmt::format("the request headers are larger than {} bytes", server_.config_.max_header_bytes));
+    if (IsParseError(ec)) return Reject(400, "bad_request", "malformed HTTP request: " + ec.message());
+    if (ec) return Close();
+
+    http::request<http::string_body> req = parser_->release();
+    keep_alive_ = req.keep_alive();
+    ServerRequest request;
+    request.method = std::string(req.method_string());
+    std::string_view target = req.target();
+    std::size_t q = target.find('?');
+    request.path = std::string(target.substr(0, q));
+    if (q != std::string_view::npos) request.query = std::string(target.substr(q + 1));
+    for (const auto& field : req) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      request.headers.emplace_back(std::move(name), std::string(field.value()));
+    }
+    request.body = std::move(req.body());
+    request.remote = remote_;
+    Dispatch(std::move(request));
+  }
+
+  void Dispatch(ServerRequest request) {
+    busy_ = true;
+    stream_.expires_never();  // the handler may wait for a package; the write has its own deadline
+    server_.RequestStarted();
+    auto respond = [self = shared_from_this()](ServerResponse response) {
+      asio::post(self->stream_.get_executor(),
+                 [self, response = std::move(response)]() mutable { self->Write(std::move(response)); });
+    };
+    try {
+      server_.handler_.Handle(std::move(request), std::move(respond));
+    } catch (const std::exception& e) {
+      // Handlers must not throw; if one does, the client still gets an answer.
+      core::Log(core::LogLevel::kError, "http", "handler threw: {}", e.what());
+      Write(ErrorResponse(500, "internal", "internal error"));
+    }
+  }
+
+  void Reject(int status, std::string_view code, std::string_view message) {
+    keep_alive_ = false;
+    busy_ = true;
+    server_.RequestStarted();
+    Write(ErrorResponse(status, code, message));
+  }
+
+  void Write(ServerResponse response) {
+    res_ = {};
+    res_.version(11);
+    res_.result(static_cast<unsigned>(response.status));
+    res_.set(http::field::server, "pkgtrust");
+    res_.set(http::field::content_type, response.content_type);
+    for (auto& [name, value] : response.headers) res_.set(name, value);
+    res_.body() = std::move(response.body);
+    res_.keep_alive(keep_alive_ && !server_.draining_);
+    res_.prepare_payload();
+    stream_.expires_after(server_.config_.write_timeout);
+    http::async_write(stream_, res_, beast::bind_front_handler(&Session::OnWrite, shared_from_this()));
+  }
+
+  void OnWrite(beast::error_code ec, std::size_t) {
+    busy_ = false;
+    server_.RequestFinished();
+    if (ec || !res_.keep_alive()) return Close();
+    Read();
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  HttpServer::Impl& server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  std::string remote_;
+  bool keep_alive_ = true;
+  bool busy_ = false;
+};
+
+}  // namespace
+
+void HttpServer::Impl::Register(Session* session, std::weak_ptr<Session> weak) {
+  std::lock_guard lock(mu_);
+  sessions_.emplace(session, std::move(weak));
+}
+
+void HttpServer::Impl::Unregister(Session* session) {
+  std::lock_guard lock(mu_);
+  sessions_.erase(session);
+}
+
+core::Status HttpServer::Impl::Start() {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(config_.host, ec);
+  if (ec)
+    return core::Status::InvalidArgument(
+        fmt::format("server.listen: '{}' is not an IP address", config_.host));
+  tcp::endpoint endpoint(address, static_cast<unsigned short>(config_.port));
+  std::string where = fmt::format("{}:{}", config_.host, config_.port);
+  if (acceptor_.open(endpoint.protocol(), ec); ec)
+    return core::Status::Unavailable("cannot listen on " + where + ": " + ec.message());
+  acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (acceptor_.bind(endpoint, ec); ec)
+    return core::Status::Unavailable("cannot listen on " + where + ": " + ec.message());
+  if (acceptor_.listen(asio::socket_base::max_listen_connections, ec); ec)
+    return core::Status::Unavailable("cannot listen on " + where + ": " + ec.message());
+  port_ = acceptor_.local_endpoint().port();
+  work_.emplace(ioc_.get_executor());
+  Accept();
+  for (int i = 0; i < std::max(1, config_.threads); ++i) threads_.emplace_back([this] { ioc_.run(); });
+  started_ = true;
+  return core::Status::Ok();
+}
+
+void HttpServer::Impl::Accept() {
+  acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (!ec) {
+      std::size_t open;
+      {
+        std::lock_guard lock(mu_);
+        open = sessions_.size();
+      }
+      if (open >= static_cast<std::size_t>(config_.max_connections)) {
+        rejected_.fetch_add(1, std::memory_order_relaxed);
+        beast::error_code ignored;
+        socket.close(ignored);
+      } else {
+        connections_total_.fetch_add(1, std::memory_order_relaxed);
+        socket.set_option(tcp::no_delay(true), ec);
+        std::make_shared<Session>(std::move(socket), *this)->Run();
+      }
+    } else {
+      // Out of file descriptors and the like: keep accepting, the condition may pass.
+      core::Log(core::LogLevel::kWarn, "http", "accept failed: {}", ec.message());
+    }
+    Accept();
+  });
+}
+
+void HttpServer::Impl::Stop(std::chrono::milliseconds grace) {
+  if (!started_) return;
+  started_ = false;
+  draining_ = true;
+  asio::post(acceptor_.get_executor(), [this] {
+    beast::error_code ec;
+    acceptor_.close(ec);
+  });
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [ptr, weak] : sessions_)
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+  }
+  for (auto& s : live) s->Drain();
+  live.clear();
+  {
+    std::unique_lock lock(mu_);
+    idle_cv_.wait_for(lock, grace, [this] { return in_flight_.load() == 0; });
+  }
+  work_.reset();
+  ioc_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+HttpServer::HttpServer(ServerConfig config, RequestHandler& handler)
+    : impl_(std::make_unique<Impl>(std::move(config), handler)) {}
+HttpServer::~HttpServer() = default;
+core::Status HttpServer::Start() { return impl_->Start(); }
+void HttpServer::Stop(std::chrono::milliseconds grace) { impl_->Stop(grace); }
+int HttpServer::port() const { return impl_->port_; }
+
+HttpServer::Stats HttpServer::GetStats() const {
+  Stats stats;
+  {
+    std::lock_guard lock(impl_->mu_);
+    stats.connections_open = static_cast<std::int64_t>(impl_->sessions_.size());
+  }
+  stats.connections_total = impl_->connections_total_;
+  stats.requests = impl_->requests_;
+  stats.requests_in_flight = impl_->in_flight_;
+  stats.rejected_connections = impl_->rejected_;
+  stats.timeouts = impl_->timeouts_;
+  return stats;
+}
+
+}  // namespace pkgtrust::api

@@ -1,0 +1,140 @@
+#include "report.hpp"
+
+#include "pkgtrust/core/purl.hpp"
+#include "pkgtrust/core/time.hpp"
+#include "pkgtrust/pipeline/ingest_handlers.hpp"
+
+namespace pkgtrust::api {
+
+using json = nlohmann::json;
+
+namespace {
+
+json TimeOrNull(core::Millis millis) {
+  return millis > 0 ? json(core::FormatTimestamp(millis)) : json(nullptr);
+}
+
+const store::Fact* FindFact(const std::vector<store::Fact>& facts, std::string_view kind) {
+  for (const store::Fact& f : facts)
+    if (f.kind == kind) return &f;
+  return nullptr;
+}
+
+json NonNegativeOrNull(const json& value) {
+  return value.is_number_integer() && value.get<std::int64_t>() >= 0 ? value : json(nullptr);
+}
+
+// A summary of the registry facts: everything but the per-version list, which can run to
+// thousands of entries.
+json PackageSection(const json& registry) {
+  const json& versions = registry.contains("versions") ? registry["versions"] : json::array();
+  std::int64_t yanked = 0, attested = 0;
+  std::string first_published, latest_published;
+  for (const json& v : versions) {
+    if (v.value("yanked", false)) ++yanked;
+    if (v.value("attestation", false)) ++attested;
+    std::string published = v.value("published", "");
+    if (!published.empty() && (first_published.empty() || published < first_published))
+      first_published = published;
+    if (!published.empty() && published > latest_published) latest_published = published;
+  }
+  json section = {
+      {"display_name", registry.value("display_name", "")},
+      {"description", registry.value("description", "")},
+      {"license", registry.value("license", "")},
+      {"homepage", registry.value("homepage", "")},
+      {"latest_version", registry.value("latest_version", "")},
+      {"versions", versions.size()},
+      {"yanked_versions", yanked},
+      {"attested_versions", attested},
+      {"first_published", first_published.empty() ? json(nullptr) : json(first_published)},
+      {"latest_published", latest_published.empty() ? json(nullptr) : json(latest_published)},
+      {"maintainers", registry.value("maintainers", json::array())},
+      {"downloads_last_month", NonNegativeOrNull(registry.value("downloads_last_month", json(-1)))},
+      {"downloads_total", NonNegativeOrNull(registry.value("downloads_total", json(-1)))},
+      {"deprecated", registry.value("deprecated", "")},
+      {"security_holder", registry.value("security_holder", false)},
+      {"repository_declared", registry.value("repository_declared", "")},
+      {"repository_url", registry.contains("repository") ? registry["repository"].value("url", "") : ""},
+  };
+  return section;
+}
+
+json RepositorySection(const json& repo) {
+  return {{"full_name", repo.value("full_name", "")},
+          {"status", repo.value("status", "found")},
+          {"moved", repo.value("moved", false)},
+          {"stars", repo.value("stars", 0)},
+          {"forks", repo.value("forks", 0)},
+          {"open_issues", repo.value("open_issues", 0)},
+          {"archived", repo.value("archived", false)},
+          {"fork", repo.value("fork", false)},
+          {"created", repo.value("created", json(nullptr))},
+          {"pushed", repo.value("pushed", json(nullptr))},
+          {"license", repo.value("license", "")},
+          {"contributors", NonNegativeOrNull(repo.value("contributors", json(-1)))},
+          {"commits_last_year", NonNegativeOrNull(repo.value("commits_last_year", json(-1)))},
+          {"tags", repo.contains("tags") ? repo["tags"].size() : 0},
+          {"releases", repo.contains("releases") ? repo["releases"].size() : 0}};
+}
+
+}  // namespace
+
+std::string PurlOf(const core::PackageKey& key) { return core::FormatPurl(core::PurlFromPackageKey(key)); }
+
+core::Result<json> BuildReport(const store::PackageRecord& record, const std::vector<store::Fact>& facts) {
+  const store::Fact* score_fact = FindFact(facts, pipeline::kScoreFact);
+  if (!score_fact) return core::Status::NotFound(record.key.ToString() + " has no score yet");
+  json score = json::parse(score_fact->json, nullptr, false);
+  if (!score.is_object()) return core::Status::Internal(record.key.ToString() + ": stored score is not JSON");
+
+  json report = {{"ecosystem", core::EcosystemName(record.key.ecosystem)},
+                 {"name", record.key.name},
+                 {"purl", PurlOf(record.key)},
+                 {"status", core::PackageStateName(record.state)}};
+  json components = score.value("components", json::object());
+  report["score"] = {{"value", score.value("score", 0.0)},
+                     {"model_version", score.value("model_version", "")},
+                     {"components", components},
+                     {"explanation", score.value("explanation", json::array())}};
+  report["flags"] = score.value("flags", json::object());
+
+  json package = nullptr;
+  if (const store::Fact* f = FindFact(facts, pipeline::kRegistryFact)) {
+    json registry = json::parse(f->json, nullptr, false);
+    if (registry.is_object()) package = PackageSection(registry);
+  }
+  json repository = nullptr;
+  if (const store::Fact* f = FindFact(facts, pipeline::kRepositoryFact)) {
+    json repo = json::parse(f->json, nullptr, false);
+    if (repo.is_object()) repository = RepositorySection(repo);
+  }
+  json provenance = components.value("provenance", json::object());
+  if (package.is_object()) {
+    provenance["attested_versions"] = package["attested_versions"];
+    provenance["repository_declared"] = !package["repository_url"].get<std::string>().empty();
+  }
+  report["package"] = std::move(package);
+  report["repository"] = std::move(repository);
+  report["provenance"] = std::move(provenance);
+  report["timestamps"] = {{"first_seen", TimeOrNull(record.created_at)},
+                          {"scored", TimeOrNull(record.state_since)}};
+  if (record.state != core::PackageState::kComplete) {
+    // An older report while a new run is under way.
+    report["timestamps"]["scored"] = nullptr;
+    report["refreshing"] = true;
+  }
+  return report;
+}
+
+json PendingBody(const store::PackageRecord& record, int retry_after_seconds) {
+  json body = {{"ecosystem", core::EcosystemName(record.key.ecosystem)},
+               {"name", record.key.name},
+               {"purl", PurlOf(record.key)},
+               {"status", core::PackageStateName(record.state)},
+               {"retry_after_seconds", retry_after_seconds}};
+  if (!record.last_error.empty()) body["last_error"] = record.last_error;
+  return body;
+}
+
+}  // namespace pkgtrust::api
