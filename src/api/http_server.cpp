@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -170,6 +171,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Reject(int status, std::string_view code, std::string_view message) {
     keep_alive_ = false;
+    unread_input_ = true;
     busy_ = true;
     server_.RequestStarted();
     Write(ErrorResponse(status, code, message));
@@ -192,8 +194,28 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnWrite(beast::error_code ec, std::size_t) {
     busy_ = false;
     server_.RequestFinished();
+    if (!ec && unread_input_) return LingeringClose();
     if (ec || !res_.keep_alive()) return Close();
     Read();
+  }
+
+  // After answering a request whose body was not read (413, 431, 400): stop sending, then
+  // read and discard what the client is still sending for a while. Closing at once would
+  // make the kernel reset the connection, and the client would lose the answer.
+  void LingeringClose() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(5));
+    Discard();
+  }
+
+  void Discard() {
+    stream_.async_read_some(asio::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->discarded_ += n;
+                              if (ec || self->discarded_ > kMaxDiscardBytes) return self->Close();
+                              self->Discard();
+                            });
   }
 
   void Close() {
@@ -210,6 +232,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string remote_;
   bool keep_alive_ = true;
   bool busy_ = false;
+  bool unread_input_ = false;
+  static constexpr std::size_t kMaxDiscardBytes = 64u << 20;
+  std::size_t discarded_ = 0;
+  std::array<char, 16384> scratch_;
 };
 
 }  // namespace

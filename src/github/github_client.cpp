@@ -165,7 +165,7 @@ bool GitHubClient::NoteRateLimit(const net::HttpResponse& response) {
 }
 
 void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts* previous_ptr,
-                         std::function<void(GitHubResult)> done) {
+                         std::function<void(GitHubResult)> done, bool urgent) {
   if (core::Millis until = RateLimitedUntil())
     return done(core::Status::ResourceExhausted(
         fmt::format("GitHub rate limit spent until {}", core::FormatTimestamp(until))));
@@ -173,8 +173,10 @@ void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts*
   auto facts = std::make_shared<RepositoryFacts>();
   facts->requested = repo;
   std::string path = fmt::format("/repos/{}/{}", repo.owner, repo.name);
-  http_.Fetch(Get(path, previous.get(), "repo"), [this, facts, previous, repo, done = std::move(done)](
-                                                     core::Result<net::HttpResponse> r) mutable {
+  net::HttpRequest request = Get(path, previous.get(), "repo");
+  request.urgent = urgent;
+  http_.Fetch(std::move(request), [this, facts, previous, repo, urgent,
+                                   done = std::move(done)](core::Result<net::HttpResponse> r) mutable {
     if (!r.ok()) return done(r.status());
     if (NoteRateLimit(*r))
       return done(
@@ -234,6 +236,7 @@ void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts*
       net::HttpRequest request = Get(sections[i].second, previous.get(), sections[i].first);
       if (i == 1 && !options_.token.empty())
         request = TagsQuery(canonical);  // names and dates in one request
+      request.urgent = urgent;
       http_.Fetch(
           std::move(request), [this, i, join, facts, previous, done](core::Result<net::HttpResponse> r) {
             {

@@ -101,6 +101,7 @@ struct HostPool {
   std::vector<std::unique_ptr<Connection>> idle;
   int open = 0;  // connections that exist: checked out or idle
   std::deque<std::shared_ptr<asio::steady_timer>> waiters;
+  std::deque<std::shared_ptr<asio::steady_timer>> urgent_waiters;  // served first
 };
 
 bool IsRedirect(int status) {
@@ -236,7 +237,7 @@ class BeastHttpClient::Impl {
   asio::awaitable<Attempt> Exchange(const HttpRequest& request, const Url& url) {
     stats_.attempts++;
     for (int stale_retry = 0; stale_retry < 2; ++stale_retry) {
-      auto conn_or = co_await Acquire(url, request.timeout);
+      auto conn_or = co_await Acquire(url, request.timeout, request.urgent);
       if (!conn_or.ok()) co_return Attempt{Status(conn_or.status()), true};
       std::unique_ptr<Connection> conn = std::move(conn_or).value();
       boost::system::error_code ec;
@@ -315,9 +316,10 @@ class BeastHttpClient::Impl {
   }
 
   // A connection for `url`: an idle pooled one, a new one, or (at the cap) the next one
-  // released.
+  // released, urgent requests before the others.
   asio::awaitable<Result<std::unique_ptr<Connection>>> Acquire(const Url& url,
-                                                               std::chrono::milliseconds timeout) {
+                                                               std::chrono::milliseconds timeout,
+                                                               bool urgent) {
     auto deadline = Clock::now() + timeout;
     while (true) {
       std::shared_ptr<asio::steady_timer> waiter;
@@ -337,7 +339,7 @@ class BeastHttpClient::Impl {
           pool.open++;
         } else {
           waiter = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, deadline);
-          pool.waiters.push_back(waiter);
+          (urgent ? pool.urgent_waiters : pool.waiters).push_back(waiter);
         }
       }
       if (waiter) {
@@ -373,9 +375,10 @@ class BeastHttpClient::Impl {
   }
 
   static void WakeOne(HostPool& pool) {
-    if (pool.waiters.empty()) return;
-    pool.waiters.front()->cancel();
-    pool.waiters.pop_front();
+    auto& queue = pool.urgent_waiters.empty() ? pool.waiters : pool.urgent_waiters;
+    if (queue.empty()) return;
+    queue.front()->cancel();
+    queue.pop_front();
   }
 
   asio::awaitable<Result<std::unique_ptr<Connection>>> Connect(const Url& url, Clock::time_point deadline) {

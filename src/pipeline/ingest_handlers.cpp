@@ -9,19 +9,23 @@ namespace pkgtrust::pipeline {
 using core::PackageState;
 
 void RegistryStageHandler::Handle(const WorkItem& item, std::function<void(StageResult)> done) {
-  client_.Fetch(item.key, [done = std::move(done)](registry::RegistryResult result) {
-    if (!result.ok()) {
-      // An answer over the size limit will not shrink on retry; everything else may pass.
-      if (result.status().code() == core::StatusCode::kResourceExhausted)
-        return done(StageResult::Fail(result.status().message()));
-      return done(StageResult::Retry(result.status().message()));
-    }
-    if (!result->has_value()) return done(StageResult::Advance(PackageState::kNotFound));
-    const registry::PackageFacts& facts = **result;
-    PackageState next = facts.repository && facts.repository->IsGitHub() ? PackageState::kPendingRepository
-                                                                         : PackageState::kPendingScore;
-    done(StageResult::Advance(next, {{kRegistryFact, facts.ToJson()}}));
-  });
+  client_.Fetch(
+      item.key,
+      [done = std::move(done)](registry::RegistryResult result) {
+        if (!result.ok()) {
+          // An answer over the size limit will not shrink on retry; everything else may pass.
+          if (result.status().code() == core::StatusCode::kResourceExhausted)
+            return done(StageResult::Fail(result.status().message()));
+          return done(StageResult::Retry(result.status().message()));
+        }
+        if (!result->has_value()) return done(StageResult::Advance(PackageState::kNotFound));
+        const registry::PackageFacts& facts = **result;
+        PackageState next = facts.repository && facts.repository->IsGitHub()
+                                ? PackageState::kPendingRepository
+                                : PackageState::kPendingScore;
+        done(StageResult::Advance(next, {{kRegistryFact, facts.ToJson()}}));
+      },
+      item.priority == core::Priority::kPriority);
 }
 
 void RepositoryStageHandler::Handle(const WorkItem& item, std::function<void(StageResult)> done) {
@@ -46,18 +50,21 @@ void RepositoryStageHandler::Handle(const WorkItem& item, std::function<void(Sta
       previous && previous->requested.owner == repo.owner && previous->requested.name == repo.name
           ? &*previous
           : nullptr;
-  client_.Fetch(repo, prior, [this, done = std::move(done)](github::GitHubResult result) {
-    if (!result.ok()) {
-      if (result.status().code() == core::StatusCode::kResourceExhausted) {
-        core::Millis until = client_.RateLimitedUntil();
-        auto wait = std::chrono::milliseconds(
-            std::max<core::Millis>(1000, until - core::SystemClock::Instance().NowMillis()));
-        return done(StageResult::Postpone(result.status().message(), wait));
-      }
-      return done(StageResult::Retry(result.status().message()));
-    }
-    done(StageResult::Advance(PackageState::kPendingScore, {{kRepositoryFact, result->ToJson()}}));
-  });
+  client_.Fetch(
+      repo, prior,
+      [this, done = std::move(done)](github::GitHubResult result) {
+        if (!result.ok()) {
+          if (result.status().code() == core::StatusCode::kResourceExhausted) {
+            core::Millis until = client_.RateLimitedUntil();
+            auto wait = std::chrono::milliseconds(
+                std::max<core::Millis>(1000, until - core::SystemClock::Instance().NowMillis()));
+            return done(StageResult::Postpone(result.status().message(), wait));
+          }
+          return done(StageResult::Retry(result.status().message()));
+        }
+        done(StageResult::Advance(PackageState::kPendingScore, {{kRepositoryFact, result->ToJson()}}));
+      },
+      item.priority == core::Priority::kPriority);
 }
 
 core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,

@@ -75,36 +75,40 @@ std::string EscapeGoModulePath(std::string_view path) {
 RegistryClient::RegistryClient(net::HttpClient& http, RegistryEndpoints endpoints, RegistryOptions options)
     : http_(http), endpoints_(std::move(endpoints)), options_(options) {}
 
-net::HttpRequest RegistryClient::Get(std::string url) const {
+net::HttpRequest RegistryClient::Get(std::string url, bool urgent) const {
   net::HttpRequest request;
   request.url = std::move(url);
+  request.urgent = urgent;
   request.timeout = options_.timeout;
   request.max_body_bytes = options_.max_body_bytes;
   request.max_attempts = options_.max_attempts;
   return request;
 }
 
-void RegistryClient::Fetch(const core::PackageKey& key, std::function<void(RegistryResult)> done) {
+void RegistryClient::Fetch(const core::PackageKey& key, std::function<void(RegistryResult)> done,
+                           bool urgent) {
   switch (key.ecosystem) {
     case core::Ecosystem::kNpm:
-      return FetchNpm(key, std::move(done));
+      return FetchNpm(key, urgent, std::move(done));
     case core::Ecosystem::kPypi:
-      return FetchPypi(key, std::move(done));
+      return FetchPypi(key, urgent, std::move(done));
     case core::Ecosystem::kCrates:
-      return FetchCrates(key, std::move(done));
+      return FetchCrates(key, urgent, std::move(done));
     case core::Ecosystem::kMaven:
-      return FetchMaven(key, std::move(done));
+      return FetchMaven(key, urgent, std::move(done));
     case core::Ecosystem::kGo:
-      return FetchGo(key, std::move(done));
+      return FetchGo(key, urgent, std::move(done));
   }
   done(core::Status::InvalidArgument("unknown ecosystem"));
 }
 
-void RegistryClient::FetchNpm(const core::PackageKey& key, std::function<void(RegistryResult)> done) {
+void RegistryClient::FetchNpm(const core::PackageKey& key, bool urgent,
+                              std::function<void(RegistryResult)> done) {
   std::string encoded = net::EncodePathSegment(key.name);  // "@scope/name" -> "@scope%2Fname"
-  auto packument = Get(fmt::format("{}/{}", endpoints_.npm, encoded));
+  auto packument = Get(fmt::format("{}/{}", endpoints_.npm, encoded), urgent);
   packument.headers.emplace_back("Accept", "application/json");
-  auto downloads = Get(fmt::format("{}/downloads/point/last-month/{}", endpoints_.npm_downloads, key.name));
+  auto downloads =
+      Get(fmt::format("{}/downloads/point/last-month/{}", endpoints_.npm_downloads, key.name), urgent);
   downloads.max_attempts = 1;  // a nice-to-have: never hold the package for it
   FetchAll(http_, {std::move(packument), std::move(downloads)}, [key, done = std::move(done)](Responses r) {
     if (NotFound(r[0])) return done(std::optional<PackageFacts>());
@@ -118,8 +122,9 @@ void RegistryClient::FetchNpm(const core::PackageKey& key, std::function<void(Re
   });
 }
 
-void RegistryClient::FetchPypi(const core::PackageKey& key, std::function<void(RegistryResult)> done) {
-  FetchAll(http_, {Get(fmt::format("{}/pypi/{}/json", endpoints_.pypi, key.name))},
+void RegistryClient::FetchPypi(const core::PackageKey& key, bool urgent,
+                               std::function<void(RegistryResult)> done) {
+  FetchAll(http_, {Get(fmt::format("{}/pypi/{}/json", endpoints_.pypi, key.name), urgent)},
            [key, done = std::move(done)](Responses r) {
              if (NotFound(r[0])) return done(std::optional<PackageFacts>());
              if (!r[0].ok()) return done(r[0].status());
@@ -130,10 +135,12 @@ void RegistryClient::FetchPypi(const core::PackageKey& key, std::function<void(R
            });
 }
 
-void RegistryClient::FetchCrates(const core::PackageKey& key, std::function<void(RegistryResult)> done) {
-  auto owners = Get(fmt::format("{}/api/v1/crates/{}/owners", endpoints_.crates, key.name));
+void RegistryClient::FetchCrates(const core::PackageKey& key, bool urgent,
+                                 std::function<void(RegistryResult)> done) {
+  auto owners = Get(fmt::format("{}/api/v1/crates/{}/owners", endpoints_.crates, key.name), urgent);
   owners.max_attempts = 1;
-  FetchAll(http_, {Get(fmt::format("{}/api/v1/crates/{}", endpoints_.crates, key.name)), std::move(owners)},
+  FetchAll(http_,
+           {Get(fmt::format("{}/api/v1/crates/{}", endpoints_.crates, key.name), urgent), std::move(owners)},
            [key, done = std::move(done)](Responses r) {
              if (NotFound(r[0])) return done(std::optional<PackageFacts>());
              if (!r[0].ok()) return done(r[0].status());
@@ -147,14 +154,15 @@ void RegistryClient::FetchCrates(const core::PackageKey& key, std::function<void
            });
 }
 
-void RegistryClient::FetchMaven(const core::PackageKey& key, std::function<void(RegistryResult)> done) {
+void RegistryClient::FetchMaven(const core::PackageKey& key, bool urgent,
+                                std::function<void(RegistryResult)> done) {
   auto colon = key.name.find(':');
   std::string group = key.name.substr(0, colon), artifact = key.name.substr(colon + 1);
   std::string group_path = group;
   std::replace(group_path.begin(), group_path.end(), '.', '/');
   std::string base = fmt::format("{}/{}/{}", endpoints_.maven, group_path, artifact);
-  FetchAll(http_, {Get(base + "/maven-metadata.xml")},
-           [this, key, group, artifact, base, done = std::move(done)](Responses r) mutable {
+  FetchAll(http_, {Get(base + "/maven-metadata.xml", urgent)},
+           [this, key, group, artifact, base, urgent, done = std::move(done)](Responses r) mutable {
              if (NotFound(r[0])) return done(std::optional<PackageFacts>());
              if (!r[0].ok()) return done(r[0].status());
              if (r[0]->status != 200) return done(UnexpectedStatus(*r[0], "Maven"));
@@ -172,12 +180,12 @@ void RegistryClient::FetchMaven(const core::PackageKey& key, std::function<void(
              }
              // The latest POM, then its parents until <scm> and <licenses> are known.
              auto walk = std::make_shared<std::function<void(std::string, std::string, std::string, int)>>();
-             *walk = [this, facts, walk, done](std::string g, std::string a, std::string v,
-                                               int depth) mutable {
+             *walk = [this, facts, walk, done, urgent](std::string g, std::string a, std::string v,
+                                                       int depth) mutable {
                std::string gp = g;
                std::replace(gp.begin(), gp.end(), '.', '/');
                std::string url = fmt::format("{}/{}/{}/{}/{}-{}.pom", endpoints_.maven, gp, a, v, a, v);
-               FetchAll(http_, {Get(url)}, [this, facts, walk, done, depth](Responses r) mutable {
+               FetchAll(http_, {Get(url, urgent)}, [this, facts, walk, done, depth](Responses r) mutable {
                  // Every way out of the walk ends here, which also breaks the walker's self-reference.
                  auto end = [&](RegistryResult result) {
                    *walk = nullptr;
@@ -221,10 +229,11 @@ void RegistryClient::FetchMaven(const core::PackageKey& key, std::function<void(
            });
 }
 
-void RegistryClient::FetchGo(const core::PackageKey& key, std::function<void(RegistryResult)> done) {
+void RegistryClient::FetchGo(const core::PackageKey& key, bool urgent,
+                             std::function<void(RegistryResult)> done) {
   std::string base = fmt::format("{}/{}", endpoints_.go, EscapeGoModulePath(key.name));
-  FetchAll(http_, {Get(base + "/@v/list"), Get(base + "/@latest")},
-           [this, key, base, done = std::move(done)](Responses r) mutable {
+  FetchAll(http_, {Get(base + "/@v/list", urgent), Get(base + "/@latest", urgent)},
+           [this, key, base, urgent, done = std::move(done)](Responses r) mutable {
              if (NotFound(r[0]) && NotFound(r[1])) return done(std::optional<PackageFacts>());
              for (const auto& response : r) {
                if (!response.ok()) return done(response.status());
@@ -252,11 +261,11 @@ void RegistryClient::FetchGo(const core::PackageKey& key, std::function<void(Reg
              // Retractions from the latest go.mod, publish times from the newest versions' .info.
              std::vector<net::HttpRequest> requests;
              if (!facts->latest_version.empty())
-               requests.push_back(Get(fmt::format("{}/@v/{}.mod", base, facts->latest_version)));
+               requests.push_back(Get(fmt::format("{}/@v/{}.mod", base, facts->latest_version), urgent));
              int infos = 0;
              for (auto it = versions.rbegin(); it != versions.rend() && infos < options_.go_version_infos;
                   ++it, ++infos)
-               requests.push_back(Get(fmt::format("{}/@v/{}.info", base, *it)));
+               requests.push_back(Get(fmt::format("{}/@v/{}.info", base, *it), urgent));
              bool has_mod = !facts->latest_version.empty();
              FetchAll(http_, std::move(requests), [facts, has_mod, done = std::move(done)](Responses more) {
                std::size_t i = 0;

@@ -36,6 +36,7 @@ std::string RepoJson(const std::string& full_name, int stars) {
 app::Config ConfigFor(const testing::TempDir& dir, const testing::ReplayServer& server) {
   app::Config config = app::DefaultConfig();
   config.database.path = dir.File("ingest.db");
+  config.server.port = 0;  // any free port: tests run in parallel
   std::string base = server.BaseUrl();
   config.upstreams = {{"npm", base},
                       {"npm_downloads", base + "/npm-downloads"},

@@ -3,6 +3,9 @@
 #include <zlib.h>
 
 #include <catch2/catch.hpp>
+
+#include <atomic>
+#include <mutex>
 #include <future>
 
 #include "pkgtrust/net/url.hpp"
@@ -218,6 +221,33 @@ TEST_CASE("connections per host are capped; requests beyond wait their turn", "[
   }
   CHECK(client.Stats().connections <= 4);
   CHECK(server.Hits("GET", "/slow") == 24);
+}
+
+TEST_CASE("an urgent request goes ahead of others waiting for a connection to the same host", "[net]") {
+  ReplayServer server(2);
+  server.Add("GET", "/slow", ReplayResponse{.body = "ok", .delay = 50ms});
+  auto config = FastRetries();
+  config.max_connections_per_host = 1;
+  net::BeastHttpClient client(config);
+  std::mutex mu;
+  std::vector<std::string> order;
+  std::atomic<int> done{0};
+  auto fetch = [&](const std::string& name, bool urgent) {
+    net::HttpRequest request = Req(server.BaseUrl() + "/slow");
+    request.urgent = urgent;
+    client.Fetch(std::move(request), [&, name](auto) {
+      std::lock_guard lock(mu);
+      order.push_back(name);
+      done++;
+    });
+  };
+  for (int i = 0; i < 6; ++i) fetch("regular" + std::to_string(i), false);
+  REQUIRE(testing::WaitUntil([&] { return server.Hits("GET", "/slow") >= 1; }, 10s));
+  fetch("urgent", true);  // queued behind five regular requests
+  REQUIRE(testing::WaitUntil([&] { return done == 7; }, 30s));
+  std::lock_guard lock(mu);
+  // The first regular request held the connection; the urgent one was next.
+  CHECK(order[1] == "urgent");
 }
 
 TEST_CASE("unreachable hosts and bad URLs fail with the URL named", "[net]") {

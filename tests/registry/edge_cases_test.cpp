@@ -73,6 +73,7 @@ TEST_CASE("answers that stay bad end failed with the error recorded; nothing cra
   server.Add("GET", "/enormous", testing::ReplayResponse{200, {}, std::string(3u << 20, ' ')});
   app::Config config = app::DefaultConfig();
   config.database.path = dir.File("bad.db");
+  config.server.port = 0;  // any free port: tests run in parallel
   for (const char* upstream : {"npm", "npm_downloads", "pypi", "crates", "maven", "go", "github"})
     config.upstreams[upstream] = server.BaseUrl();  // never the internet
   for (auto& stage : config.stages) {

@@ -34,8 +34,9 @@ class GitHubClient {
                const core::Clock& clock = core::SystemClock::Instance());
 
   // `previous`: the stored facts of the last fetch (for If-None-Match), or null.
+  // `urgent`: a user is waiting; its requests go first where connections are scarce.
   void Fetch(const core::RepositoryRef& repo, const RepositoryFacts* previous,
-             std::function<void(GitHubResult)> done);
+             std::function<void(GitHubResult)> done, bool urgent = false);
   // When the spent budget resets (ms since the epoch); 0 while requests may be sent.
   core::Millis RateLimitedUntil() const;
   std::int64_t RemainingBudget() const { return remaining_.load(); }

@@ -30,6 +30,7 @@ struct HttpRequest {
   std::size_t max_body_bytes = 64u << 20;     // after decompression
   int max_attempts = 4;                       // 1: no retry
   bool retry_429 = true;                      // false: the caller handles rate limits itself (GitHub)
+  bool urgent = false;  // a user is waiting: first in line for a connection to a busy host
 };
 
 struct HttpResponse {

@@ -43,15 +43,16 @@ using RegistryResult = core::Result<std::optional<PackageFacts>>;
 class RegistryClient {
  public:
   RegistryClient(net::HttpClient& http, RegistryEndpoints endpoints, RegistryOptions options = {});
-  void Fetch(const core::PackageKey& key, std::function<void(RegistryResult)> done);
+  // `urgent`: a user is waiting; its requests go first where connections are scarce.
+  void Fetch(const core::PackageKey& key, std::function<void(RegistryResult)> done, bool urgent = false);
 
  private:
-  net::HttpRequest Get(std::string url) const;
-  void FetchNpm(const core::PackageKey& key, std::function<void(RegistryResult)> done);
-  void FetchPypi(const core::PackageKey& key, std::function<void(RegistryResult)> done);
-  void FetchCrates(const core::PackageKey& key, std::function<void(RegistryResult)> done);
-  void FetchMaven(const core::PackageKey& key, std::function<void(RegistryResult)> done);
-  void FetchGo(const core::PackageKey& key, std::function<void(RegistryResult)> done);
+  net::HttpRequest Get(std::string url, bool urgent) const;
+  void FetchNpm(const core::PackageKey& key, bool urgent, std::function<void(RegistryResult)> done);
+  void FetchPypi(const core::PackageKey& key, bool urgent, std::function<void(RegistryResult)> done);
+  void FetchCrates(const core::PackageKey& key, bool urgent, std::function<void(RegistryResult)> done);
+  void FetchMaven(const core::PackageKey& key, bool urgent, std::function<void(RegistryResult)> done);
+  void FetchGo(const core::PackageKey& key, bool urgent, std::function<void(RegistryResult)> done);
 
   net::HttpClient& http_;
   RegistryEndpoints endpoints_;

@@ -1,0 +1,419 @@
+// The whole service on loopback: the REST API and the package-feeds webhook over real
+// HTTP, the real stages against the replay upstream, a temporary SQLite file. What a
+// user of the API relies on: feed events all end scored, an unknown package is answered
+// within the wait even behind a backlog, a missing one is a 404, malformed webhook bodies
+// get their documented answers without losing valid events, and the flags show.
+#include <fmt/format.h>
+
+#include <boost/asio.hpp>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "app/config.hpp"
+#include "app/service.hpp"
+#include "pkgtrust/core/package_name.hpp"
+#include "pkgtrust/scoring/osv.hpp"
+#include "support/http_test_client.hpp"
+#include "support/replay_server.hpp"
+#include "support/test_support.hpp"
+
+using namespace pkgtrust;
+using namespace std::chrono_literals;
+using core::Ecosystem;
+using core::PackageState;
+using nlohmann::json;
+using testing::ReplayResponse;
+
+namespace {
+
+constexpr const char* kFeedTokenEnv = "PKGTRUST_TEST_FEED_TOKEN";
+constexpr const char* kAdminTokenEnv = "PKGTRUST_TEST_ADMIN_TOKEN";
+constexpr const char* kRepoPath = "/repos/stevemao/left-pad";
+
+// The recorded left-pad packument under another name, declaring left-pad's repository.
+std::string PackumentFor(const std::string& name) {
+  static const json kTemplate = [] {
+    json t = json::parse(testing::ReadText(testing::FixturePath("registry/npm/left-pad.json")));
+    t["repository"] = {{"type", "git"}, {"url", "git+https://github.com/stevemao/left-pad.git"}};
+    return t;
+  }();
+  json doc = kTemplate;
+  doc["name"] = name;
+  return doc.dump();
+}
+
+// Unscoped, valid npm names from the recorded sample, in file order.
+std::vector<std::string> RealNpmNames(std::size_t count) {
+  std::vector<std::string> names;
+  std::istringstream in(testing::ReadText(testing::FixturePath("names/npm-names-5000.txt")));
+  std::set<std::string> seen;
+  for (std::string line; names.size() < count && std::getline(in, line);) {
+    if (line.empty() || line[0] == '@') continue;
+    auto key = core::MakePackageKey(Ecosystem::kNpm, line);
+    if (key.ok() && key->name == line && seen.insert(line).second) names.push_back(line);
+  }
+  REQUIRE(names.size() == count);
+  return names;
+}
+
+std::string FeedEvent(const std::string& name, const std::string& type = "npm") {
+  return json{{"name", name}, {"version", "1.3.0"}, {"created_date", "2026-11-20T10:00:00Z"},
+              {"type", type}, {"artifact_id", ""},  {"schema_ver", "1.1"}}
+      .dump();
+}
+
+class ServiceUnderTest {
+ public:
+  ServiceUnderTest() : upstream_(2) {
+    config_ = app::DefaultConfig();
+    config_.database.path = dir_.File("api.db");
+    config_.server.port = 0;
+    config_.server.request_timeout = 1s;  // the slowloris test waits for it
+    std::string base = upstream_.BaseUrl();
+    config_.upstreams = {{"npm", base},   {"npm_downloads", base + "/npm-downloads"},
+                         {"pypi", base},  {"crates", base},
+                         {"maven", base}, {"go", base},
+                         {"github", base}};
+    config_.popular_lists = {{"npm", std::string(PKGTRUST_SOURCE_DIR) + "/data/popular/npm-top10000.tsv"}};
+    config_.secrets.feed_token_env = kFeedTokenEnv;
+    config_.secrets.admin_token_env = kAdminTokenEnv;
+    config_.reconciler.interval = 1s;
+    config_.reconciler.stuck_after = 30s;
+    for (auto& stage : config_.stages) stage.retry_base = 10ms;
+    config_.log_level = core::LogLevel::kWarn;
+    core::SetLogLevel(core::LogLevel::kWarn);
+    upstream_.Add("GET", kRepoPath,
+                  ReplayResponse{200, {}, R"({"full_name":"stevemao/left-pad","stargazers_count":1200,
+                    "forks_count":300,"open_issues_count":10,"archived":true,"fork":false,
+                    "created_at":"2014-03-01T00:00:00Z","pushed_at":"2018-05-01T00:00:00Z",
+                    "default_branch":"master","license":{"spdx_id":"WTFPL"}})"});
+  }
+  ~ServiceUnderTest() {
+    if (service_) service_->Stop();
+    unsetenv(kFeedTokenEnv);
+    unsetenv(kAdminTokenEnv);
+  }
+
+  void AddNpmPackage(const std::string& name, std::chrono::milliseconds delay = 0ms) {
+    ReplayResponse response{200, {}, PackumentFor(name)};
+    response.delay = delay;
+    upstream_.Add("GET", "/" + name, response);
+  }
+
+  void Start() {
+    setenv(kFeedTokenEnv, "feed-secret", 1);
+    setenv(kAdminTokenEnv, "admin-secret", 1);
+    service_ = std::make_unique<app::Service>(config_);
+    service_->Start();
+    client_ = std::make_unique<testing::ApiClient>(fmt::format("http://127.0.0.1:{}", service_->http_port()));
+  }
+
+  std::int64_t Count(PackageState state) {
+    auto counts = service_->store().CountByState();
+    if (!counts.ok()) return -1;
+    auto it = counts->find(state);
+    return it == counts->end() ? 0 : it->second;
+  }
+
+  app::Config& config() { return config_; }
+  testing::ReplayServer& upstream() { return upstream_; }
+  app::Service& service() { return *service_; }
+  testing::ApiClient& client() { return *client_; }
+
+ private:
+  testing::TempDir dir_;
+  testing::ReplayServer upstream_;
+  app::Config config_;
+  std::unique_ptr<app::Service> service_;
+  std::unique_ptr<testing::ApiClient> client_;
+};
+
+}  // namespace
+
+TEST_CASE("500 package-feeds events, one per POST, all reach complete with scores", "[api]") {
+  ServiceUnderTest sut;
+  std::vector<std::string> names = RealNpmNames(500);
+  for (const auto& name : names) sut.AddNpmPackage(name);
+  sut.Start();
+
+  // As package-feeds' http-client publisher sends them: one object per POST, token in the URL.
+  for (const auto& name : names) {
+    auto r = sut.client().Post("/v1/feeds/package-feeds?token=feed-secret", FeedEvent(name));
+    INFO(name << ": " << r.status << " " << r.body << r.error);
+    REQUIRE(r.status == 200);
+    REQUIRE(r.Json()["accepted"] == 1);
+  }
+  bool done = testing::WaitUntil([&] { return sut.Count(PackageState::kComplete) == 500; }, 180s);
+  INFO("complete " << sut.Count(PackageState::kComplete) << ", failed " << sut.Count(PackageState::kFailed));
+  REQUIRE(done);
+  for (const auto& name : names) {
+    auto r = sut.client().Get("/v1/packages/npm/" + name);
+    REQUIRE(r.status == 200);
+    json report = r.Json();
+    CHECK(report["name"] == name);
+    CHECK(report["status"] == "complete");
+    CHECK(report["score"]["value"].is_number());
+    CHECK(report["score"]["model_version"] == "pkgtrust-1");
+    CHECK(report["flags"]["archived"] == true);  // the repository answered archived
+  }
+  // The upstream was asked once per package for its packument: no duplicate runs.
+  CHECK(sut.upstream().Hits("GET", "/" + names[0]) == 1);
+}
+
+TEST_CASE("an unknown package is answered within the wait while 2,000 feed packages are queued", "[api]") {
+  ServiceUnderTest sut;
+  std::vector<std::string> names = RealNpmNames(2001);
+  std::string unknown = names.back();
+  names.pop_back();
+  // Each backlog packument takes 500 ms: at 64 in flight, the backlog needs over 15 s.
+  for (const auto& name : names) sut.AddNpmPackage(name, 500ms);
+  sut.AddNpmPackage(unknown);
+  sut.Start();
+
+  for (std::size_t i = 0; i < names.size(); i += 500) {
+    std::string batch = "[";
+    for (std::size_t j = i; j < i + 500; ++j) batch += (j > i ? "," : "") + FeedEvent(names[j]);
+    batch += "]";
+    auto r = sut.client().Post("/v1/feeds/package-feeds", batch, {{"Authorization", "Bearer feed-secret"}});
+    REQUIRE(r.status == 200);
+    REQUIRE(r.Json()["accepted"] == 500);
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto r = sut.client().Get("/v1/packages/npm/" + unknown + "?wait=5");
+  auto elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  INFO("answered " << r.status << " after " << elapsed.count() << " ms: " << r.body);
+  CHECK(r.status == 200);
+  CHECK(r.Json()["status"] == "complete");
+  // It went ahead of the backlog, which is still far from done.
+  CHECK(sut.Count(PackageState::kComplete) < 1000);
+}
+
+TEST_CASE("a package its registry does not have is a 404; concurrent requests share one run", "[api]") {
+  ServiceUnderTest sut;
+  sut.upstream().Add("GET", "/no-such-package-anywhere", ReplayResponse{404, {}, R"({"error":"Not found"})"});
+  sut.Start();
+  std::vector<std::thread> threads;
+  std::vector<int> statuses(4);
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] {
+      testing::ApiClient client(fmt::format("http://127.0.0.1:{}", sut.service().http_port()));
+      statuses[i] = client.Get("/v1/packages/npm/no-such-package-anywhere").status;
+    });
+  for (auto& t : threads) t.join();
+  for (int status : statuses) CHECK(status == 404);
+  CHECK(sut.upstream().Hits("GET", "/no-such-package-anywhere") == 1);
+  auto again = sut.client().Get("/v1/packages/npm/no-such-package-anywhere");
+  CHECK(again.status == 404);
+  CHECK(again.Json()["error"]["code"] == "package_not_found");
+  CHECK(sut.upstream().Hits("GET", "/no-such-package-anywhere") == 1);  // answered from the store
+}
+
+TEST_CASE("malformed webhook bodies get their documented answers and valid events are kept", "[api]") {
+  ServiceUnderTest sut;
+  sut.AddNpmPackage("kept-one");
+  sut.AddNpmPackage("kept-two");
+  sut.Start();
+  auto post = [&](const std::string& body) {
+    return sut.client().Post("/v1/feeds/package-feeds?token=feed-secret", body);
+  };
+  auto first = post(FeedEvent("kept-one"));
+  REQUIRE(first.status == 200);
+
+  auto bad_json = post(R"({"name": "x", )");
+  CHECK(bad_json.status == 400);
+  CHECK(bad_json.Json()["error"]["code"] == "invalid_body");
+
+  auto missing = post(R"({"name": "x", "type": "npm"})");
+  CHECK(missing.status == 400);
+  CHECK(missing.Json()["error"]["code"] == "invalid_events");
+  CHECK_THAT(missing.Json()["errors"][0]["message"].get<std::string>(),
+             Catch::Contains("missing field 'version'"));
+
+  json wrong_types = json::parse(FeedEvent("x"));
+  wrong_types["name"] = 42;
+  auto wrong = post(wrong_types.dump());
+  CHECK(wrong.status == 400);
+  CHECK_THAT(wrong.body, Catch::Contains("field 'name' must be a string"));
+
+  json bad_date = json::parse(FeedEvent("x"));
+  bad_date["created_date"] = "yesterday";
+  CHECK(post(bad_date.dump()).status == 400);
+
+  CHECK(post("42").status == 400);
+
+  auto huge = post(std::string(10u << 20, ' '));
+  CHECK(huge.status == 413);
+  CHECK(huge.Json()["error"]["code"] == "body_too_large");
+
+  // Feeds we do not score (and unknown ones) are ignored, with 200 so the publisher moves on.
+  auto nuget = post(FeedEvent("Newtonsoft.Json", "nuget"));
+  CHECK(nuget.status == 200);
+  CHECK(nuget.Json()["ignored"] == 1);
+  auto unknown = post(FeedEvent("x", "no-such-feed"));
+  CHECK(unknown.status == 200);
+  CHECK(unknown.Json()["ignored"] == 1);
+
+  // A batch with one good event among bad ones: 200, the good one kept, the others named.
+  auto mixed = post("[" + FeedEvent("kept-two") + R"(, {"name": "x"}, )" + FeedEvent("bad name!") + "]");
+  CHECK(mixed.status == 200);
+  CHECK(mixed.Json()["accepted"] == 1);
+  CHECK(mixed.Json()["rejected"] == 2);
+  CHECK(mixed.Json()["errors"][1]["index"] == 2);
+
+  auto no_token = sut.client().Post("/v1/feeds/package-feeds", FeedEvent("x"));
+  CHECK(no_token.status == 401);
+  CHECK(sut.client().Post("/v1/feeds/package-feeds?token=wrong", FeedEvent("x")).status == 401);
+
+  REQUIRE(testing::WaitUntil([&] { return sut.Count(PackageState::kComplete) == 2; }, 60s));
+  CHECK(sut.client().Get("/v1/packages/npm/kept-one").status == 200);
+  CHECK(sut.client().Get("/v1/packages/npm/kept-two").status == 200);
+  auto metrics = sut.client().Get("/metrics").body;
+  CHECK_THAT(metrics, Catch::Contains("pkgtrust_webhook_events_total{outcome=\"accepted\"} 2"));
+  CHECK_THAT(metrics, Catch::Contains("pkgtrust_webhook_events_total{outcome=\"ignored\"} 2"));
+}
+
+TEST_CASE("an OSV-listed malicious package scores 0 and the report names the advisory", "[api]") {
+  ServiceUnderTest sut;
+  sut.upstream().Add("GET", "/02-echo",
+                     ReplayResponse{200, {}, R"({"name":"02-echo","dist-tags":{"latest":"0.0.7"},
+                       "versions":{"0.0.7":{}},"time":{"0.0.7":"2025-01-10T00:00:00.000Z"}})"});
+  sut.Start();
+  auto records =
+      scoring::ParseOsvRecord(testing::ReadText(testing::FixturePath("osv/npm/MAL-2025-191025.json")));
+  REQUIRE(records.ok());
+  const auto& advisory = (*records)[0];
+  REQUIRE(sut.service()
+              .store()
+              .UpsertAdvisoriesSync({{advisory.key, advisory.id, advisory.summary, "[]", ""}})
+              .ok());
+
+  auto r = sut.client().Get("/v1/packages?purl=pkg:npm/02-echo&wait=10");
+  REQUIRE(r.status == 200);
+  json report = r.Json();
+  CHECK(report["score"]["value"] == 0.0);
+  CHECK(report["flags"]["malicious"] == true);
+  CHECK(report["flags"]["advisory"] == "MAL-2025-191025");
+  CHECK(report["purl"] == "pkg:npm/02-echo");
+}
+
+TEST_CASE("a typosquat of a popular npm name is flagged with its look-alike", "[api]") {
+  ServiceUnderTest sut;
+  sut.upstream().Add(
+      "GET", "/loadsh",
+      ReplayResponse{200, {}, testing::ReadText(testing::FixturePath("registry/npm/loadsh.json"))});
+  sut.Start();
+  auto r = sut.client().Get("/v1/packages/npm/loadsh?wait=10");
+  REQUIRE(r.status == 200);
+  json report = r.Json();
+  CHECK(report["flags"]["typosquatting"] == true);
+  CHECK(report["flags"]["looks_like"] == "lodash");
+  CHECK(report["score"]["value"].get<double>() <= 1.0);
+}
+
+TEST_CASE("batch query, purl lookup, prefix search and refresh", "[api]") {
+  ServiceUnderTest sut;
+  for (const char* name : {"alpha-one", "alpha-two", "beta-one"}) sut.AddNpmPackage(name);
+  sut.Start();
+
+  json query = {{"packages",
+                 {{{"ecosystem", "npm"}, {"name", "alpha-one"}},
+                  "pkg:npm/alpha-two",
+                  {{"purl", "pkg:npm/beta-one"}},
+                  {{"ecosystem", "npm"}, {"name", "missing-one"}},
+                  {{"ecosystem", "cobol"}, {"name", "x"}},
+                  {{"ecosystem", "npm"}, {"name", "alpha-one"}}}},
+                {"wait", 10}};
+  auto r = sut.client().Post("/v1/packages:query", query.dump());
+  REQUIRE(r.status == 200);
+  json results = r.Json()["results"];
+  REQUIRE(results.size() == 6);
+  CHECK(results[0]["status"] == "complete");
+  CHECK(results[1]["name"] == "alpha-two");
+  CHECK(results[2]["name"] == "beta-one");
+  CHECK(results[3]["status"] == "not_found");
+  CHECK(results[4]["status"] == "invalid");
+  CHECK_THAT(results[4]["error"]["message"].get<std::string>(), Catch::Contains("cobol"));
+  CHECK(results[5]["name"] == "alpha-one");
+  CHECK(sut.upstream().Hits("GET", "/alpha-one") == 1);
+
+  json too_many = {{"packages", json::array()}};
+  for (int i = 0; i < 1001; ++i) too_many["packages"].push_back("pkg:npm/x" + std::to_string(i));
+  CHECK(sut.client().Post("/v1/packages:query", too_many.dump()).status == 413);
+  CHECK(sut.client().Post("/v1/packages:query", "{}").status == 400);
+
+  auto search = sut.client().Get("/v1/search?ecosystem=npm&prefix=alpha&limit=1");
+  REQUIRE(search.status == 200);
+  CHECK(search.Json()["packages"].size() == 1);
+  CHECK(search.Json()["packages"][0]["name"] == "alpha-one");
+  CHECK(search.Json()["packages"][0]["score"].is_number());
+  auto page2 = sut.client().Get("/v1/search?ecosystem=npm&prefix=alpha&limit=1&after=alpha-one");
+  CHECK(page2.Json()["packages"][0]["name"] == "alpha-two");
+  CHECK(page2.Json()["next_after"].is_null());
+
+  CHECK(sut.client().Post("/v1/packages/npm/alpha-one:refresh", "").status == 401);
+  auto refresh =
+      sut.client().Post("/v1/packages/npm/alpha-one:refresh", "", {{"Authorization", "Bearer admin-secret"}});
+  CHECK(refresh.status == 202);
+  CHECK(refresh.Json()["started"] == true);
+  REQUIRE(testing::WaitUntil([&] { return sut.upstream().Hits("GET", "/alpha-one") == 2; }, 30s));
+
+  CHECK(sut.client().Get("/v1/packages/cobol/x").Json()["error"]["code"] == "invalid_package");
+  CHECK(sut.client().Get("/v1/packages/npm/ok?wait=forever").status == 400);
+  CHECK(sut.client().Get("/v1/packages?purl=nonsense").status == 400);
+  CHECK(sut.client().Get("/v2/anything").status == 404);
+  CHECK(sut.client().Post("/healthz", "{}").status == 405);
+  CHECK(sut.client().Get("/readyz").status == 200);
+  auto metrics = sut.client().Get("/metrics");
+  CHECK_THAT(metrics.Header("content-type"), Catch::StartsWith("text/plain; version=0.0.4"));
+  for (const char* family : {"pkgtrust_queue_messages{", "pkgtrust_stage_in_flight{stage=\"registry\"}",
+                             "pkgtrust_packages{state=\"complete\"}",
+                             "pkgtrust_upstream_requests_total{upstream=\"npm\",outcome=\"2xx\"}",
+                             "pkgtrust_ondemand_duration_seconds_bucket",
+                             "pkgtrust_http_responses_total{route=\"query\",code=\"200\"}"})
+    CHECK_THAT(metrics.body, Catch::Contains(family));
+}
+
+TEST_CASE("the server cuts off slow clients and oversized headers, and answers waiting requests on shutdown",
+          "[api]") {
+  namespace asio = boost::asio;
+  ServiceUnderTest sut;
+  sut.AddNpmPackage("slow-upstream", 20s);  // never answers in time
+  sut.Start();
+  asio::io_context ioc;
+  asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"),
+                                   static_cast<unsigned short>(sut.service().http_port()));
+
+  // Slowloris: half a request line, then nothing. The server closes after request_timeout.
+  asio::ip::tcp::socket slow(ioc);
+  slow.connect(endpoint);
+  asio::write(slow, asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n")));
+  char byte;
+  boost::system::error_code ec;
+  auto start = std::chrono::steady_clock::now();
+  slow.read_some(asio::buffer(&byte, 1), ec);  // blocks until the server closes
+  CHECK(ec == asio::error::eof);
+  CHECK(std::chrono::steady_clock::now() - start < 10s);
+
+  std::string big_header =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(32 * 1024, 'a') + "\r\n\r\n";
+  asio::ip::tcp::socket big(ioc);
+  big.connect(endpoint);
+  asio::write(big, asio::buffer(big_header), ec);
+  std::string answer(64, '\0');
+  std::size_t n = big.read_some(asio::buffer(answer), ec);
+  CHECK(answer.substr(0, n).starts_with("HTTP/1.1 431"));
+
+  // A request waiting for a package is answered (202), not dropped, when the service stops.
+  std::thread waiting([&] {
+    testing::ApiClient client(fmt::format("http://127.0.0.1:{}", sut.service().http_port()));
+    auto r = client.Get("/v1/packages/npm/slow-upstream?wait=30");
+    CHECK(r.status == 202);
+    CHECK(r.Header("retry-after") == "2");
+  });
+  REQUIRE(testing::WaitUntil([&] { return sut.upstream().Hits("GET", "/slow-upstream") == 1; }, 10s));
+  sut.service().Stop();
+  waiting.join();
+}
