@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "app/config.hpp"
+#include "app/score_command.hpp"
 #include "app/service.hpp"
 #include "pkgtrust/pipeline/ingest_handlers.hpp"
 #include "pkgtrust/scoring/osv.hpp"
@@ -42,6 +43,10 @@ Usage:
   pkgtrust rescore [--config FILE | --db PATH]
                                     re-score every complete package from its stored facts
                                     with the current model (no upstream is asked)
+  pkgtrust score PURL | ECOSYSTEM NAME [--json] [--timeout SECONDS] [--config FILE | --db PATH]
+                                    fetch and score one package in-process (unless its stored
+                                    report is fresh) and print the report; exit 0 scored,
+                                    3 no such package, 1 failed or timed out (default 60 s)
   pkgtrust --help                   this text
   pkgtrust --version                the version
 
@@ -171,9 +176,12 @@ int RunCli(int argc, char** argv) {
     return 0;
   }
   if (command != "serve" && command != "dev" && command != "check-config" && command != "import-osv" &&
-      command != "rescore")
+      command != "rescore" && command != "score")
     return Usage(fmt::format("unknown command '{}'", command));
   std::string positional;
+  std::vector<std::string> targets;  // score: PURL, or ECOSYSTEM NAME
+  bool json_output = false;
+  std::string timeout_text = "60";
 
   std::string config_path, db_path, log_level;
   for (std::size_t i = 1; i < args.size(); ++i) {
@@ -188,7 +196,14 @@ int RunCli(int argc, char** argv) {
       ok = value(&config_path);
     else if (command == "import-osv" && positional.empty() && !arg.starts_with("-"))
       positional = arg;
-    else if (arg == "--db" && (command == "dev" || command == "import-osv" || command == "rescore"))
+    else if (command == "score" && targets.size() < 2 && !arg.starts_with("-"))
+      targets.push_back(arg);
+    else if (command == "score" && arg == "--json")
+      json_output = true;
+    else if (command == "score" && arg == "--timeout")
+      ok = value(&timeout_text);
+    else if (arg == "--db" &&
+             (command == "dev" || command == "import-osv" || command == "rescore" || command == "score"))
       ok = value(&db_path);
     else if (arg == "--log-level" && command != "check-config")
       ok = value(&log_level);
@@ -207,6 +222,19 @@ int RunCli(int argc, char** argv) {
       config = config_path.empty() ? DefaultConfig() : LoadConfigFile(config_path);
       if (config_path.empty()) config.database.path = db_path.empty() ? "pkgtrust-dev.db" : db_path;
       return RunImportOsv(positional, config);
+    }
+    if (command == "score") {
+      if (targets.empty()) return Usage("'score' needs a purl (pkg:npm/left-pad) or ECOSYSTEM NAME");
+      char* end = nullptr;
+      long timeout = std::strtol(timeout_text.c_str(), &end, 10);
+      if (timeout_text.empty() || *end != '\0' || timeout < 1 || timeout > 3600)
+        return Usage("--timeout takes whole seconds from 1 to 3600");
+      config = config_path.empty() ? DefaultConfig() : LoadConfigFile(config_path);
+      if (config_path.empty()) config.database.path = db_path.empty() ? "pkgtrust-dev.db" : db_path;
+      config.log_level = core::LogLevel::kWarn;
+      if (!log_level.empty() && !core::ParseLogLevel(log_level, &config.log_level))
+        return Usage(fmt::format("unknown log level '{}'", log_level));
+      return RunScore(std::move(config), targets, json_output, std::chrono::seconds(timeout));
     }
     if (command == "rescore") {
       config = config_path.empty() ? DefaultConfig() : LoadConfigFile(config_path);

@@ -6,6 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <nlohmann/json.hpp>
+
+#include "support/replay_server.hpp"
 #include "support/test_support.hpp"
 
 namespace {
@@ -86,4 +89,42 @@ TEST_CASE("an unusable database path is a clear start-up error", "[app][cli]") {
   CHECK(run.exit_code == 1);
   CHECK_THAT(run.output,
              Catch::StartsWith("pkgtrust: cannot open database '/nonexistent-dir/db/pkgtrust.db'"));
+}
+
+TEST_CASE("pkgtrust score fetches one package and prints its report, readable or JSON", "[app][cli]") {
+  pkgtrust::testing::TempDir dir;
+  pkgtrust::testing::ReplayServer upstream;
+  upstream.Add("GET", "/left-pad",
+               pkgtrust::testing::ReplayResponse{
+                   200, {}, pkgtrust::testing::ReadText(pkgtrust::testing::FixturePath("registry/npm/left-pad.json"))});
+  upstream.Add("GET", "/no-such-pkg", pkgtrust::testing::ReplayResponse{404, {}, R"({"error":"Not found"})"});
+  std::string yaml = "database:\n  path: " + dir.File("score.db") + "\nupstreams:\n";
+  for (const char* name : {"npm", "npm_downloads", "pypi", "crates", "maven", "go", "github"})
+    yaml += std::string("  ") + name + ": \"" + upstream.BaseUrl() + "\"\n";
+  pkgtrust::testing::WriteText(dir.File("score.yaml"), yaml);
+  std::string config = " --config " + dir.File("score.yaml");
+
+  auto readable = Pkgtrust("score npm left-pad" + config);
+  INFO(readable.output);
+  CHECK(readable.exit_code == 0);
+  CHECK_THAT(readable.output, Catch::Contains("npm left-pad 1.3.0  (pkg:npm/left-pad)") &&
+                                  Catch::Contains("score ") && Catch::Contains("provenance") &&
+                                  Catch::Contains("top reasons:"));
+
+  // The second run answers from the stored report: the registry is not asked again.
+  auto as_json = Pkgtrust("score pkg:npm/left-pad --json" + config);
+  CHECK(as_json.exit_code == 0);
+  auto report = nlohmann::json::parse(as_json.output.substr(as_json.output.find('{')));
+  CHECK(report["status"] == "complete");
+  CHECK(report["score"]["value"].is_number());
+  CHECK(upstream.Hits("GET", "/left-pad") == 1);
+
+  auto missing = Pkgtrust("score npm no-such-pkg" + config);
+  CHECK(missing.exit_code == 3);
+  CHECK_THAT(missing.output, Catch::Contains("npm/no-such-pkg does not exist in its registry"));
+  auto bad = Pkgtrust("score cobol x" + config);
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.output, Catch::Contains("cobol"));
+  CHECK(Pkgtrust("score").exit_code == 2);
+  CHECK(Pkgtrust("score npm x --timeout soon").exit_code == 2);
 }

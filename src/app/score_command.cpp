@@ -1,0 +1,146 @@
+#include "app/score_command.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "api/report.hpp"
+#include "app/service.hpp"
+#include "pkgtrust/core/package_name.hpp"
+#include "pkgtrust/core/purl.hpp"
+
+namespace pkgtrust::app {
+
+using json = nlohmann::json;
+
+namespace {
+
+core::Result<core::PackageKey> ParseTarget(const std::vector<std::string>& target) {
+  if (target.size() == 1) {
+    auto purl = core::ParsePurl(target[0]);
+    if (!purl.ok()) return purl.status();
+    return core::PackageKeyFromPurl(*purl);
+  }
+  auto ecosystem = core::ParseEcosystemOrError(target[0]);
+  if (!ecosystem.ok()) return ecosystem.status();
+  return core::MakePackageKey(*ecosystem, target[1]);
+}
+
+std::string Signed(double value) { return fmt::format("{:+.1f}", value); }
+
+// The report as a person reads it: score, components, flags and the reasons that moved
+// the score most.
+void PrintReadable(const json& report) {
+  const json& score = report["score"];
+  const json& package = report["package"];
+  std::string latest = package.is_object() ? package.value("latest_version", "") : "";
+  fmt::print("{} {}{}  ({})\n", report.value("ecosystem", ""), report.value("name", ""),
+             latest.empty() ? "" : " " + latest, report.value("purl", ""));
+  fmt::print("score {:.1f} / 10  (model {})\n", score.value("value", 0.0),
+             score.value("model_version", ""));
+  for (const char* name : {"activity", "provenance", "popularity"}) {
+    const json& component = score["components"][name];
+    std::string facts;
+    for (const auto& fact : component.value("facts", json::array())) {
+      if (!facts.empty()) facts += "; ";
+      facts += fact.get<std::string>();
+    }
+    fmt::print("  {:<11} {:>4.1f}  {}\n", name, component.value("value", 0.0), facts);
+  }
+  const json& flags = report["flags"];
+  std::vector<std::string> set;
+  if (flags.value("malicious", false)) set.push_back("MALICIOUS (" + flags.value("advisory", "") + ")");
+  if (flags.value("deprecated", false)) set.push_back("deprecated: " + flags.value("deprecation_message", ""));
+  if (flags.value("archived", false)) set.push_back("repository archived");
+  if (flags.value("typosquatting", false)) set.push_back("looks like " + flags.value("looks_like", ""));
+  fmt::print("flags: {}\n", set.empty() ? "none" : fmt::format("{}", fmt::join(set, ", ")));
+  std::vector<json> reasons(score["explanation"].begin(), score["explanation"].end());
+  std::stable_sort(reasons.begin(), reasons.end(), [](const json& a, const json& b) {
+    return std::fabs(a.value("effect", 0.0)) > std::fabs(b.value("effect", 0.0));
+  });
+  if (!reasons.empty()) fmt::print("top reasons:\n");
+  for (std::size_t i = 0; i < reasons.size() && i < 6; ++i)
+    fmt::print("  {:>5}  {}\n", Signed(reasons[i].value("effect", 0.0)), reasons[i].value("reason", ""));
+}
+
+}  // namespace
+
+int RunScore(Config config, const std::vector<std::string>& target, bool as_json, std::chrono::seconds timeout) {
+  auto key = ParseTarget(target);
+  if (!key.ok()) {
+    std::fprintf(stderr, "pkgtrust: score: %s\n", key.status().message().c_str());
+    return 1;
+  }
+  core::SetLogLevel(config.log_level);
+  Service service(std::move(config));
+  service.Start(/*serve_http=*/false);
+  store::PackageStore& store = service.store();
+  const core::Millis refresh_after = service.config().reconciler.refresh_after.count();
+  auto fresh = [&](const store::PackageRecord& r) {
+    core::Millis age = core::SystemClock::Instance().NowMillis() - r.state_since;
+    return (r.state == core::PackageState::kComplete && (refresh_after == 0 || age < refresh_after)) ||
+           (r.state == core::PackageState::kNotFound && age < 3600'000);
+  };
+  auto record = store.Get(*key);
+  if (!record.ok()) {
+    std::fprintf(stderr, "pkgtrust: score: %s\n", record.status().message().c_str());
+    return 1;
+  }
+  std::int64_t generation = *record ? (*record)->generation : 0;
+  if (!*record || !fresh(**record)) {
+    store::EnqueueRequest request;
+    request.key = *key;
+    request.priority = core::Priority::kPriority;
+    auto submitted = service.pipeline().SubmitOne(std::move(request), "cli-score");
+    if (!submitted.ok()) {
+      std::fprintf(stderr, "pkgtrust: score: %s\n", submitted.status().message().c_str());
+      return 1;
+    }
+    generation = submitted->record.generation;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      record = store.Get(*key);
+      bool finished = record.ok() && *record && (*record)->generation >= generation &&
+                      !core::IsInFlight((*record)->state);
+      if (finished || std::chrono::steady_clock::now() > deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  if (!record.ok() || !*record) {
+    std::fprintf(stderr, "pkgtrust: score: %s: the database did not answer\n", key->ToString().c_str());
+    return 1;
+  }
+  const store::PackageRecord& r = **record;
+  switch (r.state) {
+    case core::PackageState::kComplete:
+      break;
+    case core::PackageState::kNotFound:
+      std::fprintf(stderr, "pkgtrust: score: %s does not exist in its registry\n", key->ToString().c_str());
+      return 3;
+    case core::PackageState::kFailed:
+      std::fprintf(stderr, "pkgtrust: score: %s failed: %s\n", key->ToString().c_str(), r.last_error.c_str());
+      return 1;
+    default:
+      std::fprintf(stderr, "pkgtrust: score: %s is still %s after %lld s; the upstreams are slow or down\n",
+                   key->ToString().c_str(), std::string(core::PackageStateName(r.state)).c_str(),
+                   static_cast<long long>(timeout.count()));
+      return 1;
+  }
+  auto facts = store.GetFacts(*key);
+  auto report = facts.ok() ? api::BuildReport(r, *facts) : core::Result<json>(facts.status());
+  if (!report.ok()) {
+    std::fprintf(stderr, "pkgtrust: score: %s\n", report.status().message().c_str());
+    return 1;
+  }
+  if (as_json)
+    std::printf("%s\n", report->dump(2).c_str());
+  else
+    PrintReadable(*report);
+  return 0;
+}
+
+}  // namespace pkgtrust::app
