@@ -3,6 +3,8 @@
 //   pkgtrust_bench store    [--packages N]  state transitions committed per second, SQLite file
 //   pkgtrust_bench registry                 npm packument parse throughput and memory (largest recorded)
 //   pkgtrust_bench http     [--requests N]  upstream client against the replay server, 64 in flight
+//   pkgtrust_bench api      [--packages N] [--seconds S] [--connections C] [--server-threads T]
+//                                           known-package GETs with wrk against the whole service
 // Each prints one human line per figure and, with --json, one JSON object at the end.
 #include <fmt/format.h>
 #include <sys/resource.h>
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "app/config.hpp"
+#include "bench/benches.hpp"
 #include "pkgtrust/bus/memory_transport.hpp"
 #include "pkgtrust/net/http_client.hpp"
 #include "pkgtrust/registry/parsers.hpp"
@@ -295,12 +298,18 @@ int BenchHttp(int requests, bool json) {
 int main(int argc, char** argv) {
   core::SetLogLevel(core::LogLevel::kWarn);
   std::string what = argc > 1 ? argv[1] : "";
-  int count = 0;
+  int count = 0, seconds = 10, connections = 64, threads = 2;
   bool json = false;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
-    if ((arg == "--messages" || arg == "--packages") && i + 1 < argc)
+    if ((arg == "--messages" || arg == "--packages" || arg == "--requests") && i + 1 < argc)
       count = std::atoi(argv[++i]);
+    else if (arg == "--seconds" && i + 1 < argc)
+      seconds = std::atoi(argv[++i]);
+    else if (arg == "--connections" && i + 1 < argc)
+      connections = std::atoi(argv[++i]);
+    else if (arg == "--server-threads" && i + 1 < argc)
+      threads = std::atoi(argv[++i]);
     else if (arg == "--json")
       json = true;
   }
@@ -308,9 +317,12 @@ int main(int argc, char** argv) {
   if (what == "store") return BenchStore(count > 0 ? count : 200'000, json);
   if (what == "registry") return BenchRegistry(json);
   if (what == "http") return BenchHttp(count > 0 ? count : 50'000, json);
+  if (what == "api")
+    return bench::BenchApi(count > 0 ? count : 1000, seconds > 0 ? seconds : 10, connections,
+                           threads > 0 ? threads : 2, json);
   fmt::print(
       stderr,
       "usage: pkgtrust_bench bus [--messages N] | store [--packages N] | registry | http [--requests N]"
-      " [--json]\n");
+      " | api [--packages N] [--seconds S] [--connections C] [--server-threads T]  [--json]\n");
   return 2;
 }

@@ -166,6 +166,9 @@ class Api::Impl {
   ServerResponse Render(const PackageKey& key, const std::optional<store::PackageRecord>& record);
   // The report as JSON text (cached).
   core::Result<std::shared_ptr<const std::string>> ReportText(const store::PackageRecord& record);
+  // A complete, fresh report built less than report_cache_ttl ago, without reading the
+  // database; null otherwise. Changes made in this process drop the entry at once.
+  std::shared_ptr<const std::string> CachedReport(const PackageKey& key);
   json RenderEntry(const PackageKey& key, const std::optional<store::PackageRecord>& record, bool& pending);
   core::Result<std::chrono::milliseconds> WaitParam(const std::map<std::string, std::string>& params,
                                                     const json* body_wait = nullptr) const;
@@ -174,7 +177,7 @@ class Api::Impl {
   void Count(Route route, int status, Steady::time_point start);
 
   // Report cache, validated against the package row.
-  struct CachedReport {
+  struct CacheEntry {
     std::int64_t generation;
     PackageState state;
     core::Millis state_since;
@@ -182,7 +185,7 @@ class Api::Impl {
     std::shared_ptr<const std::string> text;
   };
   std::mutex cache_mu_;
-  std::unordered_map<PackageKey, CachedReport, core::PackageKeyHash> cache_;
+  std::unordered_map<PackageKey, CacheEntry, core::PackageKeyHash> cache_;
 
   // Metrics.
   std::mutex counts_mu_;
@@ -313,6 +316,18 @@ bool Api::Impl::IsFresh(const store::PackageRecord& record) const {
   return false;
 }
 
+std::shared_ptr<const std::string> Api::Impl::CachedReport(const PackageKey& key) {
+  std::lock_guard lock(cache_mu_);
+  auto it = cache_.find(key);
+  if (it == cache_.end() || it->second.state != PackageState::kComplete ||
+      Steady::now() - it->second.built >= config_.report_cache_ttl)
+    return nullptr;
+  store::PackageRecord record;
+  record.state = it->second.state;
+  record.state_since = it->second.state_since;
+  return IsFresh(record) ? it->second.text : nullptr;
+}
+
 core::Result<std::shared_ptr<const std::string>> Api::Impl::ReportText(const store::PackageRecord& record) {
   auto now = Steady::now();
   {
@@ -365,6 +380,11 @@ ServerResponse Api::Impl::Render(const PackageKey& key, const std::optional<stor
 
 void Api::Impl::Lookup(const PackageKey& key, std::chrono::milliseconds wait, const std::string& request_id,
                        Responder respond) {
+  if (auto cached = CachedReport(key)) {
+    ServerResponse response;
+    response.body = *cached;
+    return respond(std::move(response));
+  }
   auto record = store_.Get(key);
   if (!record.ok()) return respond(StoreError(record.status()));
   if (*record && IsFresh(**record)) return respond(Render(key, *record));

@@ -156,16 +156,21 @@ class Session : public std::enable_shared_from_this<Session> {
     busy_ = true;
     stream_.expires_never();  // the handler may wait for a package; the write has its own deadline
     server_.RequestStarted();
-    auto respond = [self = shared_from_this()](ServerResponse response) {
-      asio::post(self->stream_.get_executor(),
-                 [self, response = std::move(response)]() mutable { self->Write(std::move(response)); });
+    // dispatch: an answer given on this connection's strand (most are) is written at once;
+    // one from another thread (a waiting request) is queued to the strand. Only the first
+    // answer counts, so a handler that throws after answering cannot cause a second write.
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    auto respond = [self = shared_from_this(), answered](ServerResponse response) {
+      if (answered->exchange(true)) return;
+      asio::dispatch(self->stream_.get_executor(),
+                     [self, response = std::move(response)]() mutable { self->Write(std::move(response)); });
     };
     try {
-      server_.handler_.Handle(std::move(request), std::move(respond));
+      server_.handler_.Handle(std::move(request), respond);
     } catch (const std::exception& e) {
       // Handlers must not throw; if one does, the client still gets an answer.
       core::Log(core::LogLevel::kError, "http", "handler threw: {}", e.what());
-      Write(ErrorResponse(500, "internal", "internal error"));
+      respond(ErrorResponse(500, "internal", "internal error"));
     }
   }
 

@@ -280,7 +280,13 @@ TEST_CASE("an OSV-listed malicious package scores 0 and the report names the adv
   sut.upstream().Add("GET", "/02-echo",
                      ReplayResponse{200, {}, R"({"name":"02-echo","dist-tags":{"latest":"0.0.7"},
                        "versions":{"0.0.7":{}},"time":{"0.0.7":"2025-01-10T00:00:00.000Z"}})"});
+  sut.config().api.report_cache_ttl = 1h;  // only this process's own changes may refresh the cache
   sut.Start();
+  auto before = sut.client().Get("/v1/packages?purl=pkg:npm/02-echo&wait=10");
+  REQUIRE(before.status == 200);
+  CHECK(before.Json()["flags"]["malicious"] == false);
+
+  // The advisory arrives later; a refresh re-scores, and the cached report is replaced.
   auto records =
       scoring::ParseOsvRecord(testing::ReadText(testing::FixturePath("osv/npm/MAL-2025-191025.json")));
   REQUIRE(records.ok());
@@ -289,12 +295,20 @@ TEST_CASE("an OSV-listed malicious package scores 0 and the report names the adv
               .store()
               .UpsertAdvisoriesSync({{advisory.key, advisory.id, advisory.summary, "[]", ""}})
               .ok());
-
-  auto r = sut.client().Get("/v1/packages?purl=pkg:npm/02-echo&wait=10");
-  REQUIRE(r.status == 200);
-  json report = r.Json();
+  REQUIRE(sut.client()
+              .Post("/v1/packages/npm/02-echo:refresh", "", {{"Authorization", "Bearer admin-secret"}})
+              .status == 202);
+  json report;
+  bool flagged = testing::WaitUntil(
+      [&] {
+        auto r = sut.client().Get("/v1/packages/npm/02-echo");
+        report = r.Json();
+        return r.status == 200 && report["flags"]["malicious"] == true;
+      },
+      30s);
+  INFO(report.dump());
+  REQUIRE(flagged);
   CHECK(report["score"]["value"] == 0.0);
-  CHECK(report["flags"]["malicious"] == true);
   CHECK(report["flags"]["advisory"] == "MAL-2025-191025");
   CHECK(report["purl"] == "pkg:npm/02-echo");
 }

@@ -28,10 +28,11 @@ struct ApiConfig {
   std::chrono::milliseconds refresh_after{168 * 3600'000LL};  // a complete report older is stale; 0: never
   std::chrono::milliseconds not_found_recheck{3600'000};      // a not_found answer is rechecked after this
   int retry_after_seconds = 2;
-  // Built reports are cached (checked against the package row on every hit); the TTL
-  // bounds how long a re-score by another process goes unseen.
+  // Built reports are cached. Within the TTL a hit is served without reading the
+  // database; changes made by this process drop the entry at once, and the TTL bounds
+  // how long one made by another process (pkgtrust rescore, a second instance) goes unseen.
   std::size_t report_cache_entries = 50'000;
-  std::chrono::milliseconds report_cache_ttl{5000};
+  std::chrono::milliseconds report_cache_ttl{2000};
 };
 
 // Safe for concurrent use. Everything passed in must outlive it.

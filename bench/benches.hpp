@@ -1,0 +1,9 @@
+// Benchmarks that live in their own files; pkgtrust_bench.cpp dispatches to them.
+#pragma once
+
+namespace pkgtrust::bench {
+
+// Known-package queries with wrk against the whole service (bench/README.md).
+int BenchApi(int packages, int seconds, int connections, int server_threads, bool json);
+
+}  // namespace pkgtrust::bench
