@@ -3,7 +3,11 @@
 // user of the API relies on: feed events all end scored, an unknown package is answered
 // within the wait even behind a backlog, a missing one is a 404, malformed webhook bodies
 // get their documented answers without losing valid events, and the flags show.
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <catch2/catch.hpp>
@@ -15,6 +19,7 @@
 #include "app/service.hpp"
 #include "pkgtrust/core/package_name.hpp"
 #include "pkgtrust/scoring/osv.hpp"
+#include "pkgtrust/store/package_store.hpp"
 #include "support/http_test_client.hpp"
 #include "support/replay_server.hpp"
 #include "support/test_support.hpp"
@@ -430,4 +435,102 @@ TEST_CASE("the server cuts off slow clients and oversized headers, and answers w
   REQUIRE(testing::WaitUntil([&] { return sut.upstream().Hits("GET", "/slow-upstream") == 1; }, 10s));
   sut.service().Stop();
   waiting.join();
+}
+
+TEST_CASE("pipelined requests are answered in order; too many waiting requests are shed with 429", "[api]") {
+  namespace asio = boost::asio;
+  ServiceUnderTest sut;
+  sut.AddNpmPackage("slow-one", 20s);
+  sut.AddNpmPackage("slow-two", 20s);
+  sut.config().api.max_waiting_requests = 1;
+  sut.Start();
+  asio::io_context ioc;
+  asio::ip::tcp::socket socket(ioc);
+  socket.connect(
+      {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(sut.service().http_port())});
+  asio::write(socket,
+              asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                                       "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"
+                                       "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")));
+  std::string all;
+  boost::system::error_code ec;
+  std::array<char, 4096> buffer;
+  while (!ec) {
+    std::size_t n = socket.read_some(asio::buffer(buffer), ec);
+    all.append(buffer.data(), n);
+  }
+  auto first = all.find("HTTP/1.1 200"), second = all.find("HTTP/1.1 404"), third = all.rfind("HTTP/1.1 200");
+  CHECK(first < second);
+  CHECK(second < third);
+  CHECK(third != first);
+
+  std::thread waiting([&] {
+    testing::ApiClient client(fmt::format("http://127.0.0.1:{}", sut.service().http_port()));
+    CHECK(client.Get("/v1/packages/npm/slow-one?wait=30").status == 202);  // answered at shutdown
+  });
+  REQUIRE(testing::WaitUntil([&] { return sut.upstream().Hits("GET", "/slow-one") == 1; }, 10s));
+  auto shed = sut.client().Get("/v1/packages/npm/slow-two?wait=30");
+  CHECK(shed.status == 429);
+  CHECK(shed.Header("retry-after") == "1");
+  CHECK(sut.client().Get("/healthz").status == 200);  // requests that need no run still pass
+  sut.service().Stop();
+  waiting.join();
+}
+
+TEST_CASE("webhook events answered 200 survive a SIGKILL right after the answer", "[api]") {
+  testing::TempDir dir;
+  testing::ReplayServer upstream;  // answers 404 to everything: packages end not_found, if they get that far
+  int port;
+  {
+    // A free port for the child (the test and the child both bind only loopback).
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor probe(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    port = probe.local_endpoint().port();
+  }
+  std::string yaml = fmt::format("server:\n  listen: \"127.0.0.1:{}\"\ndatabase:\n  path: {}\nupstreams:\n",
+                                 port, dir.File("durable.db"));
+  for (const char* name : {"npm", "npm_downloads", "pypi", "crates", "maven", "go", "github"})
+    yaml += fmt::format("  {}: \"{}\"\n", name, upstream.BaseUrl());
+  testing::WriteText(dir.File("durable.yaml"), yaml);
+  std::string config_path = dir.File("durable.yaml"), log_path = dir.File("serve.log");
+  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  REQUIRE(log_fd >= 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    // Only async-signal-safe calls between fork and exec: this process has threads.
+    dup2(log_fd, STDERR_FILENO);
+    execl(PKGTRUST_BINARY, PKGTRUST_BINARY, "serve", "--config", config_path.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(log_fd);
+  testing::ApiClient client(fmt::format("http://127.0.0.1:{}", port));
+  bool up = testing::WaitUntil([&] { return client.Get("/readyz").status == 200; }, 30s);
+  INFO(testing::ReadText(log_path));
+  if (!up) kill(pid, SIGKILL);
+  REQUIRE(up);
+
+  std::vector<std::string> accepted;
+  std::vector<std::string> names = RealNpmNames(300);
+  for (std::size_t i = 0; i < names.size(); i += 3) {
+    std::string batch =
+        "[" + FeedEvent(names[i]) + "," + FeedEvent(names[i + 1]) + "," + FeedEvent(names[i + 2]) + "]";
+    auto r = client.Post("/v1/feeds/package-feeds", batch);
+    REQUIRE(r.status == 200);
+    for (std::size_t j = i; j < i + 3; ++j) accepted.push_back(names[j]);
+  }
+  kill(pid, SIGKILL);  // right after the last 200
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK(WIFSIGNALED(status));
+
+  auto db = store::PackageStore::Open({dir.File("durable.db")}, core::SystemClock::Instance());
+  REQUIRE(db.ok());
+  for (const auto& name : accepted) {
+    auto record = (*db)->Get({Ecosystem::kNpm, name});
+    REQUIRE(record.ok());
+    CHECK(record->has_value());
+  }
+  (*db)->Close();
 }
