@@ -308,9 +308,10 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
   }
 
   if (YAML::Node workers = root["workers"]; workers.IsDefined()) {
-    r.ExpectMap(workers, "workers", {"threads", "http_threads"});
+    r.ExpectMap(workers, "workers", {"threads", "http_threads", "http_connections_per_host"});
     r.GetInRange(workers, "workers", "threads", 1, 256, &config.worker_threads);
     r.GetInRange(workers, "workers", "http_threads", 1, 64, &config.http_threads);
+    r.GetInRange(workers, "workers", "http_connections_per_host", 1, 10'000, &config.http_connections_per_host);
   }
 
   if (YAML::Node stages = root["stages"]; stages.IsDefined()) {

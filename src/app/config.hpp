@@ -42,6 +42,7 @@ struct Config {
   bus::MemoryTransportConfig memory_transport;
   int worker_threads = 2;
   int http_threads = 1;  // threads running upstream HTTP I/O
+  int http_connections_per_host = 64;  // upstream connections per host; requests beyond wait (user requests first)
   std::vector<pipeline::StageConfig> stages = pipeline::DefaultStageConfigs();
   pipeline::ReconcilerConfig reconciler;
   std::map<std::string, std::string> upstreams;  // name -> base URL

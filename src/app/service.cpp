@@ -34,6 +34,7 @@ void Service::Start(bool serve_http) {
   // Upstreams: one HTTP client for every registry and GitHub.
   net::HttpClientConfig http_config;
   http_config.threads = config_.http_threads;
+  http_config.max_connections_per_host = config_.http_connections_per_host;
   http_ = std::make_unique<net::BeastHttpClient>(http_config);
   auto upstream = [&](const char* name, const std::string& fallback) {
     auto it = config_.upstreams.find(name);

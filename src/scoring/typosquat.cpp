@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <fstream>
 #include <vector>
 
@@ -37,7 +38,19 @@ std::string_view Unscoped(std::string_view name) {
 int EditDistance(std::string_view a, std::string_view b, int limit) {
   if (std::abs(static_cast<int>(a.size()) - static_cast<int>(b.size())) > limit) return limit + 1;
   const std::size_t n = a.size(), m = b.size();
-  std::vector<int> prev2(m + 1), prev(m + 1), cur(m + 1);
+  // Three rows; on the stack for the names this is called with (it runs for every
+  // candidate of every scored package).
+  constexpr std::size_t kStackColumns = 128;
+  std::array<int, 3 * kStackColumns> stack_rows;
+  std::vector<int> heap_rows;
+  int* rows = stack_rows.data();
+  if (m + 1 > kStackColumns) {
+    heap_rows.resize(3 * (m + 1));
+    rows = heap_rows.data();
+  }
+  int* prev2 = rows;
+  int* prev = rows + (m + 1);
+  int* cur = rows + 2 * (m + 1);
   for (std::size_t j = 0; j <= m; ++j) prev[j] = static_cast<int>(j);
   for (std::size_t i = 1; i <= n; ++i) {
     cur[0] = static_cast<int>(i);
@@ -50,19 +63,27 @@ int EditDistance(std::string_view a, std::string_view b, int limit) {
       row_min = std::min(row_min, cur[j]);
     }
     if (row_min > limit) return limit + 1;
-    std::swap(prev2, prev);
-    std::swap(prev, cur);
+    int* recycled = prev2;
+    prev2 = prev;
+    prev = cur;
+    cur = recycled;
   }
   return prev[m];
 }
 
 void PopularPackages::Add(core::Ecosystem ecosystem, std::string name, double popularity) {
-  auto* list = ecosystem == core::Ecosystem::kNpm    ? &npm_
+  List* list = ecosystem == core::Ecosystem::kNpm    ? &npm_
                : ecosystem == core::Ecosystem::kPypi ? &pypi_
                                                      : nullptr;
   if (!list) return;
+  std::size_t index = list->entries.size();
   std::string folded = Fold(name);
-  list->push_back({std::move(name), std::move(folded), popularity});
+  std::size_t unscoped_length = Unscoped(name).size();
+  list->by_name.emplace(name, index);
+  list->by_folded[folded].push_back(index);
+  if (list->by_unscoped_length.size() <= unscoped_length) list->by_unscoped_length.resize(unscoped_length + 1);
+  list->by_unscoped_length[unscoped_length].push_back(index);
+  list->entries.push_back({std::move(name), std::move(folded), popularity});
 }
 
 core::Status PopularPackages::Load(core::Ecosystem ecosystem, const std::string& path) {
@@ -94,37 +115,43 @@ core::Status PopularPackages::Load(core::Ecosystem ecosystem, const std::string&
   return core::Status::Ok();
 }
 
-const std::vector<PopularPackages::Entry>* PopularPackages::For(core::Ecosystem ecosystem) const {
+const PopularPackages::List* PopularPackages::For(core::Ecosystem ecosystem) const {
   if (ecosystem == core::Ecosystem::kNpm) return &npm_;
   if (ecosystem == core::Ecosystem::kPypi) return &pypi_;
   return nullptr;
 }
 
 std::size_t PopularPackages::size(core::Ecosystem ecosystem) const {
-  const auto* list = For(ecosystem);
-  return list ? list->size() : 0;
+  const List* list = For(ecosystem);
+  return list ? list->entries.size() : 0;
 }
 
 std::optional<std::string> PopularPackages::FindLookAlike(const core::PackageKey& key,
                                                           std::int64_t own_downloads) const {
-  const auto* list = For(key.ecosystem);
-  if (!list || list->empty()) return std::nullopt;
+  const List* list = For(key.ecosystem);
+  if (!list || list->entries.empty()) return std::nullopt;
   double own = own_downloads > 0 ? static_cast<double>(own_downloads) : 0;
-  for (const Entry& e : *list)
-    if (e.name == key.name) own = std::max(own, e.popularity);
-  std::string folded = Fold(key.name);
-  std::string_view bare = Unscoped(key.name);
+  if (auto it = list->by_name.find(key.name); it != list->by_name.end())
+    own = std::max(own, list->entries[it->second].popularity);
   const Entry* best = nullptr;
-  for (const Entry& e : *list) {
-    if (e.name == key.name || e.popularity < 10 * std::max(own, 1.0)) continue;
-    bool alike = false;
-    if (folded.size() >= 4 && e.folded == folded) {
-      alike = true;  // a scope or separator change: cross-env / crossenv / @evil/cross-env
-    } else if (bare.size() >= 5) {
-      int limit = bare.size() >= 8 ? 2 : 1;  // two edits only for longer names
-      alike = EditDistance(bare, Unscoped(e.name), limit) <= limit;
-    }
-    if (alike && (!best || e.popularity > best->popularity)) best = &e;
+  auto consider = [&](const Entry& e) {
+    if (e.name == key.name || e.popularity < 10 * std::max(own, 1.0)) return;
+    if (!best || e.popularity > best->popularity) best = &e;
+  };
+  std::string folded = Fold(key.name);
+  if (folded.size() >= 4)  // a scope or separator change: cross-env / crossenv / @evil/cross-env
+    if (auto it = list->by_folded.find(folded); it != list->by_folded.end())
+      for (std::size_t i : it->second) consider(list->entries[i]);
+  std::string_view bare = Unscoped(key.name);
+  if (bare.size() >= 5) {
+    int limit = bare.size() >= 8 ? 2 : 1;  // two edits only for longer names
+    std::size_t from = bare.size() - static_cast<std::size_t>(limit);
+    std::size_t to = std::min(bare.size() + static_cast<std::size_t>(limit) + 1, list->by_unscoped_length.size());
+    for (std::size_t length = from; length < to; ++length)
+      for (std::size_t i : list->by_unscoped_length[length]) {
+        const Entry& e = list->entries[i];
+        if (EditDistance(bare, Unscoped(e.name), limit) <= limit) consider(e);
+      }
   }
   if (!best) return std::nullopt;
   return best->name;

@@ -90,12 +90,22 @@ class ReplayServer::Impl {
 
   // What to answer, with faults applied; counts the hit.
   ReplayResponse Pick(const std::string& method, const std::string& target) {
+    std::optional<ReplayResponse> generated;
+    {
+      std::lock_guard lock(mu_);
+      total_++;
+      if (routes_.find(method + " " + target) == routes_.end() &&
+          routes_.find(method + " " + target.substr(0, target.find('?'))) == routes_.end() && generator_)
+        generated.emplace();
+    }
+    if (generated) generated = generator_(method, target);  // outside the lock: it may be slow
     std::lock_guard lock(mu_);
-    total_++;
     ReplayResponse response;
     auto it = routes_.find(method + " " + target);
     if (it == routes_.end()) it = routes_.find(method + " " + target.substr(0, target.find('?')));
-    if (it == routes_.end()) {
+    if (generated) {
+      response = std::move(*generated);
+    } else if (it == routes_.end()) {
       response.status = 404;
       response.headers = {{"content-type", "application/json"}};
       response.body = R"json({"message":"Not Found (no recording for this request)"})json";
@@ -105,6 +115,7 @@ class ReplayServer::Impl {
       route.hits++;
       response = route.responses[index];
     }
+    if (response.no_faults) return response;
     std::uniform_real_distribution<double> unit(0, 1);
     if (faults_.latency_median.count() > 0) {
       double median = static_cast<double>(faults_.latency_median.count());
@@ -118,7 +129,7 @@ class ReplayServer::Impl {
       response =
           ReplayResponse{503, {{"content-type", "text/plain"}}, "injected error", false, response.delay};
     }
-    if (faults_.rate_limit > 0) {
+    if (faults_.rate_limit > 0 && target.starts_with(faults_.rate_limit_prefix)) {
       std::int64_t now = std::time(nullptr);
       if (now >= window_reset_) {
         window_reset_ = now + faults_.rate_window.count();
@@ -188,6 +199,7 @@ class ReplayServer::Impl {
   mutable std::mutex mu_;
   std::map<std::string, Route> routes_;
   ReplayFaults faults_;
+  ReplayServer::Generator generator_;
   std::mt19937_64 rng_;
   int total_ = 0;
   int remaining_ = 0;
@@ -266,6 +278,11 @@ void ReplayServer::LoadCassette(const std::string& folder) {
     auto space = key.find(' ');
     Add(key.substr(0, space), key.substr(space + 1), std::move(responses));
   }
+}
+
+void ReplayServer::SetGenerator(Generator generator) {
+  std::lock_guard lock(impl_->mu_);
+  impl_->generator_ = std::move(generator);
 }
 
 void ReplayServer::SetFaults(const ReplayFaults& faults) {

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +23,7 @@ struct ReplayResponse {
   std::chrono::milliseconds delay{0};
   bool hang = false;      // never answer (the client must time out)
   bool truncate = false;  // announce the full length, send half the body, close
+  bool no_faults = false;  // injected latency, errors, timeouts and rate limits skip it
 };
 
 struct ReplayFaults {
@@ -30,6 +33,7 @@ struct ReplayFaults {
   double timeout_rate = 0;  // share of requests never answered
   int rate_limit = 0;       // GitHub-style budget per window; 0 = unlimited
   std::chrono::seconds rate_window{3600};
+  std::string rate_limit_prefix;  // only targets starting with it count (e.g. "/repos/"); empty: all
   std::uint64_t seed = 1;
 };
 
@@ -59,6 +63,11 @@ class ReplayServer {
   // Transfer-Encoding/Content-Encoding/Content-Length are dropped (bodies are stored decoded).
   void LoadCassette(const std::string& folder);
   void SetFaults(const ReplayFaults& faults);
+  // Answers requests no route matches (benchmarks: bodies made per package on the fly).
+  // Set it before requests arrive; it is called from the server's threads, so it must be
+  // safe for concurrent use.
+  using Generator = std::function<std::optional<ReplayResponse>(const std::string& method, const std::string& target)>;
+  void SetGenerator(Generator generator);
 
   int Hits(const std::string& method, const std::string& target) const;
   int TotalRequests() const;

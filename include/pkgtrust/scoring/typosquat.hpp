@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "pkgtrust/core/ecosystem.hpp"
@@ -33,8 +34,16 @@ class PopularPackages {
     std::string folded;  // without scope and separators, lower case
     double popularity;   // downloads a month, or 1e9 / rank
   };
-  const std::vector<Entry>* For(core::Ecosystem ecosystem) const;
-  std::vector<Entry> npm_, pypi_;
+  // Indexed so a lookup compares a name with the few entries that could match (same
+  // folded form, or an unscoped name within two characters of its length), not all.
+  struct List {
+    std::vector<Entry> entries;
+    std::unordered_map<std::string, std::size_t> by_name;
+    std::unordered_map<std::string, std::vector<std::size_t>> by_folded;
+    std::vector<std::vector<std::size_t>> by_unscoped_length;
+  };
+  const List* For(core::Ecosystem ecosystem) const;
+  List npm_, pypi_;
 };
 
 // Damerau-Levenshtein (optimal string alignment) distance, giving up past `limit`.

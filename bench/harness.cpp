@@ -1,0 +1,605 @@
+// pkgtrust_harness: the load harness of bench/README.md. It starts `pkgtrust serve` as a
+// child process on loopback against a simulated upstream (the replay server generating
+// real recorded documents renamed per package, with log-normal latency, 5xx errors,
+// timeouts and a GitHub-style rate limit), drives package-feeds events through the
+// webhook and on-demand and known-package queries through the API at the same time, and
+// prints throughput, latency, CPU, memory and database figures (and JSON with --json).
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pkgtrust/core/percent_encoding.hpp"
+#include "pkgtrust/net/http_client.hpp"
+#include "support/replay_server.hpp"
+
+namespace fs = std::filesystem;
+using namespace pkgtrust;
+using json = nlohmann::json;
+using Steady = std::chrono::steady_clock;
+
+namespace {
+
+struct Options {
+  int packages = 20'000;
+  double feed_per_minute = 0;  // 0: as fast as the webhook takes them
+  double ondemand_per_second = 2;
+  double known_per_second = 50;
+  int latency_median_ms = 80;
+  int latency_p99_ms = 400;
+  double error_rate = 0.02;
+  double timeout_rate = 0.01;
+  int github_limit_per_hour = 0;  // 0: no limit
+  int max_minutes = 30;
+  std::string binary;
+  bool json = false;
+};
+
+double Seconds(Steady::time_point since) { return std::chrono::duration<double>(Steady::now() - since).count(); }
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string Fill(std::string text, const std::vector<std::pair<std::string, std::string>>& values) {
+  for (const auto& [placeholder, value] : values)
+    for (std::size_t at = text.find(placeholder); at != std::string::npos;
+         at = text.find(placeholder, at + value.size()))
+      text.replace(at, placeholder.size(), value);
+  return text;
+}
+
+// The repository a generated package declares: github.com/bench-org/<name without @ or />.
+std::string RepoName(std::string name) {
+  for (char& c : name)
+    if (c == '@' || c == '/' || c == ':') c = '-';
+  return name;
+}
+
+double Percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[std::min(values.size() - 1, static_cast<std::size_t>(p * static_cast<double>(values.size())))];
+}
+
+// The simulated upstream: documents made per package from recorded ones, with a latency
+// that is a pure function of the request target (so the harness knows what each package's
+// own requests cost).
+class Upstream {
+ public:
+  explicit Upstream(const Options& options) : options_(options), server_(2) {
+    std::string fixtures = std::string(PKGTRUST_SOURCE_DIR) + "/tests/fixtures/";
+    json npm = json::parse(ReadFile(fixtures + "registry/npm/left-pad.json"));
+    npm["name"] = "@@NAME@@";
+    npm["repository"] = {{"type", "git"}, {"url", "git+https://github.com/bench-org/@@REPO@@.git"}};
+    npm_ = npm.dump();
+    json pypi = json::parse(ReadFile(fixtures + "registry/pypi/flask.json"));
+    pypi["info"]["name"] = "@@NAME@@";
+    pypi["info"]["project_urls"]["Source"] = "https://github.com/bench-org/@@REPO@@";
+    pypi_ = pypi.dump();
+    json repo = json::parse(ReadFile(fixtures + "github/repo-chalk.json"));
+    repo["full_name"] = "bench-org/@@REPO@@";
+    repo["name"] = "@@REPO@@";
+    repo["archived"] = false;
+    repo_ = repo.dump();
+    contributors_ = ReadFile(fixtures + "github/contributors-pygithub.json");
+    tags_ = ReadFile(fixtures + "github/tags-pygithub.json");
+    releases_ = ReadFile(fixtures + "github/releases-repotest.json");
+    commit_activity_ = ReadFile(fixtures + "github/commit-activity.json");
+    server_.SetGenerator([this](const std::string& method, const std::string& target) { return Make(target); });
+    testing::ReplayFaults faults;
+    faults.error_rate = options.error_rate;
+    faults.timeout_rate = options.timeout_rate;
+    faults.rate_limit = options.github_limit_per_hour;
+    faults.rate_window = std::chrono::seconds(3600);
+    faults.rate_limit_prefix = "/repos/";
+    server_.SetFaults(faults);
+  }
+
+  std::string BaseUrl() const { return server_.BaseUrl(); }
+  int Requests() const { return server_.TotalRequests(); }
+
+  // Latency of one request target: log-normal with the configured median and p99.
+  std::chrono::milliseconds Delay(const std::string& target) const {
+    if (options_.latency_median_ms <= 0) return std::chrono::milliseconds(0);
+    std::uint64_t h = std::hash<std::string>{}(target);
+    double u1 = (static_cast<double>(h & 0xffffffff) + 1) / 4294967297.0;
+    double u2 = (static_cast<double>(h >> 32) + 1) / 4294967297.0;
+    double normal = std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
+    double median = options_.latency_median_ms;
+    double sigma = std::log(std::max(median, static_cast<double>(options_.latency_p99_ms)) / median) / 2.326;
+    return std::chrono::milliseconds(static_cast<std::int64_t>(median * std::exp(sigma * normal)));
+  }
+
+  // What an npm package's own requests cost end to end: the registry stage's two
+  // parallel requests, then the repository, then its four sections in parallel.
+  double NpmUpstreamSeconds(const std::string& name) const {
+    std::string repo = "/repos/bench-org/" + RepoName(name);
+    auto ms = [&](const std::string& t) { return static_cast<double>(Delay(t).count()); };
+    double registry = std::max(ms("/" + core::PercentEncode(name, "@")),
+                               ms("/npm-downloads/downloads/point/last-month/" + name));
+    double sections = std::max({ms(repo + "/contributors?per_page=1&anon=true"), ms(repo + "/tags?per_page=100"),
+                                ms(repo + "/releases?per_page=100"), ms(repo + "/stats/commit_activity")});
+    return (registry + ms(repo) + sections) / 1000;
+  }
+
+ private:
+  std::optional<testing::ReplayResponse> Make(const std::string& target) const {
+    testing::ReplayResponse r;
+    r.delay = Delay(target);
+    r.headers = {{"content-type", "application/json"}};
+    std::string path = target.substr(0, target.find('?'));
+    auto answer = [&](std::string body, const std::string& name) {
+      r.body = std::move(body);
+      r.no_faults = name.starts_with("ondemand-");  // the on-demand figure is about our overhead
+      return std::optional<testing::ReplayResponse>(std::move(r));
+    };
+    constexpr std::string_view kDownloads = "/npm-downloads/downloads/point/last-month/";
+    constexpr std::string_view kRepos = "/repos/bench-org/";
+    if (path.starts_with(kDownloads)) {
+      std::string name = path.substr(kDownloads.size());
+      return answer(fmt::format(R"({{"downloads":{},"package":"{}"}})", std::hash<std::string>{}(name) % 500'000, name),
+                    name);
+    }
+    if (path.starts_with("/pypi/") && path.ends_with("/json")) {
+      std::string name = path.substr(6, path.size() - 11);
+      return answer(Fill(pypi_, {{"@@NAME@@", name}, {"@@REPO@@", RepoName(name)}}), name);
+    }
+    if (path.starts_with(kRepos)) {
+      std::string rest = path.substr(kRepos.size());
+      std::size_t slash = rest.find('/');
+      std::string repo = rest.substr(0, slash);
+      std::string section = slash == std::string::npos ? "" : rest.substr(slash);
+      if (section.empty()) return answer(Fill(repo_, {{"@@REPO@@", repo}}), repo);
+      if (section == "/contributors") return answer(contributors_, repo);
+      if (section == "/tags") return answer(tags_, repo);
+      if (section == "/releases") return answer(releases_, repo);
+      if (section == "/stats/commit_activity") return answer(commit_activity_, repo);
+      return std::nullopt;
+    }
+    if (path.size() > 1 && path.find('/', 1) == std::string::npos) {
+      auto name = core::PercentDecode(path.substr(1));
+      if (!name.ok()) return std::nullopt;
+      return answer(Fill(npm_, {{"@@NAME@@", *name}, {"@@REPO@@", RepoName(*name)}}), *name);
+    }
+    return std::nullopt;
+  }
+
+  const Options& options_;
+  testing::ReplayServer server_;
+  std::string npm_, pypi_, repo_, contributors_, tags_, releases_, commit_activity_;
+};
+
+// Blocking and asynchronous calls to the service under test.
+class Client {
+ public:
+  explicit Client(std::string base) : base_(std::move(base)), http_(Config()) {}
+  void Async(const std::string& method, const std::string& path, std::string body,
+             std::function<void(int status, std::string body)> done) {
+    net::HttpRequest request;
+    request.method = method;
+    request.url = base_ + path;
+    request.body = std::move(body);
+    request.max_attempts = 1;
+    request.timeout = std::chrono::seconds(60);
+    request.urgent = true;
+    http_.Fetch(std::move(request), [done = std::move(done)](core::Result<net::HttpResponse> r) {
+      if (r.ok())
+        done(r->status, std::move(r->body));
+      else
+        done(0, r.status().message());
+    });
+  }
+  std::pair<int, std::string> Call(const std::string& method, const std::string& path, std::string body = {}) {
+    std::promise<std::pair<int, std::string>> promise;
+    Async(method, path, std::move(body), [&](int s, std::string b) { promise.set_value({s, std::move(b)}); });
+    return promise.get_future().get();
+  }
+
+ private:
+  static net::HttpClientConfig Config() {
+    net::HttpClientConfig config;
+    config.max_connections_per_host = 512;
+    return config;
+  }
+  std::string base_;
+  net::BeastHttpClient http_;
+};
+
+// The sum of the samples whose line starts with `selector` in Prometheus text.
+double Metric(const std::string& text, const std::string& selector) {
+  double sum = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (line.starts_with(selector)) sum += std::strtod(line.substr(line.rfind(' ') + 1).c_str(), nullptr);
+  return sum;
+}
+
+struct ProcessStats {
+  double cpu_seconds = 0;
+  double peak_rss_mb = 0;
+};
+
+ProcessStats ReadProcess(pid_t pid) {
+  ProcessStats out;
+  std::istringstream stat(ReadFile(fmt::format("/proc/{}/stat", pid)));
+  std::string field;
+  std::vector<std::string> fields;
+  while (stat >> field) fields.push_back(field);
+  long ticks = sysconf(_SC_CLK_TCK);
+  if (fields.size() > 15)
+    out.cpu_seconds = (std::stod(fields[13]) + std::stod(fields[14])) / static_cast<double>(ticks);
+  std::istringstream status(ReadFile(fmt::format("/proc/{}/status", pid)));
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("VmHWM:")) out.peak_rss_mb = std::stod(line.substr(6)) / 1024;
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> FeedNames(int count) {
+  // Real names (npm and PyPI, 9:1), repeated with a suffix when more are wanted.
+  std::vector<std::string> npm, pypi;
+  std::istringstream npm_in(ReadFile(std::string(PKGTRUST_SHARED_DIR) + "/data/names/npm-sample-20000.txt"));
+  for (std::string line; std::getline(npm_in, line);)
+    if (!line.empty()) npm.push_back(line);
+  std::istringstream pypi_in(ReadFile(std::string(PKGTRUST_SHARED_DIR) + "/data/names/pypi-sample-20000.txt"));
+  for (std::string line; std::getline(pypi_in, line);)
+    if (!line.empty()) pypi.push_back(line);
+  if (npm.empty() || pypi.empty()) {
+    for (int i = 0; i < 20'000; ++i) npm.push_back(fmt::format("feed-package-{}", i));
+    pypi = npm;
+  }
+  std::vector<std::pair<std::string, std::string>> names;
+  for (int i = 0; i < count; ++i) {
+    bool is_pypi = i % 10 == 9;
+    const auto& list = is_pypi ? pypi : npm;
+    std::size_t index = static_cast<std::size_t>(i) % list.size();
+    int round = i / static_cast<int>(list.size());
+    std::string name = list[index];
+    if (round > 0) name += fmt::format("-r{}", round);
+    names.emplace_back(is_pypi ? "pypi" : "npm", name);
+  }
+  return names;
+}
+
+int Run(const Options& options) {
+  fs::path dir = fs::temp_directory_path() / fmt::format("pkgtrust-harness-{}", ::getpid());
+  fs::create_directories(dir);
+  Upstream upstream(options);
+  int port;
+  {
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor probe(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    port = probe.local_endpoint().port();
+  }
+  std::string yaml = fmt::format(R"(server:
+  listen: "127.0.0.1:{port}"
+database:
+  path: {db}
+workers:
+  threads: 2
+  http_connections_per_host: 4096
+stages:
+  registry: {{concurrency: 1024}}
+  repository: {{concurrency: 1024}}
+  scoring: {{concurrency: 8}}
+reconciler:
+  interval_seconds: 30
+  stuck_after_seconds: 120
+scoring:
+  popular:
+    npm: {src}/data/popular/npm-top10000.tsv
+    pypi: {src}/data/popular/pypi-top15000.tsv
+log:
+  level: warn
+upstreams:
+)",
+                                 fmt::arg("port", port), fmt::arg("db", (dir / "harness.db").string()),
+                                 fmt::arg("src", PKGTRUST_SOURCE_DIR));
+  for (const char* name : {"npm", "pypi", "crates", "maven", "go", "github"})
+    yaml += fmt::format("  {}: \"{}\"\n", name, upstream.BaseUrl());
+  yaml += fmt::format("  npm_downloads: \"{}/npm-downloads\"\n", upstream.BaseUrl());
+  std::ofstream(dir / "harness.yaml") << yaml;
+
+  std::string log_path = (dir / "serve.log").string(), config_path = (dir / "harness.yaml").string();
+  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(log_fd, STDERR_FILENO);
+    execl(options.binary.c_str(), options.binary.c_str(), "serve", "--config", config_path.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(log_fd);
+  Client client(fmt::format("http://127.0.0.1:{}", port));
+  auto started = Steady::now();
+  while (client.Call("GET", "/readyz").first != 200) {
+    if (Seconds(started) > 30) {
+      fmt::print(stderr, "harness: pkgtrust serve did not become ready:\n{}", ReadFile(log_path));
+      kill(pid, SIGKILL);
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+
+  auto names = FeedNames(options.packages);
+  std::atomic<bool> stop{false};
+  std::atomic<int> fed{0};
+  std::atomic<int> finished{0};  // feed packages in a terminal state (from /metrics)
+  std::mutex mu;
+  std::vector<double> ondemand_latency, ondemand_overhead, known_latency;
+  std::atomic<int> ondemand_sent{0}, ondemand_non200{0}, known_non200{0}, feed_errors{0};
+  auto start = Steady::now();
+
+  // Feed: package-feeds events through the webhook, at the chosen rate or as fast as taken.
+  std::thread feeder([&] {
+    auto event = [](const std::pair<std::string, std::string>& n) {
+      return json{{"name", n.second},         {"version", "1.0.0"},   {"created_date", "2026-11-23T00:00:00Z"},
+                  {"type", n.first},          {"artifact_id", ""},    {"schema_ver", "1.1"}}
+          .dump();
+    };
+    std::size_t next = 0;
+    while (next < names.size() && !stop) {
+      std::size_t due = names.size();
+      if (options.feed_per_minute > 0)
+        due = std::min(names.size(), static_cast<std::size_t>(Seconds(start) * options.feed_per_minute / 60) + 1);
+      std::size_t end = std::min({due, next + 200, names.size()});
+      if (end <= next) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        continue;
+      }
+      std::string body = "[";
+      for (std::size_t i = next; i < end; ++i) body += (i > next ? "," : "") + event(names[i]);
+      body += "]";
+      auto [status, text] = client.Call("POST", "/v1/feeds/package-feeds", body);
+      if (status != 200) {
+        feed_errors++;
+        continue;
+      }
+      fed += static_cast<int>(end - next);
+      next = end;
+    }
+  });
+
+  // On-demand: packages nobody has seen, at the chosen rate; time to a 200 with the report.
+  std::thread ondemand([&] {
+    if (options.ondemand_per_second <= 0) return;
+    int i = 0;
+    while (!stop) {
+      auto due = static_cast<int>(Seconds(start) * options.ondemand_per_second);
+      if (i >= due) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        continue;
+      }
+      std::string name = fmt::format("ondemand-{}-{}", ::getpid(), i++);
+      double upstream_s = upstream.NpmUpstreamSeconds(name);
+      auto sent = Steady::now();
+      ondemand_sent++;
+      client.Async("GET", "/v1/packages/npm/" + name + "?wait=30", {}, [&, sent, upstream_s](int status, std::string) {
+        double latency = Seconds(sent);
+        std::lock_guard lock(mu);
+        if (status != 200) {
+          ondemand_non200++;
+          return;
+        }
+        ondemand_latency.push_back(latency);
+        ondemand_overhead.push_back(latency - upstream_s);
+      });
+    }
+  });
+
+  // Known packages: random fed packages, wait=0; only answers with a report are timed.
+  std::thread known([&] {
+    if (options.known_per_second <= 0) return;
+    std::mt19937 rng(7);
+    int i = 0;
+    while (!stop) {
+      auto due = static_cast<int>(Seconds(start) * options.known_per_second);
+      if (i >= due || finished < 100) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        continue;
+      }
+      ++i;
+      // Mostly complete by now: the feed is processed roughly in order.
+      const auto& n = names[std::uniform_int_distribution<int>(0, finished / 2)(rng)];
+      auto sent = Steady::now();
+      client.Async("GET", fmt::format("/v1/packages/{}/{}?wait=0", n.first, n.second), {},
+                   [&, sent](int status, std::string) {
+                     double latency = Seconds(sent);
+                     std::lock_guard lock(mu);
+                     if (status == 200)
+                       known_latency.push_back(latency);
+                     else if (status != 202)
+                       known_non200++;
+                   });
+    }
+  });
+
+  // Progress: terminal packages over time, from /metrics.
+  std::vector<std::pair<double, double>> progress;  // (seconds, feed packages in a terminal state)
+  std::string metrics;
+  double terminal = 0;
+  const double total = options.packages;
+  while (true) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    auto [status, text] = client.Call("GET", "/metrics");
+    if (status != 200) continue;
+    metrics = std::move(text);
+    double done = Metric(metrics, "pkgtrust_packages{state=\"complete\"}") +
+                  Metric(metrics, "pkgtrust_packages{state=\"not_found\"}") +
+                  Metric(metrics, "pkgtrust_packages{state=\"failed\"}");
+    int od;
+    {
+      std::lock_guard lock(mu);
+      od = static_cast<int>(ondemand_latency.size()) + ondemand_non200;
+    }
+    terminal = done - od;
+    finished = static_cast<int>(terminal);
+    progress.emplace_back(Seconds(start), terminal);
+    if (!options.json)
+      fmt::print(stderr, "\r{:6.1f} s: fed {:>7}, done {:>7.0f}, on-demand answered {:>5}   ", Seconds(start),
+                 fed.load(), terminal, od);
+    if (terminal >= total || Seconds(start) > options.max_minutes * 60.0) break;
+  }
+  if (!options.json) fmt::print(stderr, "\n");
+  stop = true;
+  feeder.join();
+  ondemand.join();
+  known.join();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ProcessStats process = ReadProcess(pid);
+  double elapsed = Seconds(start);
+  double complete = Metric(metrics, "pkgtrust_packages{state=\"complete\"}");
+  double not_found = Metric(metrics, "pkgtrust_packages{state=\"not_found\"}");
+  double failed = Metric(metrics, "pkgtrust_packages{state=\"failed\"}");
+  double retried = 0;
+  for (const char* stage : {"registry", "repository", "scoring"})
+    retried += Metric(metrics, fmt::format("pkgtrust_stage_messages_total{{stage=\"{}\",outcome=\"retried\"}}", stage));
+  double dead = Metric(metrics, "pkgtrust_queue_dead_lettered_total{");
+  std::uintmax_t db_bytes = 0;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::error_code ec;
+    auto size = fs::file_size(dir / (std::string("harness.db") + suffix), ec);
+    if (!ec) db_bytes += size;
+  }
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+
+  // Sustained rate: from 10% to 90% of the feed in a terminal state (warm-up and tail cut).
+  auto time_at = [&](double fraction) {
+    for (const auto& [t, n] : progress)
+      if (n >= fraction * total) return t;
+    return progress.empty() ? 0.0 : progress.back().first;
+  };
+  double t10 = time_at(0.1), t90 = time_at(0.9);
+  double per_minute = t90 > t10 ? 0.8 * total / (t90 - t10) * 60 : 0;
+  double processed = complete + not_found + failed;
+  std::lock_guard lock(mu);
+  json result = {
+      {"packages", options.packages},
+      {"feed_per_minute_offered", options.feed_per_minute},
+      {"latency_median_ms", options.latency_median_ms},
+      {"latency_p99_ms", options.latency_p99_ms},
+      {"error_rate", options.error_rate},
+      {"timeout_rate", options.timeout_rate},
+      {"elapsed_s", elapsed},
+      {"completed_per_minute", per_minute},
+      {"complete", complete},
+      {"not_found", not_found},
+      {"failed", failed},
+      {"ondemand", {{"answered_200", ondemand_latency.size()},
+                    {"other", ondemand_non200.load()},
+                    {"p50_ms", Percentile(ondemand_latency, 0.5) * 1000},
+                    {"p95_ms", Percentile(ondemand_latency, 0.95) * 1000},
+                    {"p99_ms", Percentile(ondemand_latency, 0.99) * 1000},
+                    {"overhead_p50_ms", Percentile(ondemand_overhead, 0.5) * 1000},
+                    {"overhead_p99_ms", Percentile(ondemand_overhead, 0.99) * 1000}}},
+      {"known", {{"answered_200", known_latency.size()},
+                 {"errors", known_non200.load()},
+                 {"p50_ms", Percentile(known_latency, 0.5) * 1000},
+                 {"p95_ms", Percentile(known_latency, 0.95) * 1000},
+                 {"p99_ms", Percentile(known_latency, 0.99) * 1000}}},
+      {"cpu_seconds_per_1000", processed > 0 ? process.cpu_seconds / processed * 1000 : 0},
+      {"peak_rss_mb", process.peak_rss_mb},
+      {"db_mb_per_1000", processed > 0 ? static_cast<double>(db_bytes) / 1e6 / processed * 1000 : 0},
+      {"messages_retried", retried},
+      {"messages_dead_lettered", dead},
+      {"upstream_requests", upstream.Requests()},
+      {"webhook_errors", feed_errors.load()}};
+  fmt::print("harness: {} feed packages ({} complete, {} not_found, {} failed) in {:.1f} s\n", options.packages,
+             complete, not_found, failed, elapsed);
+  fmt::print("harness: sustained {:.0f} packages/minute (10% to 90% of the feed)\n", per_minute);
+  fmt::print("harness: on-demand {} answered 200 ({} otherwise): p50 {:.0f} ms, p95 {:.0f} ms, p99 {:.0f} ms; "
+             "above the package's own upstream time: p50 {:.0f} ms, p99 {:.0f} ms\n",
+             ondemand_latency.size(), ondemand_non200.load(), Percentile(ondemand_latency, 0.5) * 1000,
+             Percentile(ondemand_latency, 0.95) * 1000, Percentile(ondemand_latency, 0.99) * 1000,
+             Percentile(ondemand_overhead, 0.5) * 1000, Percentile(ondemand_overhead, 0.99) * 1000);
+  fmt::print("harness: known-package queries {}: p50 {:.2f} ms, p95 {:.2f} ms, p99 {:.2f} ms\n", known_latency.size(),
+             Percentile(known_latency, 0.5) * 1000, Percentile(known_latency, 0.95) * 1000,
+             Percentile(known_latency, 0.99) * 1000);
+  fmt::print("harness: service CPU {:.2f} s per 1,000 packages, peak RSS {:.0f} MB, database {:.2f} MB per 1,000, "
+             "{} messages retried, {} dead-lettered, {} upstream requests\n",
+             result["cpu_seconds_per_1000"].get<double>(), process.peak_rss_mb, result["db_mb_per_1000"].get<double>(),
+             retried, dead, upstream.Requests());
+  if (options.json) fmt::print("{}\n", result.dump());
+  fs::remove_all(dir);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  options.binary = (fs::path(argv[0]).parent_path() / "../src/pkgtrust").string();
+  auto usage = [] {
+    fmt::print(stderr,
+               "usage: pkgtrust_harness [--packages N] [--feed-per-minute R (0: max)] [--ondemand-per-second R]\n"
+               "         [--known-per-second R] [--latency-median-ms M] [--latency-p99-ms P] [--error-rate E]\n"
+               "         [--timeout-rate T] [--github-limit-per-hour L] [--zero-latency] [--max-minutes M]\n"
+               "         [--binary PATH] [--json]\n");
+    return 2;
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    const char* value = nullptr;
+    if (arg == "--json") {
+      options.json = true;
+    } else if (arg == "--zero-latency") {
+      options.latency_median_ms = 0;
+      options.latency_p99_ms = 0;
+      options.error_rate = 0;
+      options.timeout_rate = 0;
+    } else if ((value = next()) == nullptr) {
+      return usage();
+    } else if (arg == "--packages") {
+      options.packages = std::atoi(value);
+    } else if (arg == "--feed-per-minute") {
+      options.feed_per_minute = std::atof(value);
+    } else if (arg == "--ondemand-per-second") {
+      options.ondemand_per_second = std::atof(value);
+    } else if (arg == "--known-per-second") {
+      options.known_per_second = std::atof(value);
+    } else if (arg == "--latency-median-ms") {
+      options.latency_median_ms = std::atoi(value);
+    } else if (arg == "--latency-p99-ms") {
+      options.latency_p99_ms = std::atoi(value);
+    } else if (arg == "--error-rate") {
+      options.error_rate = std::atof(value);
+    } else if (arg == "--timeout-rate") {
+      options.timeout_rate = std::atof(value);
+    } else if (arg == "--github-limit-per-hour") {
+      options.github_limit_per_hour = std::atoi(value);
+    } else if (arg == "--max-minutes") {
+      options.max_minutes = std::atoi(value);
+    } else if (arg == "--binary") {
+      options.binary = value;
+    } else {
+      return usage();
+    }
+  }
+  if (options.packages < 1) return usage();
+  signal(SIGPIPE, SIG_IGN);
+  return Run(options);
+}
