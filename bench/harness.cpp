@@ -55,7 +55,9 @@ struct Options {
   bool json = false;
 };
 
-double Seconds(Steady::time_point since) { return std::chrono::duration<double>(Steady::now() - since).count(); }
+double Seconds(Steady::time_point since) {
+  return std::chrono::duration<double>(Steady::now() - since).count();
+}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -80,7 +82,8 @@ std::string RepoName(std::string name) {
 double Percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
-  return values[std::min(values.size() - 1, static_cast<std::size_t>(p * static_cast<double>(values.size())))];
+  return values[std::min(values.size() - 1,
+                         static_cast<std::size_t>(p * static_cast<double>(values.size())))];
 }
 
 // The simulated upstream: documents made per package from recorded ones, with a latency
@@ -107,7 +110,8 @@ class Upstream {
     tags_ = ReadFile(fixtures + "github/tags-pygithub.json");
     releases_ = ReadFile(fixtures + "github/releases-repotest.json");
     commit_activity_ = ReadFile(fixtures + "github/commit-activity.json");
-    server_.SetGenerator([this](const std::string& method, const std::string& target) { return Make(target); });
+    server_.SetGenerator(
+        [this](const std::string& method, const std::string& target) { return Make(target); });
     testing::ReplayFaults faults;
     faults.error_rate = options.error_rate;
     faults.timeout_rate = options.timeout_rate;
@@ -139,8 +143,9 @@ class Upstream {
     auto ms = [&](const std::string& t) { return static_cast<double>(Delay(t).count()); };
     double registry = std::max(ms("/" + core::PercentEncode(name, "@")),
                                ms("/npm-downloads/downloads/point/last-month/" + name));
-    double sections = std::max({ms(repo + "/contributors?per_page=1&anon=true"), ms(repo + "/tags?per_page=100"),
-                                ms(repo + "/releases?per_page=100"), ms(repo + "/stats/commit_activity")});
+    double sections =
+        std::max({ms(repo + "/contributors?per_page=1&anon=true"), ms(repo + "/tags?per_page=100"),
+                  ms(repo + "/releases?per_page=100"), ms(repo + "/stats/commit_activity")});
     return (registry + ms(repo) + sections) / 1000;
   }
 
@@ -159,8 +164,9 @@ class Upstream {
     constexpr std::string_view kRepos = "/repos/bench-org/";
     if (path.starts_with(kDownloads)) {
       std::string name = path.substr(kDownloads.size());
-      return answer(fmt::format(R"({{"downloads":{},"package":"{}"}})", std::hash<std::string>{}(name) % 500'000, name),
-                    name);
+      return answer(
+          fmt::format(R"({{"downloads":{},"package":"{}"}})", std::hash<std::string>{}(name) % 500'000, name),
+          name);
     }
     if (path.starts_with("/pypi/") && path.ends_with("/json")) {
       std::string name = path.substr(6, path.size() - 11);
@@ -211,7 +217,8 @@ class Client {
         done(0, r.status().message());
     });
   }
-  std::pair<int, std::string> Call(const std::string& method, const std::string& path, std::string body = {}) {
+  std::pair<int, std::string> Call(const std::string& method, const std::string& path,
+                                   std::string body = {}) {
     std::promise<std::pair<int, std::string>> promise;
     Async(method, path, std::move(body), [&](int s, std::string b) { promise.set_value({s, std::move(b)}); });
     return promise.get_future().get();
@@ -262,7 +269,8 @@ std::vector<std::pair<std::string, std::string>> FeedNames(int count) {
   std::istringstream npm_in(ReadFile(std::string(PKGTRUST_SHARED_DIR) + "/data/names/npm-sample-20000.txt"));
   for (std::string line; std::getline(npm_in, line);)
     if (!line.empty()) npm.push_back(line);
-  std::istringstream pypi_in(ReadFile(std::string(PKGTRUST_SHARED_DIR) + "/data/names/pypi-sample-20000.txt"));
+  std::istringstream pypi_in(
+      ReadFile(std::string(PKGTRUST_SHARED_DIR) + "/data/names/pypi-sample-20000.txt"));
   for (std::string line; std::getline(pypi_in, line);)
     if (!line.empty()) pypi.push_back(line);
   if (npm.empty() || pypi.empty()) {
@@ -354,15 +362,16 @@ upstreams:
   // Feed: package-feeds events through the webhook, at the chosen rate or as fast as taken.
   std::thread feeder([&] {
     auto event = [](const std::pair<std::string, std::string>& n) {
-      return json{{"name", n.second},         {"version", "1.0.0"},   {"created_date", "2026-11-23T00:00:00Z"},
-                  {"type", n.first},          {"artifact_id", ""},    {"schema_ver", "1.1"}}
+      return json{{"name", n.second}, {"version", "1.0.0"}, {"created_date", "2026-11-23T00:00:00Z"},
+                  {"type", n.first},  {"artifact_id", ""},  {"schema_ver", "1.1"}}
           .dump();
     };
     std::size_t next = 0;
     while (next < names.size() && !stop) {
       std::size_t due = names.size();
       if (options.feed_per_minute > 0)
-        due = std::min(names.size(), static_cast<std::size_t>(Seconds(start) * options.feed_per_minute / 60) + 1);
+        due = std::min(names.size(),
+                       static_cast<std::size_t>(Seconds(start) * options.feed_per_minute / 60) + 1);
       std::size_t end = std::min({due, next + 200, names.size()});
       if (end <= next) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -395,16 +404,17 @@ upstreams:
       double upstream_s = upstream.NpmUpstreamSeconds(name);
       auto sent = Steady::now();
       ondemand_sent++;
-      client.Async("GET", "/v1/packages/npm/" + name + "?wait=30", {}, [&, sent, upstream_s](int status, std::string) {
-        double latency = Seconds(sent);
-        std::lock_guard lock(mu);
-        if (status != 200) {
-          ondemand_non200++;
-          return;
-        }
-        ondemand_latency.push_back(latency);
-        ondemand_overhead.push_back(latency - upstream_s);
-      });
+      client.Async("GET", "/v1/packages/npm/" + name + "?wait=30", {},
+                   [&, sent, upstream_s](int status, std::string) {
+                     double latency = Seconds(sent);
+                     std::lock_guard lock(mu);
+                     if (status != 200) {
+                       ondemand_non200++;
+                       return;
+                     }
+                     ondemand_latency.push_back(latency);
+                     ondemand_overhead.push_back(latency - upstream_s);
+                   });
     }
   });
 
@@ -474,7 +484,8 @@ upstreams:
   double failed = Metric(metrics, "pkgtrust_packages{state=\"failed\"}");
   double retried = 0;
   for (const char* stage : {"registry", "repository", "scoring"})
-    retried += Metric(metrics, fmt::format("pkgtrust_stage_messages_total{{stage=\"{}\",outcome=\"retried\"}}", stage));
+    retried += Metric(
+        metrics, fmt::format("pkgtrust_stage_messages_total{{stage=\"{}\",outcome=\"retried\"}}", stage));
   double dead = Metric(metrics, "pkgtrust_queue_dead_lettered_total{");
   std::uintmax_t db_bytes = 0;
   for (const char* suffix : {"", "-wal", "-shm"}) {
@@ -508,18 +519,20 @@ upstreams:
       {"complete", complete},
       {"not_found", not_found},
       {"failed", failed},
-      {"ondemand", {{"answered_200", ondemand_latency.size()},
-                    {"other", ondemand_non200.load()},
-                    {"p50_ms", Percentile(ondemand_latency, 0.5) * 1000},
-                    {"p95_ms", Percentile(ondemand_latency, 0.95) * 1000},
-                    {"p99_ms", Percentile(ondemand_latency, 0.99) * 1000},
-                    {"overhead_p50_ms", Percentile(ondemand_overhead, 0.5) * 1000},
-                    {"overhead_p99_ms", Percentile(ondemand_overhead, 0.99) * 1000}}},
-      {"known", {{"answered_200", known_latency.size()},
-                 {"errors", known_non200.load()},
-                 {"p50_ms", Percentile(known_latency, 0.5) * 1000},
-                 {"p95_ms", Percentile(known_latency, 0.95) * 1000},
-                 {"p99_ms", Percentile(known_latency, 0.99) * 1000}}},
+      {"ondemand",
+       {{"answered_200", ondemand_latency.size()},
+        {"other", ondemand_non200.load()},
+        {"p50_ms", Percentile(ondemand_latency, 0.5) * 1000},
+        {"p95_ms", Percentile(ondemand_latency, 0.95) * 1000},
+        {"p99_ms", Percentile(ondemand_latency, 0.99) * 1000},
+        {"overhead_p50_ms", Percentile(ondemand_overhead, 0.5) * 1000},
+        {"overhead_p99_ms", Percentile(ondemand_overhead, 0.99) * 1000}}},
+      {"known",
+       {{"answered_200", known_latency.size()},
+        {"errors", known_non200.load()},
+        {"p50_ms", Percentile(known_latency, 0.5) * 1000},
+        {"p95_ms", Percentile(known_latency, 0.95) * 1000},
+        {"p99_ms", Percentile(known_latency, 0.99) * 1000}}},
       {"cpu_seconds_per_1000", processed > 0 ? process.cpu_seconds / processed * 1000 : 0},
       {"peak_rss_mb", process.peak_rss_mb},
       {"db_mb_per_1000", processed > 0 ? static_cast<double>(db_bytes) / 1e6 / processed * 1000 : 0},
@@ -527,21 +540,23 @@ upstreams:
       {"messages_dead_lettered", dead},
       {"upstream_requests", upstream.Requests()},
       {"webhook_errors", feed_errors.load()}};
-  fmt::print("harness: {} feed packages ({} complete, {} not_found, {} failed) in {:.1f} s\n", options.packages,
-             complete, not_found, failed, elapsed);
+  fmt::print("harness: {} feed packages ({} complete, {} not_found, {} failed) in {:.1f} s\n",
+             options.packages, complete, not_found, failed, elapsed);
   fmt::print("harness: sustained {:.0f} packages/minute (10% to 90% of the feed)\n", per_minute);
-  fmt::print("harness: on-demand {} answered 200 ({} otherwise): p50 {:.0f} ms, p95 {:.0f} ms, p99 {:.0f} ms; "
-             "above the package's own upstream time: p50 {:.0f} ms, p99 {:.0f} ms\n",
-             ondemand_latency.size(), ondemand_non200.load(), Percentile(ondemand_latency, 0.5) * 1000,
-             Percentile(ondemand_latency, 0.95) * 1000, Percentile(ondemand_latency, 0.99) * 1000,
-             Percentile(ondemand_overhead, 0.5) * 1000, Percentile(ondemand_overhead, 0.99) * 1000);
-  fmt::print("harness: known-package queries {}: p50 {:.2f} ms, p95 {:.2f} ms, p99 {:.2f} ms\n", known_latency.size(),
-             Percentile(known_latency, 0.5) * 1000, Percentile(known_latency, 0.95) * 1000,
-             Percentile(known_latency, 0.99) * 1000);
-  fmt::print("harness: service CPU {:.2f} s per 1,000 packages, peak RSS {:.0f} MB, database {:.2f} MB per 1,000, "
-             "{} messages retried, {} dead-lettered, {} upstream requests\n",
-             result["cpu_seconds_per_1000"].get<double>(), process.peak_rss_mb, result["db_mb_per_1000"].get<double>(),
-             retried, dead, upstream.Requests());
+  fmt::print(
+      "harness: on-demand {} answered 200 ({} otherwise): p50 {:.0f} ms, p95 {:.0f} ms, p99 {:.0f} ms; "
+      "above the package's own upstream time: p50 {:.0f} ms, p99 {:.0f} ms\n",
+      ondemand_latency.size(), ondemand_non200.load(), Percentile(ondemand_latency, 0.5) * 1000,
+      Percentile(ondemand_latency, 0.95) * 1000, Percentile(ondemand_latency, 0.99) * 1000,
+      Percentile(ondemand_overhead, 0.5) * 1000, Percentile(ondemand_overhead, 0.99) * 1000);
+  fmt::print("harness: known-package queries {}: p50 {:.2f} ms, p95 {:.2f} ms, p99 {:.2f} ms\n",
+             known_latency.size(), Percentile(known_latency, 0.5) * 1000,
+             Percentile(known_latency, 0.95) * 1000, Percentile(known_latency, 0.99) * 1000);
+  fmt::print(
+      "harness: service CPU {:.2f} s per 1,000 packages, peak RSS {:.0f} MB, database {:.2f} MB per 1,000, "
+      "{} messages retried, {} dead-lettered, {} upstream requests\n",
+      result["cpu_seconds_per_1000"].get<double>(), process.peak_rss_mb,
+      result["db_mb_per_1000"].get<double>(), retried, dead, upstream.Requests());
   if (options.json) fmt::print("{}\n", result.dump());
   fs::remove_all(dir);
   return 0;
@@ -553,11 +568,12 @@ int main(int argc, char** argv) {
   Options options;
   options.binary = (fs::path(argv[0]).parent_path() / "../src/pkgtrust").string();
   auto usage = [] {
-    fmt::print(stderr,
-               "usage: pkgtrust_harness [--packages N] [--feed-per-minute R (0: max)] [--ondemand-per-second R]\n"
-               "         [--known-per-second R] [--latency-median-ms M] [--latency-p99-ms P] [--error-rate E]\n"
-               "         [--timeout-rate T] [--github-limit-per-hour L] [--zero-latency] [--max-minutes M]\n"
-               "         [--binary PATH] [--json]\n");
+    fmt::print(
+        stderr,
+        "usage: pkgtrust_harness [--packages N] [--feed-per-minute R (0: max)] [--ondemand-per-second R]\n"
+        "         [--known-per-second R] [--latency-median-ms M] [--latency-p99-ms P] [--error-rate E]\n"
+        "         [--timeout-rate T] [--github-limit-per-hour L] [--zero-latency] [--max-minutes M]\n"
+        "         [--binary PATH] [--json]\n");
     return 2;
   };
   for (int i = 1; i < argc; ++i) {

@@ -21,6 +21,15 @@ void ThreadPoolExecutor::Post(std::function<void()> task) {
   cv_.notify_one();
 }
 
+void ThreadPoolExecutor::PostUrgent(std::function<void()> task) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    urgent_tasks_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+}
+
 void ThreadPoolExecutor::Stop() {
   {
     std::lock_guard lock(mu_);
@@ -39,10 +48,11 @@ void ThreadPoolExecutor::Run() {
     std::function<void()> task;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
-      if (tasks_.empty()) return;
-      task = std::move(tasks_.front());
-      tasks_.pop_front();
+      cv_.wait(lock, [&] { return stopping_ || !tasks_.empty() || !urgent_tasks_.empty(); });
+      auto& queue = urgent_tasks_.empty() ? tasks_ : urgent_tasks_;
+      if (queue.empty()) return;
+      task = std::move(queue.front());
+      queue.pop_front();
     }
     try {
       task();

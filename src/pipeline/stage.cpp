@@ -142,9 +142,10 @@ void Stage::PollLoop() {
     }
     taken_priority_ += static_cast<std::int64_t>(priority.size());
     taken_regular_ += static_cast<std::int64_t>(regular.size());
-    for (auto* batch : {&priority, &regular})
-      for (bus::Delivery& delivery : *batch)
-        executor_.Post([this, d = std::move(delivery)]() mutable { Process(std::move(d)); });
+    for (bus::Delivery& delivery : priority)
+      executor_.PostUrgent([this, d = std::move(delivery)]() mutable { Process(std::move(d)); });
+    for (bus::Delivery& delivery : regular)
+      executor_.Post([this, d = std::move(delivery)]() mutable { Process(std::move(d)); });
   }
 }
 
@@ -213,9 +214,17 @@ void Stage::Process(bus::Delivery delivery) {
   item.priority = (*record)->priority;
   // The handler may call back from any thread; the result is handled on the executor.
   handler_.Handle(item, [this, delivery = std::move(delivery), item](StageResult result) mutable {
-    executor_.Post([this, delivery = std::move(delivery), item = std::move(item),
-                    result = std::move(result)]() mutable { OnResult(delivery, item, std::move(result)); });
+    PostFor(item.priority,
+            [this, delivery = std::move(delivery), item = std::move(item),
+             result = std::move(result)]() mutable { OnResult(delivery, item, std::move(result)); });
   });
+}
+
+void Stage::PostFor(core::Priority priority, std::function<void()> task) {
+  if (priority == core::Priority::kPriority)
+    executor_.PostUrgent(std::move(task));
+  else
+    executor_.Post(std::move(task));
 }
 
 void Stage::OnResult(const bus::Delivery& delivery, const WorkItem& item, StageResult result) {
@@ -225,7 +234,7 @@ void Stage::OnResult(const bus::Delivery& delivery, const WorkItem& item, StageR
     store_.Transition(
         {item.key, config_.state, item.generation, next, std::move(result.facts)},
         [this, delivery, item, next, active_key](core::Result<store::TransitionResult> committed) {
-          executor_.Post([this, delivery, item, next, active_key, committed = std::move(committed)] {
+          PostFor(item.priority, [this, delivery, item, next, active_key, committed = std::move(committed)] {
             if (!committed.ok()) {
               core::Log(core::LogLevel::kWarn, config_.name, "{}: commit failed, will retry: {}",
                         item.key.ToString(), committed.status().message());
@@ -272,25 +281,26 @@ void Stage::OnResult(const bus::Delivery& delivery, const WorkItem& item, StageR
   auto retry_after = result.retry_after;
   store_.RecordFailure(std::move(failure), [this, delivery, item, give_up, retry_after,
                                             active_key](core::Result<store::TransitionResult> recorded) {
-    executor_.Post([this, delivery, item, give_up, retry_after, active_key, recorded = std::move(recorded)] {
-      bool stale = recorded.ok() && recorded->outcome == store::TransitionOutcome::kStale;
-      if (stale) {
-        stale_++;
-        Emit(StageEvent::Kind::kStale, item);
-        (void)transport_.Ack(delivery);
-      } else if (give_up && recorded.ok()) {
-        failed_++;
-        Emit(StageEvent::Kind::kFailed, item);
-        core::Log(core::LogLevel::kWarn, config_.name, "{} failed after {} attempts: {}", item.key.ToString(),
-                  delivery.receive_count, recorded->record.last_error);
-        (void)transport_.Ack(delivery);
-      } else {
-        retried_++;
-        Emit(StageEvent::Kind::kRetried, item);
-        (void)transport_.Retry(delivery, RetryDelay(delivery.receive_count, retry_after));
-      }
-      Finish(active_key);
-    });
+    PostFor(item.priority,
+            [this, delivery, item, give_up, retry_after, active_key, recorded = std::move(recorded)] {
+              bool stale = recorded.ok() && recorded->outcome == store::TransitionOutcome::kStale;
+              if (stale) {
+                stale_++;
+                Emit(StageEvent::Kind::kStale, item);
+                (void)transport_.Ack(delivery);
+              } else if (give_up && recorded.ok()) {
+                failed_++;
+                Emit(StageEvent::Kind::kFailed, item);
+                core::Log(core::LogLevel::kWarn, config_.name, "{} failed after {} attempts: {}",
+                          item.key.ToString(), delivery.receive_count, recorded->record.last_error);
+                (void)transport_.Ack(delivery);
+              } else {
+                retried_++;
+                Emit(StageEvent::Kind::kRetried, item);
+                (void)transport_.Retry(delivery, RetryDelay(delivery.receive_count, retry_after));
+              }
+              Finish(active_key);
+            });
   });
 }
 

@@ -81,7 +81,8 @@ void PopularPackages::Add(core::Ecosystem ecosystem, std::string name, double po
   std::size_t unscoped_length = Unscoped(name).size();
   list->by_name.emplace(name, index);
   list->by_folded[folded].push_back(index);
-  if (list->by_unscoped_length.size() <= unscoped_length) list->by_unscoped_length.resize(unscoped_length + 1);
+  if (list->by_unscoped_length.size() <= unscoped_length)
+    list->by_unscoped_length.resize(unscoped_length + 1);
   list->by_unscoped_length[unscoped_length].push_back(index);
   list->entries.push_back({std::move(name), std::move(folded), popularity});
 }
@@ -146,7 +147,8 @@ std::optional<std::string> PopularPackages::FindLookAlike(const core::PackageKey
   if (bare.size() >= 5) {
     int limit = bare.size() >= 8 ? 2 : 1;  // two edits only for longer names
     std::size_t from = bare.size() - static_cast<std::size_t>(limit);
-    std::size_t to = std::min(bare.size() + static_cast<std::size_t>(limit) + 1, list->by_unscoped_length.size());
+    std::size_t to =
+        std::min(bare.size() + static_cast<std::size_t>(limit) + 1, list->by_unscoped_length.size());
     for (std::size_t length = from; length < to; ++length)
       for (std::size_t i : list->by_unscoped_length[length]) {
         const Entry& e = list->entries[i];

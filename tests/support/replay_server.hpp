@@ -5,9 +5,9 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
-#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -21,8 +21,8 @@ struct ReplayResponse {
   std::string body;
   bool gzip = false;  // body is gzip-compressed: sent with Content-Encoding: gzip
   std::chrono::milliseconds delay{0};
-  bool hang = false;      // never answer (the client must time out)
-  bool truncate = false;  // announce the full length, send half the body, close
+  bool hang = false;       // never answer (the client must time out)
+  bool truncate = false;   // announce the full length, send half the body, close
   bool no_faults = false;  // injected latency, errors, timeouts and rate limits skip it
 };
 
@@ -66,7 +66,8 @@ class ReplayServer {
   // Answers requests no route matches (benchmarks: bodies made per package on the fly).
   // Set it before requests arrive; it is called from the server's threads, so it must be
   // safe for concurrent use.
-  using Generator = std::function<std::optional<ReplayResponse>(const std::string& method, const std::string& target)>;
+  using Generator =
+      std::function<std::optional<ReplayResponse>(const std::string& method, const std::string& target)>;
   void SetGenerator(Generator generator);
 
   int Hits(const std::string& method, const std::string& target) const;

@@ -115,6 +115,8 @@ class Stage {
   void Process(bus::Delivery delivery);
   void OnResult(const bus::Delivery& delivery, const WorkItem& item, StageResult result);
   void Finish(const std::string& active_key);
+  // Posts work to the executor, ahead of regular work when a user waits for the package.
+  void PostFor(core::Priority priority, std::function<void()> task);
   void Emit(StageEvent::Kind kind, const WorkItem& item,
             core::PackageState to = core::PackageState::kComplete);
   std::chrono::milliseconds RetryDelay(int attempt, std::optional<std::chrono::milliseconds> hint) const;
