@@ -80,8 +80,11 @@ void Service::Start(bool serve_http) {
   owned_handlers_.push_back(std::make_unique<pipeline::ScoringStageHandler>(*store_, clock, &popular_));
   handlers_.try_emplace("scoring", owned_handlers_.back().get());
 
+  pipeline::ReconcilerConfig reconciler_config = config_.reconciler;
+  // The memory transport's queues start empty: whatever was in flight must be published again.
+  reconciler_config.republish_on_start = config_.transport_kind == "memory";
   pipeline_ =
-      std::make_unique<pipeline::Pipeline>(*store_, *transport_, *executor_, clock, config_.reconciler);
+      std::make_unique<pipeline::Pipeline>(*store_, *transport_, *executor_, clock, reconciler_config);
   for (const auto& stage : config_.stages) {
     auto it = handlers_.find(stage.name);
     if (it == handlers_.end() || it->second == nullptr) {

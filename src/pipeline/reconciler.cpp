@@ -28,6 +28,14 @@ void Reconciler::Stop() {
 }
 
 void Reconciler::Loop() {
+  if (config_.republish_on_start) {
+    std::int64_t republished = RepublishInFlight();
+    if (republished > 0)
+      core::Log(core::LogLevel::kInfo, "reconciler", "re-published {} packages in flight at start-up",
+                republished);
+    std::lock_guard lock(mu_);
+    totals_.republished += republished;
+  }
   std::unique_lock lock(mu_);
   while (!stopping_) {
     if (cv_.wait_for(lock, config_.interval, [&] { return stopping_; })) return;
@@ -44,8 +52,13 @@ void Reconciler::Loop() {
 std::int64_t Reconciler::Restart(const std::vector<store::PackageRecord>& records, const char* reason) {
   if (records.empty()) return 0;
   std::vector<store::EnqueueRequest> requests;
-  for (const auto& record : records)
-    requests.push_back({record.key, core::Priority::kRegular, /*restart_finished=*/true, {}});
+  for (const auto& record : records) {
+    store::EnqueueRequest request;
+    request.key = record.key;
+    request.restart_finished = true;
+    request.restart_generation = record.generation;  // unless someone restarted it since the listing
+    requests.push_back(std::move(request));
+  }
   auto results = store_.EnqueueManySync(std::move(requests));
   if (!results.ok()) {
     core::Log(core::LogLevel::kWarn, "reconciler", "{}: {}", reason, results.status().message());
@@ -57,6 +70,33 @@ std::int64_t Reconciler::Restart(const std::vector<store::PackageRecord>& record
     if (PublishWork(transport_, result.record, reason).ok()) started++;
   }
   return started;
+}
+
+std::int64_t Reconciler::RepublishInFlight() {
+  std::int64_t republished = 0;
+  for (core::PackageState state :
+       {core::PackageState::kPendingRegistry, core::PackageState::kPendingRepository,
+        core::PackageState::kPendingScore}) {
+    std::int64_t after = 0;
+    while (true) {
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) return republished;
+      }
+      auto page = store_.ListByState(state, after, config_.batch_limit);
+      if (!page.ok()) {
+        core::Log(core::LogLevel::kWarn, "reconciler", "listing in-flight packages: {}",
+                  page.status().message());
+        break;
+      }
+      if (page->empty()) break;
+      for (const auto& record : *page) {
+        after = record.id;
+        if (PublishWork(transport_, record, "reconciler-start").ok()) republished++;
+      }
+    }
+  }
+  return republished;
 }
 
 ReconcileCounts Reconciler::RunOnce() {

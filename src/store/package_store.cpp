@@ -51,6 +51,12 @@ std::string_view EcoText(const core::PackageKey& key) { return core::EcosystemNa
 
 }  // namespace
 
+// Runs a statement without parameters from the connection's cache of prepared statements.
+Status RunCached(Connection& conn, const char* sql) {
+  auto stmt = conn.Prepare(sql);
+  return stmt.ok() ? (*stmt)->Run() : stmt.status();
+}
+
 class PackageStore::Impl {
  public:
   // A queued write: Run executes it inside the batch transaction, then Complete (after
@@ -65,7 +71,17 @@ class PackageStore::Impl {
   template <typename T, typename Body>
   struct TypedOp final : Op {
     TypedOp(Body b, Callback<T> d) : body(std::move(b)), done(std::move(d)) {}
-    void Run(Connection& conn, Millis now) override { result.emplace(body(conn, now)); }
+    // Each op runs inside a savepoint of the batch transaction: an op that fails half-way
+    // leaves nothing behind, and the others in the batch still commit.
+    void Run(Connection& conn, Millis now) override {
+      if (auto s = RunCached(conn, "SAVEPOINT op"); !s.ok()) {
+        result.emplace(s);
+        return;
+      }
+      result.emplace(body(conn, now));
+      if (!result->ok()) (void)RunCached(conn, "ROLLBACK TO op");
+      (void)RunCached(conn, "RELEASE op");
+    }
     void Complete() override {
       if (done) done(std::move(*result));
     }
@@ -183,7 +199,8 @@ class PackageStore::Impl {
       }
       return EnqueueResult{EnqueueOutcome::kAlreadyInFlight, std::move(current)};
     }
-    if (!req.restart_finished) return EnqueueResult{EnqueueOutcome::kUnchanged, std::move(current)};
+    if (!req.restart_finished || (req.restart_generation && *req.restart_generation != current.generation))
+      return EnqueueResult{EnqueueOutcome::kUnchanged, std::move(current)};
     // A new run. Failed packages keep their attempt count so retry backoff keeps growing.
     auto stmt = conn.Prepare(
         "UPDATE packages SET state = 'pending_registry', generation = generation + 1, priority = ?, "

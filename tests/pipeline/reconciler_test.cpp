@@ -103,3 +103,24 @@ TEST_CASE("stale complete packages are refreshed at regular priority", "[pipelin
   CHECK((*rec)->priority == core::Priority::kRegular);
   CHECK(f.Drain("parse_registry").size() == 1);
 }
+
+TEST_CASE("at start the work of every in-flight package is published again, finished ones are left",
+          "[pipeline][reconciler]") {
+  Fixture f;
+  // More packages than one listing page (batch_limit 100), in every pending state.
+  for (int i = 0; i < 150; ++i) REQUIRE(f.db->EnqueueSync({f.Key(("p" + std::to_string(i)).c_str())}).ok());
+  REQUIRE(
+      f.db->TransitionSync({f.Key("p1"), PackageState::kPendingRegistry, 1, PackageState::kPendingRepository})
+          .ok());
+  REQUIRE(f.db->TransitionSync({f.Key("p2"), PackageState::kPendingRegistry, 1, PackageState::kPendingScore})
+              .ok());
+  REQUIRE(
+      f.db->TransitionSync({f.Key("p3"), PackageState::kPendingRegistry, 1, PackageState::kNotFound}).ok());
+  CHECK(f.reconciler->RepublishInFlight() == 149);
+  std::size_t registry = 0;
+  for (auto batch = f.Drain("parse_registry"); !batch.empty(); batch = f.Drain("parse_registry"))
+    registry += batch.size();
+  CHECK(registry == 147);
+  CHECK(f.Drain("parse_repo").size() == 1);
+  CHECK(f.Drain("score_package").size() == 1);
+}

@@ -263,3 +263,75 @@ TEST_CASE("many concurrent writers are committed in batches", "[store]") {
   s->Enqueue({Npm("late")}, [&](core::Result<store::EnqueueResult> r) { after.set_value(r.ok()); });
   CHECK_FALSE(after.get_future().get());
 }
+
+TEST_CASE("a write that fails half-way leaves nothing behind, and the rest of its batch commits", "[store]") {
+  testing::TempDir dir;
+  core::ManualClock clock;
+  auto s = OpenStore(dir.File("a.db"), clock);
+  REQUIRE(s->EnqueueSync({Npm("half")}).ok());
+  REQUIRE(s->EnqueueSync({Npm("whole")}).ok());
+  // Another connection makes the second fact insert of one transition fail.
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(dir.File("a.db").c_str(), &raw) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(raw,
+                       "CREATE TRIGGER refuse_boom BEFORE INSERT ON package_facts WHEN NEW.kind = 'boom' "
+                       "BEGIN SELECT RAISE(ABORT, 'boom refused'); END",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(raw);
+
+  std::promise<core::Result<store::TransitionResult>> half, whole;
+  s->Transition({Npm("half"),
+                 PackageState::kPendingRegistry,
+                 1,
+                 PackageState::kPendingRepository,
+                 {{"registry", "{}"}, {"boom", "{}"}}},
+                [&](auto r) { half.set_value(std::move(r)); });
+  s->Transition({Npm("whole"),
+                 PackageState::kPendingRegistry,
+                 1,
+                 PackageState::kPendingRepository,
+                 {{"registry", "{}"}}},
+                [&](auto r) { whole.set_value(std::move(r)); });
+  auto half_result = half.get_future().get();
+  auto whole_result = whole.get_future().get();
+  CHECK_FALSE(half_result.ok());
+  REQUIRE(whole_result.ok());
+  CHECK(whole_result->outcome == TransitionOutcome::kApplied);
+
+  auto half_now = s->Get(Npm("half"));
+  REQUIRE(half_now.ok());
+  CHECK((*half_now)->state == PackageState::kPendingRegistry);  // the state change was rolled back too
+  auto half_facts = s->GetFacts(Npm("half"));
+  REQUIRE(half_facts.ok());
+  CHECK(half_facts->empty());
+  CHECK((*s->Get(Npm("whole")))->state == PackageState::kPendingRepository);
+  CHECK(s->GetFacts(Npm("whole"))->size() == 1);
+}
+
+TEST_CASE("a restart for a run the caller saw finish is skipped when another run finished since", "[store]") {
+  testing::TempDir dir;
+  core::ManualClock clock;
+  auto s = OpenStore(dir.File("a.db"), clock);
+  REQUIRE(s->EnqueueSync({Npm("a")}).ok());
+  REQUIRE(Move(*s, "a", PackageState::kPendingRegistry, 1, PackageState::kNotFound) ==
+          TransitionOutcome::kApplied);
+  // Two requests saw generation 1 finished; the first restarts it and that run finishes.
+  store::EnqueueRequest first{Npm("a"), Priority::kPriority};
+  first.restart_generation = 1;
+  auto started = s->EnqueueSync(first);
+  REQUIRE(started.ok());
+  CHECK(started->outcome == EnqueueOutcome::kStarted);
+  REQUIRE(Move(*s, "a", PackageState::kPendingRegistry, 2, PackageState::kNotFound) ==
+          TransitionOutcome::kApplied);
+  // The second finds generation 2 finished: it shares that run instead of starting a third.
+  auto second = s->EnqueueSync(first);
+  REQUIRE(second.ok());
+  CHECK(second->outcome == EnqueueOutcome::kUnchanged);
+  CHECK(second->record.generation == 2);
+  // "Saw no package" (0) never restarts an existing one; a new one is still created.
+  store::EnqueueRequest unseen{Npm("a"), Priority::kPriority};
+  unseen.restart_generation = 0;
+  CHECK(s->EnqueueSync(unseen)->outcome == EnqueueOutcome::kUnchanged);
+  unseen.key = Npm("b");
+  CHECK(s->EnqueueSync(unseen)->outcome == EnqueueOutcome::kStarted);
+}

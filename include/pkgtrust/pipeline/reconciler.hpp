@@ -20,6 +20,10 @@ struct ReconcilerConfig {
   std::chrono::milliseconds stuck_after{3600'000};  // pending this long without a move: re-publish
   std::chrono::milliseconds refresh_after{7 * 24 * 3600'000LL};  // complete this long: refresh; 0 = never
   std::size_t batch_limit = 10'000;                              // packages of each kind per run
+  // At start, publish the work of every in-flight package at once. For transports whose
+  // queues die with the process (memory): what was queued before a crash or restart is
+  // gone, and waiting `stuck_after` would leave users on 202 for an hour.
+  bool republish_on_start = false;
 };
 
 struct ReconcileCounts {
@@ -37,6 +41,8 @@ class Reconciler {
   void Stop();
   // One pass, synchronously (the timer calls this; tests too).
   ReconcileCounts RunOnce();
+  // Publishes the work of every package in a pending state; returns how many.
+  std::int64_t RepublishInFlight();
   ReconcileCounts Totals() const;
 
  private:

@@ -67,6 +67,11 @@ struct EnqueueRequest {
   // reconciler retry). When false, finished packages are left as they are.
   bool restart_finished = true;
   std::string version;
+  // With restart_finished: restart only a run its caller saw finish, i.e. when the
+  // package's generation is still this one (0: the caller saw no package). A run that
+  // another request started and finished since is then left alone (kUnchanged), so
+  // concurrent requests for one package share one run.
+  std::optional<std::int64_t> restart_generation;
 };
 
 enum class EnqueueOutcome {
