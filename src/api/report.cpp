@@ -75,7 +75,8 @@ json RepositorySection(const json& repo) {
           {"contributors", NonNegativeOrNull(repo.value("contributors", json(-1)))},
           {"commits_last_year", NonNegativeOrNull(repo.value("commits_last_year", json(-1)))},
           {"tags", repo.contains("tags") ? repo["tags"].size() : 0},
-          {"releases", repo.contains("releases") ? repo["releases"].size() : 0}};
+          {"releases", repo.contains("releases") ? repo["releases"].size() : 0},
+          {"manifest", repo.value("manifest", json(nullptr))}};
 }
 
 }  // namespace

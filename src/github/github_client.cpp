@@ -6,7 +6,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "pkgtrust/core/percent_encoding.hpp"
 #include "pkgtrust/core/time.hpp"
+#include "pkgtrust/github/manifest.hpp"
 
 namespace pkgtrust::github {
 namespace {
@@ -164,8 +166,78 @@ bool GitHubClient::NoteRateLimit(const net::HttpResponse& response) {
   return true;
 }
 
+struct GitHubClient::ManifestSearch {
+  std::string canonical;  // "owner/name" as GitHub answered
+  core::PackageKey package;
+  std::vector<std::string> paths;
+  std::shared_ptr<const RepositoryFacts> previous;
+  bool urgent = false;
+  Manifest first_found;  // the first manifest found, kept when none declares the package
+  std::string first_etag;
+  std::function<void(Manifest, std::string etag, bool rate_limited)> done;
+};
+
+void GitHubClient::FetchManifest(std::shared_ptr<ManifestSearch> search, std::size_t index) {
+  if (index >= search->paths.size()) {
+    if (search->first_found.status == ManifestStatus::kFound)
+      return search->done(std::move(search->first_found), std::move(search->first_etag), false);
+    Manifest missing;
+    missing.status = ManifestStatus::kMissing;
+    return search->done(std::move(missing), {}, false);
+  }
+  const std::string& path = search->paths[index];
+  const RepositoryFacts* previous = search->previous.get();
+  // The stored ETag is for the stored manifest's path only.
+  bool same_path = previous && previous->manifest.path == path;
+  net::HttpRequest request =
+      Get("/repos/" + search->canonical + "/contents/" + core::PercentEncode(path, "/"),
+          same_path ? previous : nullptr, "manifest");
+  request.urgent = search->urgent;
+  request.max_body_bytes = 4u << 20;  // the contents API sends files up to 1 MB, base64-encoded
+  http_.Fetch(std::move(request), [this, search, index, path, same_path](core::Result<net::HttpResponse> r) {
+    Manifest manifest;
+    manifest.path = path;
+    if (!r.ok()) {
+      manifest.status = ManifestStatus::kUnreadable;
+      manifest.error = r.status().message();
+      return search->done(std::move(manifest), {}, false);
+    }
+    if (NoteRateLimit(*r)) return search->done(std::move(manifest), {}, true);
+    if (r->status == 304 && same_path) {
+      const std::string* etag = r->Header("etag");
+      auto stored = search->previous->etags.find("manifest");
+      return search->done(search->previous->manifest,
+                          etag ? *etag : (stored == search->previous->etags.end() ? "" : stored->second),
+                          false);
+    }
+    if (r->status == 404) return FetchManifest(search, index + 1);
+    std::string etag = r->Header("etag") ? *r->Header("etag") : std::string();
+    if (r->status != 200) {
+      manifest.status = ManifestStatus::kUnreadable;  // 403 too large, 5xx after retries
+      manifest.error = fmt::format("HTTP {}", r->status);
+      return search->done(std::move(manifest), {}, false);
+    }
+    auto text = ContentsFileText(r->body);
+    if (!text.ok()) {
+      manifest.status = ManifestStatus::kUnreadable;
+      manifest.error = text.status().message();
+      return search->done(std::move(manifest), {}, false);
+    }
+    manifest.status = ManifestStatus::kFound;
+    manifest.declared_name = DeclaredPackageName(path, *text);
+    if (DeclaresPackage(search->package, manifest.declared_name))
+      return search->done(std::move(manifest), std::move(etag), false);
+    if (search->first_found.status != ManifestStatus::kFound) {
+      search->first_found = std::move(manifest);
+      search->first_etag = std::move(etag);
+    }
+    FetchManifest(search, index + 1);
+  });
+}
+
 void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts* previous_ptr,
-                         std::function<void(GitHubResult)> done, bool urgent) {
+                         std::function<void(GitHubResult)> done, bool urgent,
+                         std::optional<core::PackageKey> package) {
   if (core::Millis until = RateLimitedUntil())
     return done(core::Status::ResourceExhausted(
         fmt::format("GitHub rate limit spent until {}", core::FormatTimestamp(until))));
@@ -175,7 +247,7 @@ void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts*
   std::string path = fmt::format("/repos/{}/{}", repo.owner, repo.name);
   net::HttpRequest request = Get(path, previous.get(), "repo");
   request.urgent = urgent;
-  http_.Fetch(std::move(request), [this, facts, previous, repo, urgent,
+  http_.Fetch(std::move(request), [this, facts, previous, repo, urgent, package = std::move(package),
                                    done = std::move(done)](core::Result<net::HttpResponse> r) mutable {
     if (!r.ok()) return done(r.status());
     if (NoteRateLimit(*r))
@@ -198,6 +270,7 @@ void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts*
       facts->releases.clear();
       facts->weekly_commits.clear();
       facts->commits_last_year = -1;
+      facts->manifest = {};
       facts->etags.clear();
     } else if (r->status == 200) {
       json j = json::parse(r->body, nullptr, false);
@@ -218,14 +291,82 @@ void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts*
     };
     facts->moved =
         !facts->full_name.empty() && lower(facts->full_name) != lower(repo.owner + "/" + repo.name);
-    // The rest of the facts, in parallel, from the repository's current name.
+    // The rest of the facts, in parallel, from the repository's current name: four
+    // sections, and the manifest search when the package is known.
     struct Join {
       std::mutex mu;
       Responses results;
       int pending = 4;
+      bool manifest_rate_limited = false;
     };
     auto join = std::make_shared<Join>();
     join->results.assign(4, core::Status::Unavailable("pending"));
+    if (package) join->pending++;
+    // Runs once, when the last of the parallel requests has answered.
+    auto finish = [this, join, facts, previous, done] {
+      static const char* kNames[] = {"contributors", "tags", "releases", "commit_activity"};
+      if (join->manifest_rate_limited)
+        return done(core::Status::ResourceExhausted("GitHub rate limit spent (reading the manifest)"));
+      for (int k = 0; k < 4; ++k) {
+        auto& res = join->results[k];
+        if (!res.ok()) continue;  // a missing section leaves its facts unknown
+        if (NoteRateLimit(*res))
+          return done(
+              core::Status::ResourceExhausted(fmt::format("GitHub rate limit spent (HTTP {})", res->status)));
+        if (res->status == 304 && previous) {
+          switch (k) {
+            case 0:
+              facts->contributors = previous->contributors;
+              break;
+            case 1:
+              facts->tags = previous->tags;
+              break;
+            case 2:
+              facts->releases = previous->releases;
+              break;
+            case 3:
+              facts->weekly_commits = previous->weekly_commits;
+              facts->commits_last_year = previous->commits_last_year;
+              break;
+          }
+          if (auto e = previous->etags.find(kNames[k]); e != previous->etags.end())
+            facts->etags[kNames[k]] = e->second;
+          continue;
+        }
+        if (res->status == 204 && k == 0) facts->contributors = 0;  // empty repository
+        if (res->status != 200) continue;
+        json j = json::parse(res->body, nullptr, false);
+        if (k == 1 && j.is_object()) {
+          ParseTagsQuery(j, *facts);
+          continue;
+        }
+        if (!j.is_array()) continue;
+        if (const std::string* etag = res->Header("etag")) facts->etags[kNames[k]] = *etag;
+        if (k == 0) {
+          const std::string* link = res->Header("link");
+          std::int64_t last = link ? LastPage(*link) : -1;
+          facts->contributors = last > 0 ? last : static_cast<std::int64_t>(j.size());
+        } else if (k == 1) {
+          for (const json& tag : j)
+            if (tag.is_object() && !Str(tag, "name").empty()) facts->tags.push_back({Str(tag, "name"), 0});
+        } else if (k == 2) {
+          for (const json& rel : j) {
+            if (!rel.is_object() || Bool(rel, "draft")) continue;
+            facts->releases.push_back({Str(rel, "tag_name"), Str(rel, "name"),
+                                       core::ParseTimestamp(Str(rel, "published_at")).value_or(0),
+                                       Bool(rel, "prerelease")});
+          }
+        } else {
+          facts->commits_last_year = 0;
+          for (const json& week : j) {
+            int total = week.is_object() ? static_cast<int>(Int(week, "total")) : 0;
+            facts->weekly_commits.push_back(total);
+            facts->commits_last_year += total;
+          }
+        }
+      }
+      done(std::move(*facts));
+    };
     const std::string base = "/repos/" + canonical;
     const std::pair<std::string, std::string> sections[] = {
         {"contributors", base + "/contributors?per_page=1&anon=true"},
@@ -237,75 +378,33 @@ void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts*
       if (i == 1 && !options_.token.empty())
         request = TagsQuery(canonical);  // names and dates in one request
       request.urgent = urgent;
-      http_.Fetch(
-          std::move(request), [this, i, join, facts, previous, done](core::Result<net::HttpResponse> r) {
-            {
-              std::lock_guard lock(join->mu);
-              join->results[i] = std::move(r);
-              if (--join->pending > 0) return;
-            }
-            static const char* kNames[] = {"contributors", "tags", "releases", "commit_activity"};
-            for (int k = 0; k < 4; ++k) {
-              auto& res = join->results[k];
-              if (!res.ok()) continue;  // a missing section leaves its facts unknown
-              if (NoteRateLimit(*res))
-                return done(core::Status::ResourceExhausted(
-                    fmt::format("GitHub rate limit spent (HTTP {})", res->status)));
-              if (res->status == 304 && previous) {
-                switch (k) {
-                  case 0:
-                    facts->contributors = previous->contributors;
-                    break;
-                  case 1:
-                    facts->tags = previous->tags;
-                    break;
-                  case 2:
-                    facts->releases = previous->releases;
-                    break;
-                  case 3:
-                    facts->weekly_commits = previous->weekly_commits;
-                    facts->commits_last_year = previous->commits_last_year;
-                    break;
-                }
-                if (auto e = previous->etags.find(kNames[k]); e != previous->etags.end())
-                  facts->etags[kNames[k]] = e->second;
-                continue;
-              }
-              if (res->status == 204 && k == 0) facts->contributors = 0;  // empty repository
-              if (res->status != 200) continue;
-              json j = json::parse(res->body, nullptr, false);
-              if (k == 1 && j.is_object()) {
-                ParseTagsQuery(j, *facts);
-                continue;
-              }
-              if (!j.is_array()) continue;
-              if (const std::string* etag = res->Header("etag")) facts->etags[kNames[k]] = *etag;
-              if (k == 0) {
-                const std::string* link = res->Header("link");
-                std::int64_t last = link ? LastPage(*link) : -1;
-                facts->contributors = last > 0 ? last : static_cast<std::int64_t>(j.size());
-              } else if (k == 1) {
-                for (const json& tag : j)
-                  if (tag.is_object() && !Str(tag, "name").empty())
-                    facts->tags.push_back({Str(tag, "name"), 0});
-              } else if (k == 2) {
-                for (const json& rel : j) {
-                  if (!rel.is_object() || Bool(rel, "draft")) continue;
-                  facts->releases.push_back({Str(rel, "tag_name"), Str(rel, "name"),
-                                             core::ParseTimestamp(Str(rel, "published_at")).value_or(0),
-                                             Bool(rel, "prerelease")});
-                }
-              } else {
-                facts->commits_last_year = 0;
-                for (const json& week : j) {
-                  int total = week.is_object() ? static_cast<int>(Int(week, "total")) : 0;
-                  facts->weekly_commits.push_back(total);
-                  facts->commits_last_year += total;
-                }
-              }
-            }
-            done(std::move(*facts));
-          });
+      http_.Fetch(std::move(request), [i, join, finish](core::Result<net::HttpResponse> r) {
+        {
+          std::lock_guard lock(join->mu);
+          join->results[i] = std::move(r);
+          if (--join->pending > 0) return;
+        }
+        finish();
+      });
+    }
+    if (package) {
+      auto search = std::make_shared<ManifestSearch>();
+      search->canonical = canonical;
+      search->package = *package;
+      search->paths = ManifestPaths(*package, repo.subdirectory);
+      search->previous = previous;
+      search->urgent = urgent;
+      search->done = [join, facts, finish](Manifest manifest, std::string etag, bool rate_limited) {
+        {
+          std::lock_guard lock(join->mu);
+          facts->manifest = std::move(manifest);
+          if (!etag.empty()) facts->etags["manifest"] = std::move(etag);
+          join->manifest_rate_limited = rate_limited;
+          if (--join->pending > 0) return;
+        }
+        finish();
+      };
+      FetchManifest(std::move(search), 0);
     }
   });
 }

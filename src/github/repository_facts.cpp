@@ -20,6 +20,19 @@ std::string_view StatusName(RepositoryStatus s) {
   }
   return "found";
 }
+constexpr std::pair<ManifestStatus, const char*> kManifestStatusNames[] = {
+    {ManifestStatus::kNotRead, "not_read"},
+    {ManifestStatus::kFound, "found"},
+    {ManifestStatus::kMissing, "missing"},
+    {ManifestStatus::kUnreadable, "unreadable"}};
+json ManifestJson(const Manifest& manifest) {
+  const char* status_name = "not_read";
+  for (const auto& [s, name] : kManifestStatusNames)
+    if (s == manifest.status) status_name = name;
+  json m = {{"status", status_name}, {"path", manifest.path}, {"declared_name", manifest.declared_name}};
+  if (!manifest.error.empty()) m["error"] = manifest.error;
+  return m;
+}
 std::string Time(core::Millis t) { return t ? core::FormatTimestamp(t) : std::string(); }
 core::Millis ParseTime(const json& j, const char* key) {
   auto it = j.find(key);
@@ -60,6 +73,7 @@ std::string RepositoryFacts::ToJson() const {
               {"releases", std::move(releases_json)},
               {"weekly_commits", weekly_commits},
               {"commits_last_year", commits_last_year},
+              {"manifest", ManifestJson(manifest)},
               {"etags", etags}}
       .dump();
 }
@@ -99,6 +113,14 @@ core::Result<RepositoryFacts> RepositoryFacts::FromJson(std::string_view text) {
     f.weekly_commits = j.value("weekly_commits", std::vector<int>{});
     f.commits_last_year = j.value("commits_last_year", std::int64_t{-1});
     f.etags = j.value("etags", std::map<std::string, std::string>{});
+    if (auto m = j.find("manifest"); m != j.end() && m->is_object()) {
+      std::string status = m->value("status", "not_read");
+      for (const auto& [s, name] : kManifestStatusNames)
+        if (status == name) f.manifest.status = s;
+      f.manifest.path = m->value("path", "");
+      f.manifest.declared_name = m->value("declared_name", "");
+      f.manifest.error = m->value("error", "");
+    }
     return f;
   } catch (const json::exception& e) {
     return core::Status::InvalidArgument(std::string("stored repository facts: ") + e.what());

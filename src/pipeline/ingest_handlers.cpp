@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "pkgtrust/github/manifest.hpp"
+
 namespace pkgtrust::pipeline {
 
 using core::PackageState;
@@ -64,7 +66,7 @@ void RepositoryStageHandler::Handle(const WorkItem& item, std::function<void(Sta
         }
         done(StageResult::Advance(PackageState::kPendingScore, {{kRepositoryFact, result->ToJson()}}));
       },
-      item.priority == core::Priority::kPriority);
+      item.priority == core::Priority::kPriority, item.key);
 }
 
 core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,
@@ -107,6 +109,24 @@ core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,
       gh.commits_last_year = r->commits_last_year;
       gh.pushed = r->pushed;
       for (const auto& t : r->tags) gh.tags.push_back({t.name, t.date});
+      using Manifest = scoring::Inputs::GitHub::Manifest;
+      gh.manifest_path = r->manifest.path;
+      gh.manifest_name = r->manifest.declared_name;
+      switch (r->manifest.status) {
+        case github::ManifestStatus::kNotRead:
+          gh.manifest = Manifest::kNotRead;
+          break;
+        case github::ManifestStatus::kFound:
+          gh.manifest = github::DeclaresPackage(key, r->manifest.declared_name) ? Manifest::kDeclaresPackage
+                                                                                : Manifest::kDeclaresOther;
+          break;
+        case github::ManifestStatus::kMissing:
+          gh.manifest = Manifest::kMissing;
+          break;
+        case github::ManifestStatus::kUnreadable:
+          gh.manifest = Manifest::kUnreadable;
+          break;
+      }
       in.github = std::move(gh);
     }
   }

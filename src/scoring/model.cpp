@@ -113,10 +113,36 @@ Component Provenance(const Inputs& in) {
       parts.emplace_back(0, 0.5);
       c.facts.push_back("the repository has no tags to match versions against");
     }
-    // Is the repository really the package's? (v1: by name; the manifest is not read yet.)
+    // Is the repository really the package's? Its manifest says so; its name only suggests it.
     double own = gh.fork ? 2 : 6;
-    std::string repo = Lower(in.repository_name), name = Lower(short_name);
-    if (repo == name || repo == name + ".js" || Lower(in.repository_subdirectory).ends_with(name)) own += 4;
+    using Manifest = Inputs::GitHub::Manifest;
+    switch (gh.manifest) {
+      case Manifest::kDeclaresPackage:
+        own += 4;
+        c.facts.push_back(fmt::format("{} in the repository declares this package", gh.manifest_path));
+        break;
+      case Manifest::kDeclaresOther:
+        own += 1;  // a monorepo's root, or another package's repository
+        c.facts.push_back(
+            gh.manifest_name.empty()
+                ? fmt::format("{} in the repository declares no readable name", gh.manifest_path)
+                : fmt::format("{} in the repository declares '{}', not this package", gh.manifest_path,
+                              gh.manifest_name.substr(0, 200)));
+        break;
+      case Manifest::kMissing:
+        c.facts.push_back("the repository has no manifest for this package where one is expected");
+        break;
+      case Manifest::kNotRead:
+      case Manifest::kUnreadable: {
+        std::string repo = Lower(in.repository_name), name = Lower(short_name);
+        bool named =
+            repo == name || repo == name + ".js" || Lower(in.repository_subdirectory).ends_with(name);
+        if (named) own += 3;
+        c.facts.push_back(named ? "the repository is named like the package (its manifest was not read)"
+                                : "the repository's manifest was not read");
+        break;
+      }
+    }
     if (gh.moved) own -= 2;
     parts.emplace_back(Clamp(own), 0.3);
     c.facts.push_back(gh.fork ? "the repository is a fork" : "the repository is not a fork");
@@ -147,9 +173,18 @@ Component Provenance(const Inputs& in) {
   return c;
 }
 
-Component Popularity(const Inputs& in) {
+Component Popularity(const Inputs& in, const PopularPackages* popular) {
   Component c;
   std::vector<double> parts;
+  // PyPI publishes no download counts; its place in the popular-package list stands in.
+  if (in.key.ecosystem == core::Ecosystem::kPypi && popular) {
+    if (auto rank = popular->Rank(in.key)) {
+      // 10 in the top 10, 5 at rank 15,000 (the shipped list's end), logarithmic.
+      double r = std::max<double>(10, static_cast<double>(*rank));
+      parts.push_back(Clamp(10 - 5 * std::log10(r / 10) / std::log10(1500)));
+      c.facts.push_back(fmt::format("rank {} among PyPI packages by downloads", *rank));
+    }
+  }
   if (in.downloads_last_month >= 0) {
     parts.push_back(LogScale(static_cast<double>(in.downloads_last_month), 10, 1e7));
     c.facts.push_back(fmt::format("{} downloads in the last month", in.downloads_last_month));
@@ -175,7 +210,7 @@ Report Score(const Inputs& in, core::Millis now, const PopularPackages* popular)
   Report r;
   r.activity = Activity(in, now);
   r.provenance = Provenance(in);
-  r.popularity = Popularity(in);
+  r.popularity = Popularity(in, popular);
   for (Component* c : {&r.activity, &r.provenance, &r.popularity}) c->value = Round1(c->value);
   double mean = kWeightActivity * r.activity.value + kWeightProvenance * r.provenance.value +
                 kWeightPopularity * r.popularity.value;

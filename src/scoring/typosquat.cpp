@@ -127,6 +127,14 @@ std::size_t PopularPackages::size(core::Ecosystem ecosystem) const {
   return list ? list->entries.size() : 0;
 }
 
+std::optional<std::int64_t> PopularPackages::Rank(const core::PackageKey& key) const {
+  const List* list = For(key.ecosystem);
+  if (!list) return std::nullopt;
+  auto it = list->by_name.find(key.name);
+  if (it == list->by_name.end()) return std::nullopt;
+  return static_cast<std::int64_t>(it->second) + 1;  // the lists are in popularity order
+}
+
 std::optional<std::string> PopularPackages::FindLookAlike(const core::PackageKey& key,
                                                           std::int64_t own_downloads) const {
   const List* list = For(key.ecosystem);

@@ -5,7 +5,6 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
-
 #include <nlohmann/json.hpp>
 
 #include "support/replay_server.hpp"
@@ -68,7 +67,7 @@ TEST_CASE("rescore runs over a database and says what it did", "[app][cli]") {
   pkgtrust::testing::TempDir dir;
   auto run = Pkgtrust("rescore --db " + dir.File("empty.db"));
   CHECK(run.exit_code == 0);
-  CHECK_THAT(run.output, Catch::Contains("rescored 0 complete packages") && Catch::Contains("pkgtrust-1"));
+  CHECK_THAT(run.output, Catch::Contains("rescored 0 complete packages") && Catch::Contains("pkgtrust-2"));
   CHECK(Pkgtrust("rescore --frobnicate").exit_code == 2);
 }
 
@@ -94,9 +93,12 @@ TEST_CASE("an unusable database path is a clear start-up error", "[app][cli]") {
 TEST_CASE("pkgtrust score fetches one package and prints its report, readable or JSON", "[app][cli]") {
   pkgtrust::testing::TempDir dir;
   pkgtrust::testing::ReplayServer upstream;
-  upstream.Add("GET", "/left-pad",
-               pkgtrust::testing::ReplayResponse{
-                   200, {}, pkgtrust::testing::ReadText(pkgtrust::testing::FixturePath("registry/npm/left-pad.json"))});
+  upstream.Add(
+      "GET", "/left-pad",
+      pkgtrust::testing::ReplayResponse{
+          200,
+          {},
+          pkgtrust::testing::ReadText(pkgtrust::testing::FixturePath("registry/npm/left-pad.json"))});
   upstream.Add("GET", "/no-such-pkg", pkgtrust::testing::ReplayResponse{404, {}, R"({"error":"Not found"})"});
   std::string yaml = "database:\n  path: " + dir.File("score.db") + "\nupstreams:\n";
   for (const char* name : {"npm", "npm_downloads", "pypi", "crates", "maven", "go", "github"})

@@ -6,6 +6,7 @@
 #include "pkgtrust/core/time.hpp"
 #include "pkgtrust/pipeline/ingest_handlers.hpp"
 #include "pkgtrust/registry/parsers.hpp"
+#include "pkgtrust/scoring/typosquat.hpp"
 #include "support/test_support.hpp"
 
 using namespace pkgtrust;
@@ -37,6 +38,9 @@ Inputs Healthy() {
   gh.commits_last_year = 150;
   gh.pushed = kNow - 3 * kDay;
   for (const auto& v : in.versions) gh.tags.push_back({"v" + v.version, v.published + 3600'000});
+  gh.manifest = Inputs::GitHub::Manifest::kDeclaresPackage;
+  gh.manifest_path = "package.json";
+  gh.manifest_name = "good-lib";
   in.github = gh;
   return in;
 }
@@ -117,6 +121,57 @@ TEST_CASE("provenance: no repository, a missing one, a fork, tags far from relea
   auto l = scoring::Score(late, kNow);
   CHECK(l.provenance.value < 6);
   CHECK_THAT(l.provenance.facts[0], Catch::Contains("0 of the 8 newest versions match a tag"));
+}
+
+TEST_CASE("provenance: the repository's manifest decides whether it is the package's", "[scoring]") {
+  using Manifest = Inputs::GitHub::Manifest;
+  auto with = [](Manifest manifest, const char* declared = "") {
+    Inputs in = Healthy();
+    in.github->manifest = manifest;
+    in.github->manifest_name = declared;
+    return scoring::Score(in, kNow);
+  };
+  auto declares = with(Manifest::kDeclaresPackage, "good-lib");
+  auto other = with(Manifest::kDeclaresOther, "evil-lib");
+  auto missing = with(Manifest::kMissing);
+  auto unread = with(Manifest::kNotRead);
+  CHECK(declares.provenance.value > unread.provenance.value);  // the name only suggests it
+  CHECK(unread.provenance.value > other.provenance.value);
+  CHECK(other.provenance.value > missing.provenance.value);
+  auto has_fact = [](const scoring::Report& r, const std::string& text) {
+    for (const auto& f : r.provenance.facts)
+      if (f.find(text) != std::string::npos) return true;
+    return false;
+  };
+  CHECK(has_fact(declares, "package.json in the repository declares this package"));
+  CHECK(has_fact(other, "declares 'evil-lib', not this package"));
+  CHECK(has_fact(missing, "no manifest for this package"));
+  CHECK(has_fact(unread, "named like the package (its manifest was not read)"));
+
+  // A repository named otherwise whose manifest was not read gets nothing for its name.
+  Inputs renamed = Healthy();
+  renamed.repository_name = "something-else";
+  renamed.github->manifest = Manifest::kUnreadable;
+  CHECK(scoring::Score(renamed, kNow).provenance.value < unread.provenance.value);
+}
+
+TEST_CASE("popularity: PyPI packages count by their rank in the popular list", "[scoring]") {
+  scoring::PopularPackages popular;
+  popular.Add(core::Ecosystem::kPypi, "boto3", 1e9);
+  for (int i = 2; i <= 15000; ++i) popular.Add(core::Ecosystem::kPypi, "pkg" + std::to_string(i), 1e9 / i);
+  auto score = [&](const char* name) {
+    Inputs in = Healthy();
+    in.key = {core::Ecosystem::kPypi, name};
+    in.downloads_last_month = -1;  // PyPI has no download counts
+    in.github.reset();
+    return scoring::Score(in, kNow, &popular).popularity;
+  };
+  CHECK(score("boto3").value == 10);
+  CHECK(score("pkg15000").value == 5);
+  CHECK(score("pkg150").value > score("pkg1500").value);
+  CHECK_THAT(score("pkg150").facts.at(0), Catch::Contains("rank 150 among PyPI packages"));
+  CHECK(score("unlisted").value == 0);
+  CHECK(score("unlisted").facts.empty());  // not listed: unknown, no part of the component
 }
 
 TEST_CASE("stored facts of a real package are scored", "[scoring]") {

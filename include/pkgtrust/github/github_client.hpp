@@ -1,5 +1,6 @@
 // The repository stage's upstream side for engine "github": GET /repos/{o}/{r}, its
-// contributors (count), tags, releases and stats/commit_activity, with the token from the
+// contributors (count), tags, releases and stats/commit_activity, the package's manifest
+// (contents API; see manifest.hpp for the paths tried), with the token from the
 // environment, conditional requests with stored ETags (a 304 costs no quota), and the
 // rate-limit budget read from X-RateLimit-Remaining/Reset: when it is spent, no request
 // is sent until the reset (the stage holds its work meanwhile). With a token, tags and
@@ -9,9 +10,12 @@
 #include <atomic>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "pkgtrust/core/clock.hpp"
+#include "pkgtrust/core/ecosystem.hpp"
 #include "pkgtrust/github/repository_facts.hpp"
 #include "pkgtrust/net/http_client.hpp"
 
@@ -35,8 +39,10 @@ class GitHubClient {
 
   // `previous`: the stored facts of the last fetch (for If-None-Match), or null.
   // `urgent`: a user is waiting; its requests go first where connections are scarce.
+  // `package`: the package whose repository this is; its manifest is read when given.
   void Fetch(const core::RepositoryRef& repo, const RepositoryFacts* previous,
-             std::function<void(GitHubResult)> done, bool urgent = false);
+             std::function<void(GitHubResult)> done, bool urgent = false,
+             std::optional<core::PackageKey> package = std::nullopt);
   // When the spent budget resets (ms since the epoch); 0 while requests may be sent.
   core::Millis RateLimitedUntil() const;
   std::int64_t RemainingBudget() const { return remaining_.load(); }
@@ -46,6 +52,10 @@ class GitHubClient {
                        const std::string& endpoint) const;
   // POST /graphql for the first 100 tags with their dates (GraphQL needs a token).
   net::HttpRequest TagsQuery(const std::string& full_name) const;
+  // Tries paths[index...] in turn until a manifest declares `package` (else keeps the
+  // first one found). `done(manifest, etag, rate_limited)`.
+  struct ManifestSearch;
+  void FetchManifest(std::shared_ptr<ManifestSearch> search, std::size_t index);
   // Reads the budget headers; returns true when this answer says the budget is spent.
   bool NoteRateLimit(const net::HttpResponse& response);
 

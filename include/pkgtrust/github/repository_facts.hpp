@@ -27,6 +27,21 @@ struct Release {
 
 enum class RepositoryStatus { kFound, kNotFound, kUnavailable /* 451 or disabled */ };
 
+// The package's manifest in the repository (see manifest.hpp).
+enum class ManifestStatus {
+  kNotRead,     // not asked for (no package given, an older fact)
+  kFound,       // `path` holds a manifest; `declared_name` is the name it declares (may be empty)
+  kMissing,     // none of the paths tried exists
+  kUnreadable,  // too large, not a file, not decodable, or the request failed
+};
+
+struct Manifest {
+  ManifestStatus status = ManifestStatus::kNotRead;
+  std::string path;           // in the repository, e.g. "packages/core/package.json"
+  std::string declared_name;  // as written in the file
+  std::string error;          // why it is unreadable
+};
+
 struct RepositoryFacts {
   core::RepositoryRef requested;
   RepositoryStatus status = RepositoryStatus::kFound;
@@ -43,6 +58,7 @@ struct RepositoryFacts {
   std::vector<Release> releases;    // newest first (first 100)
   std::vector<int> weekly_commits;  // last 52 weeks, oldest first; empty while GitHub computes them
   std::int64_t commits_last_year = -1;
+  Manifest manifest;
   std::map<std::string, std::string> etags;  // endpoint -> ETag of the stored answer
 
   std::string ToJson() const;

@@ -14,7 +14,9 @@
 
 namespace pkgtrust::scoring {
 
-inline constexpr const char* kModelVersion = "pkgtrust-1";
+// pkgtrust-2: the repository's manifest decides whether it is the package's; PyPI
+// popularity from the rank in the popular-package list.
+inline constexpr const char* kModelVersion = "pkgtrust-2";
 
 // What the model reads (filled by the pipeline from the registry and repository facts).
 struct Inputs {
@@ -41,6 +43,10 @@ struct Inputs {
     bool moved = false, archived = false, disabled = false, fork = false;
     std::int64_t stars = 0, forks = 0, contributors = -1, commits_last_year = -1;
     core::Millis pushed = 0;
+    // The package's manifest in the repository (package.json, Cargo.toml, ...).
+    enum class Manifest { kNotRead, kDeclaresPackage, kDeclaresOther, kMissing, kUnreadable };
+    Manifest manifest = Manifest::kNotRead;
+    std::string manifest_path, manifest_name;  // where it is, the name it declares
     struct Tag {
       std::string name;
       core::Millis date = 0;

@@ -27,6 +27,8 @@ class PopularPackages {
   // counts when the name itself is not in the list.
   std::optional<std::string> FindLookAlike(const core::PackageKey& key, std::int64_t own_downloads) const;
   std::size_t size(core::Ecosystem ecosystem) const;
+  // The package's position in its ecosystem's list (1 = most popular), if listed.
+  std::optional<std::int64_t> Rank(const core::PackageKey& key) const;
 
  private:
   struct Entry {
