@@ -145,7 +145,8 @@ class Api::Impl {
   // --- routes
   void GetPackage(const ServerRequest& request, std::string_view rest,
                   const std::map<std::string, std::string>& params, Responder respond);
-  void GetByPurl(const std::map<std::string, std::string>& params, Responder respond);
+  void GetByPurl(const ServerRequest& request, const std::map<std::string, std::string>& params,
+                 Responder respond);
   void Query(const ServerRequest& request, const std::map<std::string, std::string>& params,
              Responder respond);
   void Refresh(const ServerRequest& request, std::string_view rest,
@@ -175,6 +176,8 @@ class Api::Impl {
   core::Result<PackageKey> KeyFromPath(std::string_view rest) const;
 
   void Count(Route route, int status, Steady::time_point start);
+  // The client's X-Request-Id (logged with the work it starts), else one of ours.
+  std::string RequestId(const ServerRequest& request, std::string_view prefix);
 
   // Report cache, validated against the package row.
   struct CacheEntry {
@@ -194,6 +197,7 @@ class Api::Impl {
   core::LatencyHistogram ondemand_latency_;
   std::atomic<std::int64_t> ondemand_runs_{0}, ondemand_timeouts_{0}, shed_{0};
   std::atomic<std::int64_t> feed_accepted_{0}, feed_ignored_{0}, feed_rejected_{0};
+  std::atomic<std::int64_t> feed_unauthorized_{0};  // bodies refused for a missing or wrong token
   std::atomic<std::int64_t> request_ids_{0};
 };
 
@@ -257,7 +261,7 @@ void Api::Impl::Handle(ServerRequest request, Responder respond) {
       case Route::kQuery:
         return Query(request, *params, once);
       case Route::kPurl:
-        return GetByPurl(*params, once);
+        return GetByPurl(request, *params, once);
       case Route::kSearch:
         return Search(*params, once);
       case Route::kFeed:
@@ -273,6 +277,12 @@ void Api::Impl::Handle(ServerRequest request, Responder respond) {
     core::Log(core::LogLevel::kError, "api", "{} {}: {}", method, path, e.what());
     once(ErrorResponse(500, "internal", "internal error; the server log has the details"));
   }
+}
+
+std::string Api::Impl::RequestId(const ServerRequest& request, std::string_view prefix) {
+  const std::string* id = request.Header("x-request-id");
+  if (id && !id->empty() && id->size() <= 128) return *id;
+  return fmt::format("{}-{}", prefix, ++request_ids_);
 }
 
 // ------------------------------------------------------------------ packages
@@ -411,8 +421,11 @@ void Api::Impl::Lookup(const PackageKey& key, std::chrono::milliseconds wait, co
   request.key = key;
   request.priority = core::Priority::kPriority;
   request.restart_finished = true;
+  request.restart_generation = *record ? (*record)->generation : 0;
   auto submitted = pipeline_.SubmitOne(std::move(request), request_id);
-  if (!submitted.ok()) once(StoreError(submitted.status()));
+  if (!submitted.ok()) return once(StoreError(submitted.status()));
+  // Another request's run finished since the read above: answer with its result.
+  if (submitted->outcome == store::EnqueueOutcome::kUnchanged) waiters_.Notify(key.ToString());
 }
 
 void Api::Impl::GetPackage(const ServerRequest& request, std::string_view rest,
@@ -421,11 +434,11 @@ void Api::Impl::GetPackage(const ServerRequest& request, std::string_view rest,
   if (!key.ok()) return respond(ErrorResponse(400, "invalid_package", key.status().message()));
   auto wait = WaitParam(params);
   if (!wait.ok()) return respond(ErrorResponse(400, "invalid_parameter", wait.status().message()));
-  const std::string* id = request.Header("x-request-id");
-  Lookup(*key, *wait, id ? *id : fmt::format("api-{}", ++request_ids_), std::move(respond));
+  Lookup(*key, *wait, RequestId(request, "api"), std::move(respond));
 }
 
-void Api::Impl::GetByPurl(const std::map<std::string, std::string>& params, Responder respond) {
+void Api::Impl::GetByPurl(const ServerRequest& request, const std::map<std::string, std::string>& params,
+                          Responder respond) {
   auto it = params.find("purl");
   if (it == params.end())
     return respond(ErrorResponse(400, "invalid_parameter", "GET /v1/packages needs ?purl=pkg:<type>/<name>"));
@@ -435,7 +448,7 @@ void Api::Impl::GetByPurl(const std::map<std::string, std::string>& params, Resp
   if (!key.ok()) return respond(ErrorResponse(400, "invalid_purl", key.status().message()));
   auto wait = WaitParam(params);
   if (!wait.ok()) return respond(ErrorResponse(400, "invalid_parameter", wait.status().message()));
-  Lookup(*key, *wait, fmt::format("api-{}", ++request_ids_), std::move(respond));
+  Lookup(*key, *wait, RequestId(request, "api"), std::move(respond));
 }
 
 json Api::Impl::RenderEntry(const PackageKey& key, const std::optional<store::PackageRecord>& record,
@@ -510,6 +523,7 @@ void Api::Impl::Query(const ServerRequest& request, const std::map<std::string, 
     store::EnqueueRequest run;
     run.key = *entry.key;
     run.priority = core::Priority::kPriority;
+    run.restart_generation = *record ? (*record)->generation : 0;
     runs.push_back(std::move(run));
   }
   if (!runs.empty() && waiters_.Waiting() >= config_.max_waiting_requests) {
@@ -518,8 +532,12 @@ void Api::Impl::Query(const ServerRequest& request, const std::map<std::string, 
         ErrorResponse(429, "overloaded", "too many requests are waiting for packages; retry shortly"), 1));
   }
   OnceResponder once(std::move(respond));
-  auto answer = [this, entries, once] {
-    renderer_.Post([this, entries, once] {
+  // A query that starts runs is on-demand work: its time to the answer is measured as such.
+  bool ondemand = !runs.empty();
+  if (ondemand) ondemand_runs_.fetch_add(1, std::memory_order_relaxed);
+  auto start = Steady::now();
+  auto answer = [this, entries, once, ondemand, start] {
+    renderer_.Post([this, entries, once, ondemand, start] {
       json results = json::array();
       bool pending = false;
       for (const Entry& entry : *entries) {
@@ -535,13 +553,19 @@ void Api::Impl::Query(const ServerRequest& request, const std::map<std::string, 
       }
       ServerResponse response = JsonResponse(200, {{"results", std::move(results)}});
       if (pending) response = WithRetryAfter(std::move(response), config_.retry_after_seconds);
+      if (ondemand) {
+        if (pending) ondemand_timeouts_.fetch_add(1, std::memory_order_relaxed);
+        ondemand_latency_.Observe(std::chrono::duration<double>(Steady::now() - start).count());
+      }
       once(std::move(response));
     });
   };
   if (runs.empty()) return answer();
   waiters_.Wait(std::move(waiting), Steady::now() + *wait, answer);
-  auto submitted = pipeline_.Submit(std::move(runs), fmt::format("api-{}", ++request_ids_));
-  if (!submitted.ok()) once(StoreError(submitted.status()));
+  auto submitted = pipeline_.Submit(std::move(runs), RequestId(request, "query"));
+  if (!submitted.ok()) return once(StoreError(submitted.status()));
+  for (const store::EnqueueResult& result : *submitted)
+    if (result.outcome == store::EnqueueOutcome::kUnchanged) waiters_.Notify(result.record.key.ToString());
 }
 
 void Api::Impl::Refresh(const ServerRequest& request, std::string_view rest,
@@ -562,17 +586,17 @@ void Api::Impl::Refresh(const ServerRequest& request, std::string_view rest,
   store::EnqueueRequest run;
   run.key = *key;
   run.priority = core::Priority::kPriority;
-  auto submitted = pipeline_.SubmitOne(std::move(run), fmt::format("refresh-{}", ++request_ids_));
+  auto submitted = pipeline_.SubmitOne(std::move(run), RequestId(request, "refresh"));
   if (!submitted.ok()) return respond(StoreError(submitted.status()));
   const store::PackageRecord& record = submitted->record;
-  respond(WithRetryAfter(
-      JsonResponse(202, {{"ecosystem", core::EcosystemName(key->ecosystem)},
-                         {"name", key->name},
-                         {"purl", PurlOf(*key)},
-                         {"status", core::PackageStateName(record.state)},
-                         {"generation", record.generation},
-                         {"started", submitted->outcome != store::EnqueueOutcome::kAlreadyInFlight}}),
-      config_.retry_after_seconds));
+  respond(
+      WithRetryAfter(JsonResponse(202, {{"ecosystem", core::EcosystemName(key->ecosystem)},
+                                        {"name", key->name},
+                                        {"purl", PurlOf(*key)},
+                                        {"status", core::PackageStateName(record.state)},
+                                        {"generation", record.generation},
+                                        {"started", submitted->outcome == store::EnqueueOutcome::kStarted}}),
+                     config_.retry_after_seconds));
 }
 
 void Api::Impl::Search(const std::map<std::string, std::string>& params, Responder respond) {
@@ -625,9 +649,11 @@ void Api::Impl::Search(const std::map<std::string, std::string>& params, Respond
 
 void Api::Impl::Feed(const ServerRequest& request, const std::map<std::string, std::string>& params,
                      Responder respond) {
-  if (!config_.feed_token.empty() && !TokenMatches(PresentedToken(request, params), config_.feed_token))
+  if (!config_.feed_token.empty() && !TokenMatches(PresentedToken(request, params), config_.feed_token)) {
+    feed_unauthorized_.fetch_add(1, std::memory_order_relaxed);
     return respond(
         ErrorResponse(401, "unauthorized", "the feed token is missing or wrong (?token= or Bearer)"));
+  }
   FeedBatch batch = ParseFeedEvents(request.body);
   if (!batch.error.empty()) {
     feed_rejected_.fetch_add(1, std::memory_order_relaxed);
@@ -638,7 +664,7 @@ void Api::Impl::Feed(const ServerRequest& request, const std::map<std::string, s
   std::size_t accepted = batch.accepted.size();
   if (accepted > 0) {
     // Durable before the answer: Submit returns once the transaction has committed.
-    auto submitted = pipeline_.Submit(std::move(batch.accepted), fmt::format("feed-{}", ++request_ids_));
+    auto submitted = pipeline_.Submit(std::move(batch.accepted), RequestId(request, "feed"));
     if (!submitted.ok()) return respond(StoreError(submitted.status()));
   }
   feed_accepted_.fetch_add(static_cast<std::int64_t>(accepted), std::memory_order_relaxed);
@@ -660,7 +686,8 @@ void Api::Impl::Feed(const ServerRequest& request, const std::map<std::string, s
 // ------------------------------------------------------------------ operations
 
 void Api::Impl::Ready(Responder respond) {
-  if (!ready_) return respond(ErrorResponse(503, "not_ready", "starting up or shutting down"));
+  if (!ready_)
+    return respond(WithRetryAfter(ErrorResponse(503, "not_ready", "starting up or shutting down"), 1));
   auto probe = store_.Get(PackageKey{core::Ecosystem::kNpm, "pkgtrust-readiness-probe"});
   if (!probe.ok()) return respond(StoreError(probe.status()));
   respond(JsonResponse(200, {{"status", "ready"}}));
@@ -692,6 +719,10 @@ void Api::Impl::Metrics(Responder respond) {
       out, "pkgtrust_ondemand_duration_seconds", "histogram",
       "Requests that started or joined a run: time to the answer (report, 404 or 202).");
   ondemand_latency_.AppendPrometheus(out, "pkgtrust_ondemand_duration_seconds", "");
+  core::AppendPrometheusHeader(out, "pkgtrust_ondemand_requests_total", "counter",
+                               "Requests (single or batch) that started or joined a package run.");
+  core::AppendPrometheusSample(out, "pkgtrust_ondemand_requests_total", "",
+                               static_cast<double>(ondemand_runs_));
   core::AppendPrometheusHeader(out, "pkgtrust_ondemand_timeouts_total", "counter",
                                "On-demand requests answered 202 because the wait ran out.");
   core::AppendPrometheusSample(out, "pkgtrust_ondemand_timeouts_total", "",
@@ -710,6 +741,10 @@ void Api::Impl::Metrics(Responder respond) {
                                static_cast<double>(feed_ignored_));
   core::AppendPrometheusSample(out, "pkgtrust_webhook_events_total", "outcome=\"rejected\"",
                                static_cast<double>(feed_rejected_));
+  core::AppendPrometheusHeader(out, "pkgtrust_webhook_unauthorized_total", "counter",
+                               "package-feeds requests refused for a missing or wrong token.");
+  core::AppendPrometheusSample(out, "pkgtrust_webhook_unauthorized_total", "",
+                               static_cast<double>(feed_unauthorized_));
 
   core::AppendPrometheusHeader(out, "pkgtrust_stage_in_flight", "gauge", "Work in flight per stage.");
   for (const auto& stage : pipeline_.stages())

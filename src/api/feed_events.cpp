@@ -37,6 +37,11 @@ std::string CheckEvent(const json& event, bool& ignored, store::EnqueueRequest& 
   }
   if (auto it = event.find("artifact_id"); it != event.end() && !it->is_string())
     return "field 'artifact_id' must be a string";
+  // Minor versions of the schema only add fields (package.schema.json): any 1.x is read.
+  const std::string& schema = event["schema_ver"].get_ref<const std::string&>();
+  if (!schema.starts_with("1.") || schema.size() == 2 ||
+      schema.find_first_not_of("0123456789", 2) != std::string::npos)
+    return fmt::format("schema_ver '{}' is not supported (1.0, 1.1 or a later 1.x)", schema);
   const std::string& created = event["created_date"].get_ref<const std::string&>();
   if (!core::ParseTimestamp(created))
     return fmt::format("created_date '{}' is not an RFC 3339 time", created);

@@ -32,7 +32,10 @@ const std::string* ServerRequest::Header(std::string_view name) const {
 ServerResponse ErrorResponse(int status, std::string_view code, std::string_view message) {
   ServerResponse response;
   response.status = status;
-  response.body = nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump();
+  // Messages may quote the request (a name, a parameter): invalid UTF-8 there is replaced,
+  // never allowed to throw.
+  response.body = nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
   return response;
 }
 

@@ -32,18 +32,26 @@ core::Result<core::PackageKey> ParseTarget(const std::vector<std::string>& targe
 
 std::string Signed(double value) { return fmt::format("{:+.1f}", value); }
 
+// A member of an object, or an empty object when it is missing or `j` is no object (the
+// report comes from the database: read it without trusting its shape).
+const json& Member(const json& j, const char* key) {
+  static const json kEmpty = json::object();
+  if (!j.is_object()) return kEmpty;
+  auto it = j.find(key);
+  return it == j.end() ? kEmpty : *it;
+}
+
 // The report as a person reads it: score, components, flags and the reasons that moved
 // the score most.
 void PrintReadable(const json& report) {
-  const json& score = report["score"];
-  const json& package = report["package"];
+  const json& score = Member(report, "score");
+  const json& package = Member(report, "package");
   std::string latest = package.is_object() ? package.value("latest_version", "") : "";
   fmt::print("{} {}{}  ({})\n", report.value("ecosystem", ""), report.value("name", ""),
              latest.empty() ? "" : " " + latest, report.value("purl", ""));
-  fmt::print("score {:.1f} / 10  (model {})\n", score.value("value", 0.0),
-             score.value("model_version", ""));
+  fmt::print("score {:.1f} / 10  (model {})\n", score.value("value", 0.0), score.value("model_version", ""));
   for (const char* name : {"activity", "provenance", "popularity"}) {
-    const json& component = score["components"][name];
+    const json& component = Member(Member(score, "components"), name);
     std::string facts;
     for (const auto& fact : component.value("facts", json::array())) {
       if (!facts.empty()) facts += "; ";
@@ -51,14 +59,17 @@ void PrintReadable(const json& report) {
     }
     fmt::print("  {:<11} {:>4.1f}  {}\n", name, component.value("value", 0.0), facts);
   }
-  const json& flags = report["flags"];
+  const json& flags = Member(report, "flags");
   std::vector<std::string> set;
   if (flags.value("malicious", false)) set.push_back("MALICIOUS (" + flags.value("advisory", "") + ")");
-  if (flags.value("deprecated", false)) set.push_back("deprecated: " + flags.value("deprecation_message", ""));
+  if (flags.value("deprecated", false))
+    set.push_back("deprecated: " + flags.value("deprecation_message", ""));
   if (flags.value("archived", false)) set.push_back("repository archived");
   if (flags.value("typosquatting", false)) set.push_back("looks like " + flags.value("looks_like", ""));
   fmt::print("flags: {}\n", set.empty() ? "none" : fmt::format("{}", fmt::join(set, ", ")));
-  std::vector<json> reasons(score["explanation"].begin(), score["explanation"].end());
+  const json& explanation = Member(score, "explanation");
+  std::vector<json> reasons;
+  if (explanation.is_array()) reasons.assign(explanation.begin(), explanation.end());
   std::stable_sort(reasons.begin(), reasons.end(), [](const json& a, const json& b) {
     return std::fabs(a.value("effect", 0.0)) > std::fabs(b.value("effect", 0.0));
   });
@@ -69,7 +80,8 @@ void PrintReadable(const json& report) {
 
 }  // namespace
 
-int RunScore(Config config, const std::vector<std::string>& target, bool as_json, std::chrono::seconds timeout) {
+int RunScore(Config config, const std::vector<std::string>& target, bool as_json,
+             std::chrono::seconds timeout) {
   auto key = ParseTarget(target);
   if (!key.ok()) {
     std::fprintf(stderr, "pkgtrust: score: %s\n", key.status().message().c_str());
@@ -136,10 +148,17 @@ int RunScore(Config config, const std::vector<std::string>& target, bool as_json
     std::fprintf(stderr, "pkgtrust: score: %s\n", report.status().message().c_str());
     return 1;
   }
-  if (as_json)
-    std::printf("%s\n", report->dump(2).c_str());
-  else
+  if (as_json) {
+    std::printf("%s\n", report->dump(2, ' ', false, json::error_handler_t::replace).c_str());
+    return 0;
+  }
+  try {
     PrintReadable(*report);
+  } catch (const json::exception& e) {  // a stored report of an unexpected shape
+    std::fprintf(stderr, "pkgtrust: score: the report of %s cannot be printed (%s); try --json\n",
+                 key->ToString().c_str(), e.what());
+    return 1;
+  }
   return 0;
 }
 

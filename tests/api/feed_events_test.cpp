@@ -71,3 +71,18 @@ TEST_CASE("malformed events are rejected with a message naming the problem", "[a
       rejected(R"({"name":"a","version":"1","created_date":"not a date","type":"npm","schema_ver":"1.1"})") ==
       "created_date 'not a date' is not an RFC 3339 time");
 }
+
+TEST_CASE("any 1.x schema version is read; other versions are rejected by name", "[api]") {
+  auto event = [](const std::string& schema) {
+    return R"({"name":"left-pad","version":"1","created_date":"2026-01-02T03:04:05Z","type":"npm","schema_ver":")" +
+           schema + R"("})";
+  };
+  for (const char* ok : {"1.0", "1.1", "1.5", "1.10"})
+    CHECK(api::ParseFeedEvents(event(ok)).accepted.size() == 1);
+  for (const char* bad : {"2.0", "1", "1.", "1.x", "", "10.0"}) {
+    api::FeedBatch batch = api::ParseFeedEvents(event(bad));
+    INFO(bad);
+    REQUIRE(batch.rejected.size() == 1);
+    CHECK_THAT(batch.rejected[0].message, Catch::Contains("schema_ver '" + std::string(bad) + "'"));
+  }
+}

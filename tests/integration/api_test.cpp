@@ -107,9 +107,12 @@ class ServiceUnderTest {
     upstream_.Add("GET", "/" + name, response);
   }
 
-  void Start() {
+  void Start(bool with_admin_token = true) {
     setenv(kFeedTokenEnv, "feed-secret", 1);
-    setenv(kAdminTokenEnv, "admin-secret", 1);
+    if (with_admin_token)
+      setenv(kAdminTokenEnv, "admin-secret", 1);
+    else
+      unsetenv(kAdminTokenEnv);
     service_ = std::make_unique<app::Service>(config_);
     service_->Start();
     client_ = std::make_unique<testing::ApiClient>(fmt::format("http://127.0.0.1:{}", service_->http_port()));
@@ -132,6 +135,64 @@ class ServiceUnderTest {
   testing::ReplayServer upstream_;
   app::Config config_;
   std::unique_ptr<app::Service> service_;
+  std::unique_ptr<testing::ApiClient> client_;
+};
+
+// `pkgtrust serve` as a child process on a free loopback port, with every upstream at
+// `upstream_url` and its log in the temp folder.
+class ChildServe {
+ public:
+  ChildServe(const testing::TempDir& dir, const std::string& upstream_url) : dir_(dir) {
+    {
+      // A free port for the child (the test and the child both bind only loopback).
+      boost::asio::io_context ioc;
+      boost::asio::ip::tcp::acceptor probe(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+      port_ = probe.local_endpoint().port();
+    }
+    std::string yaml = fmt::format("server:\n  listen: \"127.0.0.1:{}\"\ndatabase:\n  path: {}\nupstreams:\n",
+                                   port_, dir.File("child.db"));
+    for (const char* name : {"npm", "npm_downloads", "pypi", "crates", "maven", "go", "github"})
+      yaml += fmt::format("  {}: \"{}\"\n", name, upstream_url);
+    testing::WriteText(dir.File("child.yaml"), yaml);
+    std::string config_path = dir.File("child.yaml"), log_path = dir.File("serve.log");
+    int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    REQUIRE(log_fd >= 0);
+    pid_ = fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      // Only async-signal-safe calls between fork and exec: this process has threads.
+      dup2(log_fd, STDERR_FILENO);
+      execl(PKGTRUST_BINARY, PKGTRUST_BINARY, "serve", "--config", config_path.c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(log_fd);
+    client_ = std::make_unique<testing::ApiClient>(BaseUrl());
+    bool up = testing::WaitUntil([&] { return client_->Get("/readyz").status == 200; }, 30s);
+    INFO(Log());
+    if (!up) Kill(SIGKILL);
+    REQUIRE(up);
+  }
+  ~ChildServe() {
+    if (pid_ > 0) Kill(SIGKILL);
+  }
+  // Sends `signal` and waits for the exit; returns the wait status.
+  int Kill(int signal) {
+    kill(pid_, signal);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+  std::string BaseUrl() const { return fmt::format("http://127.0.0.1:{}", port_); }
+  std::string Log() const { return testing::ReadText(dir_.File("serve.log")); }
+  std::string DatabasePath() const { return dir_.File("child.db"); }
+  testing::ApiClient& client() { return *client_; }
+
+ private:
+  const testing::TempDir& dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
   std::unique_ptr<testing::ApiClient> client_;
 };
 
@@ -160,7 +221,7 @@ TEST_CASE("500 package-feeds events, one per POST, all reach complete with score
     CHECK(report["name"] == name);
     CHECK(report["status"] == "complete");
     CHECK(report["score"]["value"].is_number());
-    CHECK(report["score"]["model_version"] == "pkgtrust-1");
+    CHECK(report["score"]["model_version"] == "pkgtrust-2");
     CHECK(report["flags"]["archived"] == true);  // the repository answered archived
   }
   // The upstream was asked once per package for its packument: no duplicate runs.
@@ -480,36 +541,8 @@ TEST_CASE("pipelined requests are answered in order; too many waiting requests a
 TEST_CASE("webhook events answered 200 survive a SIGKILL right after the answer", "[api]") {
   testing::TempDir dir;
   testing::ReplayServer upstream;  // answers 404 to everything: packages end not_found, if they get that far
-  int port;
-  {
-    // A free port for the child (the test and the child both bind only loopback).
-    boost::asio::io_context ioc;
-    boost::asio::ip::tcp::acceptor probe(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    port = probe.local_endpoint().port();
-  }
-  std::string yaml = fmt::format("server:\n  listen: \"127.0.0.1:{}\"\ndatabase:\n  path: {}\nupstreams:\n",
-                                 port, dir.File("durable.db"));
-  for (const char* name : {"npm", "npm_downloads", "pypi", "crates", "maven", "go", "github"})
-    yaml += fmt::format("  {}: \"{}\"\n", name, upstream.BaseUrl());
-  testing::WriteText(dir.File("durable.yaml"), yaml);
-  std::string config_path = dir.File("durable.yaml"), log_path = dir.File("serve.log");
-  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  REQUIRE(log_fd >= 0);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec: this process has threads.
-    dup2(log_fd, STDERR_FILENO);
-    execl(PKGTRUST_BINARY, PKGTRUST_BINARY, "serve", "--config", config_path.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(log_fd);
-  testing::ApiClient client(fmt::format("http://127.0.0.1:{}", port));
-  bool up = testing::WaitUntil([&] { return client.Get("/readyz").status == 200; }, 30s);
-  INFO(testing::ReadText(log_path));
-  if (!up) kill(pid, SIGKILL);
-  REQUIRE(up);
+  ChildServe child(dir, upstream.BaseUrl());
+  testing::ApiClient& client = child.client();
 
   std::vector<std::string> accepted;
   std::vector<std::string> names = RealNpmNames(300);
@@ -520,12 +553,10 @@ TEST_CASE("webhook events answered 200 survive a SIGKILL right after the answer"
     REQUIRE(r.status == 200);
     for (std::size_t j = i; j < i + 3; ++j) accepted.push_back(names[j]);
   }
-  kill(pid, SIGKILL);  // right after the last 200
-  int status = 0;
-  waitpid(pid, &status, 0);
+  int status = child.Kill(SIGKILL);  // right after the last 200
   CHECK(WIFSIGNALED(status));
 
-  auto db = store::PackageStore::Open({dir.File("durable.db")}, core::SystemClock::Instance());
+  auto db = store::PackageStore::Open({child.DatabasePath()}, core::SystemClock::Instance());
   REQUIRE(db.ok());
   for (const auto& name : accepted) {
     auto record = (*db)->Get({Ecosystem::kNpm, name});
@@ -533,4 +564,141 @@ TEST_CASE("webhook events answered 200 survive a SIGKILL right after the answer"
     CHECK(record->has_value());
   }
   (*db)->Close();
+}
+
+TEST_CASE("SIGTERM answers the requests in flight, then the process exits 0", "[api]") {
+  testing::TempDir dir;
+  testing::ReplayServer upstream;
+  ReplayResponse slow{200, {}, PackumentFor("slow-at-shutdown")};
+  slow.delay = 20s;
+  upstream.Add("GET", "/slow-at-shutdown", slow);
+  ChildServe child(dir, upstream.BaseUrl());
+  std::thread waiting([&] {
+    testing::ApiClient client(child.BaseUrl());
+    auto r = client.Get("/v1/packages/npm/slow-at-shutdown?wait=30");
+    CHECK(r.status == 202);  // answered with the state, not dropped
+    CHECK(r.Json()["status"] == "pending_registry");
+  });
+  REQUIRE(testing::WaitUntil([&] { return upstream.Hits("GET", "/slow-at-shutdown") == 1; }, 10s));
+  int status = child.Kill(SIGTERM);
+  waiting.join();
+  INFO(child.Log());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK_THAT(child.Log(), Catch::Contains("stopped"));
+}
+
+TEST_CASE("awkward names and parameters get a 400 naming the problem, never a 500", "[api]") {
+  ServiceUnderTest sut;
+  sut.Start();
+  struct Case {
+    std::string path, code;
+  };
+  std::vector<Case> cases = {
+      {"/v1/packages/%FF%FE/left-pad", "invalid_package"},  // not UTF-8, quoted back in the message
+      {"/v1/packages/npm/left-pad?wait=%FF", "invalid_parameter"},
+      {"/v1/packages?purl=pkg:%FF/x", "invalid_purl"},
+      {"/v1/search?ecosystem=%FF", "invalid_parameter"},
+      {"/v1/packages/npm/bad%00name", "invalid_package"},
+      {"/v1/packages/npm/%zz", "invalid_package"},
+      {"/v1/packages/npm/" + std::string(10'000, 'a'), "invalid_package"},
+      {"/v1/packages/npm/left-pad?wait=-1", "invalid_parameter"},
+      {"/v1/packages/npm/", "invalid_package"},
+  };
+  for (const Case& c : cases) {
+    auto r = sut.client().Get(c.path);
+    INFO(c.path.substr(0, 80) << " -> " << r.status << " " << r.body.substr(0, 200));
+    CHECK(r.status == 400);
+    json body = r.Json();
+    REQUIRE(body.is_object());
+    CHECK(body["error"]["code"] == c.code);
+    CHECK_FALSE(body["error"]["message"].get<std::string>().empty());
+  }
+  CHECK(sut.client().Get("/healthz").status == 200);  // and the server is fine
+}
+
+TEST_CASE("scoped npm names, the default wait, a wait that runs out, and a stale report", "[api]") {
+  ServiceUnderTest sut;
+  sut.upstream().Add("GET", "/@acme%2Fwidget", ReplayResponse{200, {}, PackumentFor("@acme/widget")});
+  sut.AddNpmPackage("takes-three-seconds", 3s);
+  sut.AddNpmPackage("takes-a-second", 1s);
+  sut.AddNpmPackage("gets-stale");
+  sut.config().reconciler.refresh_after = 3s;  // reports older than this are refreshed on request
+  sut.config().reconciler.interval = 1h;       // by the request, not by the reconciler
+  sut.Start();
+
+  // A scoped name, in the path as typed or percent-encoded, and as a purl: one package.
+  auto plain = sut.client().Get("/v1/packages/npm/@acme/widget?wait=10");
+  REQUIRE(plain.status == 200);
+  CHECK(plain.Json()["name"] == "@acme/widget");
+  CHECK(plain.Json()["purl"] == "pkg:npm/%40acme/widget");
+  CHECK(sut.client().Get("/v1/packages/npm/%40acme%2Fwidget").status == 200);
+  CHECK(sut.client().Get("/v1/packages?purl=pkg:npm/%40acme/widget").status == 200);
+  CHECK(sut.upstream().Hits("GET", "/@acme%2Fwidget") == 1);
+
+  // Without ?wait the request waits the default 2 s, then answers 202 with the state.
+  auto start = std::chrono::steady_clock::now();
+  auto pending = sut.client().Get("/v1/packages/npm/takes-three-seconds");
+  CHECK(std::chrono::steady_clock::now() - start >= 1900ms);  // it did wait
+  CHECK(pending.status == 202);
+  CHECK(pending.Header("retry-after") == "2");
+  CHECK(pending.Json()["status"] == "pending_registry");
+  REQUIRE(testing::WaitUntil(
+      [&] { return sut.client().Get("/v1/packages/npm/takes-three-seconds?wait=0").status == 200; }, 30s));
+  CHECK(sut.upstream().Hits("GET", "/takes-three-seconds") == 1);  // the retries joined the first run
+
+  auto short_wait = sut.client().Get("/v1/packages/npm/takes-a-second?wait=0.1");
+  CHECK(short_wait.status == 202);
+  auto metrics = sut.client().Get("/metrics").body;
+  CHECK_THAT(metrics, Catch::Contains("pkgtrust_ondemand_timeouts_total"));
+  CHECK_THAT(metrics, Catch::Contains("pkgtrust_ondemand_requests_total"));
+
+  // A stale report is still answered, marked as being refreshed, while a new run reads it again.
+  REQUIRE(sut.client().Get("/v1/packages/npm/gets-stale?wait=10").status == 200);
+  ReplayResponse slow{200, {}, PackumentFor("gets-stale")};
+  slow.delay = 5s;
+  sut.upstream().Add("GET", "/gets-stale", slow);
+  json refreshing;
+  REQUIRE(testing::WaitUntil(
+      [&] {
+        auto r = sut.client().Get("/v1/packages/npm/gets-stale?wait=0");
+        refreshing = r.Json();
+        return r.status == 200 && refreshing.value("refreshing", false);
+      },
+      30s));
+  CHECK(refreshing["score"]["value"].is_number());
+  CHECK(refreshing["timestamps"]["scored"].is_null());
+}
+
+TEST_CASE("refresh without a configured admin token is refused; a slow body and an idle connection are cut",
+          "[api]") {
+  namespace asio = boost::asio;
+  ServiceUnderTest sut;
+  sut.Start(/*with_admin_token=*/false);
+  auto refused = sut.client().Post("/v1/packages/npm/left-pad:refresh", "", {{"Authorization", "Bearer x"}});
+  CHECK(refused.status == 403);
+  CHECK(refused.Json()["error"]["code"] == "admin_disabled");
+
+  asio::io_context ioc;
+  asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"),
+                                   static_cast<unsigned short>(sut.service().http_port()));
+  auto closes = [](asio::ip::tcp::socket& socket) {
+    std::array<char, 4096> buffer;
+    boost::system::error_code ec;
+    while (!ec) socket.read_some(asio::buffer(buffer), ec);
+    return ec == asio::error::eof || ec == asio::error::connection_reset;
+  };
+  // Headers promise 100 bytes of body; 10 arrive, then nothing.
+  asio::ip::tcp::socket slow_body(ioc);
+  slow_body.connect(endpoint);
+  asio::write(slow_body, asio::buffer(std::string("POST /v1/feeds/package-feeds HTTP/1.1\r\nHost: x\r\n"
+                                                  "Content-Length: 100\r\n\r\n{\"name\":\"x")));
+  CHECK(closes(slow_body));
+
+  // A keep-alive connection that asks nothing more is closed after the request timeout.
+  asio::ip::tcp::socket idle(ioc);
+  idle.connect(endpoint);
+  asio::write(idle, asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")));
+  CHECK(closes(idle));
+  CHECK(sut.client().Get("/healthz").status == 200);
 }
