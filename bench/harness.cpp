@@ -6,6 +6,7 @@
 // prints throughput, latency, CPU, memory and database figures (and JSON with --json).
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <openssl/evp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "pkgtrust/core/percent_encoding.hpp"
@@ -143,9 +145,9 @@ class Upstream {
     auto ms = [&](const std::string& t) { return static_cast<double>(Delay(t).count()); };
     double registry = std::max(ms("/" + core::PercentEncode(name, "@")),
                                ms("/npm-downloads/downloads/point/last-month/" + name));
-    double sections =
-        std::max({ms(repo + "/contributors?per_page=1&anon=true"), ms(repo + "/tags?per_page=100"),
-                  ms(repo + "/releases?per_page=100"), ms(repo + "/stats/commit_activity")});
+    double sections = std::max({ms(repo + "/contributors?per_page=1&anon=true"),
+                                ms(repo + "/tags?per_page=100"), ms(repo + "/releases?per_page=100"),
+                                ms(repo + "/stats/commit_activity"), ms(repo + "/contents/package.json")});
     return (registry + ms(repo) + sections) / 1000;
   }
 
@@ -170,6 +172,7 @@ class Upstream {
     }
     if (path.starts_with("/pypi/") && path.ends_with("/json")) {
       std::string name = path.substr(6, path.size() - 11);
+      Remember(RepoName(name), name);
       return answer(Fill(pypi_, {{"@@NAME@@", name}, {"@@REPO@@", RepoName(name)}}), name);
     }
     if (path.starts_with(kRepos)) {
@@ -182,17 +185,48 @@ class Upstream {
       if (section == "/tags") return answer(tags_, repo);
       if (section == "/releases") return answer(releases_, repo);
       if (section == "/stats/commit_activity") return answer(commit_activity_, repo);
+      // The package's manifest, declaring the package whose packument named this repository.
+      std::string name = PackageOf(repo);
+      if (section == "/contents/package.json" && !name.empty())
+        return answer(ContentsAnswer(section.substr(10), json{{"name", name}, {"version", "1.3.0"}}.dump()),
+                      repo);
+      if (section == "/contents/pyproject.toml" && !name.empty())
+        return answer(ContentsAnswer(section.substr(10), "[project]\nname = \"" + name + "\"\n"), repo);
       return std::nullopt;
     }
     if (path.size() > 1 && path.find('/', 1) == std::string::npos) {
       auto name = core::PercentDecode(path.substr(1));
       if (!name.ok()) return std::nullopt;
+      Remember(RepoName(*name), *name);
       return answer(Fill(npm_, {{"@@NAME@@", *name}, {"@@REPO@@", RepoName(*name)}}), *name);
     }
     return std::nullopt;
   }
 
+  // A contents API answer for one file (the shape GitHub sends: base64 content).
+  static std::string ContentsAnswer(const std::string& path, const std::string& text) {
+    std::string encoded(4 * ((text.size() + 2) / 3) + 1, '\0');
+    int n =
+        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
+                        reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+    encoded.resize(static_cast<std::size_t>(n));
+    return json{
+        {"type", "file"}, {"encoding", "base64"}, {"path", path}, {"size", text.size()}, {"content", encoded}}
+        .dump();
+  }
+  void Remember(const std::string& repo, const std::string& name) const {
+    std::lock_guard lock(names_mu_);
+    package_of_repo_.emplace(repo, name);
+  }
+  std::string PackageOf(const std::string& repo) const {
+    std::lock_guard lock(names_mu_);
+    auto it = package_of_repo_.find(repo);
+    return it == package_of_repo_.end() ? std::string() : it->second;
+  }
+
   const Options& options_;
+  mutable std::mutex names_mu_;
+  mutable std::unordered_map<std::string, std::string> package_of_repo_;  // repository -> package name
   testing::ReplayServer server_;
   std::string npm_, pypi_, repo_, contributors_, tags_, releases_, commit_activity_;
 };

@@ -68,12 +68,19 @@ class PackageStore::Impl {
     virtual void Fail(Status status) = 0;
   };
 
+  // How many statements an op writes. One statement is atomic by itself in SQLite; an op
+  // that writes several runs inside a savepoint of the batch transaction, so that failing
+  // half-way leaves nothing behind while the others in the batch still commit.
+  enum class Writes { kOne, kSeveral };
+
   template <typename T, typename Body>
   struct TypedOp final : Op {
-    TypedOp(Body b, Callback<T> d) : body(std::move(b)), done(std::move(d)) {}
-    // Each op runs inside a savepoint of the batch transaction: an op that fails half-way
-    // leaves nothing behind, and the others in the batch still commit.
+    TypedOp(Body b, Callback<T> d, Writes w) : body(std::move(b)), done(std::move(d)), writes(w) {}
     void Run(Connection& conn, Millis now) override {
+      if (writes == Writes::kOne) {
+        result.emplace(body(conn, now));
+        return;
+      }
       if (auto s = RunCached(conn, "SAVEPOINT op"); !s.ok()) {
         result.emplace(s);
         return;
@@ -90,6 +97,7 @@ class PackageStore::Impl {
     }
     Body body;
     Callback<T> done;
+    Writes writes;
     std::optional<Result<T>> result;
   };
 
@@ -286,8 +294,8 @@ class PackageStore::Impl {
 
   // Queues `body` (Connection&, Millis) -> Result<T>; `done` gets its result after the commit.
   template <typename T, typename F>
-  void SubmitOp(F&& body, Callback<T> done) {
-    Submit(std::make_unique<TypedOp<T, std::decay_t<F>>>(std::forward<F>(body), std::move(done)));
+  void SubmitOp(F&& body, Callback<T> done, Writes writes = Writes::kSeveral) {
+    Submit(std::make_unique<TypedOp<T, std::decay_t<F>>>(std::forward<F>(body), std::move(done), writes));
   }
 
   // ---- reads ----------------------------------------------------------------------------
@@ -398,7 +406,7 @@ void PackageStore::Close() { impl_->Close(); }
 void PackageStore::Enqueue(EnqueueRequest request, Callback<EnqueueResult> done) {
   impl_->SubmitOp<EnqueueResult>([impl = impl_.get(), req = std::move(request)](
                                      Connection& c, Millis now) { return impl->DoEnqueue(c, req, now); },
-                                 std::move(done));
+                                 std::move(done), Impl::Writes::kOne);
 }
 
 void PackageStore::EnqueueMany(std::vector<EnqueueRequest> requests,
@@ -419,17 +427,18 @@ void PackageStore::EnqueueMany(std::vector<EnqueueRequest> requests,
 }
 
 void PackageStore::Transition(TransitionRequest request, Callback<TransitionResult> done) {
+  auto writes = request.facts.empty() ? Impl::Writes::kOne : Impl::Writes::kSeveral;
   impl_->SubmitOp<TransitionResult>(
       [impl = impl_.get(), req = std::move(request)](Connection& c, Millis now) {
         return impl->DoTransition(c, req, now);
       },
-      std::move(done));
+      std::move(done), writes);
 }
 
 void PackageStore::RecordFailure(FailureRequest request, Callback<TransitionResult> done) {
   impl_->SubmitOp<TransitionResult>([impl = impl_.get(), req = std::move(request)](
                                         Connection& c, Millis now) { return impl->DoFailure(c, req, now); },
-                                    std::move(done));
+                                    std::move(done), Impl::Writes::kOne);
 }
 
 void PackageStore::Touch(core::PackageKey key, PackageState state, std::int64_t generation,
@@ -438,7 +447,7 @@ void PackageStore::Touch(core::PackageKey key, PackageState state, std::int64_t 
       [impl = impl_.get(), key = std::move(key), state, generation](Connection& c, Millis now) {
         return impl->DoTouch(c, key, state, generation, now);
       },
-      std::move(done));
+      std::move(done), Impl::Writes::kOne);
 }
 
 namespace {
