@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <fstream>
 #include <vector>
 
@@ -34,6 +35,12 @@ std::string_view Unscoped(std::string_view name) {
 }
 
 }  // namespace
+
+std::uint64_t PopularPackages::CharacterMask(std::string_view name) {
+  std::uint64_t mask = 0;
+  for (char c : name) mask |= std::uint64_t{1} << (static_cast<unsigned char>(c) & 63);
+  return mask;
+}
 
 int EditDistance(std::string_view a, std::string_view b, int limit) {
   if (std::abs(static_cast<int>(a.size()) - static_cast<int>(b.size())) > limit) return limit + 1;
@@ -83,7 +90,7 @@ void PopularPackages::Add(core::Ecosystem ecosystem, std::string name, double po
   list->by_folded[folded].push_back(index);
   if (list->by_unscoped_length.size() <= unscoped_length)
     list->by_unscoped_length.resize(unscoped_length + 1);
-  list->by_unscoped_length[unscoped_length].push_back(index);
+  list->by_unscoped_length[unscoped_length].push_back({CharacterMask(Unscoped(name)), index});
   list->entries.push_back({std::move(name), std::move(folded), popularity});
 }
 
@@ -157,9 +164,14 @@ std::optional<std::string> PopularPackages::FindLookAlike(const core::PackageKey
     std::size_t from = bare.size() - static_cast<std::size_t>(limit);
     std::size_t to =
         std::min(bare.size() + static_cast<std::size_t>(limit) + 1, list->by_unscoped_length.size());
+    // Each edit adds at most one character and removes at most one, so names within
+    // `limit` edits differ in at most 2 * limit bits of their character masks: a cheap
+    // test that spares the edit distance for nearly every candidate.
+    std::uint64_t mask = CharacterMask(bare);
     for (std::size_t length = from; length < to; ++length)
-      for (std::size_t i : list->by_unscoped_length[length]) {
-        const Entry& e = list->entries[i];
+      for (const Candidate& candidate : list->by_unscoped_length[length]) {
+        if (std::popcount(candidate.mask ^ mask) > 2 * limit) continue;
+        const Entry& e = list->entries[candidate.index];
         if (EditDistance(bare, Unscoped(e.name), limit) <= limit) consider(e);
       }
   }

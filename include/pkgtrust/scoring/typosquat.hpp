@@ -4,6 +4,7 @@
 // means at least 10 times the downloads (or, for rank lists, a 10 times better rank).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,14 +37,21 @@ class PopularPackages {
     std::string folded;  // without scope and separators, lower case
     double popularity;   // downloads a month, or 1e9 / rank
   };
+  // An entry by the characters of its unscoped name (bit c % 64 set for each character c).
+  struct Candidate {
+    std::uint64_t mask;
+    std::size_t index;
+  };
   // Indexed so a lookup compares a name with the few entries that could match (same
-  // folded form, or an unscoped name within two characters of its length), not all.
+  // folded form, or an unscoped name within two characters of its length and with nearly
+  // the same characters), not all.
   struct List {
     std::vector<Entry> entries;
     std::unordered_map<std::string, std::size_t> by_name;
     std::unordered_map<std::string, std::vector<std::size_t>> by_folded;
-    std::vector<std::vector<std::size_t>> by_unscoped_length;
+    std::vector<std::vector<Candidate>> by_unscoped_length;
   };
+  static std::uint64_t CharacterMask(std::string_view name);
   const List* For(core::Ecosystem ecosystem) const;
   List npm_, pypi_;
 };
