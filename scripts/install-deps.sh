@@ -3,7 +3,7 @@
 # everything is already there.
 set -euo pipefail
 packages=(build-essential cmake ninja-build ccache pkg-config ca-certificates
-  libboost1.81-dev libsqlite3-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev catch2 libssl-dev zlib1g-dev libpugixml-dev)
+  libboost1.81-dev libsqlite3-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev catch2 libssl-dev zlib1g-dev libpugixml-dev libsimdjson-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,6 +6,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "core/json_document.hpp"
 #include "pkgtrust/core/percent_encoding.hpp"
 #include "pkgtrust/core/time.hpp"
 #include "pkgtrust/github/manifest.hpp"
@@ -16,18 +17,10 @@ namespace {
 using json = nlohmann::json;
 using Responses = std::vector<core::Result<net::HttpResponse>>;
 
-std::string Str(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-std::int64_t Int(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
-}
-bool Bool(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_boolean() && it->get<bool>();
-}
+using core::BoolAt;
+using core::IntAt;
+using core::JsonValue;
+using core::StringAt;
 
 // The page number of rel="last" in a Link header, or -1.
 std::int64_t LastPage(const std::string& link) {
@@ -49,45 +42,36 @@ std::int64_t LastPage(const std::string& link) {
   return -1;
 }
 
-void ApplyRepository(const json& j, RepositoryFacts& f) {
-  f.full_name = Str(j, "full_name");
-  f.stars = Int(j, "stargazers_count");
-  f.forks = Int(j, "forks_count");
-  f.open_issues = Int(j, "open_issues_count");
-  f.watchers = Int(j, "subscribers_count");
-  f.archived = Bool(j, "archived");
-  f.disabled = Bool(j, "disabled");
-  f.is_fork = Bool(j, "fork");
-  if (j.contains("parent") && j["parent"].is_object()) f.fork_parent = Str(j["parent"], "full_name");
-  f.created = core::ParseTimestamp(Str(j, "created_at")).value_or(0);
-  f.pushed = core::ParseTimestamp(Str(j, "pushed_at")).value_or(0);
-  f.updated = core::ParseTimestamp(Str(j, "updated_at")).value_or(0);
-  f.default_branch = Str(j, "default_branch");
-  if (j.contains("license") && j["license"].is_object()) {
-    f.license = Str(j["license"], "spdx_id");
-    if (f.license == "NOASSERTION") f.license.clear();
-  }
+void ApplyRepository(JsonValue j, RepositoryFacts& f) {
+  f.full_name = StringAt(j, "full_name");
+  f.stars = IntAt(j, "stargazers_count");
+  f.forks = IntAt(j, "forks_count");
+  f.open_issues = IntAt(j, "open_issues_count");
+  f.watchers = IntAt(j, "subscribers_count");
+  f.archived = BoolAt(j, "archived");
+  f.disabled = BoolAt(j, "disabled");
+  f.is_fork = BoolAt(j, "fork");
+  f.fork_parent = StringAt(j["parent"], "full_name");
+  f.created = core::ParseTimestamp(StringAt(j, "created_at")).value_or(0);
+  f.pushed = core::ParseTimestamp(StringAt(j, "pushed_at")).value_or(0);
+  f.updated = core::ParseTimestamp(StringAt(j, "updated_at")).value_or(0);
+  f.default_branch = StringAt(j, "default_branch");
+  f.license = StringAt(j["license"], "spdx_id");
+  if (f.license == "NOASSERTION") f.license.clear();
 }
 
 // GraphQL answer of TagsQuery: data.repository.refs.nodes[] with the tag's or commit's date.
-void ParseTagsQuery(const json& answer, RepositoryFacts& facts) {
-  const json* nodes = &answer;
-  for (const char* key : {"data", "repository", "refs", "nodes"}) {
-    if (!nodes->is_object() || !nodes->contains(key)) return;
-    nodes = &(*nodes)[key];
-  }
-  if (!nodes->is_array()) return;
-  for (const json& node : *nodes) {
-    if (!node.is_object() || Str(node, "name").empty()) continue;
-    Tag tag{Str(node, "name"), 0};
-    if (node.contains("target") && node["target"].is_object()) {
-      const json& target = node["target"];
-      std::string when = Str(target, "committedDate");
-      if (target.contains("tagger") && target["tagger"].is_object()) when = Str(target["tagger"], "date");
-      if (when.empty() && target.contains("target") && target["target"].is_object())
-        when = Str(target["target"], "committedDate");
-      tag.date = core::ParseTimestamp(when).value_or(0);
-    }
+void ParseTagsQuery(JsonValue answer, RepositoryFacts& facts) {
+  simdjson::dom::array nodes;
+  if (!core::AsArray(answer["data"]["repository"]["refs"]["nodes"], nodes)) return;
+  for (simdjson::dom::element node : nodes) {
+    Tag tag{StringAt(node, "name"), 0};
+    if (tag.name.empty()) continue;
+    JsonValue target = node["target"];
+    std::string when = StringAt(target, "committedDate");
+    if (target["tagger"].is_object()) when = StringAt(target["tagger"], "date");
+    if (when.empty()) when = StringAt(target["target"], "committedDate");
+    tag.date = core::ParseTimestamp(when).value_or(0);
     facts.tags.push_back(std::move(tag));
   }
 }
@@ -273,8 +257,9 @@ void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts*
       facts->manifest = {};
       facts->etags.clear();
     } else if (r->status == 200) {
-      json j = json::parse(r->body, nullptr, false);
-      if (!j.is_object() || Str(j, "full_name").empty())
+      core::JsonDocument doc(r->body);
+      JsonValue j = doc.root();
+      if (!j.is_object() || StringAt(j, "full_name").empty())
         return done(
             core::Status::Unavailable(fmt::format("GitHub {}: the answer is not a repository", r->url)));
       ApplyRepository(j, *facts);
@@ -335,31 +320,33 @@ void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts*
         }
         if (res->status == 204 && k == 0) facts->contributors = 0;  // empty repository
         if (res->status != 200) continue;
-        json j = json::parse(res->body, nullptr, false);
-        if (k == 1 && j.is_object()) {
-          ParseTagsQuery(j, *facts);
+        core::JsonDocument doc(res->body);
+        if (k == 1 && doc.root().is_object()) {
+          ParseTagsQuery(doc.root(), *facts);
           continue;
         }
-        if (!j.is_array()) continue;
+        simdjson::dom::array items;
+        if (!core::AsArray(doc.root(), items)) continue;
         if (const std::string* etag = res->Header("etag")) facts->etags[kNames[k]] = *etag;
         if (k == 0) {
           const std::string* link = res->Header("link");
           std::int64_t last = link ? LastPage(*link) : -1;
-          facts->contributors = last > 0 ? last : static_cast<std::int64_t>(j.size());
+          facts->contributors = last > 0 ? last : static_cast<std::int64_t>(items.size());
         } else if (k == 1) {
-          for (const json& tag : j)
-            if (tag.is_object() && !Str(tag, "name").empty()) facts->tags.push_back({Str(tag, "name"), 0});
+          for (simdjson::dom::element tag : items)
+            if (std::string name = StringAt(tag, "name"); !name.empty())
+              facts->tags.push_back({std::move(name), 0});
         } else if (k == 2) {
-          for (const json& rel : j) {
-            if (!rel.is_object() || Bool(rel, "draft")) continue;
-            facts->releases.push_back({Str(rel, "tag_name"), Str(rel, "name"),
-                                       core::ParseTimestamp(Str(rel, "published_at")).value_or(0),
-                                       Bool(rel, "prerelease")});
+          for (simdjson::dom::element rel : items) {
+            if (!rel.is_object() || BoolAt(rel, "draft")) continue;
+            facts->releases.push_back({StringAt(rel, "tag_name"), StringAt(rel, "name"),
+                                       core::ParseTimestamp(StringAt(rel, "published_at")).value_or(0),
+                                       BoolAt(rel, "prerelease")});
           }
         } else {
           facts->commits_last_year = 0;
-          for (const json& week : j) {
-            int total = week.is_object() ? static_cast<int>(Int(week, "total")) : 0;
+          for (simdjson::dom::element week : items) {
+            int total = static_cast<int>(IntAt(week, "total"));
             facts->weekly_commits.push_back(total);
             facts->commits_last_year += total;
           }

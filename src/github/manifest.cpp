@@ -2,10 +2,10 @@
 
 #include <openssl/evp.h>
 
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <pugixml.hpp>
 
+#include "core/json_document.hpp"
 #include "pkgtrust/core/package_name.hpp"
 
 namespace pkgtrust::github {
@@ -107,11 +107,6 @@ std::string Join(std::string_view directory, std::string_view file) {
   return out.empty() ? std::string(file) : out + "/" + std::string(file);
 }
 
-std::string StringField(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 // Base64 as the contents API sends it (with line breaks); nullopt when it is not base64.
 std::optional<std::string> DecodeBase64(std::string_view text) {
   std::string out(text.size() / 4 * 3 + 4, '\0');
@@ -132,13 +127,14 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
 }  // namespace
 
 core::Result<std::string> ContentsFileText(std::string_view body) {
-  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  core::JsonDocument doc(body);
+  core::JsonValue j = doc.root();
   if (!j.is_object()) return core::Status::InvalidArgument("the contents answer is not a JSON object");
-  if (StringField(j, "type") != "file")
-    return core::Status::InvalidArgument("not a file (" + StringField(j, "type") + ")");
-  if (StringField(j, "encoding") != "base64")  // "none": over 1 MB, the API sends no content
+  if (std::string type = core::StringAt(j, "type"); type != "file")
+    return core::Status::InvalidArgument("not a file (" + type + ")");
+  if (core::StringAt(j, "encoding") != "base64")  // "none": over 1 MB, the API sends no content
     return core::Status::InvalidArgument("the file is too large for the contents API");
-  auto text = DecodeBase64(StringField(j, "content"));
+  auto text = DecodeBase64(core::StringAt(j, "content"));
   if (!text) return core::Status::InvalidArgument("the file's content is not valid base64");
   return std::move(*text);
 }
@@ -191,9 +187,8 @@ std::string DeclaredPackageName(std::string_view path, std::string_view text) {
   std::string_view file =
       path.substr(path.find_last_of('/') == std::string_view::npos ? 0 : path.find_last_of('/') + 1);
   if (file == "package.json") {
-    auto j = nlohmann::json::parse(text, nullptr, false);
-    auto it = j.is_object() ? j.find("name") : j.end();
-    return j.is_object() && it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+    core::JsonDocument doc(text);
+    return core::StringAt(doc.root(), "name");
   }
   if (file == "pyproject.toml") return KeyInSection(text, {"project", "tool.poetry"}, "name", true);
   if (file == "setup.cfg") return KeyInSection(text, {"metadata"}, "name", false);

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_document.hpp"
 #include "pkgtrust/core/time.hpp"
 
 namespace pkgtrust::github {
@@ -34,10 +35,6 @@ json ManifestJson(const Manifest& manifest) {
   return m;
 }
 std::string Time(core::Millis t) { return t ? core::FormatTimestamp(t) : std::string(); }
-core::Millis ParseTime(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? core::ParseTimestamp(it->get<std::string>()).value_or(0) : 0;
-}
 }  // namespace
 
 std::string RepositoryFacts::ToJson() const {
@@ -79,52 +76,70 @@ std::string RepositoryFacts::ToJson() const {
 }
 
 core::Result<RepositoryFacts> RepositoryFacts::FromJson(std::string_view text) {
-  json j = json::parse(text, nullptr, false);
+  using core::BoolAt;
+  using core::IntAt;
+  using core::StringAt;
+  core::JsonDocument doc(text);
+  core::JsonValue j = doc.root();
   if (!j.is_object()) return core::Status::InvalidArgument("stored repository facts are not a JSON object");
-  try {
-    RepositoryFacts f;
-    const json& req = j.at("requested");
-    f.requested = {req.at("host"), req.at("owner"), req.at("name"), req.value("subdirectory", "")};
-    std::string status = j.value("status", "found");
-    f.status = status == "not_found"     ? RepositoryStatus::kNotFound
-               : status == "unavailable" ? RepositoryStatus::kUnavailable
-                                         : RepositoryStatus::kFound;
-    f.full_name = j.value("full_name", "");
-    f.moved = j.value("moved", false);
-    f.stars = j.value("stars", std::int64_t{0});
-    f.forks = j.value("forks", std::int64_t{0});
-    f.open_issues = j.value("open_issues", std::int64_t{0});
-    f.watchers = j.value("watchers", std::int64_t{0});
-    f.archived = j.value("archived", false);
-    f.disabled = j.value("disabled", false);
-    f.is_fork = j.value("fork", false);
-    f.fork_parent = j.value("fork_parent", "");
-    f.created = ParseTime(j, "created");
-    f.pushed = ParseTime(j, "pushed");
-    f.updated = ParseTime(j, "updated");
-    f.default_branch = j.value("default_branch", "");
-    f.license = j.value("license", "");
-    f.contributors = j.value("contributors", std::int64_t{-1});
-    for (const json& t : j.value("tags", json::array()))
-      if (t.is_object()) f.tags.push_back({t.value("name", ""), ParseTime(t, "date")});
-    for (const json& r : j.value("releases", json::array()))
+  auto time_at = [](auto object, std::string_view key) {
+    return core::ParseTimestamp(StringAt(object, key)).value_or(0);
+  };
+  RepositoryFacts f;
+  core::JsonValue req = j["requested"];
+  f.requested = {StringAt(req, "host"), StringAt(req, "owner"), StringAt(req, "name"),
+                 StringAt(req, "subdirectory")};
+  if (f.requested.host.empty() || f.requested.owner.empty() || f.requested.name.empty())
+    return core::Status::InvalidArgument("stored repository facts: no requested host, owner and name");
+  std::string status = StringAt(j, "status", "found");
+  f.status = status == "not_found"     ? RepositoryStatus::kNotFound
+             : status == "unavailable" ? RepositoryStatus::kUnavailable
+                                       : RepositoryStatus::kFound;
+  f.full_name = StringAt(j, "full_name");
+  f.moved = BoolAt(j, "moved");
+  f.stars = IntAt(j, "stars");
+  f.forks = IntAt(j, "forks");
+  f.open_issues = IntAt(j, "open_issues");
+  f.watchers = IntAt(j, "watchers");
+  f.archived = BoolAt(j, "archived");
+  f.disabled = BoolAt(j, "disabled");
+  f.is_fork = BoolAt(j, "fork");
+  f.fork_parent = StringAt(j, "fork_parent");
+  f.created = time_at(j, "created");
+  f.pushed = time_at(j, "pushed");
+  f.updated = time_at(j, "updated");
+  f.default_branch = StringAt(j, "default_branch");
+  f.license = StringAt(j, "license");
+  f.contributors = IntAt(j, "contributors", -1);
+  simdjson::dom::array items;
+  if (core::AsArray(j["tags"], items))
+    for (simdjson::dom::element t : items) f.tags.push_back({StringAt(t, "name"), time_at(t, "date")});
+  if (core::AsArray(j["releases"], items))
+    for (simdjson::dom::element r : items)
       f.releases.push_back(
-          {r.value("tag", ""), r.value("name", ""), ParseTime(r, "published"), r.value("prerelease", false)});
-    f.weekly_commits = j.value("weekly_commits", std::vector<int>{});
-    f.commits_last_year = j.value("commits_last_year", std::int64_t{-1});
-    f.etags = j.value("etags", std::map<std::string, std::string>{});
-    if (auto m = j.find("manifest"); m != j.end() && m->is_object()) {
-      std::string status = m->value("status", "not_read");
-      for (const auto& [s, name] : kManifestStatusNames)
-        if (status == name) f.manifest.status = s;
-      f.manifest.path = m->value("path", "");
-      f.manifest.declared_name = m->value("declared_name", "");
-      f.manifest.error = m->value("error", "");
+          {StringAt(r, "tag"), StringAt(r, "name"), time_at(r, "published"), BoolAt(r, "prerelease")});
+  if (core::AsArray(j["weekly_commits"], items))
+    for (simdjson::dom::element week : items) {
+      std::int64_t n;
+      f.weekly_commits.push_back(week.get(n) == simdjson::SUCCESS ? static_cast<int>(n) : 0);
     }
-    return f;
-  } catch (const json::exception& e) {
-    return core::Status::InvalidArgument(std::string("stored repository facts: ") + e.what());
+  f.commits_last_year = IntAt(j, "commits_last_year", -1);
+  simdjson::dom::object etags;
+  if (core::AsObject(j["etags"], etags))
+    for (auto [endpoint, etag] : etags) {
+      std::string_view value;
+      if (etag.get(value) == simdjson::SUCCESS) f.etags.emplace(std::string(endpoint), std::string(value));
+    }
+  core::JsonValue m = j["manifest"];
+  if (m.is_object()) {
+    std::string manifest_status = StringAt(m, "status", "not_read");
+    for (const auto& [s, name] : kManifestStatusNames)
+      if (manifest_status == name) f.manifest.status = s;
+    f.manifest.path = StringAt(m, "path");
+    f.manifest.declared_name = StringAt(m, "declared_name");
+    f.manifest.error = StringAt(m, "error");
   }
+  return f;
 }
 
 }  // namespace pkgtrust::github

@@ -1,8 +1,11 @@
 #include "pkgtrust/registry/package_facts.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "core/json_document.hpp"
 #include "pkgtrust/core/time.hpp"
 
 namespace pkgtrust::registry {
@@ -48,49 +51,61 @@ std::string PackageFacts::ToJson() const {
 }
 
 core::Result<PackageFacts> PackageFacts::FromJson(std::string_view text) {
-  json j = json::parse(text, nullptr, false);
+  using core::BoolAt;
+  using core::IntAt;
+  using core::StringAt;
+  core::JsonDocument doc(text);
+  core::JsonValue j = doc.root();
   if (!j.is_object()) return core::Status::InvalidArgument("stored registry facts are not a JSON object");
-  try {
-    PackageFacts f;
-    auto eco = core::ParseEcosystem(j.at("ecosystem").get<std::string>());
-    if (!eco) return core::Status::InvalidArgument("stored registry facts name an unknown ecosystem");
-    f.key = {*eco, j.at("name").get<std::string>()};
-    f.display_name = j.value("display_name", "");
-    f.description = j.value("description", "");
-    f.license = j.value("license", "");
-    f.homepage = j.value("homepage", "");
-    f.latest_version = j.value("latest_version", "");
-    for (const json& v : j.value("versions", json::array())) {
+  auto bad = [](std::string_view what) {
+    return core::Status::InvalidArgument(fmt::format("stored registry facts: {}", what));
+  };
+  PackageFacts f;
+  auto eco = core::ParseEcosystem(StringAt(j, "ecosystem"));
+  if (!eco) return bad("an unknown ecosystem");
+  f.key = {*eco, StringAt(j, "name")};
+  if (f.key.name.empty()) return bad("no name");
+  f.display_name = StringAt(j, "display_name");
+  f.description = StringAt(j, "description");
+  f.license = StringAt(j, "license");
+  f.homepage = StringAt(j, "homepage");
+  f.latest_version = StringAt(j, "latest_version");
+  simdjson::dom::array items;
+  if (core::AsArray(j["versions"], items)) {
+    f.versions.reserve(items.size());
+    for (simdjson::dom::element v : items) {
       VersionFacts version;
-      version.version = v.at("version").get<std::string>();
-      if (v.contains("published"))
-        version.published = core::ParseTimestamp(v["published"].get<std::string>()).value_or(0);
-      version.yanked = v.value("yanked", false);
-      version.deprecated = v.value("deprecated", "");
-      version.has_attestation = v.value("attestation", false);
-      version.repository = v.value("repository", "");
+      version.version = StringAt(v, "version");
+      if (version.version.empty()) return bad("a version without its name");
+      version.published = core::ParseTimestamp(StringAt(v, "published")).value_or(0);
+      version.yanked = BoolAt(v, "yanked");
+      version.deprecated = StringAt(v, "deprecated");
+      version.has_attestation = BoolAt(v, "attestation");
+      version.repository = StringAt(v, "repository");
       f.versions.push_back(std::move(version));
     }
-    f.maintainers = j.value("maintainers", std::vector<std::string>{});
-    f.repository_declared = j.value("repository_declared", "");
-    if (j.contains("repository")) {
-      const json& r = j["repository"];
-      f.repository =
-          core::RepositoryRef{r.at("host"), r.at("owner"), r.at("name"), r.value("subdirectory", "")};
-    }
-    f.downloads_last_month = j.value("downloads_last_month", std::int64_t{-1});
-    f.downloads_total = j.value("downloads_total", std::int64_t{-1});
-    f.downloads_last_90_days = j.value("downloads_last_90_days", std::int64_t{-1});
-    if (j.contains("created")) f.created = core::ParseTimestamp(j["created"].get<std::string>()).value_or(0);
-    if (j.contains("modified"))
-      f.modified = core::ParseTimestamp(j["modified"].get<std::string>()).value_or(0);
-    f.unpublished = j.value("unpublished", false);
-    f.deprecated = j.value("deprecated", "");
-    f.security_holder = j.value("security_holder", false);
-    return f;
-  } catch (const json::exception& e) {
-    return core::Status::InvalidArgument(std::string("stored registry facts: ") + e.what());
   }
+  if (core::AsArray(j["maintainers"], items))
+    for (simdjson::dom::element m : items) {
+      std::string_view name;
+      if (m.get(name) == simdjson::SUCCESS) f.maintainers.emplace_back(name);
+    }
+  f.repository_declared = StringAt(j, "repository_declared");
+  if (core::JsonValue r = j["repository"]; r.is_object()) {
+    f.repository = core::RepositoryRef{StringAt(r, "host"), StringAt(r, "owner"), StringAt(r, "name"),
+                                       StringAt(r, "subdirectory")};
+    if (f.repository->host.empty() || f.repository->owner.empty() || f.repository->name.empty())
+      return bad("a repository without host, owner or name");
+  }
+  f.downloads_last_month = IntAt(j, "downloads_last_month", -1);
+  f.downloads_total = IntAt(j, "downloads_total", -1);
+  f.downloads_last_90_days = IntAt(j, "downloads_last_90_days", -1);
+  f.created = core::ParseTimestamp(StringAt(j, "created")).value_or(0);
+  f.modified = core::ParseTimestamp(StringAt(j, "modified")).value_or(0);
+  f.unpublished = BoolAt(j, "unpublished");
+  f.deprecated = StringAt(j, "deprecated");
+  f.security_holder = BoolAt(j, "security_holder");
+  return f;
 }
 
 const VersionFacts* PackageFacts::FindVersion(std::string_view version) const {

@@ -1,21 +1,23 @@
-// PyPI and crates.io documents are small (well under a megabyte): read as a DOM.
+// PyPI and crates.io documents (up to a few megabytes for projects with thousands of
+// releases) read as a simdjson DOM.
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 
+#include "core/json_document.hpp"
 #include "pkgtrust/core/time.hpp"
 #include "pkgtrust/registry/parsers.hpp"
 
 namespace pkgtrust::registry {
 namespace {
 
-using json = nlohmann::json;
+using core::BoolAt;
+using core::IntAt;
+using core::JsonValue;
+using simdjson::dom::element;
 
-std::string Str(const json& object, const char* key) {
-  auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
+std::string Str(JsonValue object, std::string_view key) { return core::StringAt(object, key); }
+std::string Str(element object, std::string_view key) { return core::StringAt(object, key); }
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -29,10 +31,10 @@ bool IsCodeHost(const std::optional<core::RepositoryRef>& ref) {
 }  // namespace
 
 core::Result<PackageFacts> ParsePypiProject(std::string_view body, const core::PackageKey& key) {
-  json doc = json::parse(body, nullptr, false);
-  if (!doc.is_object() || !doc.contains("info") || !doc["info"].is_object())
+  core::JsonDocument doc(body);
+  JsonValue info = doc.root()["info"];
+  if (!info.is_object())
     return core::Status::InvalidArgument(fmt::format("PyPI document for {}: no \"info\" object", key.name));
-  const json& info = doc["info"];
   PackageFacts facts;
   facts.key = key;
   facts.display_name = Str(info, "name");
@@ -51,9 +53,12 @@ core::Result<PackageFacts> ParsePypiProject(std::string_view body, const core::P
   // The repository: the first project URL under a source-like label that points at a
   // code host, then any project URL or the home page that does.
   std::vector<std::pair<std::string, std::string>> urls;
-  if (info.contains("project_urls") && info["project_urls"].is_object())
-    for (auto& [label, url] : info["project_urls"].items())
-      if (url.is_string()) urls.emplace_back(Lower(label), url.get<std::string>());
+  simdjson::dom::object project_urls;
+  if (core::AsObject(info["project_urls"], project_urls))
+    for (auto [label, url] : project_urls) {
+      std::string_view text;
+      if (url.get(text) == simdjson::SUCCESS) urls.emplace_back(Lower(std::string(label)), std::string(text));
+    }
   static const char* kSourceLabels[] = {"source", "source code", "repository", "code", "github", "git"};
   for (const char* wanted : kSourceLabels)
     for (const auto& [label, url] : urls)
@@ -65,18 +70,20 @@ core::Result<PackageFacts> ParsePypiProject(std::string_view body, const core::P
   if (facts.repository_declared.empty() && IsCodeHost(core::ParseRepositoryUrl(facts.homepage)))
     facts.repository_declared = facts.homepage;
 
-  if (doc.contains("releases") && doc["releases"].is_object()) {
-    for (auto& [version, files] : doc["releases"].items()) {
-      VersionFacts v{version};
-      if (files.is_array() && !files.empty()) {
+  simdjson::dom::object releases;
+  if (core::AsObject(doc.root()["releases"], releases)) {
+    for (auto [version, files_value] : releases) {
+      VersionFacts v{std::string(version)};
+      simdjson::dom::array files;
+      if (core::AsArray(files_value, files) && files.size() > 0) {
         bool all_yanked = true;
-        for (const json& file : files) {
+        for (element file : files) {
           if (!file.is_object()) continue;
           std::string uploaded = Str(file, "upload_time_iso_8601");
           if (uploaded.empty()) uploaded = Str(file, "upload_time");
           if (auto t = core::ParseTimestamp(uploaded); t && (v.published == 0 || *t < v.published))
             v.published = *t;
-          all_yanked = all_yanked && file.value("yanked", false);
+          all_yanked = all_yanked && BoolAt(file, "yanked");
         }
         v.yanked = all_yanked;  // PEP 592: a release is yanked when all its files are
       }
@@ -97,11 +104,11 @@ core::Result<PackageFacts> ParsePypiProject(std::string_view body, const core::P
 }
 
 core::Result<PackageFacts> ParseCratesCrate(std::string_view body, const core::PackageKey& key) {
-  json doc = json::parse(body, nullptr, false);
-  if (!doc.is_object() || !doc.contains("crate") || !doc["crate"].is_object())
+  core::JsonDocument doc(body);
+  JsonValue crate = doc.root()["crate"];
+  if (!crate.is_object())
     return core::Status::InvalidArgument(
         fmt::format("crates.io document for {}: no \"crate\" object", key.name));
-  const json& crate = doc["crate"];
   PackageFacts facts;
   facts.key = key;
   facts.display_name = Str(crate, "name");
@@ -111,21 +118,20 @@ core::Result<PackageFacts> ParseCratesCrate(std::string_view body, const core::P
   facts.repository_declared = Str(crate, "repository");
   for (const char* field : {"max_stable_version", "max_version", "newest_version"})
     if (facts.latest_version.empty()) facts.latest_version = Str(crate, field);
-  if (crate.contains("downloads") && crate["downloads"].is_number_integer())
-    facts.downloads_total = crate["downloads"].get<std::int64_t>();
-  if (crate.contains("recent_downloads") && crate["recent_downloads"].is_number_integer())
-    facts.downloads_last_90_days = crate["recent_downloads"].get<std::int64_t>();
+  facts.downloads_total = IntAt(crate, "downloads", -1);
+  facts.downloads_last_90_days = IntAt(crate, "recent_downloads", -1);
   facts.created = core::ParseTimestamp(Str(crate, "created_at")).value_or(0);
   facts.modified = core::ParseTimestamp(Str(crate, "updated_at")).value_or(0);
-  if (doc.contains("versions") && doc["versions"].is_array()) {
-    for (const json& v : doc["versions"]) {
+  simdjson::dom::array versions;
+  if (core::AsArray(doc.root()["versions"], versions)) {
+    for (element v : versions) {
       if (!v.is_object()) continue;
       VersionFacts version{Str(v, "num")};
       if (version.version.empty()) continue;
       version.published = core::ParseTimestamp(Str(v, "created_at")).value_or(0);
-      version.yanked = v.value("yanked", false);
+      version.yanked = BoolAt(v, "yanked");
       if (version.version == facts.latest_version) facts.license = Str(v, "license");
-      if (v.contains("published_by") && v["published_by"].is_object()) {
+      {
         std::string login = Str(v["published_by"], "login");
         if (!login.empty() &&
             std::find(facts.maintainers.begin(), facts.maintainers.end(), login) == facts.maintainers.end() &&
@@ -140,12 +146,13 @@ core::Result<PackageFacts> ParseCratesCrate(std::string_view body, const core::P
 }
 
 core::Result<std::vector<std::string>> ParseCratesOwners(std::string_view body) {
-  json doc = json::parse(body, nullptr, false);
-  if (!doc.is_object() || !doc.contains("users") || !doc["users"].is_array())
+  core::JsonDocument doc(body);
+  simdjson::dom::array users;
+  if (!core::AsArray(doc.root()["users"], users))
     return core::Status::InvalidArgument("crates.io owners answer has no \"users\" list");
   std::vector<std::string> owners;
-  for (const json& user : doc["users"])
-    if (user.is_object() && !Str(user, "login").empty()) owners.push_back(Str(user, "login"));
+  for (element user : users)
+    if (std::string login = Str(user, "login"); !login.empty()) owners.push_back(std::move(login));
   return owners;
 }
 
