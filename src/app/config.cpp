@@ -259,7 +259,7 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
   if (YAML::Node api = root["api"]; api.IsDefined()) {
     r.ExpectMap(api, "api",
                 {"default_wait_seconds", "max_wait_seconds", "max_query_packages", "max_waiting_requests",
-                 "not_found_recheck_seconds", "retry_after_seconds"});
+                 "not_found_recheck_seconds", "retry_after_seconds", "report_cache_entries"});
     r.GetSeconds(api, "api", "default_wait_seconds", 1000, 0, &config.api.default_wait);
     r.GetSeconds(api, "api", "max_wait_seconds", 1000, 0, &config.api.max_wait);
     if (config.api.default_wait > config.api.max_wait)
@@ -272,10 +272,13 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
     config.api.max_waiting_requests = static_cast<std::size_t>(max_waiting);
     r.GetSeconds(api, "api", "not_found_recheck_seconds", 1000, 0, &config.api.not_found_recheck);
     r.GetInRange(api, "api", "retry_after_seconds", 1, 3600, &config.api.retry_after_seconds);
+    int cache_entries = static_cast<int>(config.api.report_cache_entries);
+    r.GetInRange(api, "api", "report_cache_entries", 1, 10'000'000, &cache_entries);
+    config.api.report_cache_entries = static_cast<std::size_t>(cache_entries);
   }
 
   if (YAML::Node db = root["database"]; db.IsDefined()) {
-    r.ExpectMap(db, "database", {"path", "read_connections", "synchronous"});
+    r.ExpectMap(db, "database", {"path", "read_connections", "cache_mb_per_connection", "synchronous"});
     if (r.Get(db, "database", "path", &config.database.path)) {
       if (config.database.path.empty()) r.Fail(db["path"], "database.path", "must not be empty");
       if (config.database.path == ":memory:" || config.database.path.starts_with("file:"))
@@ -283,6 +286,8 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
       config.database.path = resolve(config.database.path);
     }
     r.GetInRange(db, "database", "read_connections", 1, 64, &config.database.read_connections);
+    r.GetInRange(db, "database", "cache_mb_per_connection", 1, 4096,
+                 &config.database.cache_mb_per_connection);
     std::string sync;
     if (r.Get(db, "database", "synchronous", &sync)) {
       if (sync != "normal" && sync != "full")
@@ -311,7 +316,8 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
     r.ExpectMap(workers, "workers", {"threads", "http_threads", "http_connections_per_host"});
     r.GetInRange(workers, "workers", "threads", 1, 256, &config.worker_threads);
     r.GetInRange(workers, "workers", "http_threads", 1, 64, &config.http_threads);
-    r.GetInRange(workers, "workers", "http_connections_per_host", 1, 10'000, &config.http_connections_per_host);
+    r.GetInRange(workers, "workers", "http_connections_per_host", 1, 10'000,
+                 &config.http_connections_per_host);
   }
 
   if (YAML::Node stages = root["stages"]; stages.IsDefined()) {

@@ -52,6 +52,24 @@ CREATE TABLE advisories (
   PRIMARY KEY (ecosystem, name, id)
 ) WITHOUT ROWID;
 )sql"},
+    // Facts are kilobytes of JSON: in a WITHOUT ROWID table every row past ~1 KB spills into
+    // an overflow page of its own, which doubled the file. A rowid table keeps rows up to
+    // ~4 KB in its leaves.
+    {3, "package facts in a rowid table", R"sql(
+CREATE TABLE package_facts_v3 (
+  id         INTEGER PRIMARY KEY,
+  package_id INTEGER NOT NULL REFERENCES packages (id),
+  kind       TEXT    NOT NULL,
+  generation INTEGER NOT NULL,
+  data       TEXT    NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (package_id, kind)
+);
+INSERT INTO package_facts_v3 (package_id, kind, generation, data, updated_at)
+  SELECT package_id, kind, generation, data, updated_at FROM package_facts;
+DROP TABLE package_facts;
+ALTER TABLE package_facts_v3 RENAME TO package_facts;
+)sql"},
 };
 
 }  // namespace

@@ -104,14 +104,15 @@ class PackageStore::Impl {
   Impl(StoreConfig config, const core::Clock& clock) : config_(std::move(config)), clock_(clock) {}
 
   Status Open() {
-    auto writer =
-        Connection::Open(config_.path, /*create=*/true, config_.busy_timeout_ms, config_.synchronous_full);
+    auto writer = Connection::Open(config_.path, /*create=*/true, config_.busy_timeout_ms,
+                                   config_.synchronous_full, config_.cache_mb_per_connection);
     if (!writer.ok()) return writer.status();
     writer_ = std::move(writer).value();
     if (auto s = ApplyMigrations(*writer_); !s.ok())
       return Status(Status::FailedPrecondition(fmt::format("database '{}': {}", config_.path, s.message())));
     for (int i = 0; i < std::max(1, config_.read_connections); ++i) {
-      auto reader = Connection::Open(config_.path, false, config_.busy_timeout_ms, config_.synchronous_full);
+      auto reader = Connection::Open(config_.path, false, config_.busy_timeout_ms, config_.synchronous_full,
+                                     config_.cache_mb_per_connection);
       if (!reader.ok()) return reader.status();
       (void)(*reader)->Exec("PRAGMA query_only=1");
       readers_.push_back(std::move(reader).value());

@@ -9,7 +9,8 @@
 namespace pkgtrust::store {
 
 core::Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path, bool create,
-                                                           int busy_timeout_ms, bool synchronous_full) {
+                                                           int busy_timeout_ms, bool synchronous_full,
+                                                           int cache_mb) {
   // SQLite's memory statistics take a global mutex on every allocation; we never read them.
   static std::once_flag configured;
   std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
@@ -25,8 +26,8 @@ core::Result<std::unique_ptr<Connection>> Connection::Open(const std::string& pa
   sqlite3_busy_timeout(db, busy_timeout_ms);
   if (auto s = conn->EnableWal(busy_timeout_ms); !s.ok())
     return core::Status::Unavailable(fmt::format("database '{}': {}", path, s.message()));
-  for (const char* pragma :
-       {"PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY", "PRAGMA cache_size=-32768"}) {
+  const std::string cache_pragma = fmt::format("PRAGMA cache_size=-{}", std::max(1, cache_mb) * 1024);
+  for (const char* pragma : {"PRAGMA foreign_keys=ON", "PRAGMA temp_store=MEMORY", cache_pragma.c_str()}) {
     if (auto s = conn->Exec(pragma); !s.ok())
       return core::Status::Unavailable(fmt::format("database '{}': {}", path, s.message()));
   }

@@ -103,8 +103,10 @@ class StatementLease {
 class Connection {
  public:
   // Opens (creating if asked) and applies the pragmas every connection needs.
+  // `cache_mb`: this connection's page cache (SQLite's own; the OS caches the file too).
   static core::Result<std::unique_ptr<Connection>> Open(const std::string& path, bool create,
-                                                        int busy_timeout_ms, bool synchronous_full);
+                                                        int busy_timeout_ms, bool synchronous_full,
+                                                        int cache_mb = 8);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

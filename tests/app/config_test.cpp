@@ -46,6 +46,8 @@ TEST_CASE("the shipped config files load and equal the embedded defaults", "[app
   CHECK(shipped.upstreams.size() == 7);
   REQUIRE(shipped.stages.size() == 3);
   CHECK(shipped.stages[0].concurrency == 64);
+  CHECK(shipped.database.cache_mb_per_connection == 8);
+  CHECK(shipped.api.report_cache_entries == 10'000);
   CHECK(embedded.server.port == shipped.server.port);
   CHECK(embedded.upstreams == shipped.upstreams);
   CHECK(embedded.stages[1].concurrency == shipped.stages[1].concurrency);
@@ -74,7 +76,7 @@ TEST_CASE("a broken config names file, line and key", "[app][config]") {
   CHECK(ConfigError("server:\n  listen: oops: x\n") == "pkgtrust.yaml:2:15: invalid YAML: illegal map value");
   CHECK_THAT(ConfigError("server:\n  listen: [oops\n"), Catch::Contains("invalid YAML"));
   CHECK(ConfigError("database:\n  path: x.db\n  pth: y\n") ==
-        "pkgtrust.yaml:3: database.pth: unknown key (expected one of: path, read_connections, synchronous)");
+        "pkgtrust.yaml:3: database.pth: unknown key (expected one of: path, read_connections, cache_mb_per_connection, synchronous)");
   CHECK(ConfigError("stages:\n  registry:\n    concurrency: lots\n") ==
         "pkgtrust.yaml:3: stages.registry.concurrency: expected an integer, got 'lots'");
   CHECK(ConfigError("reconciler:\n  interval_seconds: 0.5\n") ==

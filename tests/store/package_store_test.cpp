@@ -39,11 +39,11 @@ TEST_CASE("opening applies migrations once and keeps data across reopen", "[stor
   core::ManualClock clock;
   {
     auto s = OpenStore(dir.File("a.db"), clock);
-    CHECK(s->SchemaVersion() == 2);
+    CHECK(s->SchemaVersion() == 3);
     REQUIRE(s->EnqueueSync({Npm("left-pad")}).ok());
   }
   auto s = OpenStore(dir.File("a.db"), clock);
-  CHECK(s->SchemaVersion() == 2);
+  CHECK(s->SchemaVersion() == 3);
   auto rec = s->Get(Npm("left-pad"));
   REQUIRE(rec.ok());
   REQUIRE(rec->has_value());
@@ -61,7 +61,7 @@ TEST_CASE("opening one new database from many threads at once migrates it once",
   for (int i = 0; i < 4; ++i)
     openers.emplace_back([&] {
       auto s = store::PackageStore::Open({.path = dir.File("race.db"), .read_connections = 1}, clock);
-      if (s.ok() && (*s)->SchemaVersion() == 2) opened++;
+      if (s.ok() && (*s)->SchemaVersion() == 3) opened++;
       std::lock_guard lock(mu);
       if (!s.ok()) errors += s.status().message() + "\n";
     });
@@ -76,12 +76,12 @@ TEST_CASE("reads see writes committed after earlier reads on the same connection
   auto s = store::PackageStore::Open({.path = dir.File("snap.db"), .read_connections = 1}, clock);
   REQUIRE(s.ok());
   auto& db = **s;
-  CHECK(db.SchemaVersion() == 2);                  // a one-row read
+  CHECK(db.SchemaVersion() == 3);                  // a one-row read
   CHECK_FALSE(db.Get(Npm("later"))->has_value());  // a read that finds nothing
   REQUIRE(db.EnqueueSync({Npm("later")}).ok());
   CHECK(db.Get(Npm("later"))->has_value());  // must not read an old snapshot
   CHECK(db.CountByState()->at(PackageState::kPendingRegistry) == 1);
-  CHECK(db.SchemaVersion() == 2);
+  CHECK(db.SchemaVersion() == 3);
   REQUIRE(db.EnqueueSync({Npm("later-still")}).ok());
   CHECK(db.CountByState()->at(PackageState::kPendingRegistry) == 2);
 }
@@ -334,4 +334,43 @@ TEST_CASE("a restart for a run the caller saw finish is skipped when another run
   CHECK(s->EnqueueSync(unseen)->outcome == EnqueueOutcome::kUnchanged);
   unseen.key = Npm("b");
   CHECK(s->EnqueueSync(unseen)->outcome == EnqueueOutcome::kStarted);
+}
+
+TEST_CASE("a version 2 database keeps its packages and facts when it moves to the rowid facts table",
+          "[store]") {
+  testing::TempDir dir;
+  core::ManualClock clock;
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(dir.File("v2.db").c_str(), &raw) == SQLITE_OK);
+  // The version 2 schema as it was shipped, with one complete package and its facts.
+  REQUIRE(sqlite3_exec(raw, R"sql(
+CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL);
+INSERT INTO schema_migrations VALUES (1, 'packages state machine and facts', 'then'), (2, 'advisories', 'then');
+CREATE TABLE packages (id INTEGER PRIMARY KEY, ecosystem TEXT NOT NULL, name TEXT NOT NULL, state TEXT NOT NULL,
+  generation INTEGER NOT NULL, priority INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+  state_since INTEGER NOT NULL, last_error TEXT, next_attempt_at INTEGER, requested_version TEXT,
+  created_at INTEGER NOT NULL, UNIQUE (ecosystem, name));
+CREATE INDEX packages_by_state ON packages (state, state_since);
+CREATE TABLE package_facts (package_id INTEGER NOT NULL REFERENCES packages (id), kind TEXT NOT NULL,
+  generation INTEGER NOT NULL, data TEXT NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (package_id, kind))
+  WITHOUT ROWID;
+CREATE TABLE advisories (ecosystem TEXT NOT NULL, name TEXT NOT NULL, id TEXT NOT NULL, summary TEXT NOT NULL,
+  versions TEXT NOT NULL, modified TEXT NOT NULL, PRIMARY KEY (ecosystem, name, id)) WITHOUT ROWID;
+INSERT INTO packages (id, ecosystem, name, state, generation, priority, state_since, created_at)
+  VALUES (7, 'npm', 'kept', 'complete', 3, 2, 1, 1);
+INSERT INTO package_facts VALUES (7, 'registry', 3, '{"a":1}', 1), (7, 'score', 3, '{"score":5}', 1);
+)sql",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(raw);
+
+  auto s = OpenStore(dir.File("v2.db"), clock);
+  CHECK(s->SchemaVersion() == 3);
+  auto facts = s->GetFacts(Npm("kept"));
+  REQUIRE(facts.ok());
+  REQUIRE(facts->size() == 2);
+  CHECK(*s->GetFact(Npm("kept"), "score") == std::optional<std::string>(R"({"score":5})"));
+  // Facts are still replaced, not duplicated, per (package, kind).
+  REQUIRE(s->PutCompleteFactSync(Npm("kept"), 3, {"score", R"({"score":6})"}).ok());
+  CHECK(s->GetFacts(Npm("kept"))->size() == 2);
+  CHECK(*s->GetFact(Npm("kept"), "score") == std::optional<std::string>(R"({"score":6})"));
 }

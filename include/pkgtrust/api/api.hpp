@@ -31,7 +31,7 @@ struct ApiConfig {
   // Built reports are cached. Within the TTL a hit is served without reading the
   // database; changes made by this process drop the entry at once, and the TTL bounds
   // how long one made by another process (pkgtrust rescore, a second instance) goes unseen.
-  std::size_t report_cache_entries = 50'000;
+  std::size_t report_cache_entries = 10'000;  // about 2.5 KB each
   std::chrono::milliseconds report_cache_ttl{2000};
 };
 

@@ -24,6 +24,7 @@ namespace pkgtrust::store {
 struct StoreConfig {
   std::string path = "pkgtrust.db";
   int read_connections = 4;
+  int cache_mb_per_connection = 8;  // SQLite page cache of each connection (writer and readers)
   std::size_t max_batch = 2048;   // requests per write transaction
   int busy_timeout_ms = 5000;     // other processes holding the write lock
   bool synchronous_full = false;  // NORMAL survives a killed process; FULL also a power cut
