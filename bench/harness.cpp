@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -53,6 +55,8 @@ struct Options {
   double timeout_rate = 0.01;
   int github_limit_per_hour = 0;  // 0: no limit
   int max_minutes = 30;
+  int preload = 0;  // complete packages in the database before the measured run
+  bool keep = false;  // keep the database, config and log (the folder is printed)
   std::string binary;
   bool json = false;
 };
@@ -297,6 +301,96 @@ ProcessStats ReadProcess(pid_t pid) {
   return out;
 }
 
+std::string FeedEvent(const std::pair<std::string, std::string>& n) {
+  return json{{"name", n.second}, {"version", "1.0.0"}, {"created_date", "2026-11-23T00:00:00Z"},
+              {"type", n.first},  {"artifact_id", ""},  {"schema_ver", "1.1"}}
+      .dump();
+}
+
+// Copies the complete packages of the database (with their facts) under new names until
+// it holds `total`; returns the "ecosystem/name" of every complete package. Run with the
+// service stopped.
+std::optional<std::vector<std::string>> ClonePackages(const std::string& path, int total) {
+  sqlite3* db = nullptr;
+  auto fail = [&](const char* what) {
+    fmt::print(stderr, "harness: preload: {}: {}\n", what, db ? sqlite3_errmsg(db) : "cannot open");
+    sqlite3_close(db);
+    return std::nullopt;
+  };
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return fail("open");
+  struct Template {
+    std::string ecosystem, name;
+    std::vector<std::pair<std::string, std::string>> facts;
+  };
+  std::vector<Template> templates;
+  sqlite3_stmt* read = nullptr;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT p.ecosystem, p.name, f.kind, f.data FROM packages p JOIN package_facts f ON "
+                         "f.package_id = p.id WHERE p.state = 'complete' ORDER BY p.id",
+                         -1, &read, nullptr) != SQLITE_OK)
+    return fail("read");
+  while (sqlite3_step(read) == SQLITE_ROW) {
+    std::string eco = reinterpret_cast<const char*>(sqlite3_column_text(read, 0));
+    std::string name = reinterpret_cast<const char*>(sqlite3_column_text(read, 1));
+    if (templates.empty() || templates.back().name != name || templates.back().ecosystem != eco)
+      templates.push_back({eco, name, {}});
+    templates.back().facts.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(read, 2)),
+                                        reinterpret_cast<const char*>(sqlite3_column_text(read, 3)));
+  }
+  sqlite3_finalize(read);
+  if (templates.empty()) return fail("no complete package to copy");
+  std::vector<std::string> names;
+  for (const auto& t : templates) names.push_back(t.ecosystem + "/" + t.name);
+  sqlite3_stmt* package = nullptr;
+  sqlite3_stmt* fact = nullptr;
+  if (sqlite3_prepare_v2(db,
+                         "INSERT INTO packages (ecosystem, name, state, generation, priority, attempts, "
+                         "state_since, created_at) VALUES (?, ?, 'complete', 1, 2, 0, ?, ?) RETURNING id",
+                         -1, &package, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(db,
+                         "INSERT INTO package_facts (package_id, kind, generation, data, updated_at) VALUES "
+                         "(?, ?, 1, ?, ?)",
+                         -1, &fact, nullptr) != SQLITE_OK)
+    return fail("prepare");
+  std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+  for (int copy = 1; static_cast<int>(names.size()) < total; ++copy) {
+    for (const auto& t : templates) {
+      if (static_cast<int>(names.size()) >= total) break;
+      std::string name = fmt::format("{}-p{}", t.name, copy);
+      sqlite3_bind_text(package, 1, t.ecosystem.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(package, 2, name.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(package, 3, now);
+      sqlite3_bind_int64(package, 4, now);
+      if (sqlite3_step(package) != SQLITE_ROW) return fail("insert package");
+      std::int64_t id = sqlite3_column_int64(package, 0);
+      sqlite3_reset(package);
+      for (const auto& [kind, data] : t.facts) {
+        sqlite3_bind_int64(fact, 1, id);
+        sqlite3_bind_text(fact, 2, kind.c_str(), -1, SQLITE_STATIC);
+        sqlite3_bind_text(fact, 3, data.c_str(), static_cast<int>(data.size()), SQLITE_STATIC);
+        sqlite3_bind_int64(fact, 4, now);
+        if (sqlite3_step(fact) != SQLITE_DONE) return fail("insert fact");
+        sqlite3_reset(fact);
+      }
+      names.push_back(t.ecosystem + "/" + name);
+      if (names.size() % 50'000 == 0) {
+        sqlite3_exec(db, "COMMIT; BEGIN", nullptr, nullptr, nullptr);
+        fmt::print(stderr, "\rharness: preloading {:>8} / {}", names.size(), total);
+      }
+    }
+  }
+  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_finalize(package);
+  sqlite3_finalize(fact);
+  sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  fmt::print(stderr, "\n");
+  return names;
+}
+
 std::vector<std::pair<std::string, std::string>> FeedNames(int count) {
   // Real names (npm and PyPI, 9:1), repeated with a suffix when more are wanted.
   std::vector<std::string> npm, pypi;
@@ -364,26 +458,59 @@ upstreams:
   std::ofstream(dir / "harness.yaml") << yaml;
 
   std::string log_path = (dir / "serve.log").string(), config_path = (dir / "harness.yaml").string();
-  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(log_fd, STDERR_FILENO);
-    execl(options.binary.c_str(), options.binary.c_str(), "serve", "--config", config_path.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(log_fd);
   Client client(fmt::format("http://127.0.0.1:{}", port));
-  auto started = Steady::now();
-  while (client.Call("GET", "/readyz").first != 200) {
-    if (Seconds(started) > 30) {
-      fmt::print(stderr, "harness: pkgtrust serve did not become ready:\n{}", ReadFile(log_path));
-      kill(pid, SIGKILL);
-      return 1;
+  auto serve = [&]() -> pid_t {
+    int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    pid_t child = fork();
+    if (child == 0) {
+      dup2(log_fd, STDERR_FILENO);
+      execl(options.binary.c_str(), options.binary.c_str(), "serve", "--config", config_path.c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    close(log_fd);
+    auto started = Steady::now();
+    while (client.Call("GET", "/readyz").first != 200) {
+      if (Seconds(started) > 60) {
+        fmt::print(stderr, "harness: pkgtrust serve did not become ready:\n{}", ReadFile(log_path));
+        kill(child, SIGKILL);
+        return -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return child;
+  };
+
+  // Preload: a seed ingested for real, then cloned in the database up to the wanted size
+  // (the service stopped meanwhile), so that queries and RSS are measured against it.
+  std::vector<std::string> preloaded;
+  if (options.preload > 0) {
+    pid_t seeder = serve();
+    if (seeder < 0) return 1;
+    auto seed = FeedNames(std::min(options.preload, 1000));
+    for (auto& [type, name] : seed) name = "seed-" + name;
+    for (std::size_t i = 0; i < seed.size(); i += 200) {
+      std::string body = "[";
+      for (std::size_t j = i; j < std::min(seed.size(), i + 200); ++j)
+        body += (j > i ? "," : "") + FeedEvent(seed[j]);
+      client.Call("POST", "/v1/feeds/package-feeds", body + "]");
+    }
+    for (auto waited = Steady::now(); Seconds(waited) < 300;) {
+      auto [status, text] = client.Call("GET", "/metrics");
+      if (Metric(text, "pkgtrust_packages{state=\"complete\"}") >= static_cast<double>(seed.size())) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    kill(seeder, SIGTERM);
+    waitpid(seeder, nullptr, 0);
+    auto cloned = ClonePackages((dir / "harness.db").string(), options.preload);
+    if (!cloned) return 1;
+    preloaded = std::move(*cloned);
+    if (!options.json)
+      fmt::print(stderr, "harness: database preloaded with {} complete packages\n", preloaded.size());
   }
 
+  pid_t pid = serve();
+  if (pid < 0) return 1;
   auto names = FeedNames(options.packages);
   std::atomic<bool> stop{false};
   std::atomic<int> fed{0};
@@ -395,11 +522,6 @@ upstreams:
 
   // Feed: package-feeds events through the webhook, at the chosen rate or as fast as taken.
   std::thread feeder([&] {
-    auto event = [](const std::pair<std::string, std::string>& n) {
-      return json{{"name", n.second}, {"version", "1.0.0"}, {"created_date", "2026-11-23T00:00:00Z"},
-                  {"type", n.first},  {"artifact_id", ""},  {"schema_ver", "1.1"}}
-          .dump();
-    };
     std::size_t next = 0;
     while (next < names.size() && !stop) {
       std::size_t due = names.size();
@@ -412,7 +534,7 @@ upstreams:
         continue;
       }
       std::string body = "[";
-      for (std::size_t i = next; i < end; ++i) body += (i > next ? "," : "") + event(names[i]);
+      for (std::size_t i = next; i < end; ++i) body += (i > next ? "," : "") + FeedEvent(names[i]);
       body += "]";
       auto [status, text] = client.Call("POST", "/v1/feeds/package-feeds", body);
       if (status != 200) {
@@ -459,15 +581,22 @@ upstreams:
     int i = 0;
     while (!stop) {
       auto due = static_cast<int>(Seconds(start) * options.known_per_second);
-      if (i >= due || finished < 100) {
+      if (i >= due || (preloaded.empty() && finished < 100)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
         continue;
       }
       ++i;
-      // Mostly complete by now: the feed is processed roughly in order.
-      const auto& n = names[std::uniform_int_distribution<int>(0, finished / 2)(rng)];
+      // Preloaded packages (all complete), else fed ones: mostly complete by now, as the
+      // feed is processed roughly in order.
+      std::string path;
+      if (!preloaded.empty()) {
+        path = preloaded[std::uniform_int_distribution<std::size_t>(0, preloaded.size() - 1)(rng)];
+      } else {
+        const auto& n = names[std::uniform_int_distribution<int>(0, finished / 2)(rng)];
+        path = n.first + "/" + n.second;
+      }
       auto sent = Steady::now();
-      client.Async("GET", fmt::format("/v1/packages/{}/{}?wait=0", n.first, n.second), {},
+      client.Async("GET", fmt::format("/v1/packages/{}?wait=0", path), {},
                    [&, sent](int status, std::string) {
                      double latency = Seconds(sent);
                      std::lock_guard lock(mu);
@@ -497,7 +626,7 @@ upstreams:
       std::lock_guard lock(mu);
       od = static_cast<int>(ondemand_latency.size()) + ondemand_non200;
     }
-    terminal = done - od;
+    terminal = done - od - static_cast<double>(preloaded.size());
     finished = static_cast<int>(terminal);
     progress.emplace_back(Seconds(start), terminal);
     if (!options.json)
@@ -510,7 +639,16 @@ upstreams:
   feeder.join();
   ondemand.join();
   known.join();
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // On-demand requests still waiting for their run are counted, not cut off (they wait
+  // at most 30 s).
+  for (auto waited = Steady::now(); Seconds(waited) < 35;) {
+    {
+      std::lock_guard lock(mu);
+      if (static_cast<int>(ondemand_latency.size()) + ondemand_non200 >= ondemand_sent) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (auto [status, text] = client.Call("GET", "/metrics"); status == 200) metrics = std::move(text);
   ProcessStats process = ReadProcess(pid);
   double elapsed = Seconds(start);
   double complete = Metric(metrics, "pkgtrust_packages{state=\"complete\"}");
@@ -521,15 +659,16 @@ upstreams:
     retried += Metric(
         metrics, fmt::format("pkgtrust_stage_messages_total{{stage=\"{}\",outcome=\"retried\"}}", stage));
   double dead = Metric(metrics, "pkgtrust_queue_dead_lettered_total{");
-  std::uintmax_t db_bytes = 0;
-  for (const char* suffix : {"", "-wal", "-shm"}) {
-    std::error_code ec;
-    auto size = fs::file_size(dir / (std::string("harness.db") + suffix), ec);
-    if (!ec) db_bytes += size;
-  }
+  std::error_code ec;
+  std::uintmax_t wal_bytes = fs::file_size(dir / "harness.db-wal", ec);
+  if (ec) wal_bytes = 0;
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
+  // After a clean stop the WAL is checkpointed into the database file.
+  std::uintmax_t db_bytes = fs::file_size(dir / "harness.db", ec);
+  if (ec) db_bytes = 0;
+  double in_database = complete + not_found + failed;
 
   // Sustained rate: from 10% to 90% of the feed in a terminal state (warm-up and tail cut).
   auto time_at = [&](double fraction) {
@@ -539,7 +678,7 @@ upstreams:
   };
   double t10 = time_at(0.1), t90 = time_at(0.9);
   double per_minute = t90 > t10 ? 0.8 * total / (t90 - t10) * 60 : 0;
-  double processed = complete + not_found + failed;
+  double processed = in_database - static_cast<double>(preloaded.size());
   std::lock_guard lock(mu);
   json result = {
       {"packages", options.packages},
@@ -569,7 +708,9 @@ upstreams:
         {"p99_ms", Percentile(known_latency, 0.99) * 1000}}},
       {"cpu_seconds_per_1000", processed > 0 ? process.cpu_seconds / processed * 1000 : 0},
       {"peak_rss_mb", process.peak_rss_mb},
-      {"db_mb_per_1000", processed > 0 ? static_cast<double>(db_bytes) / 1e6 / processed * 1000 : 0},
+      {"preloaded", preloaded.size()},
+      {"db_mb_per_1000", in_database > 0 ? static_cast<double>(db_bytes) / 1e6 / in_database * 1000 : 0},
+      {"wal_mb_before_stop", static_cast<double>(wal_bytes) / 1e6},
       {"messages_retried", retried},
       {"messages_dead_lettered", dead},
       {"upstream_requests", upstream.Requests()},
@@ -587,12 +728,17 @@ upstreams:
              known_latency.size(), Percentile(known_latency, 0.5) * 1000,
              Percentile(known_latency, 0.95) * 1000, Percentile(known_latency, 0.99) * 1000);
   fmt::print(
-      "harness: service CPU {:.2f} s per 1,000 packages, peak RSS {:.0f} MB, database {:.2f} MB per 1,000, "
-      "{} messages retried, {} dead-lettered, {} upstream requests\n",
+      "harness: service CPU {:.2f} s per 1,000 packages, peak RSS {:.0f} MB, database {:.2f} MB per 1,000 "
+      "packages after a clean stop ({:.0f} MB WAL before it), {} messages retried, {} dead-lettered, {} "
+      "upstream requests\n",
       result["cpu_seconds_per_1000"].get<double>(), process.peak_rss_mb,
-      result["db_mb_per_1000"].get<double>(), retried, dead, upstream.Requests());
+      result["db_mb_per_1000"].get<double>(), static_cast<double>(wal_bytes) / 1e6, retried, dead,
+      upstream.Requests());
   if (options.json) fmt::print("{}\n", result.dump());
-  fs::remove_all(dir);
+  if (options.keep)
+    fmt::print(stderr, "harness: kept {}\n", dir.string());
+  else
+    fs::remove_all(dir);
   return 0;
 }
 
@@ -607,7 +753,7 @@ int main(int argc, char** argv) {
         "usage: pkgtrust_harness [--packages N] [--feed-per-minute R (0: max)] [--ondemand-per-second R]\n"
         "         [--known-per-second R] [--latency-median-ms M] [--latency-p99-ms P] [--error-rate E]\n"
         "         [--timeout-rate T] [--github-limit-per-hour L] [--zero-latency] [--max-minutes M]\n"
-        "         [--binary PATH] [--json]\n");
+        "         [--preload N] [--keep] [--binary PATH] [--json]\n");
     return 2;
   };
   for (int i = 1; i < argc; ++i) {
@@ -616,6 +762,8 @@ int main(int argc, char** argv) {
     const char* value = nullptr;
     if (arg == "--json") {
       options.json = true;
+    } else if (arg == "--keep") {
+      options.keep = true;
     } else if (arg == "--zero-latency") {
       options.latency_median_ms = 0;
       options.latency_p99_ms = 0;
@@ -641,6 +789,8 @@ int main(int argc, char** argv) {
       options.timeout_rate = std::atof(value);
     } else if (arg == "--github-limit-per-hour") {
       options.github_limit_per_hour = std::atoi(value);
+    } else if (arg == "--preload") {
+      options.preload = std::atoi(value);
     } else if (arg == "--max-minutes") {
       options.max_minutes = std::atoi(value);
     } else if (arg == "--binary") {
