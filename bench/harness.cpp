@@ -55,7 +55,7 @@ struct Options {
   double timeout_rate = 0.01;
   int github_limit_per_hour = 0;  // 0: no limit
   int max_minutes = 30;
-  int preload = 0;  // complete packages in the database before the measured run
+  int preload = 0;    // complete packages in the database before the measured run
   bool keep = false;  // keep the database, config and log (the folder is printed)
   std::string binary;
   bool json = false;
@@ -497,7 +497,10 @@ upstreams:
     }
     for (auto waited = Steady::now(); Seconds(waited) < 300;) {
       auto [status, text] = client.Call("GET", "/metrics");
-      if (Metric(text, "pkgtrust_packages{state=\"complete\"}") >= static_cast<double>(seed.size())) break;
+      double finished = Metric(text, "pkgtrust_packages{state=\"complete\"}") +
+                        Metric(text, "pkgtrust_packages{state=\"not_found\"}") +
+                        Metric(text, "pkgtrust_packages{state=\"failed\"}");
+      if (finished >= static_cast<double>(seed.size())) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     kill(seeder, SIGTERM);
