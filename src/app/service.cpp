@@ -54,9 +54,19 @@ void Service::Start(bool serve_http) {
                   {"maven", endpoints.maven},
                   {"go", endpoints.go},
                   {"github", upstream("github", "https://api.github.com")}});
-  registry_ = std::make_unique<registry::RegistryClient>(*measured_http_, endpoints);
+  // Answers are parsed on the worker pool, user requests first, never on the HTTP thread.
+  core::RunCpuWork on_workers = [executor = executor_.get()](bool urgent, std::function<void()> work) {
+    if (urgent)
+      executor->PostUrgent(std::move(work));
+    else
+      executor->Post(std::move(work));
+  };
+  registry::RegistryOptions registry_options;
+  registry_options.run_cpu_work = on_workers;
+  registry_ = std::make_unique<registry::RegistryClient>(*measured_http_, endpoints, registry_options);
   github::GitHubOptions github_options;
   github_options.base_url = upstream("github", github_options.base_url);
+  github_options.run_cpu_work = on_workers;
   if (const char* token = std::getenv(config_.secrets.github_token_env.c_str())) github_options.token = token;
   // The token goes into a header: refuse one that would break it rather than send it.
   if (std::any_of(github_options.token.begin(), github_options.token.end(),

@@ -231,8 +231,9 @@ void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts*
   std::string path = fmt::format("/repos/{}/{}", repo.owner, repo.name);
   net::HttpRequest request = Get(path, previous.get(), "repo");
   request.urgent = urgent;
-  http_.Fetch(std::move(request), [this, facts, previous, repo, urgent, package = std::move(package),
-                                   done = std::move(done)](core::Result<net::HttpResponse> r) mutable {
+  // The answers are read off the I/O thread (options_.run_cpu_work).
+  auto on_repository = [this, facts, previous, repo, urgent, package = std::move(package),
+                        done = std::move(done)](core::Result<net::HttpResponse> r) mutable {
     if (!r.ok()) return done(r.status());
     if (NoteRateLimit(*r))
       return done(
@@ -365,13 +366,13 @@ void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts*
       if (i == 1 && !options_.token.empty())
         request = TagsQuery(canonical);  // names and dates in one request
       request.urgent = urgent;
-      http_.Fetch(std::move(request), [i, join, finish](core::Result<net::HttpResponse> r) {
+      http_.Fetch(std::move(request), [this, i, join, finish, urgent](core::Result<net::HttpResponse> r) {
         {
           std::lock_guard lock(join->mu);
           join->results[i] = std::move(r);
           if (--join->pending > 0) return;
         }
-        finish();
+        core::RunOn(options_.run_cpu_work, urgent, finish);
       });
     }
     if (package) {
@@ -381,7 +382,8 @@ void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts*
       search->paths = ManifestPaths(*package, repo.subdirectory);
       search->previous = previous;
       search->urgent = urgent;
-      search->done = [join, facts, finish](Manifest manifest, std::string etag, bool rate_limited) {
+      search->done = [this, join, facts, finish, urgent](Manifest manifest, std::string etag,
+                                                         bool rate_limited) {
         {
           std::lock_guard lock(join->mu);
           facts->manifest = std::move(manifest);
@@ -389,10 +391,16 @@ void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts*
           join->manifest_rate_limited = rate_limited;
           if (--join->pending > 0) return;
         }
-        finish();
+        core::RunOn(options_.run_cpu_work, urgent, finish);
       };
       FetchManifest(std::move(search), 0);
     }
+  };
+  http_.Fetch(std::move(request), [this, urgent,
+                                   on_repository = std::make_shared<decltype(on_repository)>(
+                                       std::move(on_repository))](core::Result<net::HttpResponse> r) {
+    core::RunOn(options_.run_cpu_work, urgent,
+                [on_repository, r = std::move(r)]() mutable { (*on_repository)(std::move(r)); });
   });
 }
 

@@ -15,11 +15,19 @@ namespace pkgtrust::registry {
 namespace {
 
 using net::HttpResponse;
-using Responses = std::vector<core::Result<HttpResponse>>;
 
-// Runs requests in parallel and calls `done` once with every result, in order.
-void FetchAll(net::HttpClient& http, std::vector<net::HttpRequest> requests,
-              std::function<void(Responses)> done) {
+// An HTTP answer other than 200 (and not the 404 the caller handles) as an error.
+core::Status UnexpectedStatus(const HttpResponse& r, std::string_view what) {
+  return core::Status::Unavailable(fmt::format("{}: {} answered HTTP {}", what, r.url, r.status));
+}
+
+bool NotFound(const core::Result<HttpResponse>& r) {
+  return r.ok() && (r->status == 404 || r->status == 410);
+}
+
+}  // namespace
+
+void RegistryClient::FetchAll(std::vector<net::HttpRequest> requests, std::function<void(Responses)> done) {
   struct State {
     std::mutex mu;
     Responses results;
@@ -35,29 +43,19 @@ void FetchAll(net::HttpClient& http, std::vector<net::HttpRequest> requests,
     state->done({});
     return;
   }
+  bool urgent = requests.front().urgent;
   for (std::size_t i = 0; i < requests.size(); ++i) {
-    http.Fetch(std::move(requests[i]), [state, i](core::Result<HttpResponse> r) {
-      bool last;
+    http_.Fetch(std::move(requests[i]), [this, state, i, urgent](core::Result<HttpResponse> r) {
       {
         std::lock_guard lock(state->mu);
         state->results[i] = std::move(r);
-        last = --state->pending == 0;
+        if (--state->pending > 0) return;
       }
-      if (last) state->done(std::move(state->results));
+      // The answers are parsed off the I/O thread.
+      core::RunOn(options_.run_cpu_work, urgent, [state] { state->done(std::move(state->results)); });
     });
   }
 }
-
-// An HTTP answer other than 200 (and not the 404 the caller handles) as an error.
-core::Status UnexpectedStatus(const HttpResponse& r, std::string_view what) {
-  return core::Status::Unavailable(fmt::format("{}: {} answered HTTP {}", what, r.url, r.status));
-}
-
-bool NotFound(const core::Result<HttpResponse>& r) {
-  return r.ok() && (r->status == 404 || r->status == 410);
-}
-
-}  // namespace
 
 std::string EscapeGoModulePath(std::string_view path) {
   std::string out;
@@ -110,7 +108,7 @@ void RegistryClient::FetchNpm(const core::PackageKey& key, bool urgent,
   auto downloads =
       Get(fmt::format("{}/downloads/point/last-month/{}", endpoints_.npm_downloads, key.name), urgent);
   downloads.max_attempts = 1;  // a nice-to-have: never hold the package for it
-  FetchAll(http_, {std::move(packument), std::move(downloads)}, [key, done = std::move(done)](Responses r) {
+  FetchAll({std::move(packument), std::move(downloads)}, [key, done = std::move(done)](Responses r) {
     if (NotFound(r[0])) return done(std::optional<PackageFacts>());
     if (!r[0].ok()) return done(r[0].status());
     if (r[0]->status != 200) return done(UnexpectedStatus(*r[0], "npm"));
@@ -124,7 +122,7 @@ void RegistryClient::FetchNpm(const core::PackageKey& key, bool urgent,
 
 void RegistryClient::FetchPypi(const core::PackageKey& key, bool urgent,
                                std::function<void(RegistryResult)> done) {
-  FetchAll(http_, {Get(fmt::format("{}/pypi/{}/json", endpoints_.pypi, key.name), urgent)},
+  FetchAll({Get(fmt::format("{}/pypi/{}/json", endpoints_.pypi, key.name), urgent)},
            [key, done = std::move(done)](Responses r) {
              if (NotFound(r[0])) return done(std::optional<PackageFacts>());
              if (!r[0].ok()) return done(r[0].status());
@@ -139,8 +137,7 @@ void RegistryClient::FetchCrates(const core::PackageKey& key, bool urgent,
                                  std::function<void(RegistryResult)> done) {
   auto owners = Get(fmt::format("{}/api/v1/crates/{}/owners", endpoints_.crates, key.name), urgent);
   owners.max_attempts = 1;
-  FetchAll(http_,
-           {Get(fmt::format("{}/api/v1/crates/{}", endpoints_.crates, key.name), urgent), std::move(owners)},
+  FetchAll({Get(fmt::format("{}/api/v1/crates/{}", endpoints_.crates, key.name), urgent), std::move(owners)},
            [key, done = std::move(done)](Responses r) {
              if (NotFound(r[0])) return done(std::optional<PackageFacts>());
              if (!r[0].ok()) return done(r[0].status());
@@ -161,7 +158,7 @@ void RegistryClient::FetchMaven(const core::PackageKey& key, bool urgent,
   std::string group_path = group;
   std::replace(group_path.begin(), group_path.end(), '.', '/');
   std::string base = fmt::format("{}/{}/{}", endpoints_.maven, group_path, artifact);
-  FetchAll(http_, {Get(base + "/maven-metadata.xml", urgent)},
+  FetchAll({Get(base + "/maven-metadata.xml", urgent)},
            [this, key, group, artifact, base, urgent, done = std::move(done)](Responses r) mutable {
              if (NotFound(r[0])) return done(std::optional<PackageFacts>());
              if (!r[0].ok()) return done(r[0].status());
@@ -185,7 +182,7 @@ void RegistryClient::FetchMaven(const core::PackageKey& key, bool urgent,
                std::string gp = g;
                std::replace(gp.begin(), gp.end(), '.', '/');
                std::string url = fmt::format("{}/{}/{}/{}/{}-{}.pom", endpoints_.maven, gp, a, v, a, v);
-               FetchAll(http_, {Get(url, urgent)}, [this, facts, walk, done, depth](Responses r) mutable {
+               FetchAll({Get(url, urgent)}, [this, facts, walk, done, depth](Responses r) mutable {
                  // Every way out of the walk ends here, which also breaks the walker's self-reference.
                  auto end = [&](RegistryResult result) {
                    *walk = nullptr;
@@ -232,7 +229,7 @@ void RegistryClient::FetchMaven(const core::PackageKey& key, bool urgent,
 void RegistryClient::FetchGo(const core::PackageKey& key, bool urgent,
                              std::function<void(RegistryResult)> done) {
   std::string base = fmt::format("{}/{}", endpoints_.go, EscapeGoModulePath(key.name));
-  FetchAll(http_, {Get(base + "/@v/list", urgent), Get(base + "/@latest", urgent)},
+  FetchAll({Get(base + "/@v/list", urgent), Get(base + "/@latest", urgent)},
            [this, key, base, urgent, done = std::move(done)](Responses r) mutable {
              if (NotFound(r[0]) && NotFound(r[1])) return done(std::optional<PackageFacts>());
              for (const auto& response : r) {
@@ -267,7 +264,7 @@ void RegistryClient::FetchGo(const core::PackageKey& key, bool urgent,
                   ++it, ++infos)
                requests.push_back(Get(fmt::format("{}/@v/{}.info", base, *it), urgent));
              bool has_mod = !facts->latest_version.empty();
-             FetchAll(http_, std::move(requests), [facts, has_mod, done = std::move(done)](Responses more) {
+             FetchAll(std::move(requests), [facts, has_mod, done = std::move(done)](Responses more) {
                std::size_t i = 0;
                if (has_mod && more[i].ok() && more[i]->status == 200) {
                  GoMod mod = ParseGoMod(more[i]->body);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "pkgtrust/core/clock.hpp"
+#include "pkgtrust/core/cpu_work.hpp"
 #include "pkgtrust/core/ecosystem.hpp"
 #include "pkgtrust/github/repository_facts.hpp"
 #include "pkgtrust/net/http_client.hpp"
@@ -26,12 +27,14 @@ struct GitHubOptions {
   std::string token;  // empty: unauthenticated (60 requests an hour)
   std::chrono::milliseconds timeout{15'000};
   int max_attempts = 3;
+  core::RunCpuWork run_cpu_work;  // where answers are read; empty: on the HTTP thread
 };
 
 // Facts, or an error: ResourceExhausted while the rate limit is spent (see RateLimitedUntil).
 using GitHubResult = core::Result<RepositoryFacts>;
 
-// Safe for concurrent use; `done` runs on an HTTP client thread.
+// Safe for concurrent use; `done` runs where options.run_cpu_work puts it (else on an
+// HTTP client thread).
 class GitHubClient {
  public:
   GitHubClient(net::HttpClient& http, GitHubOptions options,

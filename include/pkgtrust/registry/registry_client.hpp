@@ -12,7 +12,9 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "pkgtrust/core/cpu_work.hpp"
 #include "pkgtrust/net/http_client.hpp"
 #include "pkgtrust/registry/package_facts.hpp"
 
@@ -31,15 +33,17 @@ struct RegistryOptions {
   std::chrono::milliseconds timeout{20'000};
   std::size_t max_body_bytes = 128u << 20;  // the largest npm packuments are tens of MB
   int max_attempts = 3;
-  int go_version_infos = 20;   // .info requests for the most recent Go versions
-  int maven_parent_depth = 6;  // POM parents walked for <scm> and <licenses>
+  int go_version_infos = 20;      // .info requests for the most recent Go versions
+  int maven_parent_depth = 6;     // POM parents walked for <scm> and <licenses>
+  core::RunCpuWork run_cpu_work;  // where answers are parsed; empty: on the HTTP thread
 };
 
 // The result: facts, or nullopt when the registry has no such package. Errors say what
 // failed; ResourceExhausted (a body over the limit) will not get better on retry.
 using RegistryResult = core::Result<std::optional<PackageFacts>>;
 
-// Safe for concurrent use; `done` runs on an HTTP client thread.
+// Safe for concurrent use; `done` runs where options.run_cpu_work puts it (else on an
+// HTTP client thread).
 class RegistryClient {
  public:
   RegistryClient(net::HttpClient& http, RegistryEndpoints endpoints, RegistryOptions options = {});
@@ -47,6 +51,10 @@ class RegistryClient {
   void Fetch(const core::PackageKey& key, std::function<void(RegistryResult)> done, bool urgent = false);
 
  private:
+  using Responses = std::vector<core::Result<net::HttpResponse>>;
+  // Runs requests in parallel and calls `done` once with every result, in order, through
+  // options_.run_cpu_work.
+  void FetchAll(std::vector<net::HttpRequest> requests, std::function<void(Responses)> done);
   net::HttpRequest Get(std::string url, bool urgent) const;
   void FetchNpm(const core::PackageKey& key, bool urgent, std::function<void(RegistryResult)> done);
   void FetchPypi(const core::PackageKey& key, bool urgent, std::function<void(RegistryResult)> done);
