@@ -521,6 +521,7 @@ upstreams:
   std::mutex mu;
   std::vector<double> ondemand_latency, ondemand_overhead, known_latency;
   std::atomic<int> ondemand_sent{0}, ondemand_non200{0}, known_non200{0}, feed_errors{0};
+  std::atomic<int> known_sent{0}, known_answered{0};
   auto start = Steady::now();
 
   // Feed: package-feeds events through the webhook, at the chosen rate or as fast as taken.
@@ -599,10 +600,12 @@ upstreams:
         path = n.first + "/" + n.second;
       }
       auto sent = Steady::now();
+      known_sent++;
       client.Async("GET", fmt::format("/v1/packages/{}?wait=0", path), {},
                    [&, sent](int status, std::string) {
                      double latency = Seconds(sent);
                      std::lock_guard lock(mu);
+                     known_answered++;
                      if (status == 200)
                        known_latency.push_back(latency);
                      else if (status != 202)
@@ -642,12 +645,14 @@ upstreams:
   feeder.join();
   ondemand.join();
   known.join();
-  // On-demand requests still waiting for their run are counted, not cut off (they wait
-  // at most 30 s).
+  // Requests still in flight (on-demand ones wait at most 30 s for their run) are
+  // counted, not cut off.
   for (auto waited = Steady::now(); Seconds(waited) < 35;) {
     {
       std::lock_guard lock(mu);
-      if (static_cast<int>(ondemand_latency.size()) + ondemand_non200 >= ondemand_sent) break;
+      if (static_cast<int>(ondemand_latency.size()) + ondemand_non200 >= ondemand_sent &&
+          known_answered >= known_sent)
+        break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
