@@ -43,6 +43,10 @@ class Status {
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
+  // The same code, with `context` before the message ("context: message").
+  Status WithContext(std::string_view context) const {
+    return ok() ? *this : Status(code_, std::string(context) + ": " + message_);
+  }
   // "invalid_argument: <message>", or "ok".
   std::string ToString() const;
 
