@@ -16,6 +16,8 @@
 #include "app/config.hpp"
 #include "app/score_command.hpp"
 #include "app/service.hpp"
+#include "pkgtrust/bus/sqs_topology.hpp"
+#include "pkgtrust/net/sigv4.hpp"
 #include "pkgtrust/pipeline/ingest_handlers.hpp"
 #include "pkgtrust/scoring/osv.hpp"
 #include "pkgtrust/scoring/typosquat.hpp"
@@ -47,6 +49,13 @@ Usage:
                                     fetch and score one package in-process (unless its stored
                                     report is fresh) and print the report; exit 0 scored,
                                     3 no such package, 1 failed or timed out (default 60 s)
+  pkgtrust topology plan|apply [--config FILE] [--prune] [--detailed-exitcode]
+                                    compare the topology file with the SNS topics, SQS queues
+                                    and subscriptions of the account (transport.sqs settings,
+                                    AWS_* credentials) and print the changes; apply makes
+                                    them. --prune also deletes what has the name prefix but
+                                    is not in the file. --detailed-exitcode: plan exits 2
+                                    when there are changes
   pkgtrust --help                   this text
   pkgtrust --version                the version
 
@@ -161,6 +170,25 @@ int RunService(Config config) {
   return 0;
 }
 
+// `pkgtrust topology plan|apply`: exit 0 done (or nothing to do), 1 an error, 2 (plan
+// with --detailed-exitcode) changes to make.
+int RunTopology(const Config& config, bool apply, bool prune, bool detailed_exitcode) {
+  auto credentials = net::AwsCredentialsFromEnvironment();
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "pkgtrust topology: %s\n", credentials.status().message().c_str());
+    return 1;
+  }
+  auto plan = apply ? bus::ApplySqsTopology(config.topology, config.sqs_transport, *credentials, prune)
+                    : bus::PlanSqsTopology(config.topology, config.sqs_transport, *credentials, prune);
+  if (!plan.ok()) {
+    std::fprintf(stderr, "pkgtrust topology %s: %s\n", apply ? "apply" : "plan", plan.status().message().c_str());
+    return 1;
+  }
+  std::printf("%s (%s)\n%s", config.topology_source.c_str(), apply ? "applied" : "plan", plan->Format().c_str());
+  if (!apply && detailed_exitcode && !plan->NothingToDo()) return 2;
+  return 0;
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv) {
@@ -176,8 +204,10 @@ int RunCli(int argc, char** argv) {
     return 0;
   }
   if (command != "serve" && command != "dev" && command != "check-config" && command != "import-osv" &&
-      command != "rescore" && command != "score")
+      command != "rescore" && command != "score" && command != "topology")
     return Usage(fmt::format("unknown command '{}'", command));
+  std::string topology_action;  // topology: plan | apply
+  bool prune = false, detailed_exitcode = false;
   std::string positional;
   std::vector<std::string> targets;  // score: PURL, or ECOSYSTEM NAME
   bool json_output = false;
@@ -194,6 +224,12 @@ int RunCli(int argc, char** argv) {
     bool ok = true;
     if (arg == "--config" && command != "dev")
       ok = value(&config_path);
+    else if (command == "topology" && topology_action.empty() && !arg.starts_with("-"))
+      topology_action = arg;
+    else if (command == "topology" && arg == "--prune")
+      prune = true;
+    else if (command == "topology" && arg == "--detailed-exitcode")
+      detailed_exitcode = true;
     else if (command == "import-osv" && positional.empty() && !arg.starts_with("-"))
       positional = arg;
     else if (command == "score" && targets.size() < 2 && !arg.starts_with("-"))
@@ -235,6 +271,12 @@ int RunCli(int argc, char** argv) {
       if (!log_level.empty() && !core::ParseLogLevel(log_level, &config.log_level))
         return Usage(fmt::format("unknown log level '{}'", log_level));
       return RunScore(std::move(config), targets, json_output, std::chrono::seconds(timeout));
+    }
+    if (command == "topology") {
+      if (topology_action != "plan" && topology_action != "apply")
+        return Usage("'topology' needs 'plan' or 'apply'");
+      config = config_path.empty() ? DefaultConfig() : LoadConfigFile(config_path);
+      return RunTopology(config, topology_action == "apply", prune, detailed_exitcode);
     }
     if (command == "rescore") {
       config = config_path.empty() ? DefaultConfig() : LoadConfigFile(config_path);

@@ -298,18 +298,53 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
 
   std::string topology_path;
   if (YAML::Node tr = root["transport"]; tr.IsDefined()) {
-    r.ExpectMap(tr, "transport", {"kind", "topology", "visibility_timeout_seconds", "max_receives"});
+    r.ExpectMap(tr, "transport", {"kind", "topology", "visibility_timeout_seconds", "max_receives", "sqs"});
     if (r.Get(tr, "transport", "kind", &config.transport_kind) && config.transport_kind != "memory" &&
         config.transport_kind != "sqs")
       r.Fail(tr["kind"], "transport.kind",
              fmt::format("expected memory or sqs, got '{}'", config.transport_kind));
-    if (config.transport_kind == "sqs")
-      r.Fail(tr["kind"], "transport.kind",
-             "the sqs transport is not available in this build yet; use memory");
     r.Get(tr, "transport", "topology", &topology_path);
     r.GetSeconds(tr, "transport", "visibility_timeout_seconds", 1000, 1,
                  &config.memory_transport.visibility_timeout);
+    if (config.memory_transport.visibility_timeout > std::chrono::hours(12))
+      r.Fail(tr["visibility_timeout_seconds"], "transport.visibility_timeout_seconds",
+             "must be at most 43200 (12 hours, SQS's limit)");
     r.GetInRange(tr, "transport", "max_receives", 0, 1000, &config.memory_transport.max_receives);
+    if (YAML::Node sqs = tr["sqs"]; sqs.IsDefined()) {
+      const std::string path = "transport.sqs";
+      r.ExpectMap(sqs, path,
+                  {"region", "endpoint", "sns_endpoint", "sqs_endpoint", "name_prefix", "raw_message_delivery",
+                   "batching", "wait_time_seconds", "prefetch", "max_extension_seconds",
+                   "publish_requests_per_topic", "http_connections"});
+      bus::SqsTransportConfig& c = config.sqs_transport;
+      r.Get(sqs, path, "region", &c.region);
+      std::string endpoint;
+      if (r.Get(sqs, path, "endpoint", &endpoint)) c.sns_endpoint = c.sqs_endpoint = endpoint;
+      r.Get(sqs, path, "sns_endpoint", &c.sns_endpoint);
+      r.Get(sqs, path, "sqs_endpoint", &c.sqs_endpoint);
+      for (const char* key : {"endpoint", "sns_endpoint", "sqs_endpoint"})
+        if (sqs[key].IsDefined() && !sqs[key].Scalar().empty() && !sqs[key].Scalar().starts_with("http://") &&
+            !sqs[key].Scalar().starts_with("https://"))
+          r.Fail(sqs[key], path + "." + key, "expected an http:// or https:// URL");
+      if (r.Get(sqs, path, "name_prefix", &c.name_prefix)) {
+        for (char ch : c.name_prefix)
+          if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_')
+            r.Fail(sqs["name_prefix"], path + ".name_prefix", "may hold only letters, digits, '-' and '_'");
+        if (c.name_prefix.size() > 30) r.Fail(sqs["name_prefix"], path + ".name_prefix", "at most 30 characters");
+      }
+      r.Get(sqs, path, "raw_message_delivery", &c.raw_message_delivery);
+      r.Get(sqs, path, "batching", &c.batching);
+      r.GetInRange(sqs, path, "wait_time_seconds", 0, 20, &c.wait_time_seconds);
+      r.GetInRange(sqs, path, "prefetch", 1, 1000, &c.prefetch);
+      int max_extension = static_cast<int>(c.max_extension.count());
+      r.GetInRange(sqs, path, "max_extension_seconds", 0, 12 * 3600, &max_extension);
+      c.max_extension = std::chrono::seconds(max_extension);
+      r.GetInRange(sqs, path, "publish_requests_per_topic", 1, 64, &c.publish_requests_per_topic);
+      r.GetInRange(sqs, path, "http_connections", 1, 1024, &c.http_connections);
+    }
+    config.sqs_transport.visibility_timeout = std::chrono::duration_cast<std::chrono::seconds>(
+        config.memory_transport.visibility_timeout + std::chrono::milliseconds(999));
+    config.sqs_transport.max_receives = config.memory_transport.max_receives;
   }
 
   if (YAML::Node workers = root["workers"]; workers.IsDefined()) {

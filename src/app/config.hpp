@@ -12,6 +12,7 @@
 
 #include "pkgtrust/api/api.hpp"
 #include "pkgtrust/bus/memory_transport.hpp"
+#include "pkgtrust/bus/sqs_transport.hpp"
 #include "pkgtrust/bus/topology.hpp"
 #include "pkgtrust/core/log.hpp"
 #include "pkgtrust/pipeline/pipeline.hpp"
@@ -40,6 +41,7 @@ struct Config {
   std::string topology_source;
   bus::Topology topology;
   bus::MemoryTransportConfig memory_transport;
+  bus::SqsTransportConfig sqs_transport;  // visibility timeout and max receives as memory_transport
   int worker_threads = 2;
   int http_threads = 1;  // threads running upstream HTTP I/O
   int http_connections_per_host = 64;  // upstream connections per host; requests beyond wait (user requests first)

@@ -6,6 +6,8 @@
 #include <stdexcept>
 
 #include "pkgtrust/bus/memory_transport.hpp"
+#include "pkgtrust/bus/sqs_transport.hpp"
+#include "pkgtrust/net/sigv4.hpp"
 #include "pkgtrust/core/log.hpp"
 #include "pkgtrust/core/metrics.hpp"
 #include "pkgtrust/pipeline/ingest_handlers.hpp"
@@ -26,6 +28,12 @@ void Service::Start(bool serve_http) {
   // Transports by name, from an explicit map (STYLE.md: no self-registration).
   if (config_.transport_kind == "memory") {
     transport_ = std::make_unique<bus::MemoryTransport>(config_.topology, config_.memory_transport, clock);
+  } else if (config_.transport_kind == "sqs") {
+    auto credentials = net::AwsCredentialsFromEnvironment();
+    if (!credentials.ok()) throw std::runtime_error("transport sqs: " + credentials.status().message());
+    auto sqs = bus::SqsTransport::Create(config_.topology, config_.sqs_transport, std::move(credentials).value());
+    if (!sqs.ok()) throw std::runtime_error("transport sqs: " + sqs.status().message());
+    transport_ = std::move(sqs).value();
   } else {
     throw std::runtime_error("transport '" + config_.transport_kind + "' is not available in this build");
   }
