@@ -5,6 +5,9 @@
 //   pkgtrust_bench http     [--requests N]  upstream client against the replay server, 64 in flight
 //   pkgtrust_bench api      [--packages N] [--seconds S] [--connections C] [--server-threads T]
 //                                           known-package GETs with wrk against the whole service
+//   pkgtrust_bench sqs      [--messages N] [--rounds R] [--publishers P]
+//                                           SNS -> SQS -> receive -> ack on the fauxqs emulator,
+//                                           batching on and off
 // Each prints one human line per figure and, with --json, one JSON object at the end.
 #include <fmt/format.h>
 #include <sys/resource.h>
@@ -298,7 +301,7 @@ int BenchHttp(int requests, bool json) {
 int main(int argc, char** argv) {
   core::SetLogLevel(core::LogLevel::kWarn);
   std::string what = argc > 1 ? argv[1] : "";
-  int count = 0, seconds = 10, connections = 64, threads = 2;
+  int count = 0, seconds = 10, connections = 64, threads = 2, rounds = 3, publishers = 16;
   bool json = false;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
@@ -310,6 +313,10 @@ int main(int argc, char** argv) {
       connections = std::atoi(argv[++i]);
     else if (arg == "--server-threads" && i + 1 < argc)
       threads = std::atoi(argv[++i]);
+    else if (arg == "--publishers" && i + 1 < argc)
+      publishers = std::atoi(argv[++i]);
+    else if (arg == "--rounds" && i + 1 < argc)
+      rounds = std::max(1, std::atoi(argv[++i]));
     else if (arg == "--json")
       json = true;
   }
@@ -320,9 +327,11 @@ int main(int argc, char** argv) {
   if (what == "api")
     return bench::BenchApi(count > 0 ? count : 1000, seconds > 0 ? seconds : 10, connections,
                            threads > 0 ? threads : 2, json);
+  if (what == "sqs") return bench::BenchSqs(count > 0 ? count : 5000, rounds, publishers, json);
   fmt::print(
       stderr,
       "usage: pkgtrust_bench bus [--messages N] | store [--packages N] | registry | http [--requests N]"
-      " | api [--packages N] [--seconds S] [--connections C] [--server-threads T]  [--json]\n");
+      " | api [--packages N] [--seconds S] [--connections C] [--server-threads T]"
+      " | sqs [--messages N] [--rounds R] [--publishers P]  [--json]\n");
   return 2;
 }

@@ -4,6 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# The SNS/SQS emulator the sqs transport's tests run against (npm fauxqs, pinned by the lock file).
+if [ ! -f tests/emulator/node_modules/fauxqs/package.json ]; then
+  npm ci --prefix tests/emulator --no-audit --no-fund --loglevel=error
+fi
 cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPKGTRUST_SANITIZE=ON -DPKGTRUST_BUILD_BENCH=ON
 cmake --build build-test
 ctest --test-dir build-test --output-on-failure -j2

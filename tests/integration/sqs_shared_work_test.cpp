@@ -1,0 +1,209 @@
+// Two `pkgtrust serve` processes, one SQLite file, one set of SNS topics and SQS queues on
+// the fauxqs emulator: `pkgtrust topology apply` sets the account up, 1,000 packages fed
+// through both webhooks all reach complete, and both processes did part of the work.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "pkgtrust/core/package_name.hpp"
+#include "pkgtrust/store/package_store.hpp"
+#include "support/fauxqs_emulator.hpp"
+#include "support/http_test_client.hpp"
+#include "support/replay_server.hpp"
+#include "support/test_support.hpp"
+
+using namespace pkgtrust;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+int FreePort() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor probe(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return probe.local_endpoint().port();
+}
+
+// Runs the pkgtrust binary with `args`, stderr and stdout to `log_path`; returns the pid.
+pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path) {
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(PKGTRUST_BINARY));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  REQUIRE(log_fd >= 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    dup2(log_fd, STDOUT_FILENO);
+    dup2(log_fd, STDERR_FILENO);
+    execv(PKGTRUST_BINARY, argv.data());
+    _exit(127);
+  }
+  close(log_fd);
+  return pid;
+}
+
+int RunToExit(const std::vector<std::string>& args, const std::string& log_path) {
+  pid_t pid = Spawn(args, log_path);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+double Metric(const std::string& metrics, const std::string& name, const std::string& labels) {
+  std::istringstream in(metrics);
+  std::string prefix = name + "{" + labels + "}";
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with(prefix + " ")) return std::stod(line.substr(prefix.size() + 1));
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("two serve processes share one database and one set of SQS queues", "[sqs][integration]") {
+  testing::FauxqsEmulator& emulator = testing::FauxqsEmulator::Shared();
+  testing::TempDir dir;
+
+  // The upstream: left-pad's recorded packument under every name asked for, and its repository.
+  testing::ReplayServer upstream(2);
+  const json packument = [] {
+    json t = json::parse(testing::ReadText(testing::FixturePath("registry/npm/left-pad.json")));
+    t["repository"] = {{"type", "git"}, {"url", "git+https://github.com/stevemao/left-pad.git"}};
+    return t;
+  }();
+  upstream.Add("GET", "/repos/stevemao/left-pad",
+               testing::ReplayResponse{200, {}, R"({"full_name":"stevemao/left-pad","stargazers_count":1200,
+                 "forks_count":300,"open_issues_count":10,"archived":false,"fork":false,
+                 "created_at":"2014-03-01T00:00:00Z","pushed_at":"2018-05-01T00:00:00Z",
+                 "default_branch":"master","license":{"spdx_id":"WTFPL"}})"});
+  upstream.SetGenerator([&packument](const std::string& method, const std::string& target)
+                            -> std::optional<testing::ReplayResponse> {
+    if (method != "GET" || !target.starts_with("/shared-")) return std::nullopt;
+    json doc = packument;
+    doc["name"] = target.substr(1);
+    return testing::ReplayResponse{200, {}, doc.dump()};
+  });
+
+  // Both processes: the same database file, the same queues (one name prefix).
+  std::string prefix = fmt::format("shared{}_", std::random_device{}() % 100000);
+  int ports[2] = {FreePort(), FreePort()};
+  std::string configs[2];
+  for (int i = 0; i < 2; ++i) {
+    std::string yaml = fmt::format(
+        "server:\n  listen: \"127.0.0.1:{}\"\n"
+        "database:\n  path: {}\n"
+        "transport:\n  kind: sqs\n  topology: {}/config/topology.yaml\n  visibility_timeout_seconds: 60\n"
+        "  sqs:\n    region: us-east-1\n    endpoint: \"{}\"\n    name_prefix: {}\n    wait_time_seconds: 1\n"
+        "log:\n  level: warn\n"
+        "upstreams:\n",
+        ports[i], dir.File("shared.db"), PKGTRUST_SOURCE_DIR, emulator.Endpoint(), prefix);
+    for (const char* name : {"npm", "npm_downloads", "pypi", "crates", "maven", "go", "github"})
+      yaml += fmt::format("  {}: \"{}\"\n", name, upstream.BaseUrl());
+    configs[i] = dir.File(fmt::format("serve{}.yaml", i));
+    testing::WriteText(configs[i], yaml);
+  }
+  setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", "emulator-secret", 1);
+  unsetenv("AWS_SESSION_TOKEN");
+
+  // Without the topology, serve refuses to start and says what to run.
+  {
+    int status = RunToExit({"serve", "--config", configs[0]}, dir.File("early.log"));
+    INFO(testing::ReadText(dir.File("early.log")));
+    CHECK(status == 1);
+    CHECK_THAT(testing::ReadText(dir.File("early.log")), Catch::Contains("pkgtrust topology apply"));
+  }
+  // plan shows changes (exit 2 with --detailed-exitcode), apply makes them, plan is then clean.
+  CHECK(RunToExit({"topology", "plan", "--config", configs[0], "--detailed-exitcode"}, dir.File("plan1.log")) == 2);
+  REQUIRE(RunToExit({"topology", "apply", "--config", configs[0]}, dir.File("apply.log")) == 0);
+  {
+    int status = RunToExit({"topology", "plan", "--config", configs[0], "--detailed-exitcode"}, dir.File("plan2.log"));
+    INFO(testing::ReadText(dir.File("plan2.log")));
+    CHECK(status == 0);
+    CHECK_THAT(testing::ReadText(dir.File("plan2.log")), Catch::Contains("Nothing to do"));
+  }
+
+  pid_t pids[2];
+  std::unique_ptr<testing::ApiClient> clients[2];
+  for (int i = 0; i < 2; ++i) {
+    pids[i] = Spawn({"serve", "--config", configs[i]}, dir.File(fmt::format("serve{}.log", i)));
+    clients[i] = std::make_unique<testing::ApiClient>(fmt::format("http://127.0.0.1:{}", ports[i]));
+  }
+  auto logs = [&] {
+    return testing::ReadText(dir.File("serve0.log")) + "\n---\n" + testing::ReadText(dir.File("serve1.log"));
+  };
+  for (int i = 0; i < 2; ++i) {
+    bool up = testing::WaitUntil([&] { return clients[i]->Get("/readyz").status == 200; }, 30s);
+    INFO(logs());
+    REQUIRE(up);
+  }
+
+  // 1,000 packages, in batches of 50, through both webhooks in turn.
+  constexpr int kPackages = 1000;
+  for (int batch = 0; batch < kPackages / 50; ++batch) {
+    json events = json::array();
+    for (int j = 0; j < 50; ++j)
+      events.push_back({{"name", fmt::format("shared-{}", batch * 50 + j)},
+                        {"version", "1.3.0"},
+                        {"created_date", "2026-11-20T10:00:00Z"},
+                        {"type", "npm"},
+                        {"schema_ver", "1.1"}});
+    auto r = clients[batch % 2]->Post("/v1/feeds/package-feeds", events.dump());
+    INFO(r.status << " " << r.body << r.error);
+    REQUIRE(r.status == 200);
+  }
+
+  auto store = store::PackageStore::Open({.path = dir.File("shared.db")}, core::SystemClock::Instance());
+  REQUIRE(store.ok());
+  auto complete = [&]() -> std::int64_t {
+    auto counts = (*store)->CountByState();
+    if (!counts.ok()) return -1;
+    auto it = counts->find(core::PackageState::kComplete);
+    return it == counts->end() ? 0 : it->second;
+  };
+  bool done = testing::WaitUntil([&] { return complete() == kPackages; }, 240s);
+  {
+    auto counts = (*store)->CountByState();
+    std::string summary;
+    if (counts.ok())
+      for (const auto& [state, n] : *counts) summary += fmt::format("{}={} ", core::PackageStateName(state), n);
+    INFO("states: " << summary);
+    INFO(logs());
+    REQUIRE(done);
+  }
+
+  // Both did part of each stage's work.
+  double scored[2], fetched[2];
+  for (int i = 0; i < 2; ++i) {
+    std::string metrics = clients[i]->Get("/metrics").body;
+    fetched[i] = Metric(metrics, "pkgtrust_stage_messages_total", R"(stage="registry",outcome="completed")");
+    scored[i] = Metric(metrics, "pkgtrust_stage_messages_total", R"(stage="scoring",outcome="completed")");
+  }
+  INFO("registry " << fetched[0] << " + " << fetched[1] << ", scoring " << scored[0] << " + " << scored[1]);
+  CHECK(fetched[0] + fetched[1] >= kPackages);
+  CHECK(scored[0] + scored[1] >= kPackages);
+  for (int i = 0; i < 2; ++i) {
+    CHECK(fetched[i] >= kPackages / 10);
+    CHECK(scored[i] >= kPackages / 10);
+  }
+
+  (*store)->Close();
+  for (pid_t pid : pids) {
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status));
+  }
+  unsetenv("AWS_ACCESS_KEY_ID");
+  unsetenv("AWS_SECRET_ACCESS_KEY");
+}
