@@ -345,7 +345,8 @@ std::optional<std::vector<std::string>> ClonePackages(const std::string& path, i
   sqlite3_stmt* fact = nullptr;
   if (sqlite3_prepare_v2(db,
                          "INSERT INTO packages (ecosystem, name, state, generation, priority, attempts, "
-                         "state_since, created_at) VALUES (?, ?, 'complete', 1, 2, 0, ?, ?) RETURNING id",
+                         "state_since, created_at, score, flags) VALUES (?1, ?2, 'complete', 1, 2, 0, ?3, ?4, "
+                         "json_extract(?5, '$.score'), json_extract(?5, '$.flags')) RETURNING id",
                          -1, &package, nullptr) != SQLITE_OK ||
       sqlite3_prepare_v2(db,
                          "INSERT INTO package_facts (package_id, kind, generation, data, updated_at) VALUES "
@@ -364,6 +365,9 @@ std::optional<std::vector<std::string>> ClonePackages(const std::string& path, i
       sqlite3_bind_text(package, 2, name.c_str(), -1, SQLITE_TRANSIENT);
       sqlite3_bind_int64(package, 3, now);
       sqlite3_bind_int64(package, 4, now);
+      sqlite3_bind_null(package, 5);
+      for (const auto& [kind, data] : t.facts)  // the compacted state's score and flags (schema 4)
+        if (kind == "score") sqlite3_bind_text(package, 5, data.c_str(), static_cast<int>(data.size()), SQLITE_STATIC);
       if (sqlite3_step(package) != SQLITE_ROW) return fail("insert package");
       std::int64_t id = sqlite3_column_int64(package, 0);
       sqlite3_reset(package);

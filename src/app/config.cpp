@@ -230,7 +230,7 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
   config.source = source;
   if (root.IsNull()) root.reset(YAML::Node(YAML::NodeType::Map));
   r.ExpectMap(root, "",
-              {"server", "api", "database", "transport", "workers", "stages", "reconciler", "upstreams",
+              {"server", "api", "database", "transport", "workers", "stages", "reconciler", "changes", "upstreams",
                "secrets", "scoring", "log"});
   auto resolve = [&](const std::string& path) {
     if (path.empty() || path.front() == '/' || base_dir.empty()) return path;
@@ -360,6 +360,13 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
     for (auto& stage : config.stages)
       if (YAML::Node node = stages[stage.name]; node.IsDefined())
         ParseStage(r, node, "stages." + stage.name, &stage);
+  }
+
+  if (YAML::Node changes = root["changes"]; changes.IsDefined()) {
+    r.ExpectMap(changes, "changes", {"log_max_changes", "log_max_age_hours"});
+    r.GetInRange(changes, "changes", "log_max_changes", std::int64_t{0}, std::int64_t{1'000'000'000},
+                 &config.reconciler.change_log_max_changes);
+    r.GetSeconds(changes, "changes", "log_max_age_hours", 3600'000, 0, &config.reconciler.change_log_max_age);
   }
 
   if (YAML::Node rec = root["reconciler"]; rec.IsDefined()) {

@@ -125,7 +125,15 @@ ReconcileCounts Reconciler::RunOnce() {
       core::Log(core::LogLevel::kWarn, "reconciler", "listing stale packages: {}", stale.status().message());
   }
 
+  if (auto compacted =
+          store_.CompactChangesSync(config_.change_log_max_changes, now - config_.change_log_max_age.count());
+      compacted.ok())
+    counts.changes_compacted = *compacted;
+  else
+    core::Log(core::LogLevel::kWarn, "reconciler", "compacting the change log: {}", compacted.status().message());
+
   std::lock_guard lock(mu_);
+  totals_.changes_compacted += counts.changes_compacted;
   totals_.republished += counts.republished;
   totals_.retried += counts.retried;
   totals_.refreshed += counts.refreshed;

@@ -70,6 +70,33 @@ INSERT INTO package_facts_v3 (package_id, kind, generation, data, updated_at)
 DROP TABLE package_facts;
 ALTER TABLE package_facts_v3 RENAME TO package_facts;
 )sql"},
+    // The change stream's log: one row per committed change of a package's report (state to
+    // complete or not_found, a new score), in the transaction of the change itself. The
+    // offset is the row id; AUTOINCREMENT never hands out an offset twice, even after the
+    // log is compacted down to nothing. packages.change_offset is the package's last one;
+    // packages.score and .flags copy the score fact's, so the compacted state (what a new
+    // subscriber receives first) is read from one table.
+    {4, "change log", R"sql(
+ALTER TABLE packages ADD COLUMN change_offset INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE packages ADD COLUMN score REAL;
+ALTER TABLE packages ADD COLUMN flags TEXT;
+UPDATE packages SET
+  score = (SELECT json_extract(data, '$.score') FROM package_facts WHERE package_id = packages.id AND kind = 'score'),
+  flags = (SELECT json_extract(data, '$.flags') FROM package_facts WHERE package_id = packages.id AND kind = 'score')
+  WHERE state = 'complete';
+CREATE TABLE package_changes (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  package_id   INTEGER NOT NULL,
+  ecosystem    TEXT    NOT NULL,
+  name         TEXT    NOT NULL,
+  state        TEXT    NOT NULL,
+  generation   INTEGER NOT NULL,
+  score        REAL,
+  flags        TEXT,
+  committed_at INTEGER NOT NULL
+);
+CREATE INDEX package_changes_by_time ON package_changes (committed_at);
+)sql"},
 };
 
 }  // namespace

@@ -124,3 +124,27 @@ TEST_CASE("at start the work of every in-flight package is published again, fini
   CHECK(f.Drain("parse_repo").size() == 1);
   CHECK(f.Drain("score_package").size() == 1);
 }
+
+TEST_CASE("each pass compacts the change log by count and age", "[pipeline][reconciler]") {
+  Fixture f;
+  f.reconciler = std::make_unique<pipeline::Reconciler>(
+      pipeline::ReconcilerConfig{.interval = 1s,
+                                 .stuck_after = 60s,
+                                 .refresh_after = 0s,
+                                 .batch_limit = 100,
+                                 .change_log_max_changes = 3,
+                                 .change_log_max_age = 10s},
+      *f.db, f.transport, f.clock);
+  for (const char* name : {"a", "b", "c", "d", "e"}) {
+    REQUIRE(f.db->EnqueueSync({f.Key(name)}).ok());
+    REQUIRE(f.db->TransitionSync({f.Key(name), PackageState::kPendingRegistry, 1, PackageState::kNotFound}).ok());
+  }
+  CHECK(f.reconciler->RunOnce().changes_compacted == 2);  // by count: 3 stay
+  CHECK(f.db->GetChangeLogBounds()->first == 3);
+  f.clock.Advance(11'000);
+  CHECK(f.reconciler->RunOnce().changes_compacted == 3);  // by age: all are older than 10 s
+  auto bounds = f.db->GetChangeLogBounds();
+  CHECK(bounds->last == 5);
+  CHECK(bounds->first == 6);
+  CHECK(f.reconciler->Totals().changes_compacted == 5);
+}

@@ -39,11 +39,11 @@ TEST_CASE("opening applies migrations once and keeps data across reopen", "[stor
   core::ManualClock clock;
   {
     auto s = OpenStore(dir.File("a.db"), clock);
-    CHECK(s->SchemaVersion() == 3);
+    CHECK(s->SchemaVersion() == 4);
     REQUIRE(s->EnqueueSync({Npm("left-pad")}).ok());
   }
   auto s = OpenStore(dir.File("a.db"), clock);
-  CHECK(s->SchemaVersion() == 3);
+  CHECK(s->SchemaVersion() == 4);
   auto rec = s->Get(Npm("left-pad"));
   REQUIRE(rec.ok());
   REQUIRE(rec->has_value());
@@ -61,7 +61,7 @@ TEST_CASE("opening one new database from many threads at once migrates it once",
   for (int i = 0; i < 4; ++i)
     openers.emplace_back([&] {
       auto s = store::PackageStore::Open({.path = dir.File("race.db"), .read_connections = 1}, clock);
-      if (s.ok() && (*s)->SchemaVersion() == 3) opened++;
+      if (s.ok() && (*s)->SchemaVersion() == 4) opened++;
       std::lock_guard lock(mu);
       if (!s.ok()) errors += s.status().message() + "\n";
     });
@@ -76,12 +76,12 @@ TEST_CASE("reads see writes committed after earlier reads on the same connection
   auto s = store::PackageStore::Open({.path = dir.File("snap.db"), .read_connections = 1}, clock);
   REQUIRE(s.ok());
   auto& db = **s;
-  CHECK(db.SchemaVersion() == 3);                  // a one-row read
+  CHECK(db.SchemaVersion() == 4);                  // a one-row read
   CHECK_FALSE(db.Get(Npm("later"))->has_value());  // a read that finds nothing
   REQUIRE(db.EnqueueSync({Npm("later")}).ok());
   CHECK(db.Get(Npm("later"))->has_value());  // must not read an old snapshot
   CHECK(db.CountByState()->at(PackageState::kPendingRegistry) == 1);
-  CHECK(db.SchemaVersion() == 3);
+  CHECK(db.SchemaVersion() == 4);
   REQUIRE(db.EnqueueSync({Npm("later-still")}).ok());
   CHECK(db.CountByState()->at(PackageState::kPendingRegistry) == 2);
 }
@@ -364,7 +364,7 @@ INSERT INTO package_facts VALUES (7, 'registry', 3, '{"a":1}', 1), (7, 'score', 
   sqlite3_close(raw);
 
   auto s = OpenStore(dir.File("v2.db"), clock);
-  CHECK(s->SchemaVersion() == 3);
+  CHECK(s->SchemaVersion() == 4);
   auto facts = s->GetFacts(Npm("kept"));
   REQUIRE(facts.ok());
   REQUIRE(facts->size() == 2);
@@ -373,4 +373,120 @@ INSERT INTO package_facts VALUES (7, 'registry', 3, '{"a":1}', 1), (7, 'score', 
   REQUIRE(s->PutCompleteFactSync(Npm("kept"), 3, {"score", R"({"score":6})"}).ok());
   CHECK(s->GetFacts(Npm("kept"))->size() == 2);
   CHECK(*s->GetFact(Npm("kept"), "score") == std::optional<std::string>(R"({"score":6})"));
+}
+
+TEST_CASE("every finished run and every new score appends to the change log, in its transaction", "[store]") {
+  testing::TempDir dir;
+  core::ManualClock clock;
+  auto s = OpenStore(dir.File("s.db"), clock);
+  auto bounds = s->GetChangeLogBounds();
+  REQUIRE(bounds.ok());
+  CHECK(bounds->last == 0);
+  CHECK(bounds->first == 1);  // empty
+
+  REQUIRE(s->EnqueueSync({Npm("a"), Priority::kRegular}).ok());
+  REQUIRE(s->EnqueueSync({Npm("b"), Priority::kRegular}).ok());
+  // In flight: nothing for the log yet.
+  CHECK(Move(*s, "a", PackageState::kPendingRegistry, 1, PackageState::kPendingScore) == TransitionOutcome::kApplied);
+  CHECK(s->ReadChanges(0, 10)->empty());
+
+  const char* report = R"({"score":7.5,"flags":{"malicious":false,"archived":true},"explanation":[]})";
+  auto done = s->TransitionSync({Npm("a"), PackageState::kPendingScore, 1, PackageState::kComplete,
+                                 {{"score", report}}});
+  REQUIRE(done.ok());
+  CHECK(done->outcome == TransitionOutcome::kApplied);
+  CHECK(Move(*s, "b", PackageState::kPendingRegistry, 1, PackageState::kNotFound) == TransitionOutcome::kApplied);
+  // A stale transition writes nothing, to the log either.
+  CHECK(Move(*s, "b", PackageState::kPendingRegistry, 1, PackageState::kNotFound) == TransitionOutcome::kStale);
+
+  auto changes = s->ReadChanges(0, 10);
+  REQUIRE(changes.ok());
+  REQUIRE(changes->size() == 2);
+  CHECK((*changes)[0].offset == 1);
+  CHECK((*changes)[0].key.name == "a");
+  CHECK((*changes)[0].state == PackageState::kComplete);
+  REQUIRE((*changes)[0].score.has_value());
+  CHECK(*(*changes)[0].score == Approx(7.5));
+  CHECK_THAT((*changes)[0].flags_json, Catch::Contains("\"archived\":true"));
+  CHECK((*changes)[1].offset == 2);
+  CHECK((*changes)[1].key.name == "b");
+  CHECK((*changes)[1].state == PackageState::kNotFound);
+  CHECK_FALSE((*changes)[1].score.has_value());
+  CHECK(s->ReadChanges(1, 10)->size() == 1);
+
+  // A rescore with the same score and flags is no change; another score is.
+  REQUIRE(s->PutCompleteFactSync(Npm("a"), 1, {"score", report}).ok());
+  CHECK(s->GetChangeLogBounds()->last == 2);
+  REQUIRE(s->PutCompleteFactSync(Npm("a"), 1, {"score", R"({"score":0,"flags":{"malicious":true}})"}).ok());
+  auto rescored = s->ReadChanges(2, 10);
+  REQUIRE(rescored.ok());
+  REQUIRE(rescored->size() == 1);
+  CHECK((*rescored)[0].offset == 3);
+  CHECK(*(*rescored)[0].score == 0);
+  CHECK_THAT((*rescored)[0].flags_json, Catch::Contains("\"malicious\":true"));
+}
+
+TEST_CASE("compacting the change log drops a prefix by count and age and never reuses an offset", "[store]") {
+  testing::TempDir dir;
+  core::ManualClock clock;
+  auto s = OpenStore(dir.File("s.db"), clock);
+  for (int i = 0; i < 10; ++i) {
+    std::string name = "p" + std::to_string(i);
+    REQUIRE(s->EnqueueSync({Npm(name.c_str()), Priority::kRegular}).ok());
+    CHECK(Move(*s, name.c_str(), PackageState::kPendingRegistry, 1, PackageState::kNotFound) ==
+          TransitionOutcome::kApplied);
+    clock.Advance(1000);
+  }
+  CHECK(s->GetChangeLogBounds()->last == 10);
+
+  // By count: the newest 6 stay.
+  CHECK(*s->CompactChangesSync(6, 0) == 4);
+  auto bounds = s->GetChangeLogBounds();
+  CHECK(bounds->first == 5);
+  CHECK(bounds->last == 10);
+  // By age: changes committed before the 8th go.
+  core::Millis eighth = (*s->ReadChanges(7, 1))[0].committed_at;
+  CHECK(*s->CompactChangesSync(100, eighth) == 3);
+  CHECK(s->GetChangeLogBounds()->first == 8);
+  // Everything: the log is empty, and the next change still gets a new offset.
+  CHECK(*s->CompactChangesSync(0, 0) == 3);
+  bounds = s->GetChangeLogBounds();
+  CHECK(bounds->first == 11);
+  CHECK(bounds->last == 10);
+  REQUIRE(s->EnqueueSync({Npm("p0"), Priority::kRegular}).ok());
+  CHECK(Move(*s, "p0", PackageState::kPendingRegistry, 2, PackageState::kNotFound) == TransitionOutcome::kApplied);
+  auto after = s->ReadChanges(0, 10);
+  REQUIRE(after->size() == 1);
+  CHECK((*after)[0].offset == 11);
+  CHECK((*after)[0].generation == 2);
+}
+
+TEST_CASE("the compacted state lists finished packages with their last change, a page at a time", "[store]") {
+  testing::TempDir dir;
+  core::ManualClock clock;
+  auto s = OpenStore(dir.File("s.db"), clock);
+  for (const char* name : {"a", "b", "c", "d"}) REQUIRE(s->EnqueueSync({Npm(name), Priority::kRegular}).ok());
+  CHECK(Move(*s, "a", PackageState::kPendingRegistry, 1, PackageState::kPendingScore) == TransitionOutcome::kApplied);
+  REQUIRE(s->TransitionSync({Npm("a"), PackageState::kPendingScore, 1, PackageState::kComplete,
+                             {{"score", R"({"score":4,"flags":{"deprecated":true}})"}}})
+              .ok());
+  CHECK(Move(*s, "c", PackageState::kPendingRegistry, 1, PackageState::kNotFound) == TransitionOutcome::kApplied);
+  CHECK(Move(*s, "d", PackageState::kPendingRegistry, 1, PackageState::kNotFound) == TransitionOutcome::kApplied);
+  // "b" is still in flight: not part of the state.
+
+  auto first = s->ReadState(0, 2);
+  REQUIRE(first.ok());
+  REQUIRE(first->packages.size() == 2);
+  CHECK_FALSE(first->done);
+  CHECK(first->packages[0].key.name == "a");
+  CHECK(*first->packages[0].score == 4);
+  CHECK_THAT(first->packages[0].flags_json, Catch::Contains("deprecated"));
+  CHECK(first->packages[0].offset == 1);
+  CHECK(first->packages[1].key.name == "c");
+  CHECK(first->packages[1].offset == 2);
+  auto second = s->ReadState(first->next_after_id, 2);
+  REQUIRE(second.ok());
+  REQUIRE(second->packages.size() == 1);
+  CHECK(second->packages[0].key.name == "d");
+  CHECK(second->done);
 }

@@ -1,7 +1,7 @@
 // The reconciler: on a timer, re-publishes packages stuck in a pending state, retries
 // failed packages whose backoff has passed, and queues stale complete packages for a
 // refresh at regular priority. With it a lost message or a killed process delays work
-// but never loses it.
+// but never loses it. It also compacts the change log.
 #pragma once
 
 #include <chrono>
@@ -24,10 +24,14 @@ struct ReconcilerConfig {
   // queues die with the process (memory): what was queued before a crash or restart is
   // gone, and waiting `stuck_after` would leave users on 202 for an hour.
   bool republish_on_start = false;
+  // The change log keeps at most this many changes, none older than the age (each pass
+  // drops the rest: what a subscriber can resume from).
+  std::int64_t change_log_max_changes = 100'000;
+  std::chrono::milliseconds change_log_max_age{24 * 3600'000LL};
 };
 
 struct ReconcileCounts {
-  std::int64_t republished = 0, retried = 0, refreshed = 0;
+  std::int64_t republished = 0, retried = 0, refreshed = 0, changes_compacted = 0;
 };
 
 // Safe for concurrent use.

@@ -116,6 +116,34 @@ struct FailureRequest {
   std::int64_t retry_max_ms = 6 * 3600'000;
 };
 
+// One committed change of a package's report, as the change log holds it: the package
+// reached complete or not_found, or its score was recomputed with another result.
+struct PackageChange {
+  std::int64_t offset = 0;  // increases with every change; never reused
+  core::PackageKey key;
+  core::PackageState state = core::PackageState::kComplete;
+  std::int64_t generation = 0;
+  std::optional<double> score;  // complete packages with a score
+  std::string flags_json;       // the score's flags object as JSON; empty without a score
+  core::Millis committed_at = 0;
+};
+
+// The offsets the log can still serve: changes first..last are all there. Empty log:
+// first = last + 1. last is the newest offset ever written (0: none yet).
+struct ChangeLogBounds {
+  std::int64_t first = 1;
+  std::int64_t last = 0;
+};
+
+// A page of the compacted state: finished packages (complete, not_found) in id order, each
+// as its last change (offset = the package's last change offset, 0 if it finished before
+// the change log existed; committed_at = when it reached its state).
+struct StatePage {
+  std::vector<PackageChange> packages;
+  std::int64_t next_after_id = 0;  // pass as after_id for the next page
+  bool done = false;               // no more pages
+};
+
 // Safe for concurrent use. Callbacks run on the writer thread after the commit: they must
 // be short and must not call the store's *Sync methods.
 class PackageStore {
@@ -150,6 +178,15 @@ class PackageStore {
   // Complete packages that finished before `before`.
   core::Result<std::vector<PackageRecord>> ListStale(core::Millis before, std::size_t limit);
   core::Result<std::map<core::PackageState, std::int64_t>> CountByState();
+
+  // The change log: changes with an offset above `after_offset`, oldest first.
+  core::Result<std::vector<PackageChange>> ReadChanges(std::int64_t after_offset, std::size_t limit);
+  core::Result<ChangeLogBounds> GetChangeLogBounds();
+  // The compacted state, a page at a time (ids above `after_id`).
+  core::Result<StatePage> ReadState(std::int64_t after_id, std::size_t limit);
+  // Drops the oldest changes so that at most `keep_count` remain and none committed before
+  // `keep_since` (ms since the epoch); always a prefix of the log. Returns how many went.
+  core::Result<std::int64_t> CompactChangesSync(std::int64_t keep_count, core::Millis keep_since);
   // Packages in `state` with an id above `after_id`, in id order (for scans: rescoring).
   core::Result<std::vector<PackageRecord>> ListByState(core::PackageState state, std::int64_t after_id,
                                                        std::size_t limit);
