@@ -1,6 +1,9 @@
 #include "pkgtrust/api/api.hpp"
+#include "pkgtrust/api/change_stream.hpp"
 
 #include <fmt/format.h>
+
+#include <charconv>
 
 #include <array>
 #include <cmath>
@@ -28,10 +31,10 @@ using Steady = std::chrono::steady_clock;
 
 namespace {
 
-enum class Route { kPackage, kPurl, kQuery, kRefresh, kSearch, kFeed, kHealth, kReady, kMetrics, kOther };
-constexpr std::array<const char*, 10> kRouteNames = {
-    "package", "package_by_purl", "query",  "refresh", "search",
-    "feed",    "healthz",         "readyz", "metrics", "other"};
+enum class Route { kPackage, kPurl, kQuery, kRefresh, kSearch, kFeed, kChanges, kHealth, kReady, kMetrics, kOther };
+constexpr std::array<const char*, 11> kRouteNames = {
+    "package", "package_by_purl", "query",  "refresh", "search", "feed",
+    "changes", "healthz",         "readyz", "metrics", "other"};
 
 ServerResponse JsonResponse(int status, const json& body) {
   ServerResponse response;
@@ -138,6 +141,7 @@ class Api::Impl {
   // Renders answers for requests whose wait ended (off the threads that notify).
   pipeline::ThreadPoolExecutor renderer_;
   std::atomic<bool> ready_{false};
+  ChangeFeed* change_feed_ = nullptr;  // set before the server starts
   std::mutex collectors_mu_;
   std::vector<std::function<void(std::string&)>> collectors_;
 
@@ -154,6 +158,8 @@ class Api::Impl {
   void Search(const std::map<std::string, std::string>& params, Responder respond);
   void Feed(const ServerRequest& request, const std::map<std::string, std::string>& params,
             Responder respond);
+  void Changes(const ServerRequest& request, const std::map<std::string, std::string>& params,
+               Responder respond);
   void Ready(Responder respond);
   void Metrics(Responder respond);
 
@@ -229,6 +235,8 @@ void Api::Impl::Handle(ServerRequest request, Responder respond) {
     route = Route::kSearch;
   else if (path == "/v1/feeds/package-feeds")
     route = Route::kFeed;
+  else if (path == "/v1/changes")
+    route = Route::kChanges;
   else if (path.starts_with("/v1/packages/"))
     route = method == "POST" ? Route::kRefresh : Route::kPackage;
 
@@ -266,6 +274,8 @@ void Api::Impl::Handle(ServerRequest request, Responder respond) {
         return Search(*params, once);
       case Route::kFeed:
         return Feed(request, *params, once);
+      case Route::kChanges:
+        return Changes(request, *params, once);
       case Route::kRefresh:
         return Refresh(request, std::string_view(path).substr(13), *params, once);
       case Route::kPackage:
@@ -277,6 +287,33 @@ void Api::Impl::Handle(ServerRequest request, Responder respond) {
     core::Log(core::LogLevel::kError, "api", "{} {}: {}", method, path, e.what());
     once(ErrorResponse(500, "internal", "internal error; the server log has the details"));
   }
+}
+
+// GET /v1/changes: Server-Sent Events (change_stream.hpp).
+void Api::Impl::Changes(const ServerRequest& request, const std::map<std::string, std::string>& params,
+                        Responder respond) {
+  if (change_feed_ == nullptr)
+    return respond(ErrorResponse(503, "unavailable", "the change stream is not running in this process"));
+  auto filter = ChangeFilter::FromQuery(request.query);
+  if (!filter.ok()) return respond(ErrorResponse(400, "invalid_parameter", filter.status().message()));
+  std::optional<std::int64_t> resume_from;
+  const std::string* last_event_id = request.Header("last-event-id");
+  std::string offset_text = last_event_id ? *last_event_id : "";
+  if (auto it = params.find("offset"); it != params.end() && offset_text.empty()) offset_text = it->second;
+  if (!offset_text.empty()) {
+    std::int64_t offset = 0;
+    auto [end, ec] = std::from_chars(offset_text.data(), offset_text.data() + offset_text.size(), offset);
+    if (ec != std::errc() || end != offset_text.data() + offset_text.size() || offset < 0)
+      return respond(ErrorResponse(400, "invalid_parameter",
+                                   fmt::format("the offset (Last-Event-ID) must be a whole number, got '{}'",
+                                               offset_text.substr(0, 40))));
+    resume_from = offset;
+  }
+  ServerResponse response;
+  response.content_type = "text/event-stream";
+  response.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+  response.stream = MakeChangeSubscription(*change_feed_, std::move(filter).value(), resume_from);
+  respond(std::move(response));
 }
 
 std::string Api::Impl::RequestId(const ServerRequest& request, std::string_view prefix) {
@@ -828,6 +865,7 @@ void Api::AddMetricsCollector(std::function<void(std::string&)> collector) {
   impl_->collectors_.push_back(std::move(collector));
 }
 void Api::SetReady(bool ready) { impl_->ready_ = ready; }
+void Api::SetChangeFeed(ChangeFeed* feed) { impl_->change_feed_ = feed; }
 void Api::StopWaiting() { impl_->waiters_.Stop(); }
 
 }  // namespace pkgtrust::api

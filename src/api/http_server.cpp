@@ -102,9 +102,11 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
   }
 
-  // From Stop(): an idle connection closes now; a busy one closes after its answer.
+  // From Stop(): an idle connection closes now; a busy one closes after its answer; a
+  // stream (it never finishes by itself) ends now.
   void Drain() {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->body_stream_) return self->EndStream();
       if (!self->busy_) self->Close();
     });
   }
@@ -186,6 +188,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(ServerResponse response) {
+    if (response.stream) return StartStream(std::move(response));
     res_ = {};
     res_.version(11);
     res_.result(static_cast<unsigned>(response.status));
@@ -205,6 +208,48 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!ec && unread_input_) return LingeringClose();
     if (ec || !res_.keep_alive()) return Close();
     Read();
+  }
+
+  // --- streamed bodies ----------------------------------------------------------------
+
+  void StartStream(ServerResponse response) {
+    body_stream_ = std::move(response.stream);
+    std::string head = fmt::format("HTTP/1.1 {} {}\r\nServer: pkgtrust\r\nContent-Type: {}\r\n", response.status,
+                                   std::string(http::obsolete_reason(static_cast<http::status>(response.status))),
+                                   response.content_type);
+    for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
+    head += "Connection: close\r\n\r\n";
+    WriteStreamBytes(std::move(head), false);
+  }
+
+  void WriteStreamBytes(std::string bytes, bool end) {
+    stream_out_ = std::move(bytes);
+    stream_ends_ = end;
+    stream_.expires_after(server_.config_.stream_write_timeout);
+    asio::async_write(stream_, asio::buffer(stream_out_),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnStreamWrite(ec); });
+  }
+
+  void OnStreamWrite(beast::error_code ec) {
+    stream_.expires_never();
+    if (ec || stream_ends_ || !body_stream_) return EndStream();
+    // The next bytes may come later, from another thread: back to this strand to write.
+    body_stream_->Next([self = shared_from_this()](std::string bytes, bool end) {
+      asio::dispatch(self->stream_.get_executor(), [self, bytes = std::move(bytes), end]() mutable {
+        if (!self->body_stream_) return;  // ended meanwhile
+        if (bytes.empty() && end) return self->EndStream();
+        self->WriteStreamBytes(std::move(bytes), end);
+      });
+    });
+  }
+
+  void EndStream() {
+    if (auto stream = std::move(body_stream_)) {
+      stream->Cancel();
+      busy_ = false;
+      server_.RequestFinished();
+    }
+    Close();
   }
 
   // After answering a request whose body was not read (413, 431, 400): stop sending, then
@@ -227,6 +272,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close() {
+    if (body_stream_) return EndStream();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.close();
@@ -237,6 +283,9 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
+  std::shared_ptr<ResponseStream> body_stream_;  // set while a streamed body is being sent
+  std::string stream_out_;
+  bool stream_ends_ = false;
   std::string remote_;
   bool keep_alive_ = true;
   bool busy_ = false;

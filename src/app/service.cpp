@@ -119,8 +119,15 @@ void Service::Start(bool serve_http) {
     api_config.admin_token = token;
   if (const char* token = std::getenv(config_.secrets.feed_token_env.c_str())) api_config.feed_token = token;
   api_ = std::make_unique<api::Api>(api_config, *store_, *pipeline_, *transport_, clock);
+  change_feed_ = std::make_unique<api::ChangeFeed>(*store_, api::ChangeFeedConfig{});
+  api_->SetChangeFeed(change_feed_.get());
   for (const auto& stage : pipeline_->stages())
-    stage->SetObserver([api = api_.get()](const pipeline::StageEvent& event) { api->OnStageEvent(event); });
+    stage->SetObserver([api = api_.get(), feed = change_feed_.get()](const pipeline::StageEvent& event) {
+      api->OnStageEvent(event);
+      // A package finished: its change is committed, subscribers can have it now.
+      if (event.kind == pipeline::StageEvent::Kind::kCompleted && !core::IsInFlight(event.to)) feed->Notify();
+    });
+  change_feed_->Start();
   api_->AddMetricsCollector([http = measured_http_.get()](std::string& out) { http->AppendPrometheus(out); });
   pipeline_->Start();
   started_ = true;
@@ -172,12 +179,14 @@ void Service::Stop() {
   api_->SetReady(false);
   api_->StopWaiting();
   if (server_) server_->Stop(config_.shutdown_grace);
+  change_feed_->Stop();
   pipeline_->Stop();
   store_->Close();
   executor_->Stop();
   http_.reset();  // joins the HTTP threads; no handler callback can arrive after this
   server_.reset();
   api_.reset();
+  change_feed_.reset();
   core::Log(core::LogLevel::kInfo, "service", "stopped");
 }
 

@@ -9,6 +9,7 @@
 
 #include "app/config.hpp"
 #include "pkgtrust/api/api.hpp"
+#include "pkgtrust/api/change_stream.hpp"
 #include "pkgtrust/api/http_server.hpp"
 #include "pkgtrust/bus/transport.hpp"
 #include "pkgtrust/github/github_client.hpp"
@@ -51,6 +52,7 @@ class Service {
   std::map<std::string, pipeline::StageHandler*> handlers_;
   std::unique_ptr<store::PackageStore> store_;
   std::unique_ptr<bus::Transport> transport_;
+  std::unique_ptr<api::ChangeFeed> change_feed_;
   std::unique_ptr<pipeline::ThreadPoolExecutor> executor_;
   std::unique_ptr<net::BeastHttpClient> http_;
   std::unique_ptr<net::MeasuredHttpClient> measured_http_;

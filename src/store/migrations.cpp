@@ -73,13 +73,17 @@ ALTER TABLE package_facts_v3 RENAME TO package_facts;
     // The change stream's log: one row per committed change of a package's report (state to
     // complete or not_found, a new score), in the transaction of the change itself. The
     // offset is the row id; AUTOINCREMENT never hands out an offset twice, even after the
-    // log is compacted down to nothing. packages.change_offset is the package's last one;
-    // packages.score and .flags copy the score fact's, so the compacted state (what a new
-    // subscriber receives first) is read from one table.
+    // log is compacted down to nothing. packages.change_offset, report_state,
+    // report_generation, score and flags are the package's last change, kept while a new
+    // run is in flight, so the compacted state (what a new subscriber receives first) is
+    // read from one table.
     {4, "change log", R"sql(
 ALTER TABLE packages ADD COLUMN change_offset INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE packages ADD COLUMN report_state TEXT;
+ALTER TABLE packages ADD COLUMN report_generation INTEGER;
 ALTER TABLE packages ADD COLUMN score REAL;
 ALTER TABLE packages ADD COLUMN flags TEXT;
+UPDATE packages SET report_state = state, report_generation = generation WHERE state IN ('complete', 'not_found');
 UPDATE packages SET
   score = (SELECT json_extract(data, '$.score') FROM package_facts WHERE package_id = packages.id AND kind = 'score'),
   flags = (SELECT json_extract(data, '$.flags') FROM package_facts WHERE package_id = packages.id AND kind = 'score')

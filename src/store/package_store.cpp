@@ -38,8 +38,9 @@ Status AppendChange(Connection& conn, std::int64_t package_id, Millis now) {
   (*insert)->Bind(now).Bind(package_id);
   if (Status s = (*insert)->Run(); !s.ok()) return s;
   auto mark = conn.Prepare(
-      "UPDATE packages SET (change_offset, score, flags) = "
-      "(SELECT id, score, flags FROM package_changes WHERE id = last_insert_rowid()) WHERE id = ?");
+      "UPDATE packages SET (change_offset, report_state, report_generation, score, flags) = "
+      "(SELECT id, state, generation, score, flags FROM package_changes WHERE id = last_insert_rowid()) "
+      "WHERE id = ?");
   if (!mark.ok()) return mark.status();
   (*mark)->Bind(package_id);
   return (*mark)->Run();
@@ -594,8 +595,8 @@ Result<std::vector<PackageChange>> PackageStore::ReadChanges(std::int64_t after_
 Result<StatePage> PackageStore::ReadState(std::int64_t after_id, std::size_t limit) {
   Impl::Lease lease(*impl_);
   auto stmt = (*lease).Prepare(
-      "SELECT id, ecosystem, name, state, generation, score, flags, state_since, change_offset FROM packages "
-      "WHERE id > ? AND state IN ('complete', 'not_found') ORDER BY id LIMIT ?");
+      "SELECT id, ecosystem, name, report_state, report_generation, score, flags, state_since, change_offset "
+      "FROM packages WHERE id > ? AND report_state IS NOT NULL ORDER BY id LIMIT ?");
   if (!stmt.ok()) return stmt.status();
   (*stmt)->Bind(after_id).Bind(static_cast<std::int64_t>(limit));
   StatePage page;

@@ -490,3 +490,21 @@ TEST_CASE("the compacted state lists finished packages with their last change, a
   CHECK(second->packages[0].key.name == "d");
   CHECK(second->done);
 }
+
+TEST_CASE("a package being refreshed keeps its last report in the compacted state", "[store]") {
+  testing::TempDir dir;
+  core::ManualClock clock;
+  auto s = OpenStore(dir.File("s.db"), clock);
+  REQUIRE(s->EnqueueSync({Npm("a"), Priority::kRegular}).ok());
+  CHECK(Move(*s, "a", PackageState::kPendingRegistry, 1, PackageState::kPendingScore) == TransitionOutcome::kApplied);
+  REQUIRE(s->TransitionSync({Npm("a"), PackageState::kPendingScore, 1, PackageState::kComplete,
+                             {{"score", R"({"score":9,"flags":{}})"}}})
+              .ok());
+  REQUIRE(s->EnqueueSync({Npm("a"), Priority::kRegular}).ok());  // a refresh: generation 2 in flight
+  auto state = s->ReadState(0, 10);
+  REQUIRE(state.ok());
+  REQUIRE(state->packages.size() == 1);
+  CHECK(state->packages[0].state == PackageState::kComplete);
+  CHECK(state->packages[0].generation == 1);
+  CHECK(*state->packages[0].score == 9);
+}

@@ -35,6 +35,8 @@ struct ApiConfig {
   std::chrono::milliseconds report_cache_ttl{2000};
 };
 
+class ChangeFeed;
+
 // Safe for concurrent use. Everything passed in must outlive it.
 class Api final : public RequestHandler {
  public:
@@ -48,6 +50,8 @@ class Api final : public RequestHandler {
   void OnStageEvent(const pipeline::StageEvent& event);
   // Appends more Prometheus text to /metrics (upstream requests, server stats).
   void AddMetricsCollector(std::function<void(std::string&)> collector);
+  // GET /v1/changes streams from this feed (503 while none is set). Set before serving.
+  void SetChangeFeed(ChangeFeed* feed);
   // /readyz answers 200 only while ready (after start-up, before shutdown).
   void SetReady(bool ready);
   // Shutdown: answers every waiting request now and refuses new waits.

@@ -28,6 +28,8 @@ struct ServerConfig {
   // is closed after it too.
   std::chrono::milliseconds request_timeout{15'000};
   std::chrono::milliseconds write_timeout{15'000};
+  // A streamed body (change stream) whose client reads nothing for this long is cut off.
+  std::chrono::milliseconds stream_write_timeout{300'000};
   int max_connections = 4096;
 };
 
@@ -42,11 +44,27 @@ struct ServerRequest {
   const std::string* Header(std::string_view lower_case_name) const;
 };
 
+// A body produced as it goes (Server-Sent Events). The server writes the status line and
+// headers (no Content-Length; the connection closes when the stream ends), then asks for
+// the next bytes each time the previous ones are written, so a client that reads slowly
+// slows only its own stream.
+class ResponseStream {
+ public:
+  virtual ~ResponseStream() = default;
+  // Called after each write, the first time after the headers. Must call `deliver` exactly
+  // once, now or later, from any thread: the next bytes, and `end` to finish after them.
+  virtual void Next(std::function<void(std::string bytes, bool end)> deliver) = 0;
+  // The connection is closing (the client went away, a write failed or timed out, the
+  // server stops). Next is not called again; a pending `deliver` may be dropped.
+  virtual void Cancel() {}
+};
+
 struct ServerResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::shared_ptr<ResponseStream> stream;  // set: `body` is ignored, the stream is the body
 };
 
 // Must be called exactly once, from any thread.

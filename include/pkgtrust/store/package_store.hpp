@@ -135,9 +135,10 @@ struct ChangeLogBounds {
   std::int64_t last = 0;
 };
 
-// A page of the compacted state: finished packages (complete, not_found) in id order, each
-// as its last change (offset = the package's last change offset, 0 if it finished before
-// the change log existed; committed_at = when it reached its state).
+// A page of the compacted state: every package that has a report (it finished once; a
+// refresh in flight keeps the last one), in id order, each as its last change (offset = the
+// package's last change offset, 0 if it finished before the change log existed;
+// committed_at = when the row last changed state).
 struct StatePage {
   std::vector<PackageChange> packages;
   std::int64_t next_after_id = 0;  // pass as after_id for the next page

@@ -1,0 +1,115 @@
+// The change stream: GET /v1/changes as Server-Sent Events over the store's change log.
+//
+// - Without an offset a subscriber gets the compacted state (every finished package,
+//   filtered) as `snapshot` events, then `snapshot_end` with the log's last offset S as its
+//   id, then every change after S (`change` events, id = offset), live. A package that
+//   changed after S while the state was being read is sent again only by a change newer
+//   than the one its snapshot event already showed: no gap, no duplicate offset.
+// - With `Last-Event-ID` (or ?offset=) still in the log it resumes after it; an older one
+//   gets a `reset` event naming the reason, then the state again.
+// - A subscriber that falls so far behind that its offset leaves the log is cut off with a
+//   `reset` event saying so. Each subscriber reads at its own pace: the feed never waits
+//   for one (recent changes are kept in memory, older ones are read from the log).
+// - Heartbeat comments keep idle connections alive.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "pkgtrust/api/http_server.hpp"
+#include "pkgtrust/core/ecosystem.hpp"
+#include "pkgtrust/core/status.hpp"
+#include "pkgtrust/store/package_store.hpp"
+
+namespace pkgtrust::api {
+
+// Which changes a subscriber wants: AND of what is set.
+struct ChangeFilter {
+  std::optional<core::Ecosystem> ecosystem;
+  std::string name_prefix;
+  std::optional<double> score_below;  // score < this
+  std::optional<double> score_above;  // score > this
+  bool any_flag = false;              // at least one flag set (malicious, deprecated, ...)
+
+  bool Matches(const store::PackageChange& change) const;
+  // From the query string: ecosystem, prefix, score_below, score_above, flagged=true.
+  static core::Result<ChangeFilter> FromQuery(std::string_view query);
+};
+
+struct ChangeFeedConfig {
+  std::chrono::milliseconds poll_interval{200};  // the log is read at least this often (other processes)
+  std::size_t recent_changes = 65'536;           // changes kept in memory for subscribers
+  std::chrono::milliseconds heartbeat{15'000};
+  std::size_t page = 2'000;  // state rows or log changes read per step
+};
+
+// Reads new changes from the log (woken at once by Notify, else every poll interval),
+// keeps the recent ones in memory and wakes subscribers. Safe for concurrent use.
+class ChangeFeed {
+ public:
+  struct Entry {
+    store::PackageChange change;
+    std::string data;  // the event's JSON
+  };
+
+  ChangeFeed(store::PackageStore& store, ChangeFeedConfig config);
+  ~ChangeFeed();
+  void Start();
+  void Stop();
+  // A change was committed in this process: read the log now.
+  void Notify();
+
+  // Changes after `offset` from memory, up to `max`; false when memory no longer holds
+  // all changes after `offset` (read the log instead).
+  bool Recent(std::int64_t offset, std::size_t max, std::vector<std::shared_ptr<const Entry>>* out) const;
+  std::int64_t Last() const;
+  // Calls `wake(timed_out)` once, from the feed's thread: when a change after `offset` is
+  // known, or after the heartbeat interval. Returns an id for Unwatch.
+  std::uint64_t Watch(std::int64_t offset, std::function<void(bool timed_out)> wake);
+  void Unwatch(std::uint64_t id);
+
+  store::PackageStore& store() { return store_; }
+  const ChangeFeedConfig& config() const { return config_; }
+  std::int64_t subscribers() const { return subscribers_; }
+  void AddSubscriber(int delta) { subscribers_ += delta; }
+
+  // The event JSON of a change (also used for snapshot rows).
+  static std::string EventData(const store::PackageChange& change);
+
+ private:
+  void Loop();
+
+  store::PackageStore& store_;
+  ChangeFeedConfig config_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<const Entry>> recent_;
+  std::int64_t last_ = 0;  // newest offset read
+  bool notified_ = false;
+  bool stopping_ = false;
+  struct Watcher {
+    std::int64_t offset;
+    std::chrono::steady_clock::time_point deadline;
+    std::function<void(bool)> wake;
+  };
+  std::map<std::uint64_t, Watcher> watchers_;
+  std::uint64_t next_watch_ = 1;
+  std::atomic<std::int64_t> subscribers_{0};
+  std::thread thread_;
+};
+
+// One subscriber's stream: GET /v1/changes.
+// `resume_from`: the Last-Event-ID (or ?offset=), absent for a cold start.
+std::shared_ptr<ResponseStream> MakeChangeSubscription(ChangeFeed& feed, ChangeFilter filter,
+                                                       std::optional<std::int64_t> resume_from);
+
+}  // namespace pkgtrust::api
