@@ -7,5 +7,7 @@ namespace pkgtrust::bench {
 int BenchApi(int packages, int seconds, int connections, int server_threads, bool json);
 // SNS -> SQS -> receive -> ack on the fauxqs emulator, batching on and off (bench/README.md).
 int BenchSqs(int messages, int rounds, int publishers, bool json);
+// The change stream: cold start to one subscriber, fan-out delay to many (bench/README.md).
+int BenchChanges(int packages, int subscribers, int changes, int per_second, bool json);
 
 }  // namespace pkgtrust::bench

@@ -5,6 +5,9 @@
 //   pkgtrust_bench http     [--requests N]  upstream client against the replay server, 64 in flight
 //   pkgtrust_bench api      [--packages N] [--seconds S] [--connections C] [--server-threads T]
 //                                           known-package GETs with wrk against the whole service
+//   pkgtrust_bench changes  [--packages N] [--subscribers S] [--changes C] [--rate R]
+//                                           change stream: cold start of N packages to one
+//                                           subscriber; C changes at R/s fanned out to S subscribers
 //   pkgtrust_bench sqs      [--messages N] [--rounds R] [--publishers P]
 //                                           SNS -> SQS -> receive -> ack on the fauxqs emulator,
 //                                           batching on and off
@@ -301,7 +304,7 @@ int BenchHttp(int requests, bool json) {
 int main(int argc, char** argv) {
   core::SetLogLevel(core::LogLevel::kWarn);
   std::string what = argc > 1 ? argv[1] : "";
-  int count = 0, seconds = 10, connections = 64, threads = 2, rounds = 3, publishers = 16;
+  int count = 0, seconds = 10, connections = 64, threads = 2, rounds = 3, publishers = 16, subscribers = 1000, changes = 5000, rate = 1000;
   bool json = false;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
@@ -313,6 +316,12 @@ int main(int argc, char** argv) {
       connections = std::atoi(argv[++i]);
     else if (arg == "--server-threads" && i + 1 < argc)
       threads = std::atoi(argv[++i]);
+    else if (arg == "--subscribers" && i + 1 < argc)
+      subscribers = std::atoi(argv[++i]);
+    else if (arg == "--changes" && i + 1 < argc)
+      changes = std::atoi(argv[++i]);
+    else if (arg == "--rate" && i + 1 < argc)
+      rate = std::atoi(argv[++i]);
     else if (arg == "--publishers" && i + 1 < argc)
       publishers = std::atoi(argv[++i]);
     else if (arg == "--rounds" && i + 1 < argc)
@@ -327,11 +336,14 @@ int main(int argc, char** argv) {
   if (what == "api")
     return bench::BenchApi(count > 0 ? count : 1000, seconds > 0 ? seconds : 10, connections,
                            threads > 0 ? threads : 2, json);
+  if (what == "changes")
+    return bench::BenchChanges(count > 0 ? count : 1'000'000, subscribers, changes, std::max(1, rate), json);
   if (what == "sqs") return bench::BenchSqs(count > 0 ? count : 5000, rounds, publishers, json);
   fmt::print(
       stderr,
       "usage: pkgtrust_bench bus [--messages N] | store [--packages N] | registry | http [--requests N]"
       " | api [--packages N] [--seconds S] [--connections C] [--server-threads T]"
-      " | sqs [--messages N] [--rounds R] [--publishers P]  [--json]\n");
+      " | sqs [--messages N] [--rounds R] [--publishers P]"
+      " | changes [--packages N] [--subscribers S] [--changes C] [--rate R]  [--json]\n");
   return 2;
 }
