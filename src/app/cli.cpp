@@ -16,6 +16,8 @@
 #include "app/config.hpp"
 #include "app/score_command.hpp"
 #include "app/service.hpp"
+#include "app/watch_command.hpp"
+#include "pkgtrust/core/percent_encoding.hpp"
 #include "pkgtrust/bus/sqs_topology.hpp"
 #include "pkgtrust/net/sigv4.hpp"
 #include "pkgtrust/pipeline/ingest_handlers.hpp"
@@ -56,6 +58,11 @@ Usage:
                                     them. --prune also deletes what has the name prefix but
                                     is not in the file. --detailed-exitcode: plan exits 2
                                     when there are changes
+  pkgtrust watch [--url URL] [--ecosystem E] [--prefix P] [--score-below N] [--score-above N]
+                [--flagged] [--from-offset N] [--json] [--max-events N]
+                                    follow the change stream (GET /v1/changes) of the service
+                                    at URL (default http://127.0.0.1:8080): the state, then each
+                                    change; reconnects after a disconnect where it left off
   pkgtrust --help                   this text
   pkgtrust --version                the version
 
@@ -204,9 +211,14 @@ int RunCli(int argc, char** argv) {
     return 0;
   }
   if (command != "serve" && command != "dev" && command != "check-config" && command != "import-osv" &&
-      command != "rescore" && command != "score" && command != "topology")
+      command != "rescore" && command != "score" && command != "topology" && command != "watch")
     return Usage(fmt::format("unknown command '{}'", command));
   std::string topology_action;  // topology: plan | apply
+  WatchOptions watch;
+  std::string watch_max = "0";
+  auto add_filter = [&watch](const char* name, const std::string& value) {
+    watch.query += fmt::format("{}{}={}", watch.query.empty() ? "" : "&", name, core::PercentEncode(value));
+  };
   bool prune = false, detailed_exitcode = false;
   std::string positional;
   std::vector<std::string> targets;  // score: PURL, or ECOSYSTEM NAME
@@ -224,6 +236,28 @@ int RunCli(int argc, char** argv) {
     bool ok = true;
     if (arg == "--config" && command != "dev")
       ok = value(&config_path);
+    else if (command == "watch" && arg == "--url")
+      ok = value(&watch.url);
+    else if (command == "watch" && (arg == "--ecosystem" || arg == "--prefix" || arg == "--score-below" ||
+                                    arg == "--score-above")) {
+      std::string v;
+      ok = value(&v);
+      std::string name = arg.substr(2);
+      std::replace(name.begin(), name.end(), '-', '_');
+      if (ok) add_filter(name.c_str(), v);
+    } else if (command == "watch" && arg == "--flagged")
+      add_filter("flagged", "true");
+    else if (command == "watch" && arg == "--from-offset") {
+      std::string v;
+      ok = value(&v);
+      char* end = nullptr;
+      long long offset = ok ? std::strtoll(v.c_str(), &end, 10) : 0;
+      if (ok && (v.empty() || *end != '\0' || offset < 0)) return Usage("--from-offset takes a whole number");
+      watch.from_offset = offset;
+    } else if (command == "watch" && arg == "--json")
+      watch.json = true;
+    else if (command == "watch" && arg == "--max-events")
+      ok = value(&watch_max);
     else if (command == "topology" && topology_action.empty() && !arg.starts_with("-"))
       topology_action = arg;
     else if (command == "topology" && arg == "--prune")
@@ -271,6 +305,10 @@ int RunCli(int argc, char** argv) {
       if (!log_level.empty() && !core::ParseLogLevel(log_level, &config.log_level))
         return Usage(fmt::format("unknown log level '{}'", log_level));
       return RunScore(std::move(config), targets, json_output, std::chrono::seconds(timeout));
+    }
+    if (command == "watch") {
+      watch.max_events = std::atoi(watch_max.c_str());
+      return RunWatch(watch);
     }
     if (command == "topology") {
       if (topology_action != "plan" && topology_action != "apply")

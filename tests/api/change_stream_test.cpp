@@ -11,11 +11,17 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "pkgtrust/api/api.hpp"
 #include "pkgtrust/bus/memory_transport.hpp"
 #include "pkgtrust/pipeline/pipeline.hpp"
+#include <boost/asio.hpp>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "support/sse_client.hpp"
 #include "support/test_support.hpp"
 
@@ -29,8 +35,10 @@ namespace {
 // The API with its change feed over a temporary database; packages are finished by hand.
 class StreamUnderTest {
  public:
-  explicit StreamUnderTest(api::ChangeFeedConfig feed_config = {}) : transport_(bus::Topology{}, {}) {
-    auto opened = store::PackageStore::Open({.path = dir_.File("changes.db")}, core::SystemClock::Instance());
+  explicit StreamUnderTest(api::ChangeFeedConfig feed_config = {}, std::string db_path = "", int port = 0)
+      : transport_(bus::Topology{}, {}) {
+    if (db_path.empty()) db_path = dir_.File("changes.db");
+    auto opened = store::PackageStore::Open({.path = db_path}, core::SystemClock::Instance());
     REQUIRE(opened.ok());
     store_ = std::move(opened).value();
     pipeline_ = std::make_unique<pipeline::Pipeline>(*store_, transport_, executor_, core::SystemClock::Instance(),
@@ -40,8 +48,10 @@ class StreamUnderTest {
     feed_ = std::make_unique<api::ChangeFeed>(*store_, feed_config);
     api_->SetChangeFeed(feed_.get());
     feed_->Start();
-    server_ = std::make_unique<api::HttpServer>(api::ServerConfig{.port = 0}, *api_);
-    REQUIRE(server_->Start().ok());
+    server_ = std::make_unique<api::HttpServer>(api::ServerConfig{.port = port}, *api_);
+    core::Status started = server_->Start();
+    INFO(started.message());
+    REQUIRE(started.ok());
   }
   ~StreamUnderTest() {
     server_->Stop(1s);
@@ -274,4 +284,64 @@ TEST_CASE("a subscriber that stops reading does not hold up the others", "[api][
   }
   writer.join();
   CHECK(seen == kChanges);
+}
+
+TEST_CASE("pkgtrust watch prints the state and the changes, and resumes after the server restarts", "[api][changes]") {
+  testing::TempDir dir;
+  int port;
+  {
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor probe(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    port = probe.local_endpoint().port();
+  }
+  std::string db = dir.File("watch.db");
+  auto sut = std::make_unique<StreamUnderTest>(api::ChangeFeedConfig{}, db, port);
+  sut->Finish("w", 3);  // offsets 1-3: the state
+
+  std::string out_path = dir.File("watch.out"), err_path = dir.File("watch.err");
+  std::string url = fmt::format("http://127.0.0.1:{}", port);
+  int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    dup2(out_fd, STDOUT_FILENO);
+    dup2(err_fd, STDERR_FILENO);
+    // Not this process's sockets: the server's listening one would keep the port taken.
+    for (int fd = 3; fd < 4096; ++fd) close(fd);
+    execl(PKGTRUST_BINARY, PKGTRUST_BINARY, "watch", "--url", url.c_str(), "--json", "--max-events", "8",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out_fd);
+  close(err_fd);
+  auto lines = [&] {
+    std::vector<json> parsed;
+    std::istringstream in(testing::ReadText(out_path));
+    for (std::string line; std::getline(in, line);) parsed.push_back(json::parse(line));
+    return parsed;
+  };
+  CHECK(testing::WaitUntil([&] { return lines().size() == 3; }, 30s));
+  sut->Finish("x", 2);  // 4, 5
+  CHECK(testing::WaitUntil([&] { return lines().size() == 5; }, 30s));
+
+  sut.reset();  // the server goes away; watch keeps trying
+  sut = std::make_unique<StreamUnderTest>(api::ChangeFeedConfig{}, db, port);
+  sut->Finish("y", 3);  // 6-8, after the reconnect or before it: either way once
+  int status = 0;
+  bool exited = testing::WaitUntil([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 60s);
+  if (!exited) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  INFO(testing::ReadText(err_path));
+  REQUIRE(exited);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  std::vector<json> printed = lines();
+  REQUIRE(printed.size() == 8);
+  for (std::size_t i = 0; i < printed.size(); ++i) CHECK(printed[i]["offset"] == static_cast<int>(i) + 1);
+  CHECK(printed[3]["name"] == "x0");
+  CHECK(printed[7]["name"] == "y2");
+  CHECK_THAT(testing::ReadText(err_path), Catch::Contains("reconnecting after offset 5"));
 }
