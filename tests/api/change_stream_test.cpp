@@ -345,3 +345,25 @@ TEST_CASE("pkgtrust watch prints the state and the changes, and resumes after th
   CHECK(printed[7]["name"] == "y2");
   CHECK_THAT(testing::ReadText(err_path), Catch::Contains("reconnecting after offset 5"));
 }
+
+TEST_CASE("a subscriber that falls out of the log is cut off with the reason", "[api][changes]") {
+  StreamUnderTest sut(api::ChangeFeedConfig{.recent_changes = 100});  // little in memory: the log serves
+  auto stalled = sut.Subscribe();
+  auto end = Read(stalled, [](const Received& r) { return r.snapshot_end >= 0; });
+  REQUIRE(end.snapshot_end == 0);
+  // It stops reading while 30,000 changes happen (more than the sockets buffer), and the
+  // log keeps only the newest 10.
+  for (int i = 0; i < 30'000; i += 5'000) sut.Finish("gone-", 5'000, std::nullopt, core::Ecosystem::kNpm, i);
+  REQUIRE(sut.store().CompactChangesSync(10, 0).ok());
+  // Reading again: what was already on its way, then a reset saying why, then the end.
+  std::optional<testing::SseEvent> reset;
+  std::int64_t changes = 0;
+  while (auto event = stalled.Next(10s)) {
+    if (event->event == "change") changes++;
+    if (event->event == "reset") reset = event;
+  }
+  REQUIRE(reset);
+  CHECK_THAT(reset->data, Catch::Contains("fell behind") && Catch::Contains("reconnect without an offset"));
+  CHECK(changes < 30'000);
+  CHECK(stalled.closed());
+}
