@@ -623,7 +623,11 @@ TEST_CASE("scoped npm names, the default wait, a wait that runs out, and a stale
   sut.AddNpmPackage("takes-three-seconds", 3s);
   sut.AddNpmPackage("takes-a-second", 1s);
   sut.AddNpmPackage("gets-stale");
-  sut.config().reconciler.refresh_after = 3s;  // reports older than this are refreshed on request
+  // Reports older than this are refreshed on request. Long enough that takes-three-seconds
+  // is not stale yet when the polling below first sees it complete, even on a loaded machine
+  // (with 3 s, two full `ctest -j2` runs counted a second upstream hit below, most likely a
+  // poll that came late and started a refresh).
+  sut.config().reconciler.refresh_after = 8s;
   sut.config().reconciler.interval = 1h;       // by the request, not by the reconciler
   sut.Start();
 
