@@ -83,6 +83,19 @@ bool IsRetryableAwsError(const Status& status) {
 
 std::string XmlText(pugi::xml_node node, const char* child) { return node.child(child).text().as_string(); }
 
+std::string JsonString(const json& object, const char* key, const char* fallback) {
+  if (!object.is_object()) return fallback;
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
+}
+
+const json& JsonMember(const json& object, const char* key) {
+  static const json kNull;
+  if (!object.is_object()) return kNull;
+  auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
 AwsClient::AwsClient(AwsEndpoints endpoints, net::AwsCredentials credentials, net::HttpClient& http)
     : endpoints_(std::move(endpoints)), credentials_(std::move(credentials)), http_(http) {}
 
@@ -151,8 +164,8 @@ void AwsClient::Sqs(std::string_view action, json body, std::function<void(core:
          if (response->status != 200) {
            std::string code, message;
            if (answer.is_object()) {
-             code = answer.value("__type", answer.value("code", ""));
-             message = answer.value("message", answer.value("Message", ""));
+             code = JsonString(answer, "__type", JsonString(answer, "code").c_str());
+             message = JsonString(answer, "message", JsonString(answer, "Message").c_str());
            }
            // The query-protocol code, when AWS sends it, is the more specific one.
            if (const std::string* query_error = response->Header("x-amzn-query-error"))

@@ -68,5 +68,9 @@ bool IsRetryableAwsError(const core::Status& status);
 
 // The text of a child element, or "" (SNS answers).
 std::string XmlText(pugi::xml_node node, const char* child);
+// A string member of a JSON object, or `fallback` when it is missing or not a string; and
+// a member of any type, or null. Never throw, whatever an answer holds (SQS answers).
+std::string JsonString(const nlohmann::json& object, const char* key, const char* fallback = "");
+const nlohmann::json& JsonMember(const nlohmann::json& object, const char* key);
 
 }  // namespace pkgtrust::bus

@@ -95,7 +95,7 @@ core::Result<Live> ReadLive(AwsClient& aws, const SqsTransportConfig& config, co
     if (!token.empty()) request["NextToken"] = token;
     auto answer = aws.SqsSync("ListQueues", request);
     if (!answer.ok()) return answer.status();
-    for (const json& url : answer->value("QueueUrls", json::array())) {
+    for (const json& url : JsonMember(*answer, "QueueUrls")) {
       if (!url.is_string()) continue;
       LiveQueue queue{url.get<std::string>(), "", {}};
       auto attributes = aws.SqsSync("GetQueueAttributes", {{"QueueUrl", queue.url}, {"AttributeNames", {"All"}}});
@@ -103,15 +103,16 @@ core::Result<Live> ReadLive(AwsClient& aws, const SqsTransportConfig& config, co
         if (attributes.status().code() == core::StatusCode::kNotFound) continue;  // deleted meanwhile
         return attributes.status();
       }
-      const json found = attributes->value("Attributes", json::object());
-      for (const auto& [name, value] : found.items())
-        if (value.is_string()) queue.attributes[name] = value.get<std::string>();
+      const json& found = JsonMember(*attributes, "Attributes");
+      if (found.is_object())
+        for (const auto& [name, value] : found.items())
+          if (value.is_string()) queue.attributes[name] = value.get<std::string>();
       queue.arn = queue.attributes["QueueArn"];
       live.Learn(queue.arn);
       std::string name = LastSegment(queue.url, '/');
       if (name.starts_with(config.name_prefix)) live.queues[name] = std::move(queue);
     }
-    token = answer->value("NextToken", "");
+    token = JsonString(*answer, "NextToken");
   } while (!token.empty());
 
   for (const auto& [name, arn] : live.topics) {
@@ -209,10 +210,10 @@ Status CreateQueue(AwsClient& aws, Live& live, const std::string& name,
                    const std::map<std::string, std::string>& attributes) {
   auto created = aws.SqsSync("CreateQueue", {{"QueueName", name}, {"Attributes", attributes}});
   if (!created.ok()) return created.status();
-  LiveQueue queue{created->value("QueueUrl", ""), "", attributes};
+  LiveQueue queue{JsonString(*created, "QueueUrl"), "", attributes};
   auto arn = aws.SqsSync("GetQueueAttributes", {{"QueueUrl", queue.url}, {"AttributeNames", {"QueueArn"}}});
   if (!arn.ok()) return arn.status();
-  queue.arn = arn->value("Attributes", json::object()).value("QueueArn", "");
+  queue.arn = JsonString(JsonMember(*arn, "Attributes"), "QueueArn");
   live.Learn(queue.arn);
   live.queues[name] = std::move(queue);
   return Status::Ok();

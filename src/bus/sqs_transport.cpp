@@ -75,20 +75,20 @@ void AddAttributes(FormParams& params, const std::string& prefix, const Attribut
 Delivery ParseSqsMessage(const std::string& queue, const json& m) {
   Delivery delivery;
   delivery.queue = queue;
-  delivery.message_id = m.value("MessageId", "");
-  delivery.receipt = m.value("ReceiptHandle", "");
+  delivery.message_id = JsonString(m, "MessageId");
+  delivery.receipt = JsonString(m, "ReceiptHandle");
   delivery.receive_count = 1;
   if (auto attrs = m.find("Attributes"); attrs != m.end() && attrs->is_object()) {
-    std::string count = attrs->value("ApproximateReceiveCount", "1");
+    std::string count = JsonString(*attrs, "ApproximateReceiveCount", "1");
     delivery.receive_count = std::max(1, std::atoi(count.c_str()));
   }
   auto message = std::make_shared<Message>();
-  message->body = m.value("Body", "");
+  message->body = JsonString(m, "Body");
   if (auto attrs = m.find("MessageAttributes"); attrs != m.end() && attrs->is_object()) {
     for (const auto& [name, value] : attrs->items()) {
       if (!value.is_object()) continue;
       message->attributes.Set(name,
-                              {ParseDataType(value.value("DataType", "String")), value.value("StringValue", "")});
+                              {ParseDataType(JsonString(value, "DataType", "String")), JsonString(value, "StringValue")});
     }
   }
   // SNS's envelope (a subscription without raw delivery): the message and its attributes
@@ -96,7 +96,7 @@ Delivery ParseSqsMessage(const std::string& queue, const json& m) {
   if (message->attributes.empty() && message->body.starts_with('{') &&
       message->body.find("\"Notification\"") != std::string::npos) {
     json envelope = json::parse(message->body, nullptr, /*allow_exceptions=*/false);
-    if (envelope.is_object() && envelope.value("Type", "") == "Notification" && envelope.contains("TopicArn") &&
+    if (envelope.is_object() && JsonString(envelope, "Type") == "Notification" && envelope.contains("TopicArn") &&
         envelope.contains("Message") && envelope["Message"].is_string()) {
       auto unwrapped = std::make_shared<Message>();
       unwrapped->body = envelope["Message"].get<std::string>();
@@ -104,7 +104,7 @@ Delivery ParseSqsMessage(const std::string& queue, const json& m) {
         for (const auto& [name, value] : attrs->items()) {
           if (!value.is_object()) continue;
           unwrapped->attributes.Set(name,
-                                    {ParseDataType(value.value("Type", "String")), value.value("Value", "")});
+                                    {ParseDataType(JsonString(value, "Type", "String")), JsonString(value, "Value")});
         }
       }
       message = std::move(unwrapped);
@@ -252,7 +252,7 @@ class SqsTransport::Impl {
                                                 name, config_.sqs_endpoint, config_.region));
           return answer.status();
         }
-        *url = answer->value("QueueUrl", "");
+        *url = JsonString(*answer, "QueueUrl");
       }
     }
     housekeeper_ = std::thread([this] { Housekeep(); });
@@ -441,6 +441,7 @@ class SqsTransport::Impl {
       auto now = Steady::now();
       if (auto messages = answer->find("Messages"); messages != answer->end() && messages->is_array()) {
         for (const json& m : *messages) {
+          if (!m.is_object()) continue;
           Delivery delivery = ParseSqsMessage(q.name, m);
           if (delivery.receipt.empty()) continue;
           if (stopping_) {
@@ -506,7 +507,7 @@ class SqsTransport::Impl {
         } else if (auto failed = answer->find("Failed"); failed != answer->end() && failed->is_array()) {
           for (const json& f : *failed)
             core::Log(core::LogLevel::kDebug, "sqs", "{} on {}: {} ({})", deletes ? "delete" : "visibility change",
-                      q.name, f.value("Message", ""), f.value("Code", ""));
+                      q.name, JsonString(f, "Message"), JsonString(f, "Code"));
         }
         {
           std::lock_guard lock(mu_);

@@ -264,6 +264,21 @@ TEST_CASE("AWS's error answers: throttling is retried, the others are named", "[
   CHECK_THAT(no_queue.status().message(), Catch::Contains("queue 'q' does not exist") &&
                                               Catch::Contains("pkgtrust topology apply"));
 
+  // An answer with the wrong types where messages should be: skipped or read as empty, never a crash.
+  aws.Add("POST", "/",
+          {{200, {}, sns_xml("ListTopics", "<Topics><member><TopicArn>arn:aws:sns:us-east-1:000000000000:t</TopicArn></member></Topics>")},
+           {200, {}, R"({"QueueUrl":"http://127.0.0.1/000000000000/q"})"},
+           {200, {}, R"({"Messages":[1,"x",{"MessageId":5,"ReceiptHandle":"r1","Body":7,"MessageAttributes":{"a":3},"Attributes":[]}]})"}});
+  {
+    auto odd = bus::SqsTransport::Create(topology, config, testing::EmulatorCredentials());
+    REQUIRE(odd.ok());
+    auto got = ReceiveFor(**odd, "q", 5s);
+    REQUIRE_FALSE(got.empty());
+    CHECK(got[0].receipt == "r1");
+    CHECK(got[0].message->body.empty());
+    CHECK(got[0].receive_count == 1);
+  }
+
   aws.Add("POST", "/", {{200, {}, "<html>a proxy's error page</html>"}});
   auto garbage = bus::SqsTransport::Create(topology, config, testing::EmulatorCredentials());
   REQUIRE_FALSE(garbage.ok());
