@@ -294,7 +294,7 @@ void Api::Impl::Changes(const ServerRequest& request, const std::map<std::string
                         Responder respond) {
   if (change_feed_ == nullptr)
     return respond(ErrorResponse(503, "unavailable", "the change stream is not running in this process"));
-  auto filter = ChangeFilter::FromQuery(request.query);
+  auto filter = ChangeFilter::FromParams(params);
   if (!filter.ok()) return respond(ErrorResponse(400, "invalid_parameter", filter.status().message()));
   std::optional<std::int64_t> resume_from;
   const std::string* last_event_id = request.Header("last-event-id");

@@ -8,7 +8,6 @@
 #include <unordered_map>
 
 #include "pkgtrust/core/log.hpp"
-#include "pkgtrust/core/percent_encoding.hpp"
 #include "pkgtrust/core/purl.hpp"
 #include "pkgtrust/core/time.hpp"
 
@@ -55,36 +54,26 @@ bool ChangeFilter::Matches(const store::PackageChange& change) const {
   return true;
 }
 
-core::Result<ChangeFilter> ChangeFilter::FromQuery(std::string_view query) {
+core::Result<ChangeFilter> ChangeFilter::FromParams(const std::map<std::string, std::string>& params) {
   ChangeFilter filter;
-  while (!query.empty()) {
-    std::size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    std::size_t eq = pair.find('=');
-    auto name = core::PercentDecode(pair.substr(0, eq), true);
-    auto value = core::PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
-    if (!name.ok() || !value.ok()) return Status::InvalidArgument("the query string has a bad %-escape");
-    if (*name == "ecosystem") {
-      auto eco = core::ParseEcosystemOrError(*value);
+  for (const auto& [name, value] : params) {
+    if (name == "ecosystem") {
+      auto eco = core::ParseEcosystemOrError(value);
       if (!eco.ok()) return eco.status();
       filter.ecosystem = *eco;
-    } else if (*name == "prefix") {
-      filter.name_prefix = *value;
-    } else if (*name == "score_below" || *name == "score_above") {
-      auto number = ParseNumber(*value);
-      if (!number) return Status::InvalidArgument(fmt::format("{} must be a number, got '{}'", *name, *value));
-      (*name == "score_below" ? filter.score_below : filter.score_above) = *number;
-    } else if (*name == "flagged") {
-      if (*value != "true" && *value != "false")
-        return Status::InvalidArgument(fmt::format("flagged must be true or false, got '{}'", *value));
-      filter.any_flag = *value == "true";
-    } else if (*name == "offset") {
-      // read by the handler
-    } else {
+    } else if (name == "prefix") {
+      filter.name_prefix = value;
+    } else if (name == "score_below" || name == "score_above") {
+      auto number = ParseNumber(value);
+      if (!number) return Status::InvalidArgument(fmt::format("{} must be a number, got '{}'", name, value));
+      (name == "score_below" ? filter.score_below : filter.score_above) = *number;
+    } else if (name == "flagged") {
+      if (value != "true" && value != "false")
+        return Status::InvalidArgument(fmt::format("flagged must be true or false, got '{}'", value));
+      filter.any_flag = value == "true";
+    } else if (name != "offset") {  // the offset is the handler's
       return Status::InvalidArgument(fmt::format(
-          "unknown parameter '{}' (expected ecosystem, prefix, score_below, score_above, flagged, offset)", *name));
+          "unknown parameter '{}' (expected ecosystem, prefix, score_below, score_above, flagged, offset)", name));
     }
   }
   return filter;

@@ -41,8 +41,9 @@ struct ChangeFilter {
   bool any_flag = false;              // at least one flag set (malicious, deprecated, ...)
 
   bool Matches(const store::PackageChange& change) const;
-  // From the query string: ecosystem, prefix, score_below, score_above, flagged=true.
-  static core::Result<ChangeFilter> FromQuery(std::string_view query);
+  // From the decoded query parameters: ecosystem, prefix, score_below, score_above,
+  // flagged=true (and offset, which the handler reads); anything else is an error.
+  static core::Result<ChangeFilter> FromParams(const std::map<std::string, std::string>& params);
 };
 
 struct ChangeFeedConfig {
