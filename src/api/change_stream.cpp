@@ -196,8 +196,7 @@ bool ChangeFeed::Recent(std::int64_t offset, std::size_t max, std::vector<std::s
   std::lock_guard lock(mu_);
   if (offset >= last_) return true;
   if (recent_.empty() || recent_.front()->change.offset > offset + 1) return false;
-  // Offsets in memory are increasing but may have holes (a compaction race never, but a
-  // rescore of another process may commit out of order): find the first above `offset`.
+  // Offsets in memory increase; find the first above `offset`.
   auto it = std::upper_bound(recent_.begin(), recent_.end(), offset,
                              [](std::int64_t o, const auto& e) { return o < e->change.offset; });
   for (; it != recent_.end() && out->size() < max; ++it) out->push_back(*it);

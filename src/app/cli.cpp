@@ -307,7 +307,11 @@ int RunCli(int argc, char** argv) {
       return RunScore(std::move(config), targets, json_output, std::chrono::seconds(timeout));
     }
     if (command == "watch") {
-      watch.max_events = std::atoi(watch_max.c_str());
+      char* end = nullptr;
+      long max = std::strtol(watch_max.c_str(), &end, 10);
+      if (watch_max.empty() || *end != '\0' || max < 0 || max > 1'000'000'000)
+        return Usage("--max-events takes a whole number (0: no limit)");
+      watch.max_events = static_cast<int>(max);
       return RunWatch(watch);
     }
     if (command == "topology") {

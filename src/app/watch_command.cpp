@@ -25,8 +25,14 @@ void OnSignal(int) { g_stop = true; }
 
 // One line for a person: "1605 pypi/reqeusts complete 0.9 [typosquatting]".
 std::string Describe(const std::string& event, const json& data) {
-  std::string line = fmt::format("{:>8} {:<12} {}/{} {}", data.value("offset", 0LL), event,
-                                 data.value("ecosystem", "?"), data.value("name", "?"), data.value("state", "?"));
+  auto text = [&](const char* key) {
+    auto it = data.find(key);
+    return it != data.end() && it->is_string() ? it->get<std::string>() : std::string("?");
+  };
+  auto offset = data.find("offset");
+  std::string line = fmt::format("{:>8} {:<12} {}/{} {}",
+                                 offset != data.end() && offset->is_number_integer() ? offset->get<long long>() : 0LL,
+                                 event, text("ecosystem"), text("name"), text("state"));
   if (data.contains("score") && data["score"].is_number()) line += fmt::format(" {:.1f}", data["score"].get<double>());
   std::string flags;
   if (data.contains("flags") && data["flags"].is_object())
@@ -119,6 +125,11 @@ int RunWatch(const WatchOptions& options) {
           }
           if (event != "snapshot" && event != "change") continue;
           json parsed = json::parse(data, nullptr, false);
+          if (!parsed.is_object()) {
+            std::fprintf(stderr, "pkgtrust watch: skipping a %s event whose data is not a JSON object: %.200s\n",
+                         event.c_str(), data.c_str());
+            continue;
+          }
           if (options.json)
             std::printf("%s\n", data.c_str());
           else

@@ -182,6 +182,23 @@ void AwsClient::Sqs(std::string_view action, json body, std::function<void(core:
        });
 }
 
+core::Result<std::map<std::string, std::string>> ListTopicArns(AwsClient& aws) {
+  std::map<std::string, std::string> arns;
+  std::string token;
+  do {
+    FormParams params;
+    if (!token.empty()) params.emplace_back("NextToken", token);
+    auto answer = aws.SnsSync("ListTopics", params);
+    if (!answer.ok()) return answer.status();
+    for (pugi::xml_node member : answer->result.child("Topics").children("member")) {
+      std::string arn = XmlText(member, "TopicArn");
+      arns[arn.substr(arn.rfind(':') + 1)] = arn;
+    }
+    token = XmlText(answer->result, "NextToken");
+  } while (!token.empty());
+  return arns;
+}
+
 core::Result<SnsAnswer> AwsClient::SnsSync(std::string_view action, FormParams params) {
   return CallWithRetries<SnsAnswer>([&](auto done) { Sns(action, params, std::move(done)); });
 }

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <pugixml.hpp>
@@ -62,6 +63,9 @@ class AwsClient {
   net::AwsCredentials credentials_;
   net::HttpClient& http_;
 };
+
+// Every topic of the account and region, name -> ARN (ListTopics, all pages).
+core::Result<std::map<std::string, std::string>> ListTopicArns(AwsClient& aws);
 
 // Throttling, server errors, timeouts and lost connections: trying again later may work.
 bool IsRetryableAwsError(const core::Status& status);

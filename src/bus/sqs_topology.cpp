@@ -72,23 +72,14 @@ json ParseOrNull(const std::string& text) { return json::parse(text, nullptr, /*
 
 core::Result<Live> ReadLive(AwsClient& aws, const SqsTransportConfig& config, const std::set<std::string>& topics) {
   Live live;
-  std::string token;
-  do {
-    FormParams params;
-    if (!token.empty()) params.emplace_back("NextToken", token);
-    auto answer = aws.SnsSync("ListTopics", params);
-    if (!answer.ok()) return answer.status();
-    for (pugi::xml_node member : answer->result.child("Topics").children("member")) {
-      std::string arn = XmlText(member, "TopicArn");
-      std::string name = LastSegment(arn, ':');
-      if (!name.starts_with(config.name_prefix)) continue;
-      live.topics[name] = arn;
-      live.Learn(arn);
-    }
-    token = XmlText(answer->result, "NextToken");
-  } while (!token.empty());
+  auto topics_listed = ListTopicArns(aws);
+  if (!topics_listed.ok()) return topics_listed.status();
+  for (const auto& [name, arn] : *topics_listed) {
+    live.Learn(arn);
+    if (name.starts_with(config.name_prefix)) live.topics[name] = arn;
+  }
 
-  token.clear();
+  std::string token;
   do {
     json request = {{"MaxResults", 1000}};
     if (!config.name_prefix.empty()) request["QueueNamePrefix"] = config.name_prefix;

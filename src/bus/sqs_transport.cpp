@@ -215,20 +215,9 @@ class SqsTransport::Impl {
   }
 
   Status Resolve(const Topology& topology) {
-    // Topics: ListTopics pages through every topic of the account and region.
-    std::map<std::string, std::string> arns;
-    std::string next_token;
-    do {
-      FormParams params;
-      if (!next_token.empty()) params.emplace_back("NextToken", next_token);
-      auto answer = aws_.SnsSync("ListTopics", params);
-      if (!answer.ok()) return answer.status();
-      for (pugi::xml_node member : answer->result.child("Topics").children("member")) {
-        std::string arn = XmlText(member, "TopicArn");
-        arns[arn.substr(arn.rfind(':') + 1)] = arn;
-      }
-      next_token = XmlText(answer->result, "NextToken");
-    } while (!next_token.empty());
+    auto listed = ListTopicArns(aws_);
+    if (!listed.ok()) return listed.status();
+    const std::map<std::string, std::string>& arns = *listed;
     for (const std::string& topic : topology.Topics()) {
       std::string name = SqsResourceName(config_, topic);
       auto it = arns.find(name);

@@ -41,12 +41,19 @@ TEST_CASE("--help and --version answer and exit 0", "[app][cli]") {
 
 TEST_CASE("unknown commands and flags print usage and exit 2", "[app][cli]") {
   for (const char* args :
-       {"", "frobnicate", "--frobnicate", "serve --bogus", "serve --config", "dev --config x"}) {
+       {"", "frobnicate", "--frobnicate", "serve --bogus", "serve --config", "dev --config x",
+        "watch --max-events many", "watch --from-offset -3", "topology", "topology destroy"}) {
     INFO(args);
     auto run = Pkgtrust(args);
     CHECK(run.exit_code == 2);
     CHECK_THAT(run.output, Catch::Contains("Usage:"));
   }
+}
+
+TEST_CASE("watch refuses a URL it cannot follow", "[app][cli]") {
+  auto run = Pkgtrust("watch --url https://example.invalid");
+  CHECK(run.exit_code == 2);
+  CHECK_THAT(run.output, Catch::Contains("--url must be an http:// URL"));
 }
 
 TEST_CASE("a broken config stops start-up with one line naming file, line and key", "[app][cli]") {
