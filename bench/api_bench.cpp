@@ -77,7 +77,7 @@ int BenchApi(int packages, int seconds, int connections, int server_threads, boo
   config.database.path = (dir / "bench.db").string();
   config.server.port = 0;
   config.server.threads = server_threads;
-  config.popular_lists.clear();
+  config.scoring.popular_lists = {{"npm", "off"}, {"pypi", "off"}};
   config.log_level = core::LogLevel::kWarn;
   for (const char* name : {"npm", "npm_downloads", "pypi", "crates", "maven", "go", "github"})
     config.upstreams[name] = upstream.BaseUrl();

@@ -10,4 +10,7 @@ int BenchSqs(int messages, int rounds, int publishers, bool json);
 // The change stream: cold start to one subscriber, fan-out delay to many (bench/README.md).
 int BenchChanges(int packages, int subscribers, int changes, int per_second, bool json);
 
+// pkgtrust import-osv over a dump the size of ossf/malicious-packages' (bench/README.md).
+int BenchOsvImport(int records, bool json);
+
 }  // namespace pkgtrust::bench

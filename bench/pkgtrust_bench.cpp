@@ -8,6 +8,8 @@
 //   pkgtrust_bench changes  [--packages N] [--subscribers S] [--changes C] [--rate R]
 //                                           change stream: cold start of N packages to one
 //                                           subscriber; C changes at R/s fanned out to S subscribers
+//   pkgtrust_bench osv      [--records N]   pkgtrust import-osv of a dump of N records (31,500),
+//                                           again unchanged, again with 1% newer
 //   pkgtrust_bench sqs      [--messages N] [--rounds R] [--publishers P]
 //                                           SNS -> SQS -> receive -> ack on the fauxqs emulator,
 //                                           batching on and off
@@ -308,7 +310,7 @@ int main(int argc, char** argv) {
   bool json = false;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
-    if ((arg == "--messages" || arg == "--packages" || arg == "--requests") && i + 1 < argc)
+    if ((arg == "--messages" || arg == "--packages" || arg == "--requests" || arg == "--records") && i + 1 < argc)
       count = std::atoi(argv[++i]);
     else if (arg == "--seconds" && i + 1 < argc)
       seconds = std::atoi(argv[++i]);
@@ -339,11 +341,12 @@ int main(int argc, char** argv) {
   if (what == "changes")
     return bench::BenchChanges(count > 0 ? count : 1'000'000, subscribers, changes, std::max(1, rate), json);
   if (what == "sqs") return bench::BenchSqs(count > 0 ? count : 5000, rounds, publishers, json);
+  if (what == "osv") return bench::BenchOsvImport(count > 0 ? count : 31'500, json);
   fmt::print(
       stderr,
       "usage: pkgtrust_bench bus [--messages N] | store [--packages N] | registry | http [--requests N]"
       " | api [--packages N] [--seconds S] [--connections C] [--server-threads T]"
       " | sqs [--messages N] [--rounds R] [--publishers P]"
-      " | changes [--packages N] [--subscribers S] [--changes C] [--rate R]  [--json]\n");
+      " | changes [--packages N] [--subscribers S] [--changes C] [--rate R] | osv [--records N]  [--json]\n");
   return 2;
 }

@@ -111,6 +111,15 @@ class OnceResponder {
   std::shared_ptr<State> state_;
 };
 
+// A version asked for (?version=, a purl's @version): any text a registry could use, bounded.
+core::Status CheckVersion(std::string_view version) {
+  if (version.size() > 256) return core::Status::InvalidArgument("the version is longer than 256 bytes");
+  for (char c : version)
+    if (static_cast<unsigned char>(c) < 0x21 || c == 0x7f)
+      return core::Status::InvalidArgument("the version has spaces or control characters");
+  return core::Status::Ok();
+}
+
 }  // namespace
 
 class Api::Impl {
@@ -166,17 +175,22 @@ class Api::Impl {
   // --- packages
   // Answers for one package: at once when its report is fresh, otherwise after a run or
   // the wait.
+  // With a `version`, the answer also says what is known of that version (report.hpp).
   void Lookup(const PackageKey& key, std::chrono::milliseconds wait, const std::string& request_id,
-              Responder respond);
+              Responder respond, std::string version = {});
   bool IsFresh(const store::PackageRecord& record) const;
   // The answer for a package as stored now: 200 report, 404, or 202 (202 also when absent).
-  ServerResponse Render(const PackageKey& key, const std::optional<store::PackageRecord>& record);
+  ServerResponse Render(const PackageKey& key, const std::optional<store::PackageRecord>& record,
+                        std::string_view version = {});
+  // Adds "version": VersionSection to a report's JSON text (read from the store).
+  void AddVersion(const PackageKey& key, std::string_view version, std::string& report_text);
   // The report as JSON text (cached).
   core::Result<std::shared_ptr<const std::string>> ReportText(const store::PackageRecord& record);
   // A complete, fresh report built less than report_cache_ttl ago, without reading the
   // database; null otherwise. Changes made in this process drop the entry at once.
   std::shared_ptr<const std::string> CachedReport(const PackageKey& key);
-  json RenderEntry(const PackageKey& key, const std::optional<store::PackageRecord>& record, bool& pending);
+  json RenderEntry(const PackageKey& key, const std::optional<store::PackageRecord>& record, bool& pending,
+                   std::string_view version);
   core::Result<std::chrono::milliseconds> WaitParam(const std::map<std::string, std::string>& params,
                                                     const json* body_wait = nullptr) const;
   core::Result<PackageKey> KeyFromPath(std::string_view rest) const;
@@ -398,7 +412,17 @@ core::Result<std::shared_ptr<const std::string>> Api::Impl::ReportText(const sto
   return text;
 }
 
-ServerResponse Api::Impl::Render(const PackageKey& key, const std::optional<store::PackageRecord>& record) {
+void Api::Impl::AddVersion(const PackageKey& key, std::string_view version, std::string& report_text) {
+  auto facts = store_.GetFacts(key);
+  if (!facts.ok() || report_text.empty() || report_text.back() != '}') return;
+  report_text.pop_back();
+  report_text += R"(,"version":)";
+  report_text += VersionSection(key, *facts, version).dump(-1, ' ', false, json::error_handler_t::replace);
+  report_text += '}';
+}
+
+ServerResponse Api::Impl::Render(const PackageKey& key, const std::optional<store::PackageRecord>& record,
+                                 std::string_view version) {
   if (!record) {
     store::PackageRecord pending;
     pending.key = key;
@@ -414,6 +438,7 @@ ServerResponse Api::Impl::Render(const PackageKey& key, const std::optional<stor
   if (text.ok()) {
     ServerResponse response;
     response.body = **text;
+    if (!version.empty()) AddVersion(key, version, response.body);
     return response;
   }
   if (record->state == PackageState::kComplete) {
@@ -426,15 +451,16 @@ ServerResponse Api::Impl::Render(const PackageKey& key, const std::optional<stor
 }
 
 void Api::Impl::Lookup(const PackageKey& key, std::chrono::milliseconds wait, const std::string& request_id,
-                       Responder respond) {
+                       Responder respond, std::string version) {
   if (auto cached = CachedReport(key)) {
     ServerResponse response;
     response.body = *cached;
+    if (!version.empty()) AddVersion(key, version, response.body);
     return respond(std::move(response));
   }
   auto record = store_.Get(key);
   if (!record.ok()) return respond(StoreError(record.status()));
-  if (*record && IsFresh(**record)) return respond(Render(key, *record));
+  if (*record && IsFresh(**record)) return respond(Render(key, *record, version));
   if (waiters_.Waiting() >= config_.max_waiting_requests) {
     shed_.fetch_add(1, std::memory_order_relaxed);
     return respond(WithRetryAfter(
@@ -444,10 +470,10 @@ void Api::Impl::Lookup(const PackageKey& key, std::chrono::milliseconds wait, co
   ondemand_runs_.fetch_add(1, std::memory_order_relaxed);
   auto start = Steady::now();
   OnceResponder once(std::move(respond));
-  auto answer = [this, key, start, once] {
-    renderer_.Post([this, key, start, once] {
+  auto answer = [this, key, start, once, version] {
+    renderer_.Post([this, key, start, once, version] {
       auto now = store_.Get(key);
-      ServerResponse response = now.ok() ? Render(key, *now) : StoreError(now.status());
+      ServerResponse response = now.ok() ? Render(key, *now, version) : StoreError(now.status());
       if (response.status == 202) ondemand_timeouts_.fetch_add(1, std::memory_order_relaxed);
       ondemand_latency_.Observe(std::chrono::duration<double>(Steady::now() - start).count());
       once(std::move(response));
@@ -471,7 +497,11 @@ void Api::Impl::GetPackage(const ServerRequest& request, std::string_view rest,
   if (!key.ok()) return respond(ErrorResponse(400, "invalid_package", key.status().message()));
   auto wait = WaitParam(params);
   if (!wait.ok()) return respond(ErrorResponse(400, "invalid_parameter", wait.status().message()));
-  Lookup(*key, *wait, RequestId(request, "api"), std::move(respond));
+  std::string version = params.contains("version") ? params.at("version") : "";
+  if (params.contains("version") && version.empty())
+    return respond(ErrorResponse(400, "invalid_parameter", "version must not be empty"));
+  if (auto s = CheckVersion(version); !s.ok()) return respond(ErrorResponse(400, "invalid_parameter", s.message()));
+  Lookup(*key, *wait, RequestId(request, "api"), std::move(respond), std::move(version));
 }
 
 void Api::Impl::GetByPurl(const ServerRequest& request, const std::map<std::string, std::string>& params,
@@ -485,12 +515,21 @@ void Api::Impl::GetByPurl(const ServerRequest& request, const std::map<std::stri
   if (!key.ok()) return respond(ErrorResponse(400, "invalid_purl", key.status().message()));
   auto wait = WaitParam(params);
   if (!wait.ok()) return respond(ErrorResponse(400, "invalid_parameter", wait.status().message()));
-  Lookup(*key, *wait, RequestId(request, "api"), std::move(respond));
+  std::string version = purl->version;
+  if (auto it = params.find("version"); it != params.end()) {
+    if (!version.empty() && it->second != version)
+      return respond(ErrorResponse(400, "invalid_parameter",
+                                   "the purl names version " + version.substr(0, 60) + " and ?version= another"));
+    version = it->second;
+    if (version.empty()) return respond(ErrorResponse(400, "invalid_parameter", "version must not be empty"));
+  }
+  if (auto s = CheckVersion(version); !s.ok()) return respond(ErrorResponse(400, "invalid_purl", s.message()));
+  Lookup(*key, *wait, RequestId(request, "api"), std::move(respond), std::move(version));
 }
 
 json Api::Impl::RenderEntry(const PackageKey& key, const std::optional<store::PackageRecord>& record,
-                            bool& pending) {
-  ServerResponse response = Render(key, record);
+                            bool& pending, std::string_view version) {
+  ServerResponse response = Render(key, record, version);
   json body = json::parse(response.body, nullptr, false);
   if (response.status == 202) pending = true;
   if (response.status == 404 || response.status >= 500) {
@@ -518,15 +557,17 @@ void Api::Impl::Query(const ServerRequest& request, const std::map<std::string, 
   auto wait = WaitParam(params, body.contains("wait") ? &body["wait"] : nullptr);
   if (!wait.ok()) return respond(ErrorResponse(400, "invalid_parameter", wait.status().message()));
 
-  // Each entry: {"ecosystem", "name"}, {"purl"}, or a purl string.
+  // Each entry: {"ecosystem", "name"[, "version"]}, {"purl"}, or a purl string; a purl's
+  // @version (or "version") asks for that version too.
   struct Entry {
     json input;
     std::optional<PackageKey> key;
     std::string error;
+    std::string version;
   };
   auto entries = std::make_shared<std::vector<Entry>>();
   for (const json& item : items) {
-    Entry entry{item, std::nullopt, {}};
+    Entry entry{item, std::nullopt, {}, {}};
     core::Result<PackageKey> key = core::Status::InvalidArgument(
         R"(an entry must be {"ecosystem": ..., "name": ...}, {"purl": ...} or a purl string)");
     std::string purl_text;
@@ -535,12 +576,22 @@ void Api::Impl::Query(const ServerRequest& request, const std::map<std::string, 
     if (!purl_text.empty()) {
       auto purl = core::ParsePurl(purl_text);
       key = purl.ok() ? core::PackageKeyFromPurl(*purl) : core::Result<PackageKey>(purl.status());
+      if (purl.ok()) entry.version = purl->version;
     } else if (item.is_object() && item.contains("ecosystem") && item["ecosystem"].is_string() &&
                item.contains("name") && item["name"].is_string()) {
       auto ecosystem = core::ParseEcosystemOrError(item["ecosystem"].get<std::string>());
       key = ecosystem.ok() ? core::MakePackageKey(*ecosystem, item["name"].get<std::string>())
                            : core::Result<PackageKey>(ecosystem.status());
     }
+    if (item.is_object() && item.contains("version")) {
+      if (!item["version"].is_string() || item["version"].get<std::string>().empty())
+        key = core::Status::InvalidArgument("\"version\" must be a non-empty string");
+      else if (!entry.version.empty() && entry.version != item["version"].get<std::string>())
+        key = core::Status::InvalidArgument("the purl names one version and \"version\" another");
+      else
+        entry.version = item["version"].get<std::string>();
+    }
+    if (auto s = CheckVersion(entry.version); key.ok() && !s.ok()) key = s;
     if (key.ok())
       entry.key = *key;
     else
@@ -586,7 +637,7 @@ void Api::Impl::Query(const ServerRequest& request, const std::map<std::string, 
         }
         auto record = store_.Get(*entry.key);
         if (!record.ok()) return once(StoreError(record.status()));
-        results.push_back(RenderEntry(*entry.key, *record, pending));
+        results.push_back(RenderEntry(*entry.key, *record, pending, entry.version));
       }
       ServerResponse response = JsonResponse(200, {{"results", std::move(results)}});
       if (pending) response = WithRetryAfter(std::move(response), config_.retry_after_seconds);

@@ -2,6 +2,7 @@
 
 #include "pkgtrust/core/purl.hpp"
 #include "pkgtrust/core/time.hpp"
+#include "pkgtrust/core/version.hpp"
 #include "pkgtrust/pipeline/ingest_handlers.hpp"
 
 namespace pkgtrust::api {
@@ -81,9 +82,46 @@ json RepositorySection(const json& repo) {
 
 }  // namespace
 
+json VersionSection(const core::PackageKey& key, const std::vector<store::Fact>& facts, std::string_view version) {
+  json registry = json::object();
+  if (const store::Fact* f = FindFact(facts, pipeline::kRegistryFact)) registry = json::parse(f->json, nullptr, false);
+  const json* entry = nullptr;
+  if (registry.is_object() && registry.contains("versions") && registry["versions"].is_array()) {
+    for (const json& v : registry["versions"])  // the version as written, else one the ecosystem orders equal
+      if (v.is_object() && v.value("version", "") == version) entry = &v;
+    if (!entry)
+      for (const json& v : registry["versions"])
+        if (v.is_object() && core::CompareVersions(key.ecosystem, v.value("version", ""), version) == 0) entry = &v;
+  }
+  json score = json::object();
+  std::vector<std::string> advisories;
+  if (const store::Fact* f = FindFact(facts, pipeline::kScoreFact)) {
+    score = json::parse(f->json, nullptr, false);
+    advisories = pipeline::AdvisoriesNamingVersion(f->json, key.ecosystem, entry ? entry->value("version", "") : version);
+  }
+  double value = score.is_object() ? score.value("score", 0.0) : 0.0;
+  std::string deprecated = entry ? entry->value("deprecated", "") : "";
+  if (!advisories.empty())
+    value = 0;
+  else if (!deprecated.empty())
+    value = std::min(value, 3.0);
+  json out = {{"version", entry ? entry->value("version", "") : std::string(version)},
+              {"exists", entry != nullptr},
+              {"latest", registry.is_object() && entry && registry.value("latest_version", "") == entry->value("version", "")},
+              {"published", entry ? entry->value("published", json(nullptr)) : json(nullptr)},
+              {"yanked", entry ? entry->value("yanked", false) : false},
+              {"deprecated", deprecated.empty() ? json(nullptr) : json(deprecated)},
+              {"install_scripts", entry ? entry->value("install_scripts", json::object()) : json::object()},
+              {"malicious", !advisories.empty()},
+              {"advisories", advisories},
+              {"score", value}};
+  return out;
+}
+
 std::string PurlOf(const core::PackageKey& key) { return core::FormatPurl(core::PurlFromPackageKey(key)); }
 
-core::Result<json> BuildReport(const store::PackageRecord& record, const std::vector<store::Fact>& facts) {
+core::Result<json> BuildReport(const store::PackageRecord& record, const std::vector<store::Fact>& facts,
+                               std::string_view version) {
   const store::Fact* score_fact = FindFact(facts, pipeline::kScoreFact);
   if (!score_fact) return core::Status::NotFound(record.key.ToString() + " has no score yet");
   json score = json::parse(score_fact->json, nullptr, false);
@@ -99,6 +137,7 @@ core::Result<json> BuildReport(const store::PackageRecord& record, const std::ve
                      {"components", components},
                      {"explanation", score.value("explanation", json::array())}};
   report["flags"] = score.value("flags", json::object());
+  report["advisories"] = score.value("advisories", json::array());
 
   json package = nullptr;
   if (const store::Fact* f = FindFact(facts, pipeline::kRegistryFact)) {
@@ -125,6 +164,7 @@ core::Result<json> BuildReport(const store::PackageRecord& record, const std::ve
     report["timestamps"]["scored"] = nullptr;
     report["refreshing"] = true;
   }
+  if (!version.empty()) report["version"] = VersionSection(record.key, facts, version);
   return report;
 }
 

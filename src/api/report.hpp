@@ -12,9 +12,17 @@
 namespace pkgtrust::api {
 
 // The report of a package that has a score fact; an error when it has none or a stored
-// fact is unreadable.
+// fact is unreadable. With a `version`, the report also answers for that version
+// ("version": VersionSection).
 core::Result<nlohmann::json> BuildReport(const store::PackageRecord& record,
-                                         const std::vector<store::Fact>& facts);
+                                         const std::vector<store::Fact>& facts, std::string_view version = {});
+
+// What a user asking for one version needs: whether the registry has it, when it was
+// published, yanked, deprecated, its install scripts, the advisories in force that name it
+// (evaluated on the advisory's versions and ranges, so removed versions are judged too),
+// and its score: the package's, 0 when the version is malicious, at most 3 when deprecated.
+nlohmann::json VersionSection(const core::PackageKey& key, const std::vector<store::Fact>& facts,
+                              std::string_view version);
 
 // What a request for a package still in flight (or failed) is told, with a 202.
 nlohmann::json PendingBody(const store::PackageRecord& record, int retry_after_seconds);

@@ -4,12 +4,14 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,9 +49,10 @@ Usage:
   pkgtrust rescore [--config FILE | --db PATH]
                                     re-score every complete package from its stored facts
                                     with the current model (no upstream is asked)
-  pkgtrust score PURL | ECOSYSTEM NAME [--json] [--timeout SECONDS] [--config FILE | --db PATH]
+  pkgtrust score PURL | ECOSYSTEM NAME [VERSION] [--json] [--timeout SECONDS] [--config FILE | --db PATH]
                                     fetch and score one package in-process (unless its stored
-                                    report is fresh) and print the report; exit 0 scored,
+                                    report is fresh) and print the report, and what is known of
+                                    the version a purl (@version) or VERSION names; exit 0 scored,
                                     3 no such package, 1 failed or timed out (default 60 s)
   pkgtrust topology plan|apply [--config FILE] [--prune] [--detailed-exitcode]
                                     compare the topology file with the SNS topics, SQS queues
@@ -94,9 +97,13 @@ void BlockShutdownSignals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-// Reads every *.json under `path` (or the file itself), stores the MAL- records.
+// Reads every *.json under `path` (or the file itself), stores the MAL- records (newer copies
+// replace older ones, withdrawn ones are kept as withdrawn), and re-scores the stored packages
+// whose advisories changed, so their reports and the change stream show it at once.
 int RunImportOsv(const std::string& path, const Config& config) {
   namespace fs = std::filesystem;
+  constexpr std::uintmax_t kMaxRecordBytes = 8u << 20;  // the largest real records are tens of KB
+  auto started = std::chrono::steady_clock::now();
   std::error_code ec;
   if (!fs::exists(path, ec)) {
     std::fprintf(stderr, "pkgtrust: %s: no such file or folder\n", path.c_str());
@@ -112,19 +119,30 @@ int RunImportOsv(const std::string& path, const Config& config) {
     files.push_back(path);
   }
   std::vector<store::Advisory> advisories;
+  std::set<std::string> records, withdrawn;
   int skipped_files = 0, skipped_packages = 0;
+  std::string text;
   for (const auto& file : files) {
-    std::ifstream in(file, std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto records = scoring::ParseOsvRecord(text, &skipped_packages);
-    if (!records.ok()) {
-      std::fprintf(stderr, "skipped %s: %s\n", file.c_str(), records.status().message().c_str());
+    auto size = fs::file_size(file, ec);
+    if (ec || size > kMaxRecordBytes) {
+      std::fprintf(stderr, "skipped %s: %s\n", file.c_str(),
+                   ec ? ec.message().c_str() : "larger than 8 MiB, not an OSV record");
       skipped_files++;
       continue;
     }
-    for (auto& r : *records) {
-      nlohmann::json versions = r.versions;
-      advisories.push_back({r.key, r.id, r.summary, versions.dump(), r.modified});
+    std::ifstream in(file, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    auto parsed = scoring::ParseOsvRecord(text, &skipped_packages);
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "skipped %s: %s\n", file.c_str(), parsed.status().message().c_str());
+      skipped_files++;
+      continue;
+    }
+    for (auto& r : *parsed) {
+      records.insert(r.id);
+      if (!r.withdrawn.empty()) withdrawn.insert(r.id);
+      advisories.push_back({r.key, r.id, r.summary, r.affected.VersionsJson(), r.modified, r.affected.RangesJson(),
+                            r.withdrawn, r.published});
     }
   }
   auto store = store::PackageStore::Open(config.database, core::SystemClock::Instance());
@@ -132,15 +150,36 @@ int RunImportOsv(const std::string& path, const Config& config) {
     std::fprintf(stderr, "pkgtrust: %s\n", store.status().message().c_str());
     return 1;
   }
-  if (auto s = (*store)->UpsertAdvisoriesSync(advisories); !s.ok()) {
-    std::fprintf(stderr, "pkgtrust: storing advisories: %s\n", s.message().c_str());
+  std::size_t rows = advisories.size();
+  auto imported = (*store)->ImportAdvisoriesSync(std::move(advisories));
+  if (!imported.ok()) {
+    std::fprintf(stderr, "pkgtrust: storing advisories: %s\n", imported.status().message().c_str());
     return 1;
   }
+  // Only stored packages are re-scored (the lists load only when there are some).
+  std::vector<core::PackageKey> stored;
+  for (const core::PackageKey& key : imported->changed_packages)
+    if (auto record = (*store)->Get(key); record.ok() && *record) stored.push_back(key);
+  scoring::PopularPackages popular;
+  scoring::ModelOptions options;
+  if (auto s = stored.empty() ? core::Status::Ok() : LoadModelOptions(config.scoring, &popular, &options); !s.ok()) {
+    std::fprintf(stderr, "pkgtrust: %s\n", s.message().c_str());
+    return 1;
+  }
+  auto rescored = pipeline::RescorePackages(**store, stored, options, core::SystemClock::Instance());
+  if (!rescored.ok()) {
+    std::fprintf(stderr, "pkgtrust: re-scoring: %s\n", rescored.status().message().c_str());
+    return 1;
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::printf(
-      "imported %zu advisories from %zu files into %s (%d files skipped, %d packages of unscored "
-      "ecosystems)\n",
-      advisories.size(), files.size() - skipped_files, config.database.path.c_str(), skipped_files,
-      skipped_packages);
+      "imported %zu records (%zu withdrawn) naming %zu packages from %zu files into %s in %.2f s: %lld new, "
+      "%lld updated, %lld unchanged; %lld stored packages re-scored, %lld reports changed (%d files skipped, "
+      "%d packages of unscored ecosystems)\n",
+      records.size(), withdrawn.size(), rows, files.size() - skipped_files, config.database.path.c_str(), seconds,
+      static_cast<long long>(imported->records_new), static_cast<long long>(imported->records_updated),
+      static_cast<long long>(imported->records_unchanged), static_cast<long long>(rescored->scored),
+      static_cast<long long>(rescored->changed), skipped_files, skipped_packages);
   return 0;
 }
 
@@ -151,10 +190,12 @@ int RunRescore(const Config& config) {
     return 1;
   }
   scoring::PopularPackages popular;
-  for (const auto& [eco, path] : config.popular_lists)
-    if (auto s = popular.Load(*core::ParseEcosystem(eco), path); !s.ok())
-      std::fprintf(stderr, "typosquatting check for %s is off: %s\n", eco.c_str(), s.message().c_str());
-  auto counts = pipeline::RescoreAll(**store, &popular, core::SystemClock::Instance());
+  scoring::ModelOptions options;
+  if (auto s = LoadModelOptions(config.scoring, &popular, &options); !s.ok()) {
+    std::fprintf(stderr, "pkgtrust: %s\n", s.message().c_str());
+    return 1;
+  }
+  auto counts = pipeline::RescoreAll(**store, options, core::SystemClock::Instance());
   if (!counts.ok()) {
     std::fprintf(stderr, "pkgtrust: rescore: %s\n", counts.status().message().c_str());
     return 1;
@@ -266,7 +307,7 @@ int RunCli(int argc, char** argv) {
       detailed_exitcode = true;
     else if (command == "import-osv" && positional.empty() && !arg.starts_with("-"))
       positional = arg;
-    else if (command == "score" && targets.size() < 2 && !arg.starts_with("-"))
+    else if (command == "score" && targets.size() < 3 && !arg.starts_with("-"))
       targets.push_back(arg);
     else if (command == "score" && arg == "--json")
       json_output = true;

@@ -410,14 +410,27 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
   }
 
   if (YAML::Node scoring = root["scoring"]; scoring.IsDefined()) {
-    r.ExpectMap(scoring, "scoring", {"popular"});
+    r.ExpectMap(scoring, "scoring", {"popular", "internal_names", "young_package_days", "young_version_hours"});
     if (YAML::Node popular = scoring["popular"]; popular.IsDefined()) {
       r.ExpectMap(popular, "scoring.popular", {"npm", "pypi"});
       for (const char* eco : {"npm", "pypi"}) {
         std::string path;
-        if (r.Get(popular, "scoring.popular", eco, &path)) config.popular_lists[eco] = resolve(path);
+        if (!r.Get(popular, "scoring.popular", eco, &path)) continue;
+        if (path.empty())
+          r.Fail(popular[eco], std::string("scoring.popular.") + eco, "expected shipped, off or a file path");
+        config.scoring.popular_lists[eco] = path == "shipped" || path == "off" ? path : resolve(path);
       }
     }
+    if (YAML::Node names = scoring["internal_names"]; names.IsDefined()) {
+      if (!names.IsSequence()) r.Fail(names, "scoring.internal_names", "expected a list of name patterns");
+      for (const auto& item : names) {
+        if (!item.IsScalar() || item.Scalar().empty() || item.Scalar().size() > 256)
+          r.Fail(item, "scoring.internal_names", "each pattern is a non-empty string such as \"@acme/*\"");
+        config.scoring.internal_names.push_back(item.Scalar());
+      }
+    }
+    r.GetInRange(scoring, "scoring", "young_package_days", 0.0, 3650.0, &config.scoring.young_package_days);
+    r.GetInRange(scoring, "scoring", "young_version_hours", 0.0, 87600.0, &config.scoring.young_version_hours);
   }
 
   if (YAML::Node log = root["log"]; log.IsDefined()) {
@@ -453,7 +466,22 @@ Config LoadConfigFile(const std::string& path) {
 }
 
 // The embedded file behaves as config/pkgtrust.yaml read from the current folder (a
-// checkout): its relative paths, such as the popular-package lists, resolve from there.
+// checkout): its relative paths resolve from there.
 Config DefaultConfig() { return ParseConfig(kEmbeddedConfigYaml, kEmbeddedSource, "config"); }
+
+core::Status LoadModelOptions(const ScoringConfig& config, scoring::PopularPackages* popular,
+                              scoring::ModelOptions* options) {
+  for (const auto& [name, source] : config.popular_lists) {
+    core::Ecosystem eco = *core::ParseEcosystem(name);
+    if (source == "off") continue;
+    core::Status s = source == "shipped" ? popular->LoadShipped(eco) : popular->Load(eco, source);
+    if (!s.ok()) return core::Status::InvalidArgument(fmt::format("scoring.popular.{}: {}", name, s.message()));
+  }
+  options->popular = popular;
+  options->internal_names = config.internal_names;
+  options->young_package_days = config.young_package_days;
+  options->young_version_hours = config.young_version_hours;
+  return core::Status::Ok();
+}
 
 }  // namespace pkgtrust::app

@@ -16,6 +16,8 @@
 #include "pkgtrust/bus/topology.hpp"
 #include "pkgtrust/core/log.hpp"
 #include "pkgtrust/pipeline/pipeline.hpp"
+#include "pkgtrust/scoring/model.hpp"
+#include "pkgtrust/scoring/typosquat.hpp"
 #include "pkgtrust/store/package_store.hpp"
 
 namespace pkgtrust::app {
@@ -29,6 +31,15 @@ struct SecretsConfig {
   std::string github_token_env = "GITHUB_TOKEN";
   std::string admin_token_env = "PKGTRUST_ADMIN_TOKEN";
   std::string feed_token_env = "PKGTRUST_FEED_TOKEN";
+};
+
+// `scoring:`: what the model reads beyond the facts (scoring::ModelOptions).
+struct ScoringConfig {
+  // ecosystem -> "shipped" (the list compiled in), "off", or a TSV file (typosquatting).
+  std::map<std::string, std::string> popular_lists = {{"npm", "shipped"}, {"pypi", "shipped"}};
+  std::vector<std::string> internal_names;  // dependency confusion: "[ecosystem:]glob"
+  double young_package_days = 7;
+  double young_version_hours = 48;
 };
 
 struct Config {
@@ -49,7 +60,7 @@ struct Config {
   pipeline::ReconcilerConfig reconciler;
   std::map<std::string, std::string> upstreams;  // name -> base URL
   SecretsConfig secrets;
-  std::map<std::string, std::string> popular_lists;  // ecosystem -> TSV path (typosquatting)
+  ScoringConfig scoring;
   core::LogLevel log_level = core::LogLevel::kInfo;
 };
 
@@ -60,6 +71,12 @@ Config LoadConfigFile(const std::string& path);
 Config ParseConfig(std::string_view yaml, const std::string& source, const std::string& base_dir);
 // The compiled-in config/pkgtrust.yaml with the compiled-in topology.
 Config DefaultConfig();
+
+// The popular-package lists the config names, loaded into `popular`, and the model's options
+// pointing at them. A list that cannot be read is an error naming it (a broken path must not
+// silently turn the typosquatting check off).
+core::Status LoadModelOptions(const ScoringConfig& config, scoring::PopularPackages* popular,
+                              scoring::ModelOptions* options);
 
 bus::Topology LoadTopologyFile(const std::string& path);
 bus::Topology ParseTopology(std::string_view yaml, const std::string& source);

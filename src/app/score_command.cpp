@@ -19,14 +19,18 @@ using json = nlohmann::json;
 
 namespace {
 
-core::Result<core::PackageKey> ParseTarget(const std::vector<std::string>& target) {
+// PURL (with an optional @version), or ECOSYSTEM NAME [VERSION].
+core::Result<core::PackageKey> ParseTarget(const std::vector<std::string>& target, std::string* version) {
   if (target.size() == 1) {
     auto purl = core::ParsePurl(target[0]);
     if (!purl.ok()) return purl.status();
+    *version = purl->version;
     return core::PackageKeyFromPurl(*purl);
   }
   auto ecosystem = core::ParseEcosystemOrError(target[0]);
   if (!ecosystem.ok()) return ecosystem.status();
+  if (target.size() > 2) *version = target[2];
+  if (version->size() > 256) return core::Status::InvalidArgument("the version is longer than 256 bytes");
   return core::MakePackageKey(*ecosystem, target[1]);
 }
 
@@ -76,13 +80,31 @@ void PrintReadable(const json& report) {
   if (!reasons.empty()) fmt::print("top reasons:\n");
   for (std::size_t i = 0; i < reasons.size() && i < 6; ++i)
     fmt::print("  {:>5}  {}\n", Signed(reasons[i].value("effect", 0.0)), reasons[i].value("reason", ""));
+  const json& version = Member(report, "version");
+  if (!version.empty()) {
+    std::vector<std::string> notes;
+    if (!version.value("exists", false)) notes.push_back("not in the registry");
+    if (version.value("malicious", false)) {
+      std::vector<std::string> ids;
+      for (const auto& id : version.value("advisories", json::array())) ids.push_back(id.get<std::string>());
+      notes.push_back(fmt::format("MALICIOUS ({})", fmt::join(ids, ", ")));
+    }
+    if (version.value("yanked", false)) notes.push_back("yanked");
+    if (version.contains("deprecated") && version["deprecated"].is_string())
+      notes.push_back("deprecated: " + version["deprecated"].get<std::string>());
+    if (version.contains("published") && version["published"].is_string())
+      notes.push_back("published " + version["published"].get<std::string>());
+    fmt::print("version {}: score {:.1f}; {}\n", version.value("version", ""), version.value("score", 0.0),
+               notes.empty() ? "nothing known against it" : fmt::format("{}", fmt::join(notes, "; ")));
+  }
 }
 
 }  // namespace
 
 int RunScore(Config config, const std::vector<std::string>& target, bool as_json,
              std::chrono::seconds timeout) {
-  auto key = ParseTarget(target);
+  std::string version;
+  auto key = ParseTarget(target, &version);
   if (!key.ok()) {
     std::fprintf(stderr, "pkgtrust: score: %s\n", key.status().message().c_str());
     return 1;
@@ -143,7 +165,7 @@ int RunScore(Config config, const std::vector<std::string>& target, bool as_json
       return 1;
   }
   auto facts = store.GetFacts(*key);
-  auto report = facts.ok() ? api::BuildReport(r, *facts) : core::Result<json>(facts.status());
+  auto report = facts.ok() ? api::BuildReport(r, *facts, version) : core::Result<json>(facts.status());
   if (!report.ok()) {
     std::fprintf(stderr, "pkgtrust: score: %s\n", report.status().message().c_str());
     return 1;

@@ -90,12 +90,9 @@ void Service::Start(bool serve_http) {
   handlers_.try_emplace("registry", owned_handlers_.back().get());
   owned_handlers_.push_back(std::make_unique<pipeline::RepositoryStageHandler>(*github_, *store_));
   handlers_.try_emplace("repository", owned_handlers_.back().get());
-  for (const auto& [eco, path] : config_.popular_lists) {
-    // Without a list, scoring still runs; only the typosquatting check is off.
-    if (auto s = popular_.Load(*core::ParseEcosystem(eco), path); !s.ok())
-      core::Log(core::LogLevel::kWarn, "service", "typosquatting check for {} is off: {}", eco, s.message());
-  }
-  owned_handlers_.push_back(std::make_unique<pipeline::ScoringStageHandler>(*store_, clock, &popular_));
+  if (auto s = LoadModelOptions(config_.scoring, &popular_, &model_options_); !s.ok())
+    throw std::runtime_error(s.message());
+  owned_handlers_.push_back(std::make_unique<pipeline::ScoringStageHandler>(*store_, clock, model_options_));
   handlers_.try_emplace("scoring", owned_handlers_.back().get());
 
   pipeline::ReconcilerConfig reconciler_config = config_.reconciler;

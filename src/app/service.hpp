@@ -46,6 +46,7 @@ class Service {
   store::PackageStore& store() { return *store_; }
   bus::Transport& transport() { return *transport_; }
   pipeline::Pipeline& pipeline() { return *pipeline_; }
+  const scoring::ModelOptions& model_options() const { return model_options_; }
 
  private:
   Config config_;
@@ -60,6 +61,7 @@ class Service {
   std::unique_ptr<github::GitHubClient> github_;
   std::vector<std::unique_ptr<pipeline::StageHandler>> owned_handlers_;
   scoring::PopularPackages popular_;
+  scoring::ModelOptions model_options_;  // points at popular_
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<api::HttpServer> server_;

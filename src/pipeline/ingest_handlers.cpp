@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "pkgtrust/github/manifest.hpp"
 
@@ -81,7 +82,8 @@ core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,
       have_registry = true;
       in.latest_version = p->latest_version;
       for (const auto& v : p->versions)
-        in.versions.push_back({v.version, v.published, v.yanked, v.has_attestation});
+        in.versions.push_back({v.version, v.published, v.yanked, v.has_attestation, v.install_scripts, v.publisher});
+      in.created = p->created;
       in.deprecated = p->deprecated;
       in.security_holder = p->security_holder;
       in.downloads_last_month = p->downloads_last_month;
@@ -137,19 +139,24 @@ core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,
 
 core::Result<scoring::Report> ScorePackage(store::PackageStore& store, const core::PackageKey& key,
                                            const std::vector<store::Fact>& facts,
-                                           const scoring::PopularPackages* popular, core::Millis now) {
+                                           const scoring::ModelOptions& options, core::Millis now) {
   auto inputs = ScoringInputs(key, facts);
   if (!inputs.ok()) return inputs.status();
   auto advisories = store.FindAdvisories(key);
   if (!advisories.ok()) return advisories.status();
-  if (!advisories->empty()) inputs->malicious_advisory = advisories->front().id;
-  return scoring::Score(*inputs, now, popular);
+  for (const store::Advisory& a : *advisories) {
+    if (!a.withdrawn.empty()) continue;  // retracted by its publisher: never flags
+    auto affected = scoring::OsvAffected::FromColumns(a.versions, a.ranges);
+    if (!affected.ok()) return affected.status();
+    inputs->advisories.push_back({a.id, a.summary, std::move(affected).value()});
+  }
+  return scoring::Score(*inputs, now, options);
 }
 
 void ScoringStageHandler::Handle(const WorkItem& item, std::function<void(StageResult)> done) {
   auto facts = store_.GetFacts(item.key);
   if (!facts.ok()) return done(StageResult::Retry(facts.status().message()));
-  auto report = ScorePackage(store_, item.key, *facts, popular_, clock_.NowMillis());
+  auto report = ScorePackage(store_, item.key, *facts, options_, clock_.NowMillis());
   if (!report.ok()) {
     // Missing or unreadable facts will not appear by waiting; a busy database may.
     if (report.status().code() == core::StatusCode::kUnavailable)
@@ -159,7 +166,57 @@ void ScoringStageHandler::Handle(const WorkItem& item, std::function<void(StageR
   done(StageResult::Advance(PackageState::kComplete, {{kScoreFact, report->ToJson()}}));
 }
 
-core::Result<RescoreCounts> RescoreAll(store::PackageStore& store, const scoring::PopularPackages* popular,
+namespace {
+
+// Re-scores one complete package; counts what happened.
+void Rescore(store::PackageStore& store, const store::PackageRecord& record, const scoring::ModelOptions& options,
+             const core::Clock& clock, RescoreCounts& counts) {
+  auto facts = store.GetFacts(record.key);
+  if (!facts.ok()) {
+    counts.skipped++;
+    return;
+  }
+  auto report = ScorePackage(store, record.key, *facts, options, clock.NowMillis());
+  if (!report.ok()) {
+    counts.skipped++;
+    return;
+  }
+  counts.scored++;
+  std::string json = report->ToJson();
+  bool same = std::any_of(facts->begin(), facts->end(),
+                          [&](const store::Fact& f) { return f.kind == kScoreFact && f.json == json; });
+  if (same) return;
+  auto written = store.PutCompleteFactSync(record.key, record.generation, {kScoreFact, json});
+  if (written.ok() && *written) counts.changed++;
+}
+
+}  // namespace
+
+core::Result<RescoreCounts> RescorePackages(store::PackageStore& store, const std::vector<core::PackageKey>& keys,
+                                            const scoring::ModelOptions& options, const core::Clock& clock) {
+  RescoreCounts counts;
+  for (const core::PackageKey& key : keys) {
+    auto record = store.Get(key);
+    if (!record.ok()) return record.status();
+    if (*record && (*record)->state == PackageState::kComplete) Rescore(store, **record, options, clock, counts);
+  }
+  return counts;
+}
+
+std::vector<std::string> AdvisoriesNamingVersion(std::string_view score_json, core::Ecosystem ecosystem,
+                                                 std::string_view version) {
+  std::vector<std::string> ids;
+  nlohmann::json score = nlohmann::json::parse(score_json, nullptr, false);
+  if (!score.is_object() || !score.contains("advisories") || !score["advisories"].is_array()) return ids;
+  for (const nlohmann::json& advisory : score["advisories"]) {
+    if (!advisory.is_object() || !advisory.contains("affected")) continue;
+    auto affected = scoring::OsvAffected::FromJson(advisory["affected"].dump());
+    if (affected.ok() && affected->Affects(ecosystem, version)) ids.push_back(advisory.value("id", ""));
+  }
+  return ids;
+}
+
+core::Result<RescoreCounts> RescoreAll(store::PackageStore& store, const scoring::ModelOptions& options,
                                        const core::Clock& clock) {
   RescoreCounts counts;
   std::int64_t after = 0;
@@ -169,23 +226,7 @@ core::Result<RescoreCounts> RescoreAll(store::PackageStore& store, const scoring
     if (page->empty()) return counts;
     for (const store::PackageRecord& record : *page) {
       after = record.id;
-      auto facts = store.GetFacts(record.key);
-      if (!facts.ok()) {
-        counts.skipped++;
-        continue;
-      }
-      auto report = ScorePackage(store, record.key, *facts, popular, clock.NowMillis());
-      if (!report.ok()) {
-        counts.skipped++;
-        continue;
-      }
-      counts.scored++;
-      std::string json = report->ToJson();
-      bool same = std::any_of(facts->begin(), facts->end(),
-                              [&](const store::Fact& f) { return f.kind == kScoreFact && f.json == json; });
-      if (same) continue;
-      auto written = store.PutCompleteFactSync(record.key, record.generation, {kScoreFact, json});
-      if (written.ok() && *written) counts.changed++;
+      Rescore(store, record, options, clock, counts);
     }
   }
 }

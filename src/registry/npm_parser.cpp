@@ -13,6 +13,15 @@ namespace {
 
 using json = nlohmann::json;
 
+constexpr std::size_t kMaxScriptBytes = 200;  // an install script's command, as kept
+
+// The first `max` bytes of `text`, cut before a UTF-8 sequence rather than inside it.
+std::string Prefix(const std::string& text, std::size_t max) {
+  if (text.size() <= max) return text;
+  while (max > 0 && (static_cast<unsigned char>(text[max]) & 0xC0) == 0x80) --max;
+  return text.substr(0, max);
+}
+
 class PackumentHandler final : public nlohmann::json_sax<json> {
  public:
   explicit PackumentHandler(PackageFacts* facts) : facts_(facts) {}
@@ -70,7 +79,14 @@ class PackumentHandler final : public nlohmann::json_sax<json> {
           version_licenses_[version_->version] = value;
       }
     } else if (d == 4 && stack_[0].key == "versions" && version_) {
-      if (stack_[2].key == "repository" && stack_[3].key == "url") version_->repository = value;
+      const std::string& k2 = stack_[2].key;
+      const std::string& k3 = stack_[3].key;
+      if (k2 == "repository" && k3 == "url")
+        version_->repository = value;
+      else if (k2 == "scripts" && (k3 == "preinstall" || k3 == "install" || k3 == "postinstall"))
+        version_->install_scripts.emplace_back(k3, Prefix(value, kMaxScriptBytes));
+      else if (k2 == "_npmUser" && k3 == "name")
+        version_->publisher = Prefix(value, 214);
     }
     return true;
   }

@@ -21,6 +21,12 @@ std::string PackageFacts::ToJson() const {
     if (!v.deprecated.empty()) item["deprecated"] = v.deprecated;
     if (v.has_attestation) item["attestation"] = true;
     if (!v.repository.empty()) item["repository"] = v.repository;
+    if (!v.install_scripts.empty()) {
+      json scripts = json::object();
+      for (const auto& [name, command] : v.install_scripts) scripts[name] = command;
+      item["install_scripts"] = std::move(scripts);
+    }
+    if (!v.publisher.empty()) item["publisher"] = v.publisher;
     versions_json.push_back(std::move(item));
   }
   json out = {{"ecosystem", core::EcosystemName(key.ecosystem)},
@@ -47,7 +53,7 @@ std::string PackageFacts::ToJson() const {
                          {"url", repository->Url()}};
   if (created) out["created"] = core::FormatTimestamp(created);
   if (modified) out["modified"] = core::FormatTimestamp(modified);
-  return out.dump();
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 core::Result<PackageFacts> PackageFacts::FromJson(std::string_view text) {
@@ -82,6 +88,13 @@ core::Result<PackageFacts> PackageFacts::FromJson(std::string_view text) {
       version.deprecated = StringAt(v, "deprecated");
       version.has_attestation = BoolAt(v, "attestation");
       version.repository = StringAt(v, "repository");
+      simdjson::dom::object scripts;
+      if (core::AsObject(v["install_scripts"], scripts))
+        for (auto [name, command] : scripts) {
+          std::string_view text;
+          if (command.get(text) == simdjson::SUCCESS) version.install_scripts.emplace_back(name, text);
+        }
+      version.publisher = StringAt(v, "publisher");
       f.versions.push_back(std::move(version));
     }
   }

@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <set>
+
+#include "pkgtrust/core/package_name.hpp"
+#include "pkgtrust/core/version.hpp"
 
 #include "pkgtrust/scoring/typosquat.hpp"
 
@@ -14,6 +18,9 @@ namespace {
 constexpr double kDay = 24.0 * 3600 * 1000;
 constexpr double kWeightActivity = 0.40, kWeightProvenance = 0.35, kWeightPopularity = 0.25;
 constexpr double kCapDeprecated = 3.0, kCapArchived = 4.0, kCapTyposquat = 1.0, kCapSecurityHolder = 0.0;
+constexpr double kCapInstallScriptAdded = 2.0, kCapRepositoryMismatch = 2.0, kCapDependencyConfusion = 1.0;
+constexpr double kPenaltyInstallScripts = 1.0, kPenaltyYoungPackage = 1.0, kPenaltyYoungVersion = 0.5;
+constexpr double kPenaltyThrowaway = 1.5, kPenaltyNewPublisher = 1.0;
 constexpr double kTagWindowDays = 7;  // a version "matches" a tag published within this many days
 
 double Clamp(double v) { return std::clamp(v, 0.0, 10.0); }
@@ -204,13 +211,125 @@ Component Popularity(const Inputs& in, const PopularPackages* popular) {
 
 double Round1(double v) { return std::round(v * 10) / 10; }
 
+std::string Shorten(std::string_view text, std::size_t max = 120) {
+  std::string out(text.substr(0, max));
+  if (text.size() > max) out += "...";
+  return out;
+}
+
+std::string Ago(double millis) {
+  double hours = millis / 3'600'000.0;
+  return hours < 48 ? fmt::format("{:.0f} hours ago", hours) : fmt::format("{:.0f} days ago", hours / 24);
+}
+
+std::string ListVersions(const std::vector<std::string>& versions, std::size_t shown = 5) {
+  std::string out;
+  for (std::size_t i = 0; i < versions.size() && i < shown; ++i) out += (i ? ", " : "") + versions[i];
+  if (versions.size() > shown) out += fmt::format(" and {} more", versions.size() - shown);
+  return out;
+}
+
+std::string DescribeScripts(const std::vector<std::pair<std::string, std::string>>& scripts) {
+  std::string out;
+  for (const auto& [name, command] : scripts) out += fmt::format("{}{}: {}", out.empty() ? "" : "; ", name, Shorten(command, 80));
+  return out;
+}
+
+// Sorts versions in the ecosystem's order; versions it cannot order go last, as written.
+void SortVersions(core::Ecosystem eco, std::vector<std::string>& versions) {
+  std::stable_sort(versions.begin(), versions.end(), [eco](const std::string& a, const std::string& b) {
+    bool va = core::IsValidVersion(eco, a), vb = core::IsValidVersion(eco, b);
+    if (va != vb) return va;
+    if (!va) return a < b;
+    return core::CompareVersions(eco, a, b).value_or(0) < 0;
+  });
+}
+
+bool GlobMatch(std::string_view pattern, std::string_view text) {
+  // Iterative matching of '*' (any run) and '?' (one character), case-insensitive.
+  std::size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  auto same = [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); };
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || (pattern[p] != '*' && same(pattern[p], text[t])))) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+// The model's judgement of the advisories in force: which known versions each names, whether
+// the package as a whole (every version, or the latest) is malicious, and the newest clean
+// version otherwise.
+void JudgeAdvisories(const Inputs& in, Report& r) {
+  std::set<std::string> named;
+  for (const Inputs::Advisory& advisory : in.advisories) {
+    AdvisoryFinding finding{advisory.id, advisory.summary, advisory.affected.AllVersions(), {}, advisory.affected};
+    bool latest_named = false;
+    for (const auto& v : in.versions)
+      if (finding.all_versions || advisory.affected.Affects(in.key.ecosystem, v.version)) {
+        finding.versions.push_back(v.version);
+        latest_named = latest_named || v.version == in.latest_version;
+      }
+    bool whole = finding.all_versions || latest_named || finding.versions.size() == in.versions.size();
+    if (whole && r.malicious.empty()) r.malicious = advisory.id;
+    named.insert(finding.versions.begin(), finding.versions.end());
+    named.insert(advisory.affected.versions.begin(), advisory.affected.versions.end());  // removed ones too
+    SortVersions(in.key.ecosystem, finding.versions);
+    r.advisories.push_back(std::move(finding));
+  }
+  r.malicious_versions.assign(named.begin(), named.end());
+  SortVersions(in.key.ecosystem, r.malicious_versions);
+  if (r.malicious.empty() && !r.malicious_versions.empty()) {
+    std::vector<std::string> clean;
+    for (const auto& v : in.versions)
+      if (!v.yanked && !named.count(v.version)) clean.push_back(v.version);
+    SortVersions(in.key.ecosystem, clean);
+    if (!clean.empty()) r.latest_clean_version = clean.back();
+  }
+}
+
 }  // namespace
 
+std::string MatchInternalName(const core::PackageKey& key, const std::vector<std::string>& patterns) {
+  for (const std::string& pattern : patterns) {
+    std::string_view glob = pattern;
+    if (auto colon = glob.find(':'); colon != std::string_view::npos) {
+      if (auto eco = core::ParseEcosystem(glob.substr(0, colon))) {  // "npm:acme-*"
+        if (*eco != key.ecosystem) continue;
+        glob.remove_prefix(colon + 1);
+      }
+    }
+    // PyPI and crates.io treat '-', '_' (and for PyPI '.') alike: so do their patterns.
+    std::string folded(glob);
+    if (key.ecosystem == core::Ecosystem::kPypi || key.ecosystem == core::Ecosystem::kCrates)
+      for (char& c : folded)
+        if (c == '_' || (c == '.' && key.ecosystem == core::Ecosystem::kPypi)) c = '-';
+    if (GlobMatch(folded, key.name)) return pattern;
+  }
+  return {};
+}
+
 Report Score(const Inputs& in, core::Millis now, const PopularPackages* popular) {
+  ModelOptions options;
+  options.popular = popular;
+  return Score(in, now, options);
+}
+
+Report Score(const Inputs& in, core::Millis now, const ModelOptions& options) {
   Report r;
   r.activity = Activity(in, now);
   r.provenance = Provenance(in);
-  r.popularity = Popularity(in, popular);
+  r.popularity = Popularity(in, options.popular);
   for (Component* c : {&r.activity, &r.provenance, &r.popularity}) c->value = Round1(c->value);
   double mean = kWeightActivity * r.activity.value + kWeightProvenance * r.provenance.value +
                 kWeightPopularity * r.popularity.value;
@@ -224,55 +343,169 @@ Report Score(const Inputs& in, core::Millis now, const PopularPackages* popular)
       {fmt::format("popularity {:.1f}/10 (weight {:.0f}%)", r.popularity.value, kWeightPopularity * 100),
        kWeightPopularity * r.popularity.value});
   double score = mean;
-  auto cap = [&](double limit, std::string why) {
-    if (score > limit) {
-      r.reasons.push_back({std::move(why), limit - score});
-      score = limit;
-    }
+  // A signal that counts against the package: its points come off (never below 0), and the
+  // reason is kept with its evidence even when nothing was left to take.
+  auto penalize = [&](double points, std::string why, const char* signal) {
+    double effect = -std::min(points, std::max(score, 0.0));
+    score += effect;
+    r.reasons.push_back({std::move(why), effect, signal});
   };
+  auto cap = [&](double limit, std::string why, const char* signal) {
+    double effect = score > limit ? limit - score : 0;
+    score = std::min(score, limit);
+    r.reasons.push_back({std::move(why), effect, signal});
+  };
+
+  // --- Signals beyond names (docs/scoring.md, "Signals").
+  const Inputs::Version* latest = nullptr;
+  std::size_t latest_index = 0;
+  for (std::size_t i = 0; i < in.versions.size(); ++i)
+    if (in.versions[i].version == in.latest_version) {
+      latest = &in.versions[i];
+      latest_index = i;
+    }
+  if (latest && !latest->install_scripts.empty()) {
+    bool earlier_had = false;
+    for (std::size_t i = 0; i < latest_index; ++i) earlier_had = earlier_had || !in.versions[i].install_scripts.empty();
+    if (latest_index > 0 && !earlier_had) {
+      r.install_script_added = true;
+      cap(kCapInstallScriptAdded,
+          fmt::format("the newest version, {}, added an install script ({}); none of the {} earlier versions had one",
+                      latest->version, DescribeScripts(latest->install_scripts), latest_index),
+          "install_script_added");
+    } else {
+      penalize(kPenaltyInstallScripts,
+               fmt::format("{} runs install scripts ({})", latest->version, DescribeScripts(latest->install_scripts)),
+               "install_scripts");
+    }
+  }
+  core::Millis created = in.created;
+  for (const auto& v : in.versions)
+    if (v.published > 0 && (created == 0 || v.published < created)) created = v.published;
+  if (created > 0 && now - created < options.young_package_days * kDay) {
+    penalize(kPenaltyYoungPackage, fmt::format("first published {}", Ago(static_cast<double>(now - created))),
+             "young_package");
+  } else if (latest && latest->published > 0 && now - latest->published < options.young_version_hours * 3'600'000) {
+    penalize(kPenaltyYoungVersion,
+             fmt::format("the newest version, {}, was published {}", latest->version,
+                         Ago(static_cast<double>(now - latest->published))),
+             "young_version");
+  }
+  if (in.versions.size() == 1 && !in.has_repository)
+    penalize(kPenaltyThrowaway, "a single version and no source repository", "single_version_no_repository");
+  if (latest && !latest->publisher.empty() && !latest->attested && latest_index > 0) {
+    std::set<std::string> earlier;
+    for (std::size_t i = 0; i < latest_index; ++i)
+      if (!in.versions[i].publisher.empty()) earlier.insert(in.versions[i].publisher);
+    if (!earlier.empty() && !earlier.count(latest->publisher))
+      penalize(kPenaltyNewPublisher,
+               fmt::format("the newest version, {}, was published by '{}', who published none of the {} earlier versions",
+                           latest->version, Shorten(latest->publisher, 60), latest_index),
+               "new_publisher");
+  }
+
+  // --- Flags: caps.
   r.deprecated = in.deprecated;
   if (!in.deprecated.empty())
-    cap(kCapDeprecated, fmt::format("deprecated: \"{}\"", in.deprecated.substr(0, 200)));
+    cap(kCapDeprecated, fmt::format("deprecated: \"{}\"", in.deprecated.substr(0, 200)), "deprecated");
   if (in.github && in.github->found && in.github->archived) {
     r.archived = true;
-    cap(kCapArchived, "the repository is archived");
+    cap(kCapArchived, "the repository is archived", "archived");
   }
-  if (popular) {
-    if (auto look_alike = popular->FindLookAlike(in.key, in.downloads_last_month)) {
-      r.typosquat_of = *look_alike;
-      cap(kCapTyposquat, fmt::format("the name looks like the much more popular package '{}'", *look_alike));
+  if (options.popular) {
+    if (auto look_alike = options.popular->FindLookAlike(in.key, in.downloads_last_month)) {
+      r.typosquat_of = look_alike->name;
+      r.typosquat_rule = LookAlikeRuleName(look_alike->rule);
+      cap(kCapTyposquat,
+          fmt::format("the name looks like the much more popular package '{}' ({})", look_alike->name,
+                      DescribeLookAlikeRule(look_alike->rule)),
+          "typosquatting");
+    }
+    // Star-jacking: the declared repository is a popular package's own.
+    if (in.github && in.github->found && in.github->manifest == Inputs::GitHub::Manifest::kDeclaresOther &&
+        !in.github->manifest_name.empty()) {
+      auto declared = core::MakePackageKey(in.key.ecosystem, in.github->manifest_name);
+      if (declared.ok() && declared->name != in.key.name && options.popular->Rank(*declared)) {
+        r.repository_declares = declared->name;
+        cap(kCapRepositoryMismatch,
+            fmt::format("the declared repository belongs to the popular package '{}' ({} declares it)",
+                        declared->name, in.github->manifest_path),
+            "repository_mismatch");
+      }
     }
   }
-  if (in.security_holder) cap(kCapSecurityHolder, "npm replaced this package with a security placeholder");
-  if (!in.malicious_advisory.empty()) {
-    r.malicious = in.malicious_advisory;
-    cap(0, fmt::format("known malicious package: advisory {}", in.malicious_advisory));
+  if (std::string pattern = MatchInternalName(in.key, options.internal_names); !pattern.empty()) {
+    r.dependency_confusion = pattern;
+    cap(kCapDependencyConfusion,
+        fmt::format("the name matches the internal package names '{}': a public package so named is a "
+                    "dependency-confusion risk",
+                    pattern),
+        "dependency_confusion");
+  }
+  if (in.security_holder) cap(kCapSecurityHolder, "npm replaced this package with a security placeholder", "security_holder");
+  JudgeAdvisories(in, r);
+  if (!r.malicious.empty()) {
+    cap(0, fmt::format("known malicious package: advisory {}", r.malicious), "malicious");
+  } else if (!r.malicious_versions.empty()) {
+    std::vector<std::string> ids;
+    for (const auto& a : r.advisories)
+      if (!a.versions.empty() || !a.affected.versions.empty()) ids.push_back(a.id);
+    r.reasons.push_back(
+        {fmt::format("versions {} are named malicious by {}; the latest, {}, is not{}", ListVersions(r.malicious_versions),
+                     fmt::join(ids, ", "), in.latest_version,
+                     r.latest_clean_version.empty() || r.latest_clean_version == in.latest_version
+                         ? ""
+                         : fmt::format(" (newest clean version {})", r.latest_clean_version)),
+         0, "malicious_versions"});
   }
   r.score = Round1(Clamp(score));
   return r;
 }
 
 std::string Report::ToJson() const {
-  auto component = [](const Component& c) { return nlohmann::json{{"value", c.value}, {"facts", c.facts}}; };
-  nlohmann::json reasons_json = nlohmann::json::array();
-  for (const Reason& reason : reasons)
-    reasons_json.push_back({{"reason", reason.text}, {"effect", Round1(reason.effect)}});
-  nlohmann::json flags = {{"malicious", !malicious.empty()},
-                          {"deprecated", !deprecated.empty()},
-                          {"archived", archived},
-                          {"typosquatting", !typosquat_of.empty()}};
+  using nlohmann::json;
+  auto component = [](const Component& c) { return json{{"value", c.value}, {"facts", c.facts}}; };
+  json reasons_json = json::array();
+  for (const Reason& reason : reasons) {
+    json item = {{"reason", reason.text}, {"effect", Round1(reason.effect)}};
+    if (!reason.signal.empty()) item["signal"] = reason.signal;
+    reasons_json.push_back(std::move(item));
+  }
+  json flags = {{"malicious", !malicious.empty()},
+                {"has_malicious_versions", !malicious_versions.empty()},
+                {"deprecated", !deprecated.empty()},
+                {"archived", archived},
+                {"typosquatting", !typosquat_of.empty()},
+                {"install_script_added", install_script_added},
+                {"dependency_confusion", !dependency_confusion.empty()},
+                {"repository_mismatch", !repository_declares.empty()}};
   if (!malicious.empty()) flags["advisory"] = malicious;
+  if (!malicious_versions.empty()) flags["malicious_versions"] = malicious_versions;
+  if (!latest_clean_version.empty()) flags["latest_clean_version"] = latest_clean_version;
   if (!deprecated.empty()) flags["deprecation_message"] = deprecated;
-  if (!typosquat_of.empty()) flags["looks_like"] = typosquat_of;
-  return nlohmann::json{{"model_version", model_version},
-                        {"score", score},
-                        {"components",
-                         {{"activity", component(activity)},
-                          {"provenance", component(provenance)},
-                          {"popularity", component(popularity)}}},
-                        {"flags", std::move(flags)},
-                        {"explanation", std::move(reasons_json)}}
-      .dump();
+  if (!typosquat_of.empty()) {
+    flags["looks_like"] = typosquat_of;
+    flags["looks_like_rule"] = typosquat_rule;
+  }
+  if (!dependency_confusion.empty()) flags["internal_name_pattern"] = dependency_confusion;
+  if (!repository_declares.empty()) flags["repository_declares"] = repository_declares;
+  json advisories_json = json::array();
+  for (const AdvisoryFinding& a : advisories)
+    advisories_json.push_back({{"id", a.id},
+                               {"summary", a.summary},
+                               {"all_versions", a.all_versions},
+                               {"versions", a.versions},
+                               {"affected", json::parse(a.affected.ToJson())}});
+  return json{{"model_version", model_version},
+              {"score", score},
+              {"components",
+               {{"activity", component(activity)},
+                {"provenance", component(provenance)},
+                {"popularity", component(popularity)}}},
+              {"flags", std::move(flags)},
+              {"advisories", std::move(advisories_json)},
+              {"explanation", std::move(reasons_json)}}
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace pkgtrust::scoring

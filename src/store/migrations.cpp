@@ -101,6 +101,14 @@ CREATE TABLE package_changes (
 );
 CREATE INDEX package_changes_by_time ON package_changes (committed_at);
 )sql"},
+    // OSV records keep their ranges and whether (and when) they were withdrawn; a record is
+    // found by its id to replace all of its rows with a newer copy.
+    {5, "advisories: ranges, withdrawn, published", R"sql(
+ALTER TABLE advisories ADD COLUMN ranges TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE advisories ADD COLUMN withdrawn TEXT NOT NULL DEFAULT '';
+ALTER TABLE advisories ADD COLUMN published TEXT NOT NULL DEFAULT '';
+CREATE INDEX advisories_by_id ON advisories (id);
+)sql"},
 };
 
 }  // namespace

@@ -74,7 +74,7 @@ TEST_CASE("rescore runs over a database and says what it did", "[app][cli]") {
   pkgtrust::testing::TempDir dir;
   auto run = Pkgtrust("rescore --db " + dir.File("empty.db"));
   CHECK(run.exit_code == 0);
-  CHECK_THAT(run.output, Catch::Contains("rescored 0 complete packages") && Catch::Contains("pkgtrust-2"));
+  CHECK_THAT(run.output, Catch::Contains("rescored 0 complete packages") && Catch::Contains("pkgtrust-3"));
   CHECK(Pkgtrust("rescore --frobnicate").exit_code == 2);
 }
 

@@ -52,9 +52,11 @@ TEST_CASE("the shipped config files load and equal the embedded defaults", "[app
   CHECK(embedded.upstreams == shipped.upstreams);
   CHECK(embedded.stages[1].concurrency == shipped.stages[1].concurrency);
   CHECK(embedded.topology.queues.size() == shipped.topology.queues.size());
-  // Both name the shipped popular-package lists (the embedded ones relative to a checkout).
-  CHECK(shipped.popular_lists.at("npm") == kSource + "/config/../data/popular/npm-top10000.tsv");
-  CHECK(embedded.popular_lists.at("pypi") == "config/../data/popular/pypi-top15000.tsv");
+  // Both use the popular-package lists compiled into the binary: no path to resolve.
+  CHECK(shipped.scoring.popular_lists.at("npm") == "shipped");
+  CHECK(embedded.scoring.popular_lists.at("pypi") == "shipped");
+  CHECK(embedded.scoring.internal_names.empty());
+  CHECK(embedded.scoring.young_package_days == 7);
 }
 
 TEST_CASE("the shipped topology is exactly the seed topology", "[app][config]") {

@@ -81,7 +81,7 @@ class ServiceUnderTest {
                          {"pypi", base},  {"crates", base},
                          {"maven", base}, {"go", base},
                          {"github", base}};
-    config_.popular_lists = {{"npm", std::string(PKGTRUST_SOURCE_DIR) + "/data/popular/npm-top10000.tsv"}};
+    config_.scoring.popular_lists = {{"npm", "shipped"}, {"pypi", "off"}};
     config_.secrets.feed_token_env = kFeedTokenEnv;
     config_.secrets.admin_token_env = kAdminTokenEnv;
     config_.reconciler.interval = 1s;
@@ -221,7 +221,7 @@ TEST_CASE("500 package-feeds events, one per POST, all reach complete with score
     CHECK(report["name"] == name);
     CHECK(report["status"] == "complete");
     CHECK(report["score"]["value"].is_number());
-    CHECK(report["score"]["model_version"] == "pkgtrust-2");
+    CHECK(report["score"]["model_version"] == "pkgtrust-3");
     CHECK(report["flags"]["archived"] == true);  // the repository answered archived
   }
   // The upstream was asked once per package for its packument: no duplicate runs.
@@ -359,7 +359,7 @@ TEST_CASE("an OSV-listed malicious package scores 0 and the report names the adv
   const auto& advisory = (*records)[0];
   REQUIRE(sut.service()
               .store()
-              .UpsertAdvisoriesSync({{advisory.key, advisory.id, advisory.summary, "[]", ""}})
+              .ImportAdvisoriesSync({{advisory.key, advisory.id, advisory.summary, "[]", advisory.modified}})
               .ok());
   REQUIRE(sut.client()
               .Post("/v1/packages/npm/02-echo:refresh", "", {{"Authorization", "Bearer admin-secret"}})

@@ -152,8 +152,8 @@ TEST_CASE("an OSV-listed malicious package is ingested and scores 0 naming the a
   auto record = scoring::ParseOsvRecord(Fixture("osv/npm/MAL-2025-191025.json"));
   REQUIRE(record.ok());
   REQUIRE(service.store()
-              .UpsertAdvisoriesSync(
-                  {{(*record)[0].key, (*record)[0].id, (*record)[0].summary, "[\"0.0.7\"]", ""}})
+              .ImportAdvisoriesSync({{(*record)[0].key, (*record)[0].id, (*record)[0].summary, "[\"0.0.7\"]",
+                                      (*record)[0].modified}})
               .ok());
   REQUIRE(service.pipeline().SubmitOne({{Ecosystem::kNpm, "02-echo"}}).ok());
   REQUIRE(testing::WaitUntil(
@@ -185,10 +185,10 @@ TEST_CASE("rescore applies an advisory imported after scoring, without asking an
   auto before = nlohmann::json::parse(*FactOf(**db, {Ecosystem::kNpm, "02-echo"}, pipeline::kScoreFact));
   CHECK(before["flags"]["malicious"] == false);
   REQUIRE((*db)
-              ->UpsertAdvisoriesSync(
-                  {{{Ecosystem::kNpm, "02-echo"}, "MAL-2025-191025", "Malicious code", "[]", ""}})
+              ->ImportAdvisoriesSync(
+                  {{{Ecosystem::kNpm, "02-echo"}, "MAL-2025-191025", "Malicious code", "[]", "2025-11-25T00:36:47Z"}})
               .ok());
-  auto counts = pipeline::RescoreAll(**db, nullptr, core::SystemClock::Instance());
+  auto counts = pipeline::RescoreAll(**db, scoring::ModelOptions{}, core::SystemClock::Instance());
   REQUIRE(counts.ok());
   CHECK(counts->scored == 1);
   CHECK(counts->changed == 1);

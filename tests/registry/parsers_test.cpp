@@ -213,3 +213,25 @@ TEST_CASE("crates: libc's API document", "[registry][crates]") {
   REQUIRE(owners.ok());
   CHECK(*owners == std::vector<std::string>{"alexcrichton", "JohnTitor"});
 }
+
+TEST_CASE("npm: each version's install scripts and publisher are kept, and survive storing", "[registry]") {
+  PackageFacts bcrypt = Npm("bcrypt.json", "bcrypt");
+  const registry::VersionFacts* latest = bcrypt.FindVersion("6.0.0");
+  REQUIRE(latest != nullptr);
+  // Only the install-time scripts: bcrypt 6.0.0 also has "test" and "build".
+  CHECK(latest->install_scripts == std::vector<std::pair<std::string, std::string>>{{"install", "node-gyp-build"}});
+  const registry::VersionFacts* first = bcrypt.FindVersion("0.1.2");
+  REQUIRE(first != nullptr);
+  CHECK(first->install_scripts ==
+        std::vector<std::pair<std::string, std::string>>{{"install", "node-waf configure build"}});
+  PackageFacts added = Npm("install_scripts.json", "install-scripts");
+  CHECK(added.FindVersion("1.0.0")->install_scripts.empty());
+  CHECK(added.FindVersion("1.3.0")->install_scripts.size() == 2);  // postinstall and preinstall
+  PackageFacts lodash = Npm("lodash.json", "lodash");
+  CHECK(lodash.FindVersion("4.17.21")->publisher == "bnjmnt4n");
+  // One owner writes and reads the stored form: nothing is lost on the way.
+  auto stored = PackageFacts::FromJson(added.ToJson());
+  REQUIRE(stored.ok());
+  CHECK(stored->FindVersion("1.3.0")->install_scripts == added.FindVersion("1.3.0")->install_scripts);
+  CHECK(stored->FindVersion("1.3.0")->publisher == "maintainer");
+}

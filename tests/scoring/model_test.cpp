@@ -190,3 +190,149 @@ TEST_CASE("stored facts of a real package are scored", "[scoring]") {
   CHECK_THAT(report.activity.facts.back(), Catch::Contains("0 releases in the last year"));
   CHECK_FALSE(pipeline::ScoringInputs(lodash->key, {}).ok());  // nothing to score
 }
+
+namespace {
+
+// The model's inputs from a recorded (or written) npm packument, as the pipeline builds them.
+Inputs FromPackument(const std::string& fixture, const std::string& name) {
+  auto facts = registry::ParseNpmPackument(testing::ReadText(testing::FixturePath("registry/npm/" + fixture)),
+                                           {core::Ecosystem::kNpm, name});
+  REQUIRE(facts.ok());
+  auto inputs = pipeline::ScoringInputs(facts->key, {{pipeline::kRegistryFact, facts->ToJson()}});
+  REQUIRE(inputs.ok());
+  return *inputs;
+}
+
+const scoring::Reason* SignalOf(const scoring::Report& r, const std::string& signal) {
+  for (const auto& reason : r.reasons)
+    if (reason.signal == signal) return &reason;
+  return nullptr;
+}
+
+double SumOfEffects(const scoring::Report& r) {
+  double sum = 0;
+  for (const auto& reason : r.reasons) sum += reason.effect;
+  return sum;
+}
+
+}  // namespace
+
+TEST_CASE("install scripts: a scored reason; one added by the newest version is a flag", "[scoring]") {
+  // bcrypt (recorded): its versions have run `install` for years; the latest too.
+  auto bcrypt = scoring::Score(FromPackument("bcrypt.json", "bcrypt"), kNow);
+  const scoring::Reason* scripts = SignalOf(bcrypt, "install_scripts");
+  REQUIRE(scripts != nullptr);
+  CHECK(scripts->effect == Approx(-1.0));
+  CHECK_THAT(scripts->text, Catch::Contains("6.0.0 runs install scripts (install: node-gyp-build)"));
+  CHECK_FALSE(bcrypt.install_script_added);
+  // dependabot's hand-written packument: scripts appear in 1.1.0, and 1.3.0 keeps them.
+  auto kept = scoring::Score(FromPackument("install_scripts.json", "install-scripts"), kNow);
+  CHECK(SignalOf(kept, "install_scripts") != nullptr);
+  CHECK_FALSE(kept.install_script_added);
+  // Written here: 1.3.0 adds a postinstall after three versions without one.
+  auto added = scoring::Score(FromPackument("install-script-added.json", "install-script-added"), kNow);
+  CHECK(added.install_script_added);
+  CHECK(added.score <= 2.0);
+  CHECK_THAT(SignalOf(added, "install_script_added")->text,
+             Catch::Contains("1.3.0, added an install script (postinstall: node ./setup.js); none of the 3 earlier"));
+  CHECK(nlohmann::json::parse(added.ToJson())["flags"]["install_script_added"] == true);
+  CHECK(SumOfEffects(added) == Approx(added.score).margin(0.06));
+  // lodash (recorded) runs none.
+  auto lodash = scoring::Score(FromPackument("lodash.json", "lodash"), kNow);
+  CHECK(SignalOf(lodash, "install_scripts") == nullptr);
+}
+
+TEST_CASE("a newest version published by an account that published none before", "[scoring]") {
+  // Written here: 1.3.0 by new-account after original-author's three.
+  auto added = scoring::Score(FromPackument("install-script-added.json", "install-script-added"), kNow);
+  REQUIRE(SignalOf(added, "new_publisher") != nullptr);
+  CHECK_THAT(SignalOf(added, "new_publisher")->text, Catch::Contains("published by 'new-account'"));
+  // dependabot's hand-written packument: 10.0.0 by "GitHub Actions" after oldmaintainer's 9.0.0.
+  auto lint = scoring::Score(FromPackument("npm-package-json-lint.json", "npm-package-json-lint"), kNow);
+  CHECK(SignalOf(lint, "new_publisher") != nullptr);
+  // With a provenance attestation the publisher is the repository's CI: not counted.
+  Inputs attested = FromPackument("npm-package-json-lint.json", "npm-package-json-lint");
+  attested.versions.back().attested = true;
+  CHECK(SignalOf(scoring::Score(attested, kNow), "new_publisher") == nullptr);
+  // lodash (recorded): 4.17.21's publisher published earlier versions.
+  CHECK(SignalOf(scoring::Score(FromPackument("lodash.json", "lodash"), kNow), "new_publisher") == nullptr);
+}
+
+TEST_CASE("young packages and versions, on both sides of the configured ages", "[scoring]") {
+  scoring::ModelOptions options;  // 7 days, 48 hours
+  constexpr core::Millis kHour = 3600'000;
+  auto with_times = [&](core::Millis first, core::Millis latest) {
+    Inputs in = Healthy();
+    in.versions = {{"1.0.0", first}, {"1.1.0", latest}};
+    in.latest_version = "1.1.0";
+    return scoring::Score(in, kNow, options);
+  };
+  CHECK(SignalOf(with_times(kNow - 7 * kDay + kHour, kNow - kHour), "young_package") != nullptr);
+  CHECK(SignalOf(with_times(kNow - 7 * kDay - kHour, kNow - 400 * kDay), "young_package") == nullptr);
+  CHECK(SignalOf(with_times(kNow - 400 * kDay, kNow - 47 * kHour), "young_version") != nullptr);
+  CHECK(SignalOf(with_times(kNow - 400 * kDay, kNow - 49 * kHour), "young_version") == nullptr);
+  options.young_version_hours = 50;  // configurable
+  CHECK(SignalOf(with_times(kNow - 400 * kDay, kNow - 49 * kHour), "young_version") != nullptr);
+  auto young = with_times(kNow - kHour * 30, kNow - kHour * 30);
+  CHECK_THAT(SignalOf(young, "young_package")->text, Catch::Contains("first published 30 hours ago"));
+}
+
+TEST_CASE("a single version and no repository: a throwaway package's shape", "[scoring]") {
+  Inputs one = Healthy();
+  one.versions.resize(1);
+  one.latest_version = one.versions[0].version;
+  one.has_repository = false;
+  one.github.reset();
+  auto r = scoring::Score(one, kNow);
+  REQUIRE(SignalOf(r, "single_version_no_repository") != nullptr);
+  Inputs two = one;
+  two.versions.push_back(Healthy().versions[1]);
+  CHECK(SignalOf(scoring::Score(two, kNow), "single_version_no_repository") == nullptr);
+  Inputs with_repository = one;
+  with_repository.has_repository = true;
+  CHECK(SignalOf(scoring::Score(with_repository, kNow), "single_version_no_repository") == nullptr);
+}
+
+TEST_CASE("dependency confusion: a public package named like the organisation's internal ones", "[scoring]") {
+  scoring::ModelOptions options;
+  options.internal_names = {"@acme/*", "npm:acme-*", "pypi:acme_internal_?"};
+  auto flag = [&](core::Ecosystem eco, const char* name) {
+    Inputs in = Healthy();
+    in.key = {eco, name};
+    return scoring::Score(in, kNow, options).dependency_confusion;
+  };
+  CHECK(flag(core::Ecosystem::kNpm, "@acme/billing") == "@acme/*");
+  CHECK(flag(core::Ecosystem::kNpm, "@ACME/billing") == "@acme/*");  // case-insensitive
+  CHECK(flag(core::Ecosystem::kNpm, "@acme-labs/billing") == "");
+  CHECK(flag(core::Ecosystem::kNpm, "acme-utils") == "npm:acme-*");
+  CHECK(flag(core::Ecosystem::kPypi, "acme-utils") == "");            // the pattern is npm's
+  CHECK(flag(core::Ecosystem::kPypi, "acme-internal-x") == "pypi:acme_internal_?");  // as PyPI normalizes
+  CHECK(scoring::MatchInternalName({core::Ecosystem::kMaven, "org.acme:core"}, {"org.acme:*"}) == "org.acme:*");
+  Inputs in = Healthy();
+  in.key = {core::Ecosystem::kNpm, "@acme/billing"};
+  auto r = scoring::Score(in, kNow, options);
+  CHECK(r.score <= 1.0);
+  auto json = nlohmann::json::parse(r.ToJson());
+  CHECK(json["flags"]["dependency_confusion"] == true);
+  CHECK(json["flags"]["internal_name_pattern"] == "@acme/*");
+}
+
+TEST_CASE("star-jacking: a declared repository that is a popular package's own", "[scoring]") {
+  scoring::PopularPackages popular;
+  popular.Add(core::Ecosystem::kPypi, "requests", 1e9);
+  popular.Index();
+  auto with_manifest = [&](const char* name, const char* declared) {
+    Inputs in = Healthy();
+    in.key = {core::Ecosystem::kPypi, name};
+    in.github->manifest = Inputs::GitHub::Manifest::kDeclaresOther;
+    in.github->manifest_name = declared;
+    in.github->manifest_path = "setup.py";
+    return scoring::Score(in, kNow, &popular);
+  };
+  auto jacked = with_manifest("reqeusts-toolbelt", "Requests");  // names normalize before they compare
+  CHECK(jacked.repository_declares == "requests");
+  CHECK(jacked.score <= 2.0);
+  CHECK_THAT(SignalOf(jacked, "repository_mismatch")->text,
+             Catch::Contains("belongs to the popular package 'requests' (setup.py declares it)"));
+  CHECK(with_manifest("my-monorepo-part", "my-monorepo").repository_declares.empty());  // not a popular one
+}

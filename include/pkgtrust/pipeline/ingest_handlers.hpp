@@ -44,32 +44,40 @@ class RepositoryStageHandler final : public StageHandler {
 core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,
                                             const std::vector<store::Fact>& facts);
 
-// The report of a package from its stored facts (as read by the caller) and its
-// advisories; no upstream is asked.
+// The report of a package from its stored facts (as read by the caller) and the advisories
+// in force that name it; no upstream is asked.
 core::Result<scoring::Report> ScorePackage(store::PackageStore& store, const core::PackageKey& key,
                                            const std::vector<store::Fact>& facts,
-                                           const scoring::PopularPackages* popular, core::Millis now);
+                                           const scoring::ModelOptions& options, core::Millis now);
 
 struct RescoreCounts {
   std::int64_t scored = 0, changed = 0, skipped = 0;
 };
 // Re-scores every complete package with the current model and stores the reports that
-// changed. Safe beside a running service (writes are conditional on the generation).
-core::Result<RescoreCounts> RescoreAll(store::PackageStore& store, const scoring::PopularPackages* popular,
+// changed (each change reaches the change log). Safe beside a running service (writes are
+// conditional on the generation).
+core::Result<RescoreCounts> RescoreAll(store::PackageStore& store, const scoring::ModelOptions& options,
                                        const core::Clock& clock);
+// The same for the given packages (those not complete are left alone): after an advisory
+// import, only the packages whose advisories changed.
+core::Result<RescoreCounts> RescorePackages(store::PackageStore& store, const std::vector<core::PackageKey>& keys,
+                                            const scoring::ModelOptions& options, const core::Clock& clock);
+
+// The ids of the advisories in a stored score (its "advisories") that name `version`.
+std::vector<std::string> AdvisoriesNamingVersion(std::string_view score_json, core::Ecosystem ecosystem,
+                                                 std::string_view version);
 
 class ScoringStageHandler final : public StageHandler {
  public:
-  // `popular` (may be null: no typosquatting check) must outlive the handler.
-  ScoringStageHandler(store::PackageStore& store, const core::Clock& clock,
-                      const scoring::PopularPackages* popular = nullptr)
-      : store_(store), clock_(clock), popular_(popular) {}
+  // `options` (and the popular lists it points to) must outlive the handler.
+  ScoringStageHandler(store::PackageStore& store, const core::Clock& clock, const scoring::ModelOptions& options)
+      : store_(store), clock_(clock), options_(options) {}
   void Handle(const WorkItem& item, std::function<void(StageResult)> done) override;
 
  private:
   store::PackageStore& store_;
   const core::Clock& clock_;
-  const scoring::PopularPackages* popular_;
+  const scoring::ModelOptions& options_;
 };
 
 }  // namespace pkgtrust::pipeline

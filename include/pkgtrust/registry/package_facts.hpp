@@ -21,6 +21,10 @@ struct VersionFacts {
   std::string deprecated;        // npm deprecation message; empty when not deprecated
   bool has_attestation = false;  // npm dist.attestations (registry provenance)
   std::string repository;        // repository as this version declared it (raw), if it did
+  // npm: the scripts npm runs at install (preinstall, install, postinstall), name and command
+  // (the command shortened to 200 bytes).
+  std::vector<std::pair<std::string, std::string>> install_scripts;
+  std::string publisher;  // npm: the account that published this version (_npmUser.name)
 };
 
 struct PackageFacts {

@@ -11,12 +11,16 @@
 #include "pkgtrust/core/clock.hpp"
 #include "pkgtrust/core/ecosystem.hpp"
 #include "pkgtrust/core/status.hpp"
+#include "pkgtrust/scoring/osv.hpp"
 
 namespace pkgtrust::scoring {
 
-// pkgtrust-2: the repository's manifest decides whether it is the package's; PyPI
-// popularity from the rank in the popular-package list.
-inline constexpr const char* kModelVersion = "pkgtrust-2";
+class PopularPackages;
+
+// pkgtrust-3: advisories evaluated per version (withdrawn ones ignored); precise typosquat
+// rules; install scripts, young packages, new publishers, dependency confusion and
+// repositories that belong to another package.
+inline constexpr const char* kModelVersion = "pkgtrust-3";
 
 // What the model reads (filled by the pipeline from the registry and repository facts).
 struct Inputs {
@@ -27,11 +31,20 @@ struct Inputs {
     core::Millis published = 0;
     bool yanked = false;
     bool attested = false;
+    // npm: the install-time scripts of this version (preinstall, install, postinstall).
+    std::vector<std::pair<std::string, std::string>> install_scripts;
+    std::string publisher;  // npm: the account that published it (_npmUser), if known
   };
-  std::vector<Version> versions;
-  std::string deprecated;  // the latest version's deprecation message
+  std::vector<Version> versions;  // oldest first
+  core::Millis created = 0;       // first published (0: unknown; then the oldest version's time)
+  std::string deprecated;         // the latest version's deprecation message
   bool security_holder = false;
-  std::string malicious_advisory;  // OSV id of a malicious-package advisory, if one names it
+  // Malicious-package advisories in force that name the package (withdrawn ones are not given).
+  struct Advisory {
+    std::string id, summary;
+    OsvAffected affected;
+  };
+  std::vector<Advisory> advisories;
   std::int64_t downloads_last_month = -1;
   std::int64_t downloads_last_90_days = -1;
   std::int64_t downloads_total = -1;
@@ -56,9 +69,20 @@ struct Inputs {
   std::optional<GitHub> github;  // absent: not read (no GitHub repository)
 };
 
+// Settings of the model beyond the facts (config `scoring:`), the same for every package.
+struct ModelOptions {
+  const PopularPackages* popular = nullptr;  // null: no typosquatting check
+  // Names of the organisation's private packages ("@acme/*", "npm:acme-*", "pypi:acme-*"):
+  // a public package so named is a dependency-confusion risk. `*` and `?` are wildcards.
+  std::vector<std::string> internal_names;
+  double young_package_days = 7;    // a package first published more recently counts against it
+  double young_version_hours = 48;  // so does a newest version published more recently
+};
+
 struct Reason {
   std::string text;
-  double effect = 0;  // points added to (or, negative, removed from) the score
+  double effect = 0;   // points added to (or, negative, removed from) the score
+  std::string signal;  // the signal behind it ("install_scripts", "typosquatting", ...); empty for components
 };
 
 struct Component {
@@ -66,21 +90,41 @@ struct Component {
   std::vector<std::string> facts;  // what drove it
 };
 
+// An advisory in force naming the package, and which of its known versions it names.
+struct AdvisoryFinding {
+  std::string id, summary;
+  bool all_versions = false;
+  std::vector<std::string> versions;  // the known versions named (all_versions: every one)
+  OsvAffected affected;               // to judge any other version
+};
+
 struct Report {
   std::string model_version = kModelVersion;
   double score = 0;  // 0-10, one decimal
   Component activity, provenance, popularity;
-  std::string malicious;   // advisory id; empty when not known malicious
-  std::string deprecated;  // deprecation message; empty when not deprecated
+  // The package as a whole is malicious: an advisory names every version or the latest.
+  std::string malicious;  // that advisory's id; empty when not
+  std::vector<AdvisoryFinding> advisories;
+  std::vector<std::string> malicious_versions;  // known versions any advisory names, in version order
+  std::string latest_clean_version;             // the newest version no advisory names, when some are
+  std::string deprecated;                       // deprecation message; empty when not deprecated
   bool archived = false;
   std::string typosquat_of;  // the popular look-alike; empty when none
+  std::string typosquat_rule;
+  bool install_script_added = false;  // the newest version added install scripts
+  std::string dependency_confusion;   // the internal-name pattern the name matches
+  std::string repository_declares;    // the popular package whose repository this one declares
   std::vector<Reason> reasons;
 
   std::string ToJson() const;
 };
 
-class PopularPackages;
-// `popular` (may be null) enables the typosquatting check.
+Report Score(const Inputs& inputs, core::Millis now, const ModelOptions& options);
+// With the typosquatting check on `popular` (may be null) and the other options' defaults.
 Report Score(const Inputs& inputs, core::Millis now, const PopularPackages* popular = nullptr);
+
+// Whether `name` matches an internal-name pattern ("[ecosystem:]glob", case-insensitive);
+// the pattern matched, or empty.
+std::string MatchInternalName(const core::PackageKey& key, const std::vector<std::string>& patterns);
 
 }  // namespace pkgtrust::scoring

@@ -50,14 +50,26 @@ struct Fact {
   std::string json;
 };
 
-// A known-malicious package (from an OSV record). `versions` is a JSON array; empty
-// ("[]") means every version.
+// A malicious-package advisory (an OSV record) naming one package. `versions` and `ranges`
+// are the record's affected versions and ranges as OSV's JSON arrays; both empty means every
+// version. A withdrawn record is kept, with the time it was withdrawn, and never flags.
 struct Advisory {
   core::PackageKey key;
   std::string id;
   std::string summary;
   std::string versions = "[]";
-  std::string modified;
+  std::string modified;  // RFC 3339, as the record says: a newer copy replaces an older one
+  std::string ranges = "[]";
+  std::string withdrawn;  // RFC 3339; empty: in force
+  std::string published;
+};
+
+// What an import of advisories did. A record (all rows of one id) is replaced only by a
+// copy with a newer `modified`; an equal or older copy changes nothing.
+struct AdvisoryImport {
+  std::int64_t records_new = 0, records_updated = 0, records_unchanged = 0;
+  // Packages whose advisories changed (named by a new or updated record, or no longer named).
+  std::vector<core::PackageKey> changed_packages;
 };
 
 // Start a run for a package unless one is already in flight.
@@ -198,8 +210,11 @@ class PackageStore {
   // Replaces one fact of a package still complete in `generation` (rescoring); returns
   // false, writing nothing, when the package has moved on.
   core::Result<bool> PutCompleteFactSync(const core::PackageKey& key, std::int64_t generation, Fact fact);
-  // Inserts or replaces advisories (same package and id) in one transaction.
-  core::Status UpsertAdvisoriesSync(std::vector<Advisory> advisories);
+  // Stores OSV records (the rows of each id together) in one transaction: new ids are added;
+  // an id whose stored copy is older (by `modified`) is replaced, rows and all; the rest are
+  // left as they are.
+  core::Result<AdvisoryImport> ImportAdvisoriesSync(std::vector<Advisory> advisories);
+  // Every advisory naming the package, withdrawn ones included, by id.
   core::Result<std::vector<Advisory>> FindAdvisories(const core::PackageKey& key);
   int SchemaVersion();
 
