@@ -398,11 +398,11 @@ std::optional<std::vector<std::string>> ClonePackages(const std::string& path, i
 std::vector<std::pair<std::string, std::string>> FeedNames(int count) {
   // Real names (npm and PyPI, 9:1), repeated with a suffix when more are wanted.
   std::vector<std::string> npm, pypi;
-  std::istringstream npm_in(ReadFile(std::string(PKGTRUST_SHARED_DIR) + "/data/names/npm-sample-20000.txt"));
+  std::istringstream npm_in(ReadFile(std::string(PKGTRUST_SOURCE_DIR) + "/bench/data/names/npm-sample-20000.txt"));
   for (std::string line; std::getline(npm_in, line);)
     if (!line.empty()) npm.push_back(line);
   std::istringstream pypi_in(
-      ReadFile(std::string(PKGTRUST_SHARED_DIR) + "/data/names/pypi-sample-20000.txt"));
+      ReadFile(std::string(PKGTRUST_SOURCE_DIR) + "/bench/data/names/pypi-sample-20000.txt"));
   for (std::string line; std::getline(pypi_in, line);)
     if (!line.empty()) pypi.push_back(line);
   if (npm.empty() || pypi.empty()) {
@@ -448,14 +448,13 @@ reconciler:
   stuck_after_seconds: 120
 scoring:
   popular:
-    npm: {src}/data/popular/npm-top10000.tsv
-    pypi: {src}/data/popular/pypi-top15000.tsv
+    npm: shipped
+    pypi: shipped
 log:
   level: warn
 upstreams:
 )",
-                                 fmt::arg("port", port), fmt::arg("db", (dir / "harness.db").string()),
-                                 fmt::arg("src", PKGTRUST_SOURCE_DIR));
+                                 fmt::arg("port", port), fmt::arg("db", (dir / "harness.db").string()));
   for (const char* name : {"npm", "pypi", "crates", "maven", "go", "github"})
     yaml += fmt::format("  {}: \"{}\"\n", name, upstream.BaseUrl());
   yaml += fmt::format("  npm_downloads: \"{}/npm-downloads\"\n", upstream.BaseUrl());
