@@ -105,6 +105,12 @@ Result<std::string> NormalizeMaven(std::string_view name) {
     return Invalid(Ecosystem::kMaven, name, "groupId must be letters, digits, '-', '_' or '.'");
   if (!MavenPartOk(artifact))
     return Invalid(Ecosystem::kMaven, name, "artifactId must be letters, digits, '-', '_' or '.'");
+  // The groupId becomes a path (org.slf4j -> org/slf4j): no empty segment, so no "..", "/."
+  // or leading dot; the artifactId is one path segment: never "." or "..".
+  if (group.front() == '.' || group.back() == '.' || group.find("..") != std::string_view::npos)
+    return Invalid(Ecosystem::kMaven, name, "groupId has an empty segment ('..' or a dot at an end)");
+  if (artifact == "." || artifact == ".." || artifact.front() == '.')
+    return Invalid(Ecosystem::kMaven, name, "artifactId must not start with '.'");
   return fmt::format("{}:{}", group, artifact);
 }
 

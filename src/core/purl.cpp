@@ -12,7 +12,6 @@
 namespace pkgtrust::core {
 namespace {
 
-
 std::string Lowered(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -61,11 +60,16 @@ Result<std::string> ParseSubpath(std::string_view raw) {
     if (seg.empty() || seg == "." || seg == "..") continue;
     auto decoded = Decode(seg);
     if (!decoded.ok()) return decoded.status();
+    // A segment that decodes to a separator or to a path step would not survive formatting.
+    if (decoded->find('/') != std::string::npos || *decoded == "." || *decoded == "..")
+      return Status::InvalidArgument("purl subpath segment contains an encoded '/', '.' or '..'");
     if (!out.empty()) out += '/';
     out += *decoded;
   }
   return out;
 }
+
+constexpr std::size_t kMaxPurlLength = 4096;
 
 void ApplyTypeRules(Purl& purl) {
   if (purl.type == "pypi") {
@@ -77,7 +81,7 @@ void ApplyTypeRules(Purl& purl) {
 }  // namespace
 
 Result<Purl> ParsePurl(std::string_view text) {
-  if (text.size() > 4096) return Status::InvalidArgument("purl longer than 4096 characters");
+  if (text.size() > kMaxPurlLength) return Status::InvalidArgument("purl longer than 4096 characters");
   if (text.size() < 4 || Lowered(text.substr(0, 4)) != "pkg:")
     return Status::InvalidArgument("a purl starts with 'pkg:'");
   std::string_view rest = text.substr(4);
@@ -143,6 +147,10 @@ Result<Purl> ParsePurl(std::string_view text) {
     purl.namespace_ += *decoded;
   }
   ApplyTypeRules(purl);
+  // Percent-encoding can triple a component: a purl within the limit whose canonical form is
+  // not could be read but never written back (nor read again).
+  if (FormatPurl(purl).size() > kMaxPurlLength)
+    return Status::InvalidArgument("purl longer than 4096 characters once encoded");
   return purl;
 }
 

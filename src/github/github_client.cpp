@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -122,14 +123,17 @@ net::HttpRequest GitHubClient::TagsQuery(const std::string& full_name) const {
   return r;
 }
 
+namespace {
+constexpr core::Millis kMaxRateLimitHold = 3600'000;  // GitHub's rate-limit window
+}  // namespace
+
 bool GitHubClient::NoteRateLimit(const net::HttpResponse& response) {
   const std::string* remaining = response.Header("x-ratelimit-remaining");
   const std::string* reset = response.Header("x-ratelimit-reset");
   if (remaining) {
-    try {
-      remaining_ = std::stoll(*remaining);
-    } catch (const std::exception&) {
-    }
+    std::int64_t value = 0;
+    auto [end, ec] = std::from_chars(remaining->data(), remaining->data() + remaining->size(), value);
+    if (ec == std::errc() && end == remaining->data() + remaining->size() && value >= 0) remaining_ = value;
   }
   bool spent = (response.status == 403 || response.status == 429) &&
                ((remaining && *remaining == "0") || response.Header("retry-after") != nullptr);
@@ -139,10 +143,15 @@ bool GitHubClient::NoteRateLimit(const net::HttpResponse& response) {
     std::int64_t secs = net::ParseRetryAfterSeconds(*after, clock_.NowMillis() / 1000);
     if (secs >= 0) until = clock_.NowMillis() + secs * 1000;
   } else if (reset) {
-    try {
-      until = std::stoll(*reset) * 1000;
-    } catch (const std::exception&) {
-    }
+    // Seconds since the epoch. Whatever the header says, the hold lasts at most GitHub's
+    // one-hour window: a hostile or broken value (huge, negative, not a number) neither
+    // overflows nor holds the stage for ever.
+    std::int64_t secs = 0;
+    auto [end, ec] = std::from_chars(reset->data(), reset->data() + reset->size(), secs);
+    if (ec == std::errc() && end == reset->data() + reset->size() && secs > 0 &&
+        secs < (std::int64_t{1} << 40))
+      until =
+          std::clamp<core::Millis>(secs * 1000, clock_.NowMillis(), clock_.NowMillis() + kMaxRateLimitHold);
   }
   core::Millis current = limited_until_.load();
   while (until > current && !limited_until_.compare_exchange_weak(current, until)) {

@@ -15,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "pkgtrust/core/log.hpp"
 #include "pkgtrust/net/http_client.hpp"
 #include "pkgtrust/net/url.hpp"
 
@@ -54,34 +55,95 @@ std::int64_t ParseRetryAfterSeconds(std::string_view value, std::int64_t now_uni
   return when < 0 ? -1 : std::max<std::int64_t>(0, when - now_unix_seconds);
 }
 
-Result<std::string> Gunzip(std::string_view compressed, std::size_t max_bytes) {
-  z_stream zs{};
-  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return Status::Internal("gzip: cannot initialise zlib");
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
-  zs.avail_in = static_cast<uInt>(compressed.size());
-  std::string out;
-  char chunk[64 * 1024];
-  int rc = Z_OK;
-  while (rc != Z_STREAM_END) {
-    zs.next_out = reinterpret_cast<Bytef*>(chunk);
-    zs.avail_out = sizeof(chunk);
-    rc = inflate(&zs, Z_NO_FLUSH);
-    if (rc != Z_OK && rc != Z_STREAM_END) {
-      inflateEnd(&zs);
-      return Status::InvalidArgument(fmt::format("gzip body is corrupt ({})", zs.msg ? zs.msg : "truncated"));
-    }
-    out.append(chunk, sizeof(chunk) - zs.avail_out);
-    if (out.size() > max_bytes) {
-      inflateEnd(&zs);
-      return Status::ResourceExhausted(fmt::format("body larger than {} bytes once decompressed", max_bytes));
-    }
-    if (rc == Z_OK && zs.avail_in == 0 && zs.avail_out != 0) {
-      inflateEnd(&zs);
-      return Status::InvalidArgument("gzip body is truncated");
-    }
+namespace {
+
+// Incremental gzip decoding, so that a caller can stop between steps (a body limit) or wait
+// (the byte budget) before the output grows further.
+class Inflater {
+ public:
+  explicit Inflater(std::string_view compressed) {
+    ok_ = inflateInit2(&zs_, 16 + MAX_WBITS) == Z_OK;
+    zs_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
+    zs_.avail_in = static_cast<uInt>(compressed.size());
   }
-  inflateEnd(&zs);
+  ~Inflater() {
+    if (ok_) inflateEnd(&zs_);
+  }
+  Inflater(const Inflater&) = delete;
+  Inflater& operator=(const Inflater&) = delete;
+
+  bool done() const { return done_; }
+  // Appends at most about `step` bytes to `out`; fails past `max_bytes` in all.
+  Status Step(std::string& out, std::size_t step, std::size_t max_bytes) {
+    if (!ok_) return Status::Internal("gzip: cannot initialise zlib");
+    char chunk[64 * 1024];
+    std::size_t produced = 0;
+    while (!done_ && produced < step) {
+      zs_.next_out = reinterpret_cast<Bytef*>(chunk);
+      zs_.avail_out = sizeof(chunk);
+      int rc = inflate(&zs_, Z_NO_FLUSH);
+      if (rc != Z_OK && rc != Z_STREAM_END)
+        return Status::InvalidArgument(
+            fmt::format("gzip body is corrupt ({})", zs_.msg ? zs_.msg : "truncated"));
+      std::size_t n = sizeof(chunk) - zs_.avail_out;
+      out.append(chunk, n);
+      produced += n;
+      if (out.size() > max_bytes)
+        return Status::ResourceExhausted(
+            fmt::format("body larger than {} bytes once decompressed", max_bytes));
+      if (rc == Z_STREAM_END)
+        done_ = true;
+      else if (zs_.avail_in == 0 && zs_.avail_out != 0)
+        return Status::InvalidArgument("gzip body is truncated");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  z_stream zs_{};
+  bool ok_ = false;
+  bool done_ = false;
+};
+
+}  // namespace
+
+// The decoded size gzip's trailer announces (ISIZE: the size modulo 2^32), or 0.
+std::size_t GzipDecodedSize(std::string_view compressed) {
+  if (compressed.size() < 18) return 0;
+  const auto* tail = reinterpret_cast<const unsigned char*>(compressed.data() + compressed.size() - 4);
+  return static_cast<std::size_t>(tail[0]) | static_cast<std::size_t>(tail[1]) << 8 |
+         static_cast<std::size_t>(tail[2]) << 16 | static_cast<std::size_t>(tail[3]) << 24;
+}
+
+Result<std::string> Gunzip(std::string_view compressed, std::size_t max_bytes) {
+  Inflater inflater(compressed);
+  std::string out;
+  while (!inflater.done())
+    if (Status s = inflater.Step(out, 1u << 20, max_bytes); !s.ok()) return s;
   return out;
+}
+
+bool IsNonPublicAddress(std::string_view text) {
+  boost::system::error_code ec;
+  asio::ip::address address = asio::ip::make_address(std::string(text), ec);
+  if (ec) return true;  // not an address: never treated as public
+  if (address.is_v6()) {
+    asio::ip::address_v6 v6 = address.to_v6();
+    if (v6.is_v4_mapped()) return IsNonPublicAddress(v6.to_v4().to_string());
+    auto bytes = v6.to_bytes();
+    return v6.is_loopback() || v6.is_unspecified() || v6.is_link_local() || v6.is_multicast() ||
+           (bytes[0] & 0xfe) == 0xfc;  // fc00::/7, unique local
+  }
+  std::uint32_t v4 = address.to_v4().to_uint();
+  auto in = [v4](std::uint32_t net, int bits) { return (v4 >> (32 - bits)) == (net >> (32 - bits)); };
+  return in(0x00000000, 8) ||                    // 0.0.0.0/8, "this network"
+         in(0x0A000000, 8) ||                    // 10.0.0.0/8
+         in(0x64400000, 10) ||                   // 100.64.0.0/10, carrier-grade NAT
+         in(0x7F000000, 8) ||                    // 127.0.0.0/8, loopback
+         in(0xA9FE0000, 16) ||                   // 169.254.0.0/16, link-local (cloud metadata)
+         in(0xAC100000, 12) ||                   // 172.16.0.0/12
+         in(0xC0A80000, 16) ||                   // 192.168.0.0/16
+         in(0xE0000000, 4) || v4 == 0xFFFFFFFF;  // multicast, broadcast
 }
 
 namespace {
@@ -103,6 +165,166 @@ struct HostPool {
   std::deque<std::shared_ptr<asio::steady_timer>> waiters;
   std::deque<std::shared_ptr<asio::steady_timer>> urgent_waiters;  // served first
 };
+
+// One budget of bytes for every upstream body in flight, shared by all requests (config
+// body_budget_bytes). A request holds a share that grows as its body arrives and is decoded;
+// growing waits, in order of arrival, while the budget is spent. The share stays with the
+// response until its reader drops it. So that waiting never deadlocks (every exchange still
+// under way waiting to grow, the rest held by delivered answers whose readers may be waiting
+// for those very exchanges), the oldest exchange goes ahead when none under way can progress:
+// memory stays within the budget plus one body.
+class ByteBudget {
+ public:
+  explicit ByteBudget(std::size_t limit) : limit_(std::max<std::size_t>(limit, 1)) {}
+
+  // A request's share; gives it back when destroyed. Not for concurrent use.
+  class Hold {
+   public:
+    explicit Hold(ByteBudget& budget) : budget_(budget) {}
+    ~Hold() { budget_.Release(*this, bytes_); }
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+    std::size_t bytes() const { return bytes_; }
+    // Gives back what is no longer held in memory (a compressed body once decoded).
+    void Shrink(std::size_t bytes) { budget_.Release(*this, std::min(bytes, bytes_)); }
+    // The exchange is over: the bytes stay held (by the response) but no longer grow.
+    void Deliver() { budget_.Deliver(*this); }
+
+   private:
+    friend class ByteBudget;
+    ByteBudget& budget_;
+    std::size_t bytes_ = 0;
+    std::uint64_t order_ = 0;  // when it first held bytes: the oldest goes ahead when all wait
+    bool active_ = true;       // its exchange is under way (it may still grow)
+  };
+
+  asio::awaitable<void> Grow(Hold& hold, std::size_t bytes) {
+    auto waiter = std::make_shared<Waiter>();
+    {
+      std::lock_guard lock(mu_);
+      if (queue_.empty() && (used_ + bytes <= limit_ || used_ == 0)) {
+        GrantLocked(hold, bytes);
+        co_return;
+      }
+      waiter->bytes = bytes;
+      waiter->hold = &hold;
+      waiter->timer = std::make_unique<asio::steady_timer>(co_await asio::this_coro::executor);
+      if (hold.bytes_ > 0) waiting_holders_++;
+      waits_++;
+      queue_.push_back(waiter);
+      GrantWaitersLocked();
+    }
+    // The waiter's timer is its own (timers are not safe to touch from two threads): it polls
+    // the flag the granter sets under the lock.
+    while (true) {
+      {
+        std::lock_guard lock(mu_);
+        if (waiter->granted) co_return;
+      }
+      boost::system::error_code ec;
+      waiter->timer->expires_after(kPoll);
+      co_await waiter->timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
+  std::int64_t used() const {
+    std::lock_guard lock(mu_);
+    return static_cast<std::int64_t>(used_);
+  }
+  std::int64_t peak() const {
+    std::lock_guard lock(mu_);
+    return static_cast<std::int64_t>(peak_);
+  }
+  std::int64_t waits() const {
+    std::lock_guard lock(mu_);
+    return waits_;
+  }
+
+ private:
+  struct Waiter {
+    std::size_t bytes = 0;
+    Hold* hold = nullptr;
+    std::unique_ptr<asio::steady_timer> timer;
+    bool granted = false;
+  };
+
+  void GrantLocked(Hold& hold, std::size_t bytes) {
+    if (hold.bytes_ == 0 && bytes > 0) {
+      if (hold.active_) holders_++;
+      hold.order_ = ++next_order_;
+    }
+    hold.bytes_ += bytes;
+    used_ += bytes;
+    peak_ = std::max(peak_, used_);
+  }
+
+  void GrantWaitersLocked() {
+    while (!queue_.empty()) {
+      auto chosen = queue_.begin();
+      bool fits = used_ + (*chosen)->bytes <= limit_ || used_ == 0;
+      if (!fits) {
+        // Every holder waits to grow: nobody is left to give bytes back. The oldest holder goes
+        // ahead (again and again until it is done), so only one body is ever over the budget.
+        if (holders_ == 0 || holders_ != waiting_holders_) return;
+        chosen = std::min_element(queue_.begin(), queue_.end(), [](const auto& a, const auto& b) {
+          std::uint64_t x = a->hold->bytes_ > 0 ? a->hold->order_ : UINT64_MAX;
+          std::uint64_t y = b->hold->bytes_ > 0 ? b->hold->order_ : UINT64_MAX;
+          return x < y;
+        });
+      }
+      Waiter& waiter = **chosen;
+      if (waiter.hold->bytes_ > 0) waiting_holders_--;
+      GrantLocked(*waiter.hold, waiter.bytes);
+      waiter.granted = true;
+      queue_.erase(chosen);
+    }
+  }
+
+  void Release(Hold& hold, std::size_t bytes) {
+    std::lock_guard lock(mu_);
+    if (bytes == 0) return;
+    hold.bytes_ -= bytes;
+    used_ -= bytes;
+    if (hold.bytes_ == 0 && hold.active_) holders_--;
+    GrantWaitersLocked();
+  }
+
+  void Deliver(Hold& hold) {
+    std::lock_guard lock(mu_);
+    if (!hold.active_) return;
+    hold.active_ = false;
+    if (hold.bytes_ > 0) holders_--;
+    GrantWaitersLocked();
+  }
+
+  static constexpr std::chrono::milliseconds kPoll{2};
+  const std::size_t limit_;
+  mutable std::mutex mu_;
+  std::size_t used_ = 0, peak_ = 0;
+  int holders_ = 0, waiting_holders_ = 0;  // holds under way with bytes; of those, how many wait to grow
+  std::uint64_t next_order_ = 0;
+  std::int64_t waits_ = 0;
+  std::deque<std::shared_ptr<Waiter>> queue_;
+};
+
+bool SameOrigin(const Url& a, const Url& b) {
+  return a.scheme == b.scheme && a.host == b.host && a.port == b.port;
+}
+
+bool HostListed(const std::vector<std::string>& hosts, const std::string& host) {
+  return std::any_of(hosts.begin(), hosts.end(), [&](const std::string& h) {
+    return h.size() == host.size() && std::equal(h.begin(), h.end(), host.begin(), [](char x, char y) {
+             return std::tolower(x) == std::tolower(y);
+           });
+  });
+}
+
+// Headers that carry credentials: never sent to another host than the one they were meant for.
+bool IsCredentialHeader(std::string name) {
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  return name == "authorization" || name == "proxy-authorization" || name == "cookie" ||
+         name == "x-amz-security-token";
+}
 
 bool IsRedirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
@@ -130,7 +352,23 @@ class BeastHttpClient::Impl {
     if (ec) throw std::runtime_error(fmt::format("TLS trust store: {}", ec.message()));
     tls_.set_verify_mode(config_.verify_tls ? ssl::verify_peer : ssl::verify_none);
     work_.emplace(asio::make_work_guard(io_));
-    for (int i = 0; i < std::max(1, config_.threads); ++i) threads_.emplace_back([this] { io_.run(); });
+    for (int i = 0; i < std::max(1, config_.threads); ++i) threads_.emplace_back([this] { RunIo(); });
+  }
+
+  // Every request's coroutine catches what it throws; anything else that escapes a handler
+  // is logged and the thread goes on, so no upstream answer ends the process.
+  void RunIo() {
+    while (true) {
+      try {
+        io_.run();
+        return;
+      } catch (const std::exception& e) {
+        core::Log(core::LogLevel::kError, "http-client", "an upstream exchange threw and was dropped: {}",
+                  e.what());
+      } catch (...) {
+        core::Log(core::LogLevel::kError, "http-client", "an upstream exchange threw and was dropped");
+      }
+    }
   }
 
   ~Impl() {
@@ -157,8 +395,15 @@ class BeastHttpClient::Impl {
   }
 
   HttpClientStats Stats() const {
-    return {stats_.requests.load(), stats_.attempts.load(), stats_.retries.load(), stats_.failures.load(),
-            stats_.connections.load()};
+    return {stats_.requests.load(),
+            stats_.attempts.load(),
+            stats_.retries.load(),
+            stats_.failures.load(),
+            stats_.connections.load(),
+            stats_.refused_redirects.load(),
+            budget_.used(),
+            budget_.peak(),
+            budget_.waits()};
   }
 
  private:
@@ -204,9 +449,11 @@ class BeastHttpClient::Impl {
   }
 
   asio::awaitable<Attempt> FollowRedirects(const HttpRequest& request, Url url) {
+    const Url origin = url;
     HttpRequest current = request;
+    bool refuse_private = false;  // the request's own host is the caller's choice; a redirect's is not
     for (int hop = 0; hop <= config_.max_redirects; ++hop) {
-      Attempt attempt = co_await Exchange(current, url);
+      Attempt attempt = co_await Exchange(current, url, refuse_private);
       if (!attempt.result.ok() || !IsRedirect(attempt.result->status)) {
         if (attempt.result.ok())
           attempt.retryable = IsRetryableStatus(attempt.result->status) &&
@@ -220,6 +467,28 @@ class BeastHttpClient::Impl {
         co_return Attempt{Status::InvalidArgument(fmt::format("{}: redirect to an invalid URL: {}",
                                                               Describe(request), next.status().message())),
                           false};
+      // Redirects stay on the request's origin, unless the config lists the new host; never
+      // from https to http.
+      if (url.tls() && !next->tls()) {
+        stats_.refused_redirects++;
+        co_return Attempt{
+            Status::PermissionDenied(fmt::format("{}: refused a redirect from https to http ({})",
+                                                 Describe(request), next->HostKey())),
+            false};
+      }
+      if (!SameOrigin(*next, origin)) {
+        if (!HostListed(config_.redirect_hosts, next->host)) {
+          stats_.refused_redirects++;
+          co_return Attempt{
+              Status::PermissionDenied(fmt::format("{}: refused a redirect to another host ({}); list it in "
+                                                   "upstreams.redirect_hosts to allow it",
+                                                   Describe(request), next->HostKey())),
+              false};
+        }
+        // Credentials were meant for the origin, not for the host it sends us to.
+        std::erase_if(current.headers, [](const auto& header) { return IsCredentialHeader(header.first); });
+        refuse_private = !HostListed(config_.trusted_hosts, next->host);
+      }
       url = *next;
       current.url = url.ToString();
       if (attempt.result->status == 303) {
@@ -233,12 +502,16 @@ class BeastHttpClient::Impl {
   }
 
   // One request/response on a pooled connection. A reused connection that the server
-  // closed while idle is replaced once without counting as an attempt.
-  asio::awaitable<Attempt> Exchange(const HttpRequest& request, const Url& url) {
+  // closed while idle is replaced once without counting as an attempt. The body is read a
+  // piece at a time, its share of the byte budget growing (and waiting) as it arrives.
+  asio::awaitable<Attempt> Exchange(const HttpRequest& request, const Url& url, bool refuse_private) {
     stats_.attempts++;
     for (int stale_retry = 0; stale_retry < 2; ++stale_retry) {
-      auto conn_or = co_await Acquire(url, request.timeout, request.urgent);
-      if (!conn_or.ok()) co_return Attempt{Status(conn_or.status()), true};
+      auto conn_or = co_await Acquire(url, request.timeout, request.urgent, refuse_private);
+      if (!conn_or.ok()) {
+        bool retryable = conn_or.status().code() != core::StatusCode::kPermissionDenied;
+        co_return Attempt{Status(conn_or.status()), retryable};
+      }
       std::unique_ptr<Connection> conn = std::move(conn_or).value();
       boost::system::error_code ec;
       http::request<http::string_body> req{http::string_to_verb(request.method), url.target, 11};
@@ -256,17 +529,14 @@ class BeastHttpClient::Impl {
 
       http::response_parser<http::string_body> parser;
       parser.body_limit(request.max_body_bytes);
+      auto hold = std::make_shared<ByteBudget::Hold>(budget_);
       conn->lowest().expires_after(request.timeout);
       if (conn->tls) {
         co_await http::async_write(*conn->tls, req, asio::redirect_error(asio::use_awaitable, ec));
-        if (!ec)
-          co_await http::async_read(*conn->tls, conn->buffer, parser,
-                                    asio::redirect_error(asio::use_awaitable, ec));
+        if (!ec) co_await ReadBody(*conn->tls, conn->buffer, parser, *hold, request, conn->lowest(), ec);
       } else {
         co_await http::async_write(*conn->plain, req, asio::redirect_error(asio::use_awaitable, ec));
-        if (!ec)
-          co_await http::async_read(*conn->plain, conn->buffer, parser,
-                                    asio::redirect_error(asio::use_awaitable, ec));
+        if (!ec) co_await ReadBody(*conn->plain, conn->buffer, parser, *hold, request, conn->lowest(), ec);
       }
       if (ec) {
         bool stale = conn->reused && !parser.got_some() && ec != beast::error::timeout;
@@ -297,29 +567,83 @@ class BeastHttpClient::Impl {
       Release(url, std::move(conn), reusable);
       const std::string* encoding = out.Header("content-encoding");
       if (encoding != nullptr && (*encoding == "gzip" || *encoding == "x-gzip")) {
-        auto decoded = Gunzip(body, request.max_body_bytes);
-        if (!decoded.ok())
-          co_return Attempt{Status(decoded.status().code() == core::StatusCode::kResourceExhausted
-                                       ? Status::ResourceExhausted(fmt::format("{}: {}", Describe(request),
-                                                                               decoded.status().message()))
-                                       : Status::Unavailable(fmt::format("{}: {}", Describe(request),
-                                                                         decoded.status().message()))),
-                            decoded.status().code() != core::StatusCode::kResourceExhausted};
-        out.body = std::move(decoded).value();
+        // Decoded a step at a time: the output's share of the budget is taken before it grows.
+        // gzip's trailer gives the decoded size (modulo 4 GiB): reserved at once when it is
+        // within the limit, so the output never doubles its capacity as it grows.
+        Inflater inflater(body);
+        std::string decoded;
+        std::size_t announced = GzipDecodedSize(body);
+        if (announced > 0 && announced <= request.max_body_bytes) {
+          if (body.size() + announced > hold->bytes())
+            co_await budget_.Grow(*hold, body.size() + announced - hold->bytes());
+          decoded.reserve(announced);
+        }
+        Status status;
+        while (status.ok() && !inflater.done()) {
+          std::size_t in_memory = body.size() + decoded.size();
+          std::size_t room = hold->bytes() > in_memory ? hold->bytes() - in_memory : 0;
+          if (room == 0) {  // more than announced (or nothing announced): grow step by step
+            co_await budget_.Grow(*hold, kBudgetStep);
+            continue;
+          }
+          status = inflater.Step(decoded, std::min(room, kBudgetStep), request.max_body_bytes);
+        }
+        if (!status.ok())
+          co_return Attempt{
+              Status(
+                  status.code() == core::StatusCode::kResourceExhausted
+                      ? Status::ResourceExhausted(fmt::format("{}: {}", Describe(request), status.message()))
+                      : Status::Unavailable(fmt::format("{}: {}", Describe(request), status.message()))),
+              status.code() != core::StatusCode::kResourceExhausted};
+        std::size_t compressed = body.size();
+        std::string().swap(body);
+        hold->Shrink(compressed);
+        out.body = std::move(decoded);
       } else {
         out.body = std::move(body);
       }
+      hold->Deliver();
+      out.budget_hold = std::move(hold);
       co_return Attempt{std::move(out), false};
     }
     co_return Attempt{
         Status::Unavailable(fmt::format("{}: connection closed by the server", Describe(request))), true};
   }
 
+  // Reads the header, then the body a piece at a time, keeping the hold ahead of the bytes
+  // received. A wait for budget restarts the deadline: the wait is ours, not the upstream's.
+  template <typename Stream>
+  asio::awaitable<void> ReadBody(Stream& stream, beast::flat_buffer& buffer,
+                                 http::response_parser<http::string_body>& parser, ByteBudget::Hold& hold,
+                                 const HttpRequest& request, beast::tcp_stream& lowest,
+                                 boost::system::error_code& ec) {
+    co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || parser.is_done()) co_return;
+    std::size_t first = parser.content_length() ? static_cast<std::size_t>(std::min<std::uint64_t>(
+                                                      *parser.content_length(), request.max_body_bytes))
+                                                : kBudgetStep;
+    co_await budget_.Grow(hold, first);
+    lowest.expires_after(request.timeout);
+    while (!parser.is_done()) {
+      co_await http::async_read_some(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      // A declared length was reserved whole; a chunked body grows its share as it comes.
+      if (!parser.is_done() && !parser.content_length() &&
+          parser.get().body().size() + kReadAhead > hold.bytes()) {
+        co_await budget_.Grow(hold, kBudgetStep);
+        lowest.expires_after(request.timeout);
+      }
+    }
+  }
+
+  static constexpr std::size_t kBudgetStep = 1u << 20;   // a body's share grows by this much
+  static constexpr std::size_t kReadAhead = 128u << 10;  // what one read may add to a body
+
   // A connection for `url`: an idle pooled one, a new one, or (at the cap) the next one
   // released, urgent requests before the others.
   asio::awaitable<Result<std::unique_ptr<Connection>>> Acquire(const Url& url,
-                                                               std::chrono::milliseconds timeout,
-                                                               bool urgent) {
+                                                               std::chrono::milliseconds timeout, bool urgent,
+                                                               bool refuse_private) {
     auto deadline = Clock::now() + timeout;
     while (true) {
       std::shared_ptr<asio::steady_timer> waiter;
@@ -350,7 +674,7 @@ class BeastHttpClient::Impl {
               fmt::format("{}: no free connection within {} ms", url.HostKey(), timeout.count()));
         continue;  // woken by a release
       }
-      auto conn = co_await Connect(url, deadline);
+      auto conn = co_await Connect(url, deadline, refuse_private);
       if (!conn.ok()) {
         std::lock_guard lock(mu_);
         HostPool& pool = pools_[url.HostKey()];
@@ -381,7 +705,8 @@ class BeastHttpClient::Impl {
     queue.pop_front();
   }
 
-  asio::awaitable<Result<std::unique_ptr<Connection>>> Connect(const Url& url, Clock::time_point deadline) {
+  asio::awaitable<Result<std::unique_ptr<Connection>>> Connect(const Url& url, Clock::time_point deadline,
+                                                               bool refuse_private) {
     auto executor = co_await asio::this_coro::executor;
     auto conn = std::make_unique<Connection>();
     boost::system::error_code ec;
@@ -390,6 +715,17 @@ class BeastHttpClient::Impl {
         co_await resolver.async_resolve(url.host, url.port, asio::redirect_error(asio::use_awaitable, ec));
     if (ec)
       co_return Status::Unavailable(fmt::format("{}: cannot resolve host: {}", url.HostKey(), ec.message()));
+    // A redirect's host must be on the public internet (checked on the addresses connected
+    // to, so a name that resolves to 169.254.169.254 is refused too).
+    if (refuse_private)
+      for (const auto& entry : endpoints)
+        if (IsNonPublicAddress(entry.endpoint().address().to_string())) {
+          stats_.refused_redirects++;
+          co_return Status::PermissionDenied(fmt::format(
+              "{}: refused: a redirect led to a private, loopback or link-local address ({}); list the "
+              "host in upstreams to allow it",
+              url.HostKey(), entry.endpoint().address().to_string()));
+        }
     if (url.tls()) {
       conn->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(executor, tls_);
       if (!SSL_set_tlsext_host_name(conn->tls->native_handle(), url.host.c_str()))
@@ -415,6 +751,7 @@ class BeastHttpClient::Impl {
   }
 
   HttpClientConfig config_;
+  ByteBudget budget_{config_.body_budget_bytes};
   ssl::context tls_;
   asio::io_context io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
@@ -422,7 +759,8 @@ class BeastHttpClient::Impl {
   std::mutex mu_;
   std::map<std::string, HostPool> pools_;
   struct {
-    std::atomic<std::int64_t> requests{0}, attempts{0}, retries{0}, failures{0}, connections{0};
+    std::atomic<std::int64_t> requests{0}, attempts{0}, retries{0}, failures{0}, connections{0},
+        refused_redirects{0};
   } stats_;
 };
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <pugixml.hpp>
 
+#include "pkgtrust/core/json_limits.hpp"
 #include "pkgtrust/core/time.hpp"
 #include "pkgtrust/registry/parsers.hpp"
 
@@ -109,7 +110,8 @@ std::vector<std::string> ParseGoVersionList(std::string_view text) {
 }
 
 core::Result<GoVersionInfo> ParseGoInfo(std::string_view text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
+  auto j = core::JsonNestingWithin(text) ? nlohmann::json::parse(text, nullptr, false)
+                                         : nlohmann::json(nlohmann::json::value_t::discarded);
   if (!j.is_object() || !j.contains("Version") || !j["Version"].is_string())
     return core::Status::InvalidArgument("Go proxy .info answer has no \"Version\"");
   GoVersionInfo info{j["Version"].get<std::string>()};

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "pkgtrust/core/json_limits.hpp"
 #include "pkgtrust/core/time.hpp"
 #include "pkgtrust/registry/parsers.hpp"
 
@@ -204,7 +205,7 @@ core::Result<PackageFacts> ParseNpmPackument(std::string_view body, const core::
 }
 
 core::Result<std::int64_t> ParseNpmDownloads(std::string_view body) {
-  json j = json::parse(body, nullptr, false);
+  json j = core::JsonNestingWithin(body) ? json::parse(body, nullptr, false) : json(json::value_t::discarded);
   if (!j.is_object() || !j.contains("downloads") || !j["downloads"].is_number_integer())
     return core::Status::InvalidArgument("npm downloads answer has no integer \"downloads\"");
   return j["downloads"].get<std::int64_t>();

@@ -111,3 +111,17 @@ TEST_CASE("purls of unscored types or without a name are rejected with a reason"
   REQUIRE(maven_without_group.ok());
   CHECK_FALSE(core::PackageKeyFromPurl(*maven_without_group).ok());
 }
+
+TEST_CASE("a purl is at most 4096 characters, as written and once encoded", "[core][purl]") {
+  std::string prefix = "pkg:generic/";
+  CHECK(core::ParsePurl(prefix + std::string(4096 - prefix.size(), 'a')).ok());
+  CHECK_FALSE(core::ParsePurl(prefix + std::string(4097 - prefix.size(), 'a')).ok());
+  // Raw bytes that the canonical form percent-encodes: 1,400 of them are 4,200 once written
+  // back (found by the purl fuzzer: such a purl could be read but not formatted and read again).
+  auto tripled = core::ParsePurl(prefix + std::string(1400, '\x01'));
+  REQUIRE_FALSE(tripled.ok());
+  CHECK_THAT(tripled.status().message(), Catch::Contains("once encoded"));
+  auto within = core::ParsePurl(prefix + std::string(1300, '\x01'));
+  REQUIRE(within.ok());
+  CHECK(core::ParsePurl(core::FormatPurl(*within)).ok());
+}

@@ -2,11 +2,10 @@
 
 #include <zlib.h>
 
-#include <catch2/catch.hpp>
-
 #include <atomic>
-#include <mutex>
+#include <catch2/catch.hpp>
 #include <future>
+#include <mutex>
 
 #include "pkgtrust/net/url.hpp"
 #include "support/replay_server.hpp"
@@ -284,4 +283,144 @@ TEST_CASE("TLS: certificates are verified by default", "[net]") {
   auto by_name = Get(trusting, Req("https://localhost:" + std::to_string(server.port()) + "/secure", 1));
   REQUIRE(by_name.ok());
   CHECK(by_name->status == 200);
+}
+
+TEST_CASE("redirects stay on the request's origin: another host only when listed, never with credentials",
+          "[net]") {
+  ReplayServer origin, other;
+  // 127.0.0.1 and localhost: two hosts (one machine), as an upstream and a host it points to.
+  std::string elsewhere = "http://localhost:" + std::to_string(other.port()) + "/landing";
+  origin.Add("GET", "/moved", ReplayResponse{302, {{"Location", elsewhere}}});
+  other.Add("GET", "/landing", ReplayResponse{200, {}, "landed"});
+  auto with_token = [&] {
+    net::HttpRequest r = Req(origin.BaseUrl() + "/moved", 1);
+    r.headers = {{"Authorization", "Bearer ghp_secret"}, {"Cookie", "session=1"}, {"X-Other", "kept"}};
+    return r;
+  };
+  // Not listed: refused, and the other host hears nothing.
+  net::BeastHttpClient strict(FastRetries());
+  auto refused = Get(strict, with_token());
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == core::StatusCode::kPermissionDenied);
+  CHECK_THAT(refused.status().message(),
+             Catch::Contains("refused a redirect to another host (http://localhost:"));
+  CHECK(other.TotalRequests() == 0);
+  CHECK(strict.Stats().refused_redirects == 1);
+  // Listed (and, as a configured upstream, allowed on a loopback address): followed, without
+  // the credentials meant for the origin.
+  auto config = FastRetries();
+  config.redirect_hosts = {"localhost"};
+  config.trusted_hosts = {"127.0.0.1", "localhost"};
+  net::BeastHttpClient listed(config);
+  auto followed = Get(listed, with_token());
+  REQUIRE(followed.ok());
+  CHECK(followed->body == "landed");
+  auto headers = other.LastHeaders("GET", "/landing");
+  REQUIRE_FALSE(headers.empty());
+  auto has = [&](const std::string& name) {
+    return std::any_of(headers.begin(), headers.end(), [&](const auto& h) { return h.first == name; });
+  };
+  CHECK_FALSE(has("authorization"));
+  CHECK_FALSE(has("cookie"));
+  CHECK(has("x-other"));
+  // A redirect on the same origin keeps them.
+  origin.Add("GET", "/here", ReplayResponse{301, {{"Location", "/there"}}});
+  origin.Add("GET", "/there", ReplayResponse{200, {}, "same host"});
+  net::HttpRequest same = Req(origin.BaseUrl() + "/here", 1);
+  same.headers = {{"Authorization", "Bearer ghp_secret"}};
+  REQUIRE(Get(strict, same).ok());
+  auto same_headers = origin.LastHeaders("GET", "/there");
+  CHECK(std::any_of(same_headers.begin(), same_headers.end(), [](const auto& h) {
+    return h.first == "authorization" && h.second == "Bearer ghp_secret";
+  }));
+}
+
+TEST_CASE("a redirect to a link-local, loopback or private address is refused (SSRF)", "[net]") {
+  ReplayServer origin;
+  origin.Add("GET", "/metadata",
+             ReplayResponse{302, {{"Location", "http://169.254.169.254/latest/meta-data/"}}});
+  origin.Add("GET", "/loopback", ReplayResponse{302, {{"Location", "http://localhost:9/admin"}}});
+  // Even when the host is listed for redirects, its address decides: only configured
+  // upstreams may be private.
+  auto config = FastRetries();
+  config.redirect_hosts = {"169.254.169.254", "localhost"};
+  net::BeastHttpClient client(config);
+  for (const char* path : {"/metadata", "/loopback"}) {
+    INFO(path);
+    auto r = Get(client, Req(origin.BaseUrl() + path, 1));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == core::StatusCode::kPermissionDenied);
+    CHECK_THAT(r.status().message(), Catch::Contains("private, loopback or link-local address"));
+  }
+  CHECK(client.Stats().connections == 1);  // only the origin was ever connected to
+  CHECK(net::IsNonPublicAddress("169.254.169.254"));
+  CHECK(net::IsNonPublicAddress("10.1.2.3"));
+  CHECK(net::IsNonPublicAddress("172.31.255.255"));
+  CHECK_FALSE(net::IsNonPublicAddress("172.32.0.1"));
+  CHECK(net::IsNonPublicAddress("192.168.0.1"));
+  CHECK(net::IsNonPublicAddress("::1"));
+  CHECK(net::IsNonPublicAddress("fe80::1"));
+  CHECK(net::IsNonPublicAddress("fd00::1"));
+  CHECK(net::IsNonPublicAddress("::ffff:127.0.0.1"));
+  CHECK_FALSE(net::IsNonPublicAddress("140.82.112.6"));  // api.github.com
+  CHECK_FALSE(net::IsNonPublicAddress("2606:4700::6810:85e5"));
+}
+
+TEST_CASE("https never redirects to http", "[net]") {
+  ReplayServer::TlsFiles files{testing::FixturePath("tls/server.crt"),
+                               testing::FixturePath("tls/server.key")};
+  ReplayServer secure(1, &files);
+  ReplayServer plain;
+  plain.Add("GET", "/x", ReplayResponse{200, {}, "downgraded"});
+  secure.Add("GET", "/old", ReplayResponse{301, {{"Location", plain.BaseUrl() + "/x"}}});
+  auto config = FastRetries();
+  config.ca_file = testing::FixturePath("tls/server.crt");
+  config.redirect_hosts = {"127.0.0.1"};
+  config.trusted_hosts = {"127.0.0.1"};
+  net::BeastHttpClient client(config);
+  auto r = Get(client, Req(secure.BaseUrl() + "/old", 1));
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.status().message(), Catch::Contains("refused a redirect from https to http"));
+  CHECK(plain.TotalRequests() == 0);
+}
+
+TEST_CASE("sixteen large bodies at once stay within the byte budget, waiting rather than failing", "[net]") {
+  ReplayServer server(2);
+  const std::string big(3u << 20, 'x');                       // 3 MB plain
+  const std::string bomb = Gzip(std::string(5u << 20, 'y'));  // 5 MB once decoded, a few KB on the wire
+  for (int i = 0; i < 8; ++i) {
+    server.Add("GET", "/big" + std::to_string(i), ReplayResponse{200, {}, big});
+    server.Add("GET", "/bomb" + std::to_string(i), ReplayResponse{200, {}, bomb, /*gzip=*/true});
+  }
+  auto config = FastRetries();
+  config.threads = 2;
+  config.body_budget_bytes = 8u << 20;
+  net::BeastHttpClient client(config);
+  std::vector<std::future<core::Result<net::HttpResponse>>> answers;
+  for (int i = 0; i < 8; ++i)
+    for (const char* kind : {"/big", "/bomb"}) {
+      auto promise = std::make_shared<std::promise<core::Result<net::HttpResponse>>>();
+      answers.push_back(promise->get_future());
+      auto request = Req(server.BaseUrl() + kind + std::to_string(i), 1);
+      request.timeout = 60s;
+      // The answer is kept (with its share of the budget) only until checked.
+      client.Fetch(std::move(request), [promise](core::Result<net::HttpResponse> r) {
+        if (r.ok()) r->budget_hold.reset();
+        promise->set_value(std::move(r));
+      });
+    }
+  int ok = 0;
+  for (auto& answer : answers) {
+    auto r = answer.get();
+    INFO((r.ok() ? "" : r.status().message()));
+    REQUIRE(r.ok());
+    CHECK((r->body.size() == big.size() || r->body.size() == (5u << 20)));
+    ++ok;
+  }
+  CHECK(ok == 16);
+  auto stats = client.Stats();
+  // Within the budget, plus at most one body that went ahead when every holder waited.
+  CHECK(stats.budget_peak_bytes <= static_cast<std::int64_t>((8u << 20) + (6u << 20)));
+  CHECK(stats.budget_waits > 0);   // they did queue
+  CHECK(stats.budget_bytes == 0);  // and everything was given back
 }

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <future>
 
+#include "pkgtrust/core/json_limits.hpp"
 #include "pkgtrust/core/time.hpp"
 #include "pkgtrust/registry/parsers.hpp"
 #include "support/replay_server.hpp"
@@ -22,12 +23,12 @@ std::string Fixture(const std::string& name) {
 }
 
 struct Upstream {
-  Upstream() : http(Config()) {
+  explicit Upstream(std::size_t max_body_bytes = 1u << 20) : http(Config()) {
     std::string base = server.BaseUrl();
     endpoints = {base, base + "/npm-downloads", base, base, base + "/maven2", base};
     client = std::make_unique<registry::RegistryClient>(
         http, endpoints,
-        registry::RegistryOptions{.timeout = 5s, .max_body_bytes = 1u << 20, .max_attempts = 3});
+        registry::RegistryOptions{.timeout = 5s, .max_body_bytes = max_body_bytes, .max_attempts = 3});
   }
   static net::HttpClientConfig Config() {
     net::HttpClientConfig config;
@@ -101,6 +102,26 @@ TEST_CASE("npm adapter: packument and downloads, scoped names, 404, retries, bad
   auto forbidden = up.Fetch(Ecosystem::kNpm, "forbidden");
   REQUIRE_FALSE(forbidden.ok());
   CHECK_THAT(forbidden.status().message(), Catch::Contains("HTTP 403"));
+}
+
+TEST_CASE("a README longer than 1 MiB is dropped before the packument is parsed; the rest is read",
+          "[registry][adapters]") {
+  Upstream up(8u << 20);
+  auto packument = [](std::size_t readme_bytes) {
+    return R"({"name":"wordy","dist-tags":{"latest":"2.0.0"},"readme":")" + std::string(readme_bytes, 'r') +
+           R"(","versions":{"1.0.0":{"name":"wordy","version":"1.0.0"},"2.0.0":{"name":"wordy","version":"2.0.0",)"
+           R"("scripts":{"postinstall":"node setup.js"}}},"time":{"2.0.0":"2026-01-02T00:00:00Z"}})";
+  };
+  up.server.Add("GET", "/wordy", ReplayResponse{200, {}, packument(core::kMaxJsonStringBytes + 1)});
+  up.server.Add("GET", "/wordy-within", ReplayResponse{200, {}, packument(core::kMaxJsonStringBytes)});
+  for (const char* name : {"wordy", "wordy-within"}) {
+    INFO(name);
+    auto facts = up.Found(Ecosystem::kNpm, name);
+    CHECK(facts.latest_version == "2.0.0");
+    REQUIRE(facts.versions.size() == 2);
+    REQUIRE(facts.FindVersion("2.0.0") != nullptr);
+    CHECK(facts.FindVersion("2.0.0")->install_scripts.size() == 1);
+  }
 }
 
 TEST_CASE("pypi adapter", "[registry][adapters]") {

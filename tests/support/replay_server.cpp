@@ -160,6 +160,17 @@ class ReplayServer::Impl {
       lowest.expires_after(std::chrono::seconds(60));
       co_await http::async_read(stream, buffer, req, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
+      {
+        std::vector<std::pair<std::string, std::string>> headers;
+        for (const auto& field : req) {
+          std::string name(field.name_string());
+          for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          headers.emplace_back(std::move(name), std::string(field.value()));
+        }
+        std::lock_guard lock(mu_);
+        last_headers_[std::string(req.method_string()) + " " + std::string(req.target())] =
+            std::move(headers);
+      }
       ReplayResponse r = Pick(std::string(req.method_string()), std::string(req.target()));
       if (r.delay.count() > 0) {
         asio::steady_timer timer(co_await asio::this_coro::executor, r.delay);
@@ -198,6 +209,7 @@ class ReplayServer::Impl {
   std::vector<std::thread> threads_;
   mutable std::mutex mu_;
   std::map<std::string, Route> routes_;
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> last_headers_;
   ReplayFaults faults_;
   ReplayServer::Generator generator_;
   std::mt19937_64 rng_;
@@ -296,6 +308,13 @@ int ReplayServer::Hits(const std::string& method, const std::string& target) con
   std::lock_guard lock(impl_->mu_);
   auto it = impl_->routes_.find(method + " " + target);
   return it == impl_->routes_.end() ? 0 : it->second.hits;
+}
+
+std::vector<std::pair<std::string, std::string>> ReplayServer::LastHeaders(const std::string& method,
+                                                                           const std::string& target) const {
+  std::lock_guard lock(impl_->mu_);
+  auto it = impl_->last_headers_.find(method + " " + target);
+  return it == impl_->last_headers_.end() ? std::vector<std::pair<std::string, std::string>>{} : it->second;
 }
 
 int ReplayServer::TotalRequests() const {

@@ -72,6 +72,9 @@ class ReplayServer {
 
   int Hits(const std::string& method, const std::string& target) const;
   int TotalRequests() const;
+  // The headers of the last request for `method target` (names in lower case); empty if none.
+  std::vector<std::pair<std::string, std::string>> LastHeaders(const std::string& method,
+                                                               const std::string& target) const;
 
  private:
   class Impl;

@@ -1,9 +1,11 @@
 // The upstream HTTP client: an interface (so tests and the registry adapters can use any
 // implementation) and the production one on Boost.Beast: HTTP/1.1 over TCP or TLS
 // (certificate and host-name verification on by default, SNI), a keep-alive pool per
-// host with a connection cap, a deadline on every attempt, a body size limit, bounded
-// redirects, gzip decoding, and retries with exponential backoff and jitter on connection
-// errors, timeouts, 5xx and 429 (honouring Retry-After); never on other 4xx.
+// host with a connection cap, a deadline on every attempt, a body size limit and one byte
+// budget for all bodies in flight, bounded redirects that stay on the request's origin
+// unless configured otherwise, gzip decoding, and retries with exponential backoff and
+// jitter on connection errors, timeouts, 5xx and 429 (honouring Retry-After); never on
+// other 4xx.
 #pragma once
 
 #include <chrono>
@@ -40,6 +42,9 @@ struct HttpResponse {
   std::string url;   // the URL that answered (after redirects)
   int attempts = 1;
   std::chrono::milliseconds elapsed{0};
+  // The body's share of the client's byte budget, given back when the last copy of this
+  // response is destroyed: a body counts until its reader is done with it.
+  std::shared_ptr<void> budget_hold;
 
   // The first header with this (lower-case) name, or nullptr.
   const std::string* Header(std::string_view name) const;
@@ -66,6 +71,19 @@ struct HttpClientConfig {
   int max_connections_per_host = 16;
   std::chrono::milliseconds idle_timeout{30'000};  // idle pooled connections are closed after
   int max_redirects = 5;
+  // Redirects stay on the request's origin (scheme, host and port) unless the new host is
+  // listed here; https never goes to http. Credentials (Authorization, Cookie) are dropped
+  // on any change of host.
+  std::vector<std::string> redirect_hosts;
+  // Hosts whose addresses may be private, loopback or link-local when a redirect leads
+  // there (the configured upstreams: a mirror on the LAN, a test server on 127.0.0.1). A
+  // redirect to any other host that resolves to such an address is refused (SSRF: the
+  // cloud metadata service at 169.254.169.254, the host's own services).
+  std::vector<std::string> trusted_hosts;
+  // Bytes of upstream bodies in flight at once (received, and decompressed), over all
+  // requests. A request waits for its share rather than failing; a body larger than the
+  // whole budget goes alone.
+  std::size_t body_budget_bytes = 128u << 20;
   std::string user_agent = "pkgtrust/0.1 (supply-chain risk service)";
   bool verify_tls = true;
   std::string ca_file;  // PEM bundle; empty: the system's default trust store
@@ -76,8 +94,12 @@ struct HttpClientStats {
   std::int64_t requests = 0;  // Fetch calls
   std::int64_t attempts = 0;  // exchanges sent, including retries
   std::int64_t retries = 0;
-  std::int64_t failures = 0;     // Fetch calls that ended in an error Status
-  std::int64_t connections = 0;  // connections opened
+  std::int64_t failures = 0;           // Fetch calls that ended in an error Status
+  std::int64_t connections = 0;        // connections opened
+  std::int64_t refused_redirects = 0;  // to another origin, a downgrade, or a private address
+  std::int64_t budget_bytes = 0;       // of body_budget_bytes, held now
+  std::int64_t budget_peak_bytes = 0;  // the most ever held at once
+  std::int64_t budget_waits = 0;       // times a body waited for its share
 };
 
 class BeastHttpClient final : public HttpClient {
@@ -99,5 +121,8 @@ std::int64_t ParseHttpDate(std::string_view value);
 std::int64_t ParseRetryAfterSeconds(std::string_view value, std::int64_t now_unix_seconds);
 // Decompresses a gzip body, failing past `max_bytes` of output.
 core::Result<std::string> Gunzip(std::string_view compressed, std::size_t max_bytes);
+// Whether an address is private (RFC 1918, fc00::/7), loopback, link-local (169.254.0.0/16,
+// fe80::/10, the cloud metadata address), unspecified or multicast: not the public internet.
+bool IsNonPublicAddress(std::string_view address);
 
 }  // namespace pkgtrust::net
