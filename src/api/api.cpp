@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "feed_events.hpp"
+#include "pkgtrust/core/json_limits.hpp"
 #include "pkgtrust/core/log.hpp"
 #include "pkgtrust/core/metrics.hpp"
 #include "pkgtrust/core/package_name.hpp"
@@ -66,13 +67,17 @@ core::Result<std::map<std::string, std::string>> ParseQuery(std::string_view que
   return params;
 }
 
-// The token a client presented: "Authorization: Bearer <t>", else ?token=<t>.
-std::string PresentedToken(const ServerRequest& request, const std::map<std::string, std::string>& params) {
+// The token a client presented: "Authorization: Bearer <t>"; with `query_token_allowed`
+// (the webhook only: package-feeds' publisher cannot set a header) also ?token=<t>. Other
+// routes take the header only, so the admin token never ends up in proxy logs.
+std::string PresentedToken(const ServerRequest& request, const std::map<std::string, std::string>& params,
+                           bool query_token_allowed) {
   if (const std::string* auth = request.Header("authorization")) {
     constexpr std::string_view kBearer = "Bearer ";
     if (auth->size() > kBearer.size() && auth->compare(0, kBearer.size(), kBearer) == 0)
       return auth->substr(kBearer.size());
   }
+  if (!query_token_allowed) return {};
   auto it = params.find("token");
   return it == params.end() ? std::string() : it->second;
 }
@@ -131,7 +136,7 @@ class Api::Impl {
         pipeline_(pipeline),
         transport_(transport),
         clock_(clock),
-        renderer_(1, "api-wait") {}
+        renderer_(2, "api-work") {}
 
   ~Impl() {
     waiters_.Stop();
@@ -147,7 +152,8 @@ class Api::Impl {
   bus::Transport& transport_;
   const core::Clock& clock_;
   PackageWaiters waiters_;
-  // Renders answers for requests whose wait ended (off the threads that notify).
+  // Store reads of batch queries and searches, and answers for requests whose wait ended:
+  // off the HTTP threads and the threads that notify.
   pipeline::ThreadPoolExecutor renderer_;
   std::atomic<bool> ready_{false};
   ChangeFeed* change_feed_ = nullptr;  // set before the server starts
@@ -165,6 +171,8 @@ class Api::Impl {
   void Refresh(const ServerRequest& request, std::string_view rest,
                const std::map<std::string, std::string>& params, Responder respond);
   void Search(const std::map<std::string, std::string>& params, Responder respond);
+  void SearchStore(core::Ecosystem ecosystem, const std::string& prefix, const std::string& after, int limit,
+                   const Responder& respond);
   void Feed(const ServerRequest& request, const std::map<std::string, std::string>& params,
             Responder respond);
   void Changes(const ServerRequest& request, const std::map<std::string, std::string>& params,
@@ -308,6 +316,13 @@ void Api::Impl::Changes(const ServerRequest& request, const std::map<std::string
                         Responder respond) {
   if (change_feed_ == nullptr)
     return respond(ErrorResponse(503, "unavailable", "the change stream is not running in this process"));
+  if (change_feed_->subscribers() >= static_cast<std::int64_t>(config_.max_subscribers))
+    return respond(WithRetryAfter(
+        ErrorResponse(503, "too_many_subscribers",
+                      fmt::format("the change stream has {} subscribers, its limit (changes.max_subscribers); "
+                                  "retry later",
+                                  config_.max_subscribers)),
+        config_.subscriber_retry_after_seconds));
   auto filter = ChangeFilter::FromParams(params);
   if (!filter.ok()) return respond(ErrorResponse(400, "invalid_parameter", filter.status().message()));
   std::optional<std::int64_t> resume_from;
@@ -450,6 +465,21 @@ ServerResponse Api::Impl::Render(const PackageKey& key, const std::optional<stor
                         config_.retry_after_seconds);
 }
 
+// A request restarts only the run it saw: none (a run that appeared and finished since is
+// answered as it is), or a finished one that was stale. A run it saw in flight is joined, and
+// if that run finished in the meantime its result is the answer: restarting it would fetch the
+// package a second time for every request that polled while it ran.
+namespace {
+void RestartOnlyWhatWasSeen(store::EnqueueRequest& request, const std::optional<store::PackageRecord>& seen) {
+  if (seen && core::IsInFlight(seen->state)) {
+    request.restart_finished = false;
+    return;
+  }
+  request.restart_finished = true;
+  request.restart_generation = seen ? seen->generation : 0;
+}
+}  // namespace
+
 void Api::Impl::Lookup(const PackageKey& key, std::chrono::milliseconds wait, const std::string& request_id,
                        Responder respond, std::string version) {
   if (auto cached = CachedReport(key)) {
@@ -483,8 +513,7 @@ void Api::Impl::Lookup(const PackageKey& key, std::chrono::milliseconds wait, co
   store::EnqueueRequest request;
   request.key = key;
   request.priority = core::Priority::kPriority;
-  request.restart_finished = true;
-  request.restart_generation = *record ? (*record)->generation : 0;
+  RestartOnlyWhatWasSeen(request, *record);
   auto submitted = pipeline_.SubmitOne(std::move(request), request_id);
   if (!submitted.ok()) return once(StoreError(submitted.status()));
   // Another request's run finished since the read above: answer with its result.
@@ -545,6 +574,9 @@ json Api::Impl::RenderEntry(const PackageKey& key, const std::optional<store::Pa
 
 void Api::Impl::Query(const ServerRequest& request, const std::map<std::string, std::string>& params,
                       Responder respond) {
+  if (!core::JsonNestingWithin(request.body))
+    return respond(ErrorResponse(
+        400, "invalid_json", fmt::format("the body nests arrays or objects deeper than {} levels", core::kMaxJsonDepth)));
   json body = json::parse(request.body, nullptr, false);
   if (body.is_discarded()) return respond(ErrorResponse(400, "invalid_json", "the body is not valid JSON"));
   if (!body.is_object() || !body.contains("packages") || !body["packages"].is_array())
@@ -599,61 +631,65 @@ void Api::Impl::Query(const ServerRequest& request, const std::map<std::string, 
     entries->push_back(std::move(entry));
   }
 
-  std::vector<std::string> waiting;
-  std::vector<store::EnqueueRequest> runs;
-  std::unordered_map<PackageKey, bool, core::PackageKeyHash> seen;
-  for (const Entry& entry : *entries) {
-    if (!entry.key || !seen.emplace(*entry.key, true).second) continue;
-    auto record = store_.Get(*entry.key);
-    if (!record.ok()) return respond(StoreError(record.status()));
-    if (*record && IsFresh(**record)) continue;
-    waiting.push_back(entry.key->ToString());
-    store::EnqueueRequest run;
-    run.key = *entry.key;
-    run.priority = core::Priority::kPriority;
-    run.restart_generation = *record ? (*record)->generation : 0;
-    runs.push_back(std::move(run));
-  }
-  if (!runs.empty() && waiters_.Waiting() >= config_.max_waiting_requests) {
-    shed_.fetch_add(1, std::memory_order_relaxed);
-    return respond(WithRetryAfter(
-        ErrorResponse(429, "overloaded", "too many requests are waiting for packages; retry shortly"), 1));
-  }
-  OnceResponder once(std::move(respond));
-  // A query that starts runs is on-demand work: its time to the answer is measured as such.
-  bool ondemand = !runs.empty();
-  if (ondemand) ondemand_runs_.fetch_add(1, std::memory_order_relaxed);
-  auto start = Steady::now();
-  auto answer = [this, entries, once, ondemand, start] {
-    renderer_.Post([this, entries, once, ondemand, start] {
-      json results = json::array();
-      bool pending = false;
-      for (const Entry& entry : *entries) {
-        if (!entry.key) {
-          results.push_back({{"input", entry.input},
-                             {"status", "invalid"},
-                             {"error", {{"code", "invalid_package"}, {"message", entry.error}}}});
-          continue;
+  // Reading a thousand packages takes a while: on the API's pool, not the HTTP thread.
+  std::string request_id = RequestId(request, "query");
+  renderer_.Post([this, entries, wait = *wait, request_id, respond = std::move(respond)]() mutable {
+    std::vector<std::string> waiting;
+    std::vector<store::EnqueueRequest> runs;
+    std::unordered_map<PackageKey, bool, core::PackageKeyHash> seen;
+    for (const Entry& entry : *entries) {
+      if (!entry.key || !seen.emplace(*entry.key, true).second) continue;
+      auto record = store_.Get(*entry.key);
+      if (!record.ok()) return respond(StoreError(record.status()));
+      if (*record && IsFresh(**record)) continue;
+      waiting.push_back(entry.key->ToString());
+      store::EnqueueRequest run;
+      run.key = *entry.key;
+      run.priority = core::Priority::kPriority;
+      RestartOnlyWhatWasSeen(run, *record);
+      runs.push_back(std::move(run));
+    }
+    if (!runs.empty() && waiters_.Waiting() >= config_.max_waiting_requests) {
+      shed_.fetch_add(1, std::memory_order_relaxed);
+      return respond(WithRetryAfter(
+          ErrorResponse(429, "overloaded", "too many requests are waiting for packages; retry shortly"), 1));
+    }
+    OnceResponder once(std::move(respond));
+    // A query that starts runs is on-demand work: its time to the answer is measured as such.
+    bool ondemand = !runs.empty();
+    if (ondemand) ondemand_runs_.fetch_add(1, std::memory_order_relaxed);
+    auto start = Steady::now();
+    auto answer = [this, entries, once, ondemand, start] {
+      renderer_.Post([this, entries, once, ondemand, start] {
+        json results = json::array();
+        bool pending = false;
+        for (const Entry& entry : *entries) {
+          if (!entry.key) {
+            results.push_back({{"input", entry.input},
+                               {"status", "invalid"},
+                               {"error", {{"code", "invalid_package"}, {"message", entry.error}}}});
+            continue;
+          }
+          auto record = store_.Get(*entry.key);
+          if (!record.ok()) return once(StoreError(record.status()));
+          results.push_back(RenderEntry(*entry.key, *record, pending, entry.version));
         }
-        auto record = store_.Get(*entry.key);
-        if (!record.ok()) return once(StoreError(record.status()));
-        results.push_back(RenderEntry(*entry.key, *record, pending, entry.version));
-      }
-      ServerResponse response = JsonResponse(200, {{"results", std::move(results)}});
-      if (pending) response = WithRetryAfter(std::move(response), config_.retry_after_seconds);
-      if (ondemand) {
-        if (pending) ondemand_timeouts_.fetch_add(1, std::memory_order_relaxed);
-        ondemand_latency_.Observe(std::chrono::duration<double>(Steady::now() - start).count());
-      }
-      once(std::move(response));
-    });
-  };
-  if (runs.empty()) return answer();
-  waiters_.Wait(std::move(waiting), Steady::now() + *wait, answer);
-  auto submitted = pipeline_.Submit(std::move(runs), RequestId(request, "query"));
-  if (!submitted.ok()) return once(StoreError(submitted.status()));
-  for (const store::EnqueueResult& result : *submitted)
-    if (result.outcome == store::EnqueueOutcome::kUnchanged) waiters_.Notify(result.record.key.ToString());
+        ServerResponse response = JsonResponse(200, {{"results", std::move(results)}});
+        if (pending) response = WithRetryAfter(std::move(response), config_.retry_after_seconds);
+        if (ondemand) {
+          if (pending) ondemand_timeouts_.fetch_add(1, std::memory_order_relaxed);
+          ondemand_latency_.Observe(std::chrono::duration<double>(Steady::now() - start).count());
+        }
+        once(std::move(response));
+      });
+    };
+    if (runs.empty()) return answer();
+    waiters_.Wait(std::move(waiting), Steady::now() + wait, answer);
+    auto submitted = pipeline_.Submit(std::move(runs), request_id);
+    if (!submitted.ok()) return once(StoreError(submitted.status()));
+    for (const store::EnqueueResult& result : *submitted)
+      if (result.outcome == store::EnqueueOutcome::kUnchanged) waiters_.Notify(result.record.key.ToString());
+  });
 }
 
 void Api::Impl::Refresh(const ServerRequest& request, std::string_view rest,
@@ -666,7 +702,7 @@ void Api::Impl::Refresh(const ServerRequest& request, std::string_view rest,
   if (config_.admin_token.empty())
     return respond(
         ErrorResponse(403, "admin_disabled", "refresh is disabled: the server has no admin token set"));
-  if (!TokenMatches(PresentedToken(request, params), config_.admin_token))
+  if (!TokenMatches(PresentedToken(request, params, /*query_token_allowed=*/false), config_.admin_token))
     return respond(
         ErrorResponse(401, "unauthorized", "refresh needs the admin token (Authorization: Bearer ...)"));
   auto key = KeyFromPath(rest.substr(0, rest.size() - kSuffix.size()));
@@ -708,7 +744,15 @@ void Api::Impl::Search(const std::map<std::string, std::string>& params, Respond
     limit = static_cast<int>(value);
   }
   std::string after = params.contains("after") ? params.at("after") : "";
-  auto records = store_.ListByPrefix(*ecosystem, prefix, after, static_cast<std::size_t>(limit) + 1);
+  renderer_.Post([this, ecosystem = *ecosystem, prefix, after, limit, respond = std::move(respond)] {
+    SearchStore(ecosystem, prefix, after, limit, respond);
+  });
+}
+
+// Search's reads: a page of names, then each one's stored score (on the API's pool).
+void Api::Impl::SearchStore(core::Ecosystem ecosystem, const std::string& prefix, const std::string& after,
+                            int limit, const Responder& respond) {
+  auto records = store_.ListByPrefix(ecosystem, prefix, after, static_cast<std::size_t>(limit) + 1);
   if (!records.ok()) return respond(StoreError(records.status()));
   json packages = json::array();
   bool more = records->size() > static_cast<std::size_t>(limit);
@@ -737,7 +781,8 @@ void Api::Impl::Search(const std::map<std::string, std::string>& params, Respond
 
 void Api::Impl::Feed(const ServerRequest& request, const std::map<std::string, std::string>& params,
                      Responder respond) {
-  if (!config_.feed_token.empty() && !TokenMatches(PresentedToken(request, params), config_.feed_token)) {
+  if (!config_.feed_token.empty() &&
+      !TokenMatches(PresentedToken(request, params, /*query_token_allowed=*/true), config_.feed_token)) {
     feed_unauthorized_.fetch_add(1, std::memory_order_relaxed);
     return respond(
         ErrorResponse(401, "unauthorized", "the feed token is missing or wrong (?token= or Bearer)"));
@@ -917,6 +962,7 @@ void Api::AddMetricsCollector(std::function<void(std::string&)> collector) {
 }
 void Api::SetReady(bool ready) { impl_->ready_ = ready; }
 void Api::SetChangeFeed(ChangeFeed* feed) { impl_->change_feed_ = feed; }
+std::int64_t Api::Subscribers() const { return impl_->change_feed_ ? impl_->change_feed_->subscribers() : 0; }
 void Api::StopWaiting() { impl_->waiters_.Stop(); }
 
 }  // namespace pkgtrust::api

@@ -81,7 +81,8 @@ core::Result<ChangeFilter> ChangeFilter::FromParams(const std::map<std::string, 
 
 // --- the feed ---------------------------------------------------------------------------
 
-ChangeFeed::ChangeFeed(store::PackageStore& store, ChangeFeedConfig config) : store_(store), config_(config) {
+ChangeFeed::ChangeFeed(store::PackageStore& store, ChangeFeedConfig config)
+    : store_(store), config_(config), workers_(std::max(1, config.threads), "changes") {
   if (auto bounds = store_.GetChangeLogBounds(); bounds.ok()) last_ = bounds->last;
 }
 
@@ -101,6 +102,7 @@ void ChangeFeed::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  workers_.Stop();
 }
 
 void ChangeFeed::Notify() {
@@ -239,7 +241,20 @@ class ChangeSubscription final : public ResponseStream, public std::enable_share
   }
   ~ChangeSubscription() override { feed_.AddSubscriber(-1); }
 
+  void Cancel() override {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    if (watch_ != 0) feed_.Unwatch(watch_);
+    watch_ = 0;
+  }
+
+  // Called on the connection's strand (an HTTP I/O thread): the work goes to the feed's pool.
   void Next(std::function<void(std::string, bool)> deliver) override {
+    feed_.Post([self = shared_from_this(), deliver = std::move(deliver)]() mutable { self->Produce(std::move(deliver)); });
+  }
+
+ private:
+  void Produce(std::function<void(std::string, bool)> deliver) {
     std::string out;
     bool end = false;
     switch (phase_) {
@@ -261,7 +276,7 @@ class ChangeSubscription final : public ResponseStream, public std::enable_share
       if (cancelled_) return deliver({}, true);
     }
     // Not under mu_: Watch may call back at once, and the callback takes mu_.
-    std::uint64_t id = feed_.Watch(cursor_, [weak, deliver = std::move(deliver)](bool timed_out) {
+    std::uint64_t id = feed_.Watch(cursor_, [weak, deliver = std::move(deliver)](bool timed_out) mutable {
       auto self = weak.lock();
       if (!self) return;
       {
@@ -270,24 +285,19 @@ class ChangeSubscription final : public ResponseStream, public std::enable_share
         if (self->cancelled_) return;
       }
       if (timed_out) return deliver(": heartbeat\n\n", false);
-      std::string more;
-      bool end = self->Changes(&more);
-      // Filtered out entirely: a comment keeps the loop going without an event.
-      deliver(more.empty() ? std::string(": \n\n") : std::move(more), end);
+      // From the feed's thread to the pool: reading the log must not hold up the feed.
+      self->feed_.Post([self, deliver = std::move(deliver)] {
+        std::string more;
+        bool end = self->Changes(&more);
+        // Filtered out entirely: a comment keeps the loop going without an event.
+        deliver(more.empty() ? std::string(": \n\n") : std::move(more), end);
+      });
     });
     std::lock_guard lock(mu_);
     if (id != 0 && cancelled_) feed_.Unwatch(id);
     else if (id != 0) watch_ = id;
   }
 
-  void Cancel() override {
-    std::lock_guard lock(mu_);
-    cancelled_ = true;
-    if (watch_ != 0) feed_.Unwatch(watch_);
-    watch_ = 0;
-  }
-
- private:
   enum class Phase { kStart, kSnapshot, kChanges };
 
   void Begin(std::string* out) {
@@ -319,7 +329,7 @@ class ChangeSubscription final : public ResponseStream, public std::enable_share
   }
 
   void SnapshotPage(std::string* out) {
-    auto page = feed_.store().ReadState(snapshot_after_id_, feed_.config().page);
+    auto page = feed_.store().ReadState(snapshot_after_id_, feed_.config().snapshot_page);
     if (!page.ok()) {
       *out += Event("error", json{{"reason", page.status().message()}}.dump());
       return;
@@ -365,6 +375,7 @@ class ChangeSubscription final : public ResponseStream, public std::enable_share
       }
     }
     for (const auto& entry : entries) {
+      if (out->size() >= feed_.config().chunk_bytes) break;  // the rest in the next chunk
       const store::PackageChange& change = entry->change;
       cursor_ = change.offset;
       if (!shown_.empty()) {

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pkgtrust/core/json_limits.hpp"
 #include "pkgtrust/core/package_name.hpp"
 #include "pkgtrust/core/time.hpp"
 
@@ -64,6 +65,10 @@ std::string CheckEvent(const json& event, bool& ignored, store::EnqueueRequest& 
 
 FeedBatch ParseFeedEvents(std::string_view body) {
   FeedBatch batch;
+  if (!core::JsonNestingWithin(body)) {
+    batch.error = fmt::format("the body nests arrays or objects deeper than {} levels", core::kMaxJsonDepth);
+    return batch;
+  }
   json parsed = json::parse(body, nullptr, false);
   if (parsed.is_discarded()) {
     batch.error = "the body is not valid JSON";

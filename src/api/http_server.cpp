@@ -52,6 +52,7 @@ class HttpServer::Impl {
   core::Status Start();
   void Stop(std::chrono::milliseconds grace);
   void Accept();
+  void RunIo();
 
   // Session bookkeeping, so Stop can close idle connections.
   void Register(Session* session, std::weak_ptr<Session> weak);
@@ -78,6 +79,9 @@ class HttpServer::Impl {
 
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
+  asio::steady_timer accept_retry_{ioc_};
+  static constexpr std::chrono::milliseconds kAcceptRetry{100};
+  std::atomic<std::int64_t> accept_errors_{0};
   std::vector<std::thread> threads_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
 };
@@ -114,6 +118,9 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void Read() {
     if (server_.draining_) return Close();
+    // Beast bounds headers by header_limit but not a chunked body's trailer: the buffer's
+    // own limit does (what it holds beyond the body it has parsed is a header or a trailer).
+    buffer_.max_size(server_.config_.max_header_bytes + kBufferSlack);
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_.config_.max_header_bytes));
     parser_->body_limit(server_.config_.max_body_bytes);
@@ -132,7 +139,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::body_limit)
       return Reject(413, "body_too_large",
                     fmt::format("the request body is larger than {} bytes", server_.config_.max_body_bytes));
-    if (ec == http::error::header_limit)
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
       return Reject(
           431, "headers_too_large",
           fmt::format("the request headers are larger than {} bytes", server_.config_.max_header_bytes));
@@ -141,6 +148,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
     http::request<http::string_body> req = parser_->release();
     keep_alive_ = req.keep_alive();
+    // RFC 9112 section 3.2: an HTTP/1.1 request without Host is answered 400.
+    if (req.version() >= 11 && req.find(http::field::host) == req.end())
+      return Reject(400, "bad_request", "an HTTP/1.1 request needs a Host header");
     ServerRequest request;
     request.method = std::string(req.method_string());
     std::string_view target = req.target();
@@ -214,6 +224,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void StartStream(ServerResponse response) {
     body_stream_ = std::move(response.stream);
+    // A small send buffer: a client that stops reading blocks the next write soon (and then
+    // the stall timeout cuts it off) instead of parking megabytes in the kernel for ever.
+    beast::error_code ignored;
+    stream_.socket().set_option(asio::socket_base::send_buffer_size(kStreamSendBuffer), ignored);
     std::string head = fmt::format("HTTP/1.1 {} {}\r\nServer: pkgtrust\r\nContent-Type: {}\r\n", response.status,
                                    std::string(http::obsolete_reason(static_cast<http::status>(response.status))),
                                    response.content_type);
@@ -291,6 +305,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool busy_ = false;
   bool unread_input_ = false;
   static constexpr std::size_t kMaxDiscardBytes = 64u << 20;
+  // Room in the read buffer beyond the header limit: one read's worth of the body that
+  // follows the headers (the body itself goes to the parser, not the buffer).
+  static constexpr std::size_t kBufferSlack = 2048;
+  static constexpr int kStreamSendBuffer = 64 * 1024;
   std::size_t discarded_ = 0;
   std::array<char, 16384> scratch_;
 };
@@ -325,9 +343,24 @@ core::Status HttpServer::Impl::Start() {
   port_ = acceptor_.local_endpoint().port();
   work_.emplace(ioc_.get_executor());
   Accept();
-  for (int i = 0; i < std::max(1, config_.threads); ++i) threads_.emplace_back([this] { ioc_.run(); });
+  for (int i = 0; i < std::max(1, config_.threads); ++i) threads_.emplace_back([this] { RunIo(); });
   started_ = true;
   return core::Status::Ok();
+}
+
+void HttpServer::Impl::RunIo() {
+  // A handler that throws unwinds out of run(): log it and serve on. The connection whose
+  // handler threw is dropped with it (its session is released); the others are not.
+  while (true) {
+    try {
+      ioc_.run();
+      return;
+    } catch (const std::exception& e) {
+      core::Log(core::LogLevel::kError, "http", "a connection's handler threw and was dropped: {}", e.what());
+    } catch (...) {
+      core::Log(core::LogLevel::kError, "http", "a connection's handler threw and was dropped");
+    }
+  }
 }
 
 void HttpServer::Impl::Accept() {
@@ -349,8 +382,16 @@ void HttpServer::Impl::Accept() {
         std::make_shared<Session>(std::move(socket), *this)->Run();
       }
     } else {
-      // Out of file descriptors and the like: keep accepting, the condition may pass.
-      core::Log(core::LogLevel::kWarn, "http", "accept failed: {}", ec.message());
+      // Out of file descriptors and the like: the condition may pass, but retrying at once
+      // would spin a core and flood the log. Wait a little, then accept again.
+      accept_errors_.fetch_add(1, std::memory_order_relaxed);
+      core::Log(core::LogLevel::kWarn, "http", "accept failed: {}; retrying in {} ms", ec.message(),
+                kAcceptRetry.count());
+      accept_retry_.expires_after(kAcceptRetry);
+      accept_retry_.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && acceptor_.is_open()) Accept();
+      });
+      return;
     }
     Accept();
   });
@@ -363,6 +404,7 @@ void HttpServer::Impl::Stop(std::chrono::milliseconds grace) {
   asio::post(acceptor_.get_executor(), [this] {
     beast::error_code ec;
     acceptor_.close(ec);
+    accept_retry_.cancel();
   });
   std::vector<std::shared_ptr<Session>> live;
   {

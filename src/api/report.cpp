@@ -168,13 +168,35 @@ core::Result<json> BuildReport(const store::PackageRecord& record, const std::ve
   return report;
 }
 
+std::string RedactUrls(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t at = std::min(text.find("http://", i), text.find("https://", i));
+    if (at == std::string_view::npos) {
+      out.append(text.substr(i));
+      break;
+    }
+    out.append(text.substr(i, at - i));
+    out += "<upstream>";
+    std::size_t end = at;
+    while (end < text.size() && text[end] != ' ' && text[end] != '\n' && text[end] != '"' && text[end] != '\'')
+      ++end;
+    if (end > at && text[end - 1] == ':') --end;  // "GET http://host/x: 404" keeps its colon
+    i = end;
+  }
+  return out;
+}
+
 json PendingBody(const store::PackageRecord& record, int retry_after_seconds) {
   json body = {{"ecosystem", core::EcosystemName(record.key.ecosystem)},
                {"name", record.key.name},
                {"purl", PurlOf(record.key)},
                {"status", core::PackageStateName(record.state)},
                {"retry_after_seconds", retry_after_seconds}};
-  if (!record.last_error.empty()) body["last_error"] = record.last_error;
+  // Why the last attempt failed, without the internal upstream addresses (the log has them).
+  if (!record.last_error.empty()) body["last_error"] = RedactUrls(record.last_error);
   return body;
 }
 

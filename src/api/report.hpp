@@ -27,6 +27,10 @@ nlohmann::json VersionSection(const core::PackageKey& key, const std::vector<sto
 // What a request for a package still in flight (or failed) is told, with a 202.
 nlohmann::json PendingBody(const store::PackageRecord& record, int retry_after_seconds);
 
+// `text` with every http(s) URL replaced by "<upstream>": errors shown to clients name what
+// failed, not the internal addresses of the upstreams.
+std::string RedactUrls(std::string_view text);
+
 // "pkg:npm/left-pad" for a key.
 std::string PurlOf(const core::PackageKey& key);
 

@@ -175,7 +175,7 @@ void ParseHostPort(const Reader& r, const YAML::Node& node, Config* config) {
 
 }  // namespace
 
-bus::Topology ParseTopology(std::string_view yaml, const std::string& source) {
+static bus::Topology ParseTopologyUnguarded(std::string_view yaml, const std::string& source) {
   Reader r(source);
   YAML::Node root = r.Load(yaml);
   r.ExpectMap(root, "", {"version", "queues"});
@@ -223,7 +223,7 @@ bus::Topology ParseTopology(std::string_view yaml, const std::string& source) {
 
 bus::Topology LoadTopologyFile(const std::string& path) { return ParseTopology(ReadFile(path), path); }
 
-Config ParseConfig(std::string_view yaml, const std::string& source, const std::string& base_dir) {
+static Config ParseConfigUnguarded(std::string_view yaml, const std::string& source, const std::string& base_dir) {
   Reader r(source);
   YAML::Node root = r.Load(yaml);
   Config config;
@@ -245,7 +245,8 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
     if (r.Get(server, "server", "listen", &listen)) ParseHostPort(r, server["listen"], &config);
     r.GetInRange(server, "server", "threads", 1, 64, &config.server.threads);
     int header_bytes = static_cast<int>(config.server.max_header_bytes);
-    r.GetInRange(server, "server", "max_header_bytes", 1024, 1 << 20, &header_bytes);
+    r.GetInRange(server, "server", "max_header_bytes", 1024, static_cast<int>(api::kMaxHeaderBytesLimit),
+                 &header_bytes);
     config.server.max_header_bytes = static_cast<std::size_t>(header_bytes);
     int body_bytes = static_cast<int>(config.server.max_body_bytes);
     r.GetInRange(server, "server", "max_body_bytes", 1024, 256 << 20, &body_bytes);
@@ -348,7 +349,11 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
   }
 
   if (YAML::Node workers = root["workers"]; workers.IsDefined()) {
-    r.ExpectMap(workers, "workers", {"threads", "http_threads", "http_connections_per_host"});
+    r.ExpectMap(workers, "workers",
+                {"threads", "http_threads", "http_connections_per_host", "upstream_body_budget_mb"});
+    int budget_mb = static_cast<int>(config.upstream_body_budget_bytes >> 20);
+    r.GetInRange(workers, "workers", "upstream_body_budget_mb", 16, 65536, &budget_mb);
+    config.upstream_body_budget_bytes = static_cast<std::size_t>(budget_mb) << 20;
     r.GetInRange(workers, "workers", "threads", 1, 256, &config.worker_threads);
     r.GetInRange(workers, "workers", "http_threads", 1, 64, &config.http_threads);
     r.GetInRange(workers, "workers", "http_connections_per_host", 1, 10'000,
@@ -363,7 +368,12 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
   }
 
   if (YAML::Node changes = root["changes"]; changes.IsDefined()) {
-    r.ExpectMap(changes, "changes", {"log_max_changes", "log_max_age_hours"});
+    r.ExpectMap(changes, "changes",
+                {"log_max_changes", "log_max_age_hours", "max_subscribers", "stall_timeout_seconds"});
+    int max_subscribers = static_cast<int>(config.api.max_subscribers);
+    r.GetInRange(changes, "changes", "max_subscribers", 1, 1'000'000, &max_subscribers);
+    config.api.max_subscribers = static_cast<std::size_t>(max_subscribers);
+    r.GetSeconds(changes, "changes", "stall_timeout_seconds", 1000, 100, &config.server.stream_write_timeout);
     r.GetInRange(changes, "changes", "log_max_changes", std::int64_t{0}, std::int64_t{1'000'000'000},
                  &config.reconciler.change_log_max_changes);
     r.GetSeconds(changes, "changes", "log_max_age_hours", 3600'000, 0, &config.reconciler.change_log_max_age);
@@ -389,9 +399,19 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
   }
 
   if (YAML::Node up = root["upstreams"]; up.IsDefined()) {
-    r.ExpectMap(up, "upstreams", {"npm", "npm_downloads", "pypi", "crates", "maven", "go", "github"});
+    r.ExpectMap(up, "upstreams", {"npm", "npm_downloads", "pypi", "crates", "maven", "go", "github", "redirect_hosts"});
     for (auto it = up.begin(); it != up.end(); ++it) {
       std::string name = it->first.as<std::string>();
+      if (name == "redirect_hosts") {
+        YAML::Node hosts = it->second;  // a copy: the iterator's pair is a temporary
+        if (!hosts.IsSequence()) r.Fail(hosts, "upstreams.redirect_hosts", "expected a list of host names");
+        for (const auto& host : hosts) {
+          if (!host.IsScalar() || host.Scalar().empty() || host.Scalar().find_first_of("/: ") != std::string::npos)
+            r.Fail(host, "upstreams.redirect_hosts", "each entry is a host name, such as cdn.example.com");
+          config.redirect_hosts.push_back(host.Scalar());
+        }
+        continue;
+      }
       std::string url;
       r.Get(up, "upstreams", name.c_str(), &url);
       if (!url.starts_with("http://") && !url.starts_with("https://"))
@@ -458,6 +478,30 @@ Config ParseConfig(std::string_view yaml, const std::string& source, const std::
     }
   }
   return config;
+}
+
+// Whatever the file holds, the answer is a config or one ConfigError naming the file: the
+// YAML and JSON libraries' own exceptions (a node of an unexpected kind, invalid UTF-8 in a
+// filter policy) are turned into one.
+template <typename F>
+auto Guarded(const std::string& source, F&& parse) -> decltype(parse()) {
+  try {
+    return parse();
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(fmt::format("{}:{}: invalid YAML: {}", source, e.mark.line + 1, e.msg));
+  } catch (const nlohmann::json::exception& e) {
+    throw ConfigError(fmt::format("{}: a filter policy or value cannot be read: {}", source, e.what()));
+  }
+}
+
+bus::Topology ParseTopology(std::string_view yaml, const std::string& source) {
+  return Guarded(source, [&] { return ParseTopologyUnguarded(yaml, source); });
+}
+
+Config ParseConfig(std::string_view yaml, const std::string& source, const std::string& base_dir) {
+  return Guarded(source, [&] { return ParseConfigUnguarded(yaml, source, base_dir); });
 }
 
 Config LoadConfigFile(const std::string& path) {

@@ -43,7 +43,7 @@ struct ScoringConfig {
 };
 
 struct Config {
-  std::string source;  // the file it came from, or "<embedded defaults>"
+  std::string source;        // the file it came from, or "<embedded defaults>"
   api::ServerConfig server;  // server.listen and the HTTP limits
   api::ApiConfig api;
   std::chrono::milliseconds shutdown_grace{10'000};  // requests in flight may finish within this
@@ -55,10 +55,13 @@ struct Config {
   bus::SqsTransportConfig sqs_transport;  // visibility timeout and max receives as memory_transport
   int worker_threads = 2;
   int http_threads = 1;  // threads running upstream HTTP I/O
-  int http_connections_per_host = 64;  // upstream connections per host; requests beyond wait (user requests first)
+  int http_connections_per_host =
+      64;  // upstream connections per host; requests beyond wait (user requests first)
   std::vector<pipeline::StageConfig> stages = pipeline::DefaultStageConfigs();
   pipeline::ReconcilerConfig reconciler;
-  std::map<std::string, std::string> upstreams;  // name -> base URL
+  std::map<std::string, std::string> upstreams;         // name -> base URL
+  std::vector<std::string> redirect_hosts;              // other hosts an upstream may redirect to
+  std::size_t upstream_body_budget_bytes = 128u << 20;  // upstream bodies in flight, all requests
   SecretsConfig secrets;
   ScoringConfig scoring;
   core::LogLevel log_level = core::LogLevel::kInfo;

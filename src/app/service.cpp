@@ -1,15 +1,17 @@
 #include "app/service.hpp"
 
 #include <fmt/format.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <stdexcept>
 
 #include "pkgtrust/bus/memory_transport.hpp"
 #include "pkgtrust/bus/sqs_transport.hpp"
-#include "pkgtrust/net/sigv4.hpp"
 #include "pkgtrust/core/log.hpp"
 #include "pkgtrust/core/metrics.hpp"
+#include "pkgtrust/net/sigv4.hpp"
+#include "pkgtrust/net/url.hpp"
 #include "pkgtrust/pipeline/ingest_handlers.hpp"
 
 namespace pkgtrust::app {
@@ -31,7 +33,8 @@ void Service::Start(bool serve_http) {
   } else if (config_.transport_kind == "sqs") {
     auto credentials = net::AwsCredentialsFromEnvironment();
     if (!credentials.ok()) throw std::runtime_error("transport sqs: " + credentials.status().message());
-    auto sqs = bus::SqsTransport::Create(config_.topology, config_.sqs_transport, std::move(credentials).value());
+    auto sqs =
+        bus::SqsTransport::Create(config_.topology, config_.sqs_transport, std::move(credentials).value());
     if (!sqs.ok()) throw std::runtime_error("transport sqs: " + sqs.status().message());
     transport_ = std::move(sqs).value();
   } else {
@@ -43,6 +46,12 @@ void Service::Start(bool serve_http) {
   net::HttpClientConfig http_config;
   http_config.threads = config_.http_threads;
   http_config.max_connections_per_host = config_.http_connections_per_host;
+  http_config.redirect_hosts = config_.redirect_hosts;
+  http_config.body_budget_bytes = config_.upstream_body_budget_bytes;
+  // The configured upstreams may be on private addresses (a mirror, a test server); a
+  // redirect elsewhere may not.
+  for (const auto& [name, base] : config_.upstreams)
+    if (auto url = net::ParseUrl(base); url.ok()) http_config.trusted_hosts.push_back(url->host);
   http_ = std::make_unique<net::BeastHttpClient>(http_config);
   auto upstream = [&](const char* name, const std::string& fallback) {
     auto it = config_.upstreams.find(name);
@@ -126,6 +135,22 @@ void Service::Start(bool serve_http) {
     });
   change_feed_->Start();
   api_->AddMetricsCollector([http = measured_http_.get()](std::string& out) { http->AppendPrometheus(out); });
+  api_->AddMetricsCollector([http = http_.get()](std::string& out) {
+    net::HttpClientStats stats = http->Stats();
+    core::AppendPrometheusHeader(out, "pkgtrust_upstream_body_budget_bytes", "gauge",
+                                 "Bytes of upstream bodies held now, of workers.upstream_body_budget_mb.");
+    core::AppendPrometheusSample(out, "pkgtrust_upstream_body_budget_bytes", "",
+                                 static_cast<double>(stats.budget_bytes));
+    core::AppendPrometheusHeader(out, "pkgtrust_upstream_body_budget_waits_total", "counter",
+                                 "Times an upstream body waited for its share of the byte budget.");
+    core::AppendPrometheusSample(out, "pkgtrust_upstream_body_budget_waits_total", "",
+                                 static_cast<double>(stats.budget_waits));
+    core::AppendPrometheusHeader(
+        out, "pkgtrust_upstream_redirects_refused_total", "counter",
+        "Upstream redirects refused: another host, https to http, a private address.");
+    core::AppendPrometheusSample(out, "pkgtrust_upstream_redirects_refused_total", "",
+                                 static_cast<double>(stats.refused_redirects));
+  });
   pipeline_->Start();
   started_ = true;
   if (serve_http) {
@@ -154,6 +179,7 @@ void Service::Start(bool serve_http) {
     });
   }
   api_->SetReady(true);
+  ScheduleMemoryTrim();
   auto counts = store_->CountByState();
   std::int64_t total = 0;
   if (counts.ok())
@@ -165,6 +191,17 @@ void Service::Start(bool serve_http) {
             config_.topology.queues.size(), config_.topology_source,
             config_.reconciler.interval.count() / 1000,
             server_ ? fmt::format(", HTTP on {}:{}", config_.server.host, server_->port()) : "");
+}
+
+// Large upstream bodies come and go; glibc keeps the freed pages in its heaps. Giving them
+// back every half minute keeps the resident size near what is in use (a gzip bomb's 500 MB
+// do not stay with the process for ever).
+void Service::ScheduleMemoryTrim() {
+  if (!started_) return;
+  memory_timer_.Schedule(std::chrono::seconds(30), [this] {
+    malloc_trim(0);
+    ScheduleMemoryTrim();
+  });
 }
 
 void Service::Stop() {

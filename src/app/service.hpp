@@ -3,6 +3,7 @@
 // in reverse (the server first, so requests in flight finish while the pipeline runs).
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -12,6 +13,7 @@
 #include "pkgtrust/api/change_stream.hpp"
 #include "pkgtrust/api/http_server.hpp"
 #include "pkgtrust/bus/transport.hpp"
+#include "pkgtrust/core/timer.hpp"
 #include "pkgtrust/github/github_client.hpp"
 #include "pkgtrust/net/http_client.hpp"
 #include "pkgtrust/net/measured_http_client.hpp"
@@ -65,7 +67,9 @@ class Service {
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<api::HttpServer> server_;
-  bool started_ = false;
+  std::atomic<bool> started_{false};
+  void ScheduleMemoryTrim();
+  core::Timer memory_timer_;  // last: its callbacks use the members above
 };
 
 }  // namespace pkgtrust::app

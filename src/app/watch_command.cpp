@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "pkgtrust/core/json_limits.hpp"
 #include "pkgtrust/net/url.hpp"
 
 namespace pkgtrust::app {
@@ -124,7 +125,7 @@ int RunWatch(const WatchOptions& options) {
             continue;
           }
           if (event != "snapshot" && event != "change") continue;
-          json parsed = json::parse(data, nullptr, false);
+          json parsed = core::JsonNestingWithin(data) ? json::parse(data, nullptr, false) : json();
           if (!parsed.is_object()) {
             std::fprintf(stderr, "pkgtrust watch: skipping a %s event whose data is not a JSON object: %.200s\n",
                          event.c_str(), data.c_str());

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "pkgtrust/core/json_limits.hpp"
 #include "pkgtrust/core/percent_encoding.hpp"
 
 namespace pkgtrust::bus {
@@ -160,7 +161,9 @@ void AwsClient::Sqs(std::string_view action, json body, std::function<void(core:
            done(response.status().WithContext("SQS " + action));
            return;
          }
-         json answer = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+         json answer = core::JsonNestingWithin(response->body)
+                           ? json::parse(response->body, nullptr, /*allow_exceptions=*/false)
+                           : json(json::value_t::discarded);
          if (response->status != 200) {
            std::string code, message;
            if (answer.is_object()) {

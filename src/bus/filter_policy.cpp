@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "pkgtrust/core/json_limits.hpp"
+
 namespace pkgtrust::bus {
 namespace {
 
@@ -139,6 +141,7 @@ bool AnyElementMatches(const KeyRule& rule, const AttributeValue& value) {
       return ParseNumber(value.value, &e.number) && match_one(e);
     }
     case AttributeType::kStringArray: {
+      if (!core::JsonNestingWithin(value.value)) return false;
       Json array = Json::parse(value.value, nullptr, /*allow_exceptions=*/false);
       if (!array.is_array()) return false;
       for (const Json& item : array) {
@@ -409,6 +412,9 @@ FilterPolicy::FilterPolicy(FilterPolicy&&) noexcept = default;
 FilterPolicy& FilterPolicy::operator=(FilterPolicy&&) noexcept = default;
 
 Result<FilterPolicy> FilterPolicy::Parse(std::string_view json_text, std::string* error_key) {
+  if (!core::JsonNestingWithin(json_text))
+    return Status::InvalidArgument(
+        fmt::format("filter policy nests deeper than {} levels", core::kMaxJsonDepth));
   Json parsed = Json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) return Status::InvalidArgument("filter policy is not valid JSON");
   auto rep = std::make_shared<Rep>();

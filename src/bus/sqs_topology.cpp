@@ -7,6 +7,7 @@
 #include <set>
 
 #include "aws_client.hpp"
+#include "pkgtrust/core/json_limits.hpp"
 #include "pkgtrust/net/http_client.hpp"
 
 namespace pkgtrust::bus {
@@ -66,7 +67,9 @@ std::string LastSegment(const std::string& text, char separator) {
   return text.substr(text.rfind(separator) + 1);
 }
 
-json ParseOrNull(const std::string& text) { return json::parse(text, nullptr, /*allow_exceptions=*/false); }
+json ParseOrNull(const std::string& text) {
+  return core::JsonNestingWithin(text) ? json::parse(text, nullptr, /*allow_exceptions=*/false) : json();
+}
 
 // --- reading the account ------------------------------------------------------------
 
@@ -360,7 +363,7 @@ std::vector<Step> Diff(const Topology& topology, const SqsTransportConfig& confi
   }
   for (const auto& [name, arn] : live.topics) {
     if (wanted_topics.contains(name)) continue;
-    extra("topic", name, "not in the topology", [arn](AwsClient& aws, Live&) {
+    extra("topic", name, "not in the topology", [arn = arn](AwsClient& aws, Live&) {
       auto done = aws.SnsSync("DeleteTopic", {{"TopicArn", arn}});
       return done.ok() ? Status::Ok() : done.status();
     });

@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "aws_client.hpp"
+#include "pkgtrust/core/json_limits.hpp"
 #include "pkgtrust/core/log.hpp"
 #include "pkgtrust/net/http_client.hpp"
 
@@ -95,7 +96,8 @@ Delivery ParseSqsMessage(const std::string& queue, const json& m) {
   // are inside the body.
   if (message->attributes.empty() && message->body.starts_with('{') &&
       message->body.find("\"Notification\"") != std::string::npos) {
-    json envelope = json::parse(message->body, nullptr, /*allow_exceptions=*/false);
+    json envelope = core::JsonNestingWithin(message->body) ? json::parse(message->body, nullptr, /*allow_exceptions=*/false)
+                                                          : json(json::value_t::discarded);
     if (envelope.is_object() && JsonString(envelope, "Type") == "Notification" && envelope.contains("TopicArn") &&
         envelope.contains("Message") && envelope["Message"].is_string()) {
       auto unwrapped = std::make_shared<Message>();
@@ -115,6 +117,13 @@ Delivery ParseSqsMessage(const std::string& queue, const json& m) {
 }
 
 }  // namespace
+
+core::Result<Delivery> DecodeSqsMessage(std::string_view queue, std::string_view message_json) {
+  if (!core::JsonNestingWithin(message_json)) return Status::InvalidArgument("an SQS message nests too deep");
+  json m = json::parse(message_json, nullptr, /*allow_exceptions=*/false);
+  if (!m.is_object()) return Status::InvalidArgument("an SQS message is not a JSON object");
+  return ParseSqsMessage(std::string(queue), m);
+}
 
 std::string SqsResourceName(const SqsTransportConfig& config, std::string_view logical_name) {
   return config.name_prefix + std::string(logical_name);

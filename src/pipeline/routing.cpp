@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pkgtrust/core/json_limits.hpp"
 #include "pkgtrust/core/package_name.hpp"
 
 namespace pkgtrust::pipeline {
@@ -21,6 +22,8 @@ std::string EncodeWorkMessage(const WorkMessage& message) {
 }
 
 core::Result<WorkMessage> DecodeWorkMessage(std::string_view text) {
+  if (!core::JsonNestingWithin(text))
+    return core::Status::InvalidArgument("work message body nests too deep");
   json body = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!body.is_object()) return core::Status::InvalidArgument("work message body is not a JSON object");
   auto eco = body.find("ecosystem");

@@ -33,6 +33,10 @@ struct ApiConfig {
   // how long one made by another process (pkgtrust rescore, a second instance) goes unseen.
   std::size_t report_cache_entries = 10'000;  // about 2.5 KB each
   std::chrono::milliseconds report_cache_ttl{2000};
+  // Change stream subscribers at once; more are answered 503 with Retry-After. Each holds at
+  // most one chunk of events (about 64 KB) while its client is slow.
+  std::size_t max_subscribers = 1000;
+  int subscriber_retry_after_seconds = 5;
 };
 
 class ChangeFeed;
@@ -52,6 +56,8 @@ class Api final : public RequestHandler {
   void AddMetricsCollector(std::function<void(std::string&)> collector);
   // GET /v1/changes streams from this feed (503 while none is set). Set before serving.
   void SetChangeFeed(ChangeFeed* feed);
+  // Change stream subscribers now (0 without a feed).
+  std::int64_t Subscribers() const;
   // /readyz answers 200 only while ready (after start-up, before shutdown).
   void SetReady(bool ready);
   // Shutdown: answers every waiting request now and refuses new waits.

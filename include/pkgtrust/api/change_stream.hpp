@@ -28,6 +28,7 @@
 #include "pkgtrust/api/http_server.hpp"
 #include "pkgtrust/core/ecosystem.hpp"
 #include "pkgtrust/core/status.hpp"
+#include "pkgtrust/pipeline/executor.hpp"
 #include "pkgtrust/store/package_store.hpp"
 
 namespace pkgtrust::api {
@@ -50,7 +51,10 @@ struct ChangeFeedConfig {
   std::chrono::milliseconds poll_interval{200};  // the log is read at least this often (other processes)
   std::size_t recent_changes = 65'536;           // changes kept in memory for subscribers
   std::chrono::milliseconds heartbeat{15'000};
-  std::size_t page = 2'000;  // state rows or log changes read per step
+  std::size_t page = 2'000;             // log changes read per step
+  std::size_t snapshot_page = 400;      // state rows read per step (about 90 KB of events)
+  std::size_t chunk_bytes = 64 * 1024;  // at most this (and one event) handed to a subscriber at once
+  int threads = 2;                      // the pool that reads the store and builds events for subscribers
 };
 
 // Reads new changes from the log (woken at once by Notify, else every poll interval),
@@ -77,6 +81,8 @@ class ChangeFeed {
   // known, or after the heartbeat interval. Returns an id for Unwatch.
   std::uint64_t Watch(std::int64_t offset, std::function<void(bool timed_out)> wake);
   void Unwatch(std::uint64_t id);
+  // Runs a subscriber's store reads and event building: never on an HTTP I/O thread.
+  void Post(std::function<void()> work) { workers_.Post(std::move(work)); }
 
   store::PackageStore& store() { return store_; }
   const ChangeFeedConfig& config() const { return config_; }
@@ -106,6 +112,7 @@ class ChangeFeed {
   std::uint64_t next_watch_ = 1;
   std::atomic<std::int64_t> subscribers_{0};
   std::thread thread_;
+  pipeline::ThreadPoolExecutor workers_;
 };
 
 // One subscriber's stream: GET /v1/changes.

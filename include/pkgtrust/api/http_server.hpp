@@ -1,8 +1,10 @@
 // The HTTP/1.1 server under the REST API, the webhook and /metrics, on Boost.Beast: one
 // strand per connection, keep-alive, pipelined requests answered one at a time in order,
-// limits on header and body size, a deadline on every read and write (a slowloris client
-// is cut off), a connection cap, and a graceful stop that finishes requests in flight.
-// Handlers are asynchronous: they answer through a Responder, from any thread.
+// limits on header, trailer and body size, a deadline on every read and write (a slowloris
+// client is cut off), a connection cap, and a graceful stop that finishes requests in
+// flight. No input ends the process: an exception escaping a handler on an I/O thread is
+// logged and the thread goes on serving. Handlers are asynchronous: they answer through a
+// Responder, from any thread.
 #pragma once
 
 #include <chrono>
@@ -18,18 +20,24 @@
 
 namespace pkgtrust::api {
 
+// Beast keeps a header or trailer field's offsets in 16 bits and throws past 64 KiB: every
+// header and trailer byte a request can hold stays below that (the config refuses more).
+inline constexpr std::size_t kMaxHeaderBytesLimit = 60 * 1024;
+
 struct ServerConfig {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port (tests); see HttpServer::port()
   int threads = 2;
-  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_header_bytes =
+      16 * 1024;  // headers, and a chunked body's trailer; at most kMaxHeaderBytesLimit
   std::size_t max_body_bytes = 1024 * 1024;
   // A request's headers and body must arrive within this; an idle keep-alive connection
   // is closed after it too.
   std::chrono::milliseconds request_timeout{15'000};
   std::chrono::milliseconds write_timeout{15'000};
-  // A streamed body (change stream) whose client reads nothing for this long is cut off.
-  std::chrono::milliseconds stream_write_timeout{300'000};
+  // A streamed body (change stream) whose client reads nothing for this long is cut off:
+  // a stalled subscriber holds a page of events in memory while it stays.
+  std::chrono::milliseconds stream_write_timeout{30'000};
   int max_connections = 4096;
 };
 

@@ -50,6 +50,10 @@ struct SqsTransportConfig {
 
 // Names as they exist in AWS.
 std::string SqsResourceName(const SqsTransportConfig& config, std::string_view logical_name);
+// One message of a ReceiveMessage answer (its JSON object) as a Delivery of `queue`: the
+// attributes from SQS (raw delivery) or from SNS's envelope, which is unwrapped. Whatever
+// the message holds, the answer is a Delivery or an error; never a throw.
+core::Result<Delivery> DecodeSqsMessage(std::string_view queue, std::string_view message_json);
 std::string DeadLetterQueueName(const SqsTransportConfig& config, std::string_view queue);
 // The config with the region and endpoints filled in (AWS_REGION / AWS_DEFAULT_REGION;
 // AWS_ENDPOINT_URL_SNS / AWS_ENDPOINT_URL_SQS / AWS_ENDPOINT_URL; else AWS's own), or an
