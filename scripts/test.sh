@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds pkgtrust with AddressSanitizer and UndefinedBehaviorSanitizer and runs every test.
+# Builds pkgtrust with AddressSanitizer and UndefinedBehaviorSanitizer and runs every test,
+# then runs every libFuzzer target briefly (a crash fails the run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
@@ -11,3 +12,5 @@ fi
 cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPKGTRUST_SANITIZE=ON -DPKGTRUST_BUILD_BENCH=ON
 cmake --build build-test
 ctest --test-dir build-test --output-on-failure -j2
+# Every fuzz target for 30 seconds on its committed corpus and regression inputs (fuzz/README.md).
+./scripts/fuzz.sh --all 30

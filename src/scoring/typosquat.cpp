@@ -325,7 +325,8 @@ std::optional<LookAlike> PopularPackages::FindLookAlike(const core::PackageKey& 
       best_rule = rule;
     }
   };
-  auto [scope, bare] = SplitScope(key.name);
+  const auto split = SplitScope(key.name);  // not a structured binding: lambdas below capture them
+  const std::string_view scope = split.first, bare = split.second;
   if (scope.empty()) {
     if (bare.size() < kMinName) return std::nullopt;
     const std::string folded = Fold(bare);
