@@ -1,6 +1,8 @@
 // Benchmarks that live in their own files; pkgtrust_bench.cpp dispatches to them.
 #pragma once
 
+#include <string>
+
 namespace pkgtrust::bench {
 
 // Known-package queries with wrk against the whole service (bench/README.md).
@@ -12,5 +14,8 @@ int BenchChanges(int packages, int subscribers, int changes, int per_second, boo
 
 // pkgtrust import-osv over a dump the size of ossf/malicious-packages' (bench/README.md).
 int BenchOsvImport(int records, bool json);
+
+// The memory attacks (silent change-stream subscribers, gzip bombs) against `binary`.
+int BenchAttack(const std::string& binary, int packages, int subscribers, bool json);
 
 }  // namespace pkgtrust::bench

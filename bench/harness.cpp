@@ -57,6 +57,9 @@ struct Options {
   int max_minutes = 30;
   int preload = 0;    // complete packages in the database before the measured run
   bool keep = false;  // keep the database, config and log (the folder is printed)
+  bool chaos = false;           // the soak: SIGKILL and restart the service while feeding
+  int chaos_kill_seconds = 20;  // mean time between kills (uniform from half to one and a half)
+  int github_window_seconds = 3600;
   std::string binary;
   bool json = false;
 };
@@ -122,7 +125,7 @@ class Upstream {
     faults.error_rate = options.error_rate;
     faults.timeout_rate = options.timeout_rate;
     faults.rate_limit = options.github_limit_per_hour;
-    faults.rate_window = std::chrono::seconds(3600);
+    faults.rate_window = std::chrono::seconds(options.github_window_seconds);
     faults.rate_limit_prefix = "/repos/";
     server_.SetFaults(faults);
   }
@@ -271,6 +274,30 @@ class Client {
   std::string base_;
   net::BeastHttpClient http_;
 };
+
+// `binary serve --config config_path`, its stderr appended to log_path; returns once
+// /readyz answers 200, or -1 (the child killed, its log printed) after 60 s.
+pid_t StartServe(const std::string& binary, const std::string& config_path, const std::string& log_path,
+                 Client& client) {
+  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  pid_t child = fork();
+  if (child == 0) {
+    dup2(log_fd, STDERR_FILENO);
+    execl(binary.c_str(), binary.c_str(), "serve", "--config", config_path.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(log_fd);
+  for (auto started = Steady::now(); client.Call("GET", "/readyz").first != 200;) {
+    if (Seconds(started) > 60) {
+      fmt::print(stderr, "harness: pkgtrust serve did not become ready:\n{}", ReadFile(log_path));
+      kill(child, SIGKILL);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return child;
+}
 
 // The sum of the samples whose line starts with `selector` in Prometheus text.
 double Metric(const std::string& text, const std::string& selector) {
@@ -462,27 +489,7 @@ upstreams:
 
   std::string log_path = (dir / "serve.log").string(), config_path = (dir / "harness.yaml").string();
   Client client(fmt::format("http://127.0.0.1:{}", port));
-  auto serve = [&]() -> pid_t {
-    int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    pid_t child = fork();
-    if (child == 0) {
-      dup2(log_fd, STDERR_FILENO);
-      execl(options.binary.c_str(), options.binary.c_str(), "serve", "--config", config_path.c_str(),
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(log_fd);
-    auto started = Steady::now();
-    while (client.Call("GET", "/readyz").first != 200) {
-      if (Seconds(started) > 60) {
-        fmt::print(stderr, "harness: pkgtrust serve did not become ready:\n{}", ReadFile(log_path));
-        kill(child, SIGKILL);
-        return -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return child;
-  };
+  auto serve = [&] { return StartServe(options.binary, config_path, log_path, client); };
 
   // Preload: a seed ingested for real, then cloned in the database up to the wanted size
   // (the service stopped meanwhile), so that queries and RSS are measured against it.
@@ -753,6 +760,190 @@ upstreams:
   return 0;
 }
 
+// The soak (--chaos): `pkgtrust serve` is killed with SIGKILL at random moments and started
+// again on the same database while events keep coming and the upstream fails a fifth of
+// the time (5xx, timeouts, GitHub rate limits). It checks what the service promises:
+// every event answered 200 is kept (its package is in the database), no package is left
+// in flight once the kills stop, and no run is committed twice (a package reaches a
+// terminal state once per generation in the change log).
+int RunChaos(const Options& options) {
+  fs::path dir = fs::temp_directory_path() / fmt::format("pkgtrust-chaos-{}", ::getpid());
+  fs::create_directories(dir);
+  Upstream upstream(options);
+  int port;
+  {
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor probe(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    port = probe.local_endpoint().port();
+  }
+  std::string db_path = (dir / "chaos.db").string();
+  std::string yaml = fmt::format(R"(server:
+  listen: "127.0.0.1:{port}"
+  shutdown_grace_seconds: 1
+database:
+  path: {db}
+workers:
+  http_connections_per_host: 4096
+stages:
+  registry: {{concurrency: 256, max_attempts: 8}}
+  repository: {{concurrency: 256, max_attempts: 8}}
+  scoring: {{concurrency: 8}}
+reconciler:
+  interval_seconds: 5
+  stuck_after_seconds: 15
+  failed_retry_base_seconds: 5
+  failed_retry_max_seconds: 10
+log:
+  level: warn
+upstreams:
+)",
+                                 fmt::arg("port", port), fmt::arg("db", db_path));
+  for (const char* name : {"npm", "pypi", "crates", "maven", "go", "github"})
+    yaml += fmt::format("  {}: \"{}\"\n", name, upstream.BaseUrl());
+  yaml += fmt::format("  npm_downloads: \"{}/npm-downloads\"\n", upstream.BaseUrl());
+  std::string config_path = (dir / "chaos.yaml").string(), log_path = (dir / "serve.log").string();
+  std::ofstream(config_path) << yaml;
+  Client client(fmt::format("http://127.0.0.1:{}", port));
+  auto serve = [&] { return StartServe(options.binary, config_path, log_path, client); };
+
+  auto names = FeedNames(options.packages);
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<double> interval(options.chaos_kill_seconds * 0.5,
+                                                  options.chaos_kill_seconds * 1.5);
+  std::vector<char> answered(names.size(), 0);  // answered 200: the service promised to keep it
+  std::size_t next = 0, events_200 = 0;
+  int kills = 0, failed_posts = 0;
+  auto start = Steady::now();
+  pid_t pid = serve();
+  if (pid < 0) return 1;
+  auto next_kill = Steady::now() + std::chrono::milliseconds(static_cast<int>(interval(rng) * 1000));
+  // Feed in batches of 50 until every event was answered 200, killing the service on
+  // schedule (also in the middle of a batch: a request cut off is sent again).
+  std::atomic<bool> feeding{true};
+  std::thread killer([&] {
+    while (feeding) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (Steady::now() < next_kill) continue;
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      ++kills;
+      if (!options.json)
+        fmt::print(stderr, "\rharness: {:6.1f} s: kill {} (fed {} of {})   ", Seconds(start), kills, next,
+                   names.size());
+      pid = serve();
+      if (pid < 0) std::exit(1);
+      next_kill = Steady::now() + std::chrono::milliseconds(static_cast<int>(interval(rng) * 1000));
+    }
+  });
+  while (next < names.size()) {
+    // At the chosen rate (so that kills fall in the middle of the feed), in batches of 50.
+    std::size_t due = options.feed_per_minute > 0
+                          ? static_cast<std::size_t>(Seconds(start) * options.feed_per_minute / 60) + 1
+                          : names.size();
+    if (due <= next) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    std::size_t end = std::min({names.size(), next + 50, due});
+    std::string body = "[";
+    for (std::size_t i = next; i < end; ++i) body += (i > next ? "," : "") + FeedEvent(names[i]);
+    auto [status, text] = client.Call("POST", "/v1/feeds/package-feeds", body + "]");
+    if (status != 200) {
+      ++failed_posts;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    for (std::size_t i = next; i < end; ++i) answered[i] = 1;
+    events_200 += end - next;
+    next = end;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // Keep killing for a while after the feed, then let the service settle.
+  std::this_thread::sleep_for(std::chrono::seconds(options.chaos_kill_seconds * 2));
+  feeding = false;
+  killer.join();
+  double settle_start = Seconds(start);
+  auto in_flight = [&] {
+    auto [status, text] = client.Call("GET", "/metrics");
+    if (status != 200) return -1.0;
+    return Metric(text, "pkgtrust_packages{state=\"pending_");
+  };
+  for (auto waited = Steady::now(); Seconds(waited) < options.max_minutes * 60.0;) {
+    if (in_flight() == 0) break;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  double settled = Seconds(start) - settle_start;
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+
+  // The database, read directly once the service has stopped.
+  sqlite3* db = nullptr;
+  if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) return 1;
+  auto scalar = [&](const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    std::int64_t value = -1;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW)
+      value = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return value;
+  };
+  std::int64_t stored = scalar("SELECT COUNT(*) FROM packages");
+  std::int64_t complete = scalar("SELECT COUNT(*) FROM packages WHERE state = 'complete'");
+  std::int64_t not_found = scalar("SELECT COUNT(*) FROM packages WHERE state = 'not_found'");
+  std::int64_t failed = scalar("SELECT COUNT(*) FROM packages WHERE state = 'failed'");
+  std::int64_t stuck = scalar("SELECT COUNT(*) FROM packages WHERE state LIKE 'pending_%'");
+  std::int64_t duplicates = scalar(
+      "SELECT COUNT(*) FROM (SELECT package_id FROM package_changes GROUP BY package_id, generation, state "
+      "HAVING COUNT(*) > 1)");
+  // Every event answered 200 must have its package stored.
+  std::int64_t missing = 0;
+  sqlite3_stmt* find = nullptr;
+  sqlite3_prepare_v2(db, "SELECT 1 FROM packages WHERE ecosystem = ? AND name = ?", -1, &find, nullptr);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (!answered[i]) continue;
+    std::string name = names[i].second;
+    if (names[i].first == "pypi")  // stored under its PEP 503 name
+      for (char& c : name)
+        c = (c == '_' || c == '.') ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    sqlite3_reset(find);
+    sqlite3_bind_text(find, 1, names[i].first.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(find, 2, name.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(find) != SQLITE_ROW) ++missing;
+  }
+  sqlite3_finalize(find);
+  sqlite3_close(db);
+  bool ok = missing == 0 && stuck == 0 && duplicates == 0 && events_200 == names.size();
+  json result = {{"packages", names.size()},
+                 {"kills", kills},
+                 {"events_answered_200", events_200},
+                 {"posts_failed", failed_posts},
+                 {"packages_stored", stored},
+                 {"complete", complete},
+                 {"not_found", not_found},
+                 {"failed", failed},
+                 {"missing", missing},
+                 {"stuck", stuck},
+                 {"duplicates_committed", duplicates},
+                 {"elapsed_s", Seconds(start)},
+                 {"settle_s", settled},
+                 {"upstream_requests", upstream.Requests()},
+                 {"ok", ok}};
+  if (!options.json) fmt::print(stderr, "\n");
+  fmt::print("harness chaos: {} kills over {:.0f} s; {} events answered 200 ({} posts cut off or refused)\n",
+             kills, Seconds(start), events_200, failed_posts);
+  fmt::print(
+      "harness chaos: {} packages stored: {} complete, {} not_found, {} failed; {} missing, {} stuck, {} "
+      "committed twice (settled {:.0f} s after the last kill) -> {}\n",
+      stored, complete, not_found, failed, missing, stuck, duplicates, settled, ok ? "OK" : "FAILED");
+  if (options.json) fmt::print("{}\n", result.dump());
+  if (options.keep)
+    fmt::print(stderr, "harness: kept {}\n", dir.string());
+  else
+    fs::remove_all(dir);
+  return ok ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -764,7 +955,10 @@ int main(int argc, char** argv) {
         "usage: pkgtrust_harness [--packages N] [--feed-per-minute R (0: max)] [--ondemand-per-second R]\n"
         "         [--known-per-second R] [--latency-median-ms M] [--latency-p99-ms P] [--error-rate E]\n"
         "         [--timeout-rate T] [--github-limit-per-hour L] [--zero-latency] [--max-minutes M]\n"
-        "         [--preload N] [--keep] [--binary PATH] [--json]\n");
+        "         [--preload N] [--keep] [--binary PATH] [--json]\n"
+        "       pkgtrust_harness --chaos [--packages N] [--kill-every-seconds S] [--error-rate E] "
+        "[--timeout-rate T]\n"
+        "         [--github-limit-per-hour L] [--max-minutes M] [--keep] [--json]\n");
     return 2;
   };
   for (int i = 1; i < argc; ++i) {
@@ -775,6 +969,17 @@ int main(int argc, char** argv) {
       options.json = true;
     } else if (arg == "--keep") {
       options.keep = true;
+    } else if (arg == "--chaos") {
+      // The soak's defaults: a fifth of upstream answers fail (errors, timeouts, rate limits).
+      options.chaos = true;
+      options.packages = 5000;
+      options.error_rate = 0.12;
+      options.timeout_rate = 0.04;
+      options.github_limit_per_hour = 1500;
+      options.github_window_seconds = 10;
+      options.latency_median_ms = 40;
+      options.latency_p99_ms = 200;
+      options.feed_per_minute = 3000;
     } else if (arg == "--zero-latency") {
       options.latency_median_ms = 0;
       options.latency_p99_ms = 0;
@@ -806,11 +1011,13 @@ int main(int argc, char** argv) {
       options.max_minutes = std::atoi(value);
     } else if (arg == "--binary") {
       options.binary = value;
+    } else if (arg == "--kill-every-seconds") {
+      options.chaos_kill_seconds = std::max(2, std::atoi(value));
     } else {
       return usage();
     }
   }
   if (options.packages < 1) return usage();
   signal(SIGPIPE, SIG_IGN);
-  return Run(options);
+  return options.chaos ? RunChaos(options) : Run(options);
 }

@@ -8,6 +8,9 @@
 //   pkgtrust_bench changes  [--packages N] [--subscribers S] [--changes C] [--rate R]
 //                                           change stream: cold start of N packages to one
 //                                           subscriber; C changes at R/s fanned out to S subscribers
+//   pkgtrust_bench attack   [--packages N] [--subscribers S] [--binary PATH]
+//                                           silent change-stream subscribers and gzip bombs
+//                                           against pkgtrust serve (PATH: another build)
 //   pkgtrust_bench osv      [--records N]   pkgtrust import-osv of a dump of N records (31,500),
 //                                           again unchanged, again with 1% newer
 //   pkgtrust_bench sqs      [--messages N] [--rounds R] [--publishers P]
@@ -306,11 +309,14 @@ int BenchHttp(int requests, bool json) {
 int main(int argc, char** argv) {
   core::SetLogLevel(core::LogLevel::kWarn);
   std::string what = argc > 1 ? argv[1] : "";
-  int count = 0, seconds = 10, connections = 64, threads = 2, rounds = 3, publishers = 16, subscribers = 1000, changes = 5000, rate = 1000;
+  int count = 0, seconds = 10, connections = 64, threads = 2, rounds = 3, publishers = 16, subscribers = 1000,
+      changes = 5000, rate = 1000;
   bool json = false;
+  std::string binary;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
-    if ((arg == "--messages" || arg == "--packages" || arg == "--requests" || arg == "--records") && i + 1 < argc)
+    if ((arg == "--messages" || arg == "--packages" || arg == "--requests" || arg == "--records") &&
+        i + 1 < argc)
       count = std::atoi(argv[++i]);
     else if (arg == "--seconds" && i + 1 < argc)
       seconds = std::atoi(argv[++i]);
@@ -330,6 +336,8 @@ int main(int argc, char** argv) {
       rounds = std::max(1, std::atoi(argv[++i]));
     else if (arg == "--json")
       json = true;
+    else if (arg == "--binary" && i + 1 < argc)
+      binary = argv[++i];
   }
   if (what == "bus") return BenchBus(count > 0 ? count : 1'000'000, json);
   if (what == "store") return BenchStore(count > 0 ? count : 200'000, json);
@@ -342,11 +350,15 @@ int main(int argc, char** argv) {
     return bench::BenchChanges(count > 0 ? count : 1'000'000, subscribers, changes, std::max(1, rate), json);
   if (what == "sqs") return bench::BenchSqs(count > 0 ? count : 5000, rounds, publishers, json);
   if (what == "osv") return bench::BenchOsvImport(count > 0 ? count : 31'500, json);
+  if (what == "attack")
+    return bench::BenchAttack(binary.empty() ? PKGTRUST_BINARY : binary, count > 0 ? count : 3500,
+                              subscribers, json);
   fmt::print(
       stderr,
       "usage: pkgtrust_bench bus [--messages N] | store [--packages N] | registry | http [--requests N]"
       " | api [--packages N] [--seconds S] [--connections C] [--server-threads T]"
       " | sqs [--messages N] [--rounds R] [--publishers P]"
-      " | changes [--packages N] [--subscribers S] [--changes C] [--rate R] | osv [--records N]  [--json]\n");
+      " | changes [--packages N] [--subscribers S] [--changes C] [--rate R] | osv [--records N] | attack "
+      "[--packages N] [--subscribers S] [--binary PATH]  [--json]\n");
   return 2;
 }

@@ -1,7 +1,5 @@
 #include "pkgtrust/net/http_client.hpp"
 
-#include <zlib.h>
-
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <future>
@@ -40,20 +38,6 @@ net::HttpClientConfig FastRetries() {
   return config;
 }
 
-std::string Gzip(const std::string& text) {
-  z_stream zs{};
-  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&zs, text.size()) + 32, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  zs.avail_in = static_cast<uInt>(text.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("urls are parsed and redirects resolved", "[net]") {
@@ -83,10 +67,10 @@ TEST_CASE("Retry-After and gzip helpers", "[net]") {
   CHECK(net::ParseRetryAfterSeconds("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480 - 30) == 30);
   CHECK(net::ParseRetryAfterSeconds("soon", 0) == -1);
   CHECK(net::ParseRetryAfterSeconds("", 0) == -1);
-  CHECK(*net::Gunzip(Gzip("hello"), 100) == "hello");
-  CHECK(net::Gunzip(Gzip(std::string(1000, 'x')), 100).status().code() ==
+  CHECK(*net::Gunzip(testing::Gzip("hello"), 100) == "hello");
+  CHECK(net::Gunzip(testing::Gzip(std::string(1000, 'x')), 100).status().code() ==
         core::StatusCode::kResourceExhausted);
-  std::string truncated = Gzip(std::string(5000, 'y'));
+  std::string truncated = testing::Gzip(std::string(5000, 'y'));
   truncated.resize(truncated.size() / 2);
   CHECK_FALSE(net::Gunzip(truncated, 100000).ok());
   CHECK_FALSE(net::Gunzip("not gzip at all", 100).ok());
@@ -113,7 +97,7 @@ TEST_CASE("responses come back with lower-case headers over one kept-alive conne
 TEST_CASE("gzip bodies are decoded", "[net]") {
   ReplayServer server;
   std::string doc = R"({"name":"big","versions":{}})" + std::string(100000, ' ');
-  server.Add("GET", "/big", {200, {}, Gzip(doc), /*gzip=*/true});
+  server.Add("GET", "/big", {200, {}, testing::Gzip(doc), /*gzip=*/true});
   net::BeastHttpClient client(FastRetries());
   auto r = Get(client, Req(server.BaseUrl() + "/big"));
   REQUIRE(r.ok());
@@ -167,7 +151,7 @@ TEST_CASE("a server that does not answer times out with a clear error", "[net]")
 TEST_CASE("oversized and truncated bodies are errors, never crashes", "[net]") {
   ReplayServer server;
   server.Add("GET", "/huge", ReplayResponse{200, {}, std::string(2 << 20, 'x')});
-  server.Add("GET", "/huge-gzip", ReplayResponse{200, {}, Gzip(std::string(2 << 20, 'x')), true});
+  server.Add("GET", "/huge-gzip", ReplayResponse{200, {}, testing::Gzip(std::string(2 << 20, 'x')), true});
   server.Add("GET", "/cut", ReplayResponse{.body = std::string(10000, 'z'), .truncate = true});
   net::BeastHttpClient client(FastRetries());
   for (const char* path : {"/huge", "/huge-gzip"}) {
@@ -387,7 +371,8 @@ TEST_CASE("https never redirects to http", "[net]") {
 TEST_CASE("sixteen large bodies at once stay within the byte budget, waiting rather than failing", "[net]") {
   ReplayServer server(2);
   const std::string big(3u << 20, 'x');                       // 3 MB plain
-  const std::string bomb = Gzip(std::string(5u << 20, 'y'));  // 5 MB once decoded, a few KB on the wire
+  const std::string bomb =
+      testing::Gzip(std::string(5u << 20, 'y'));  // 5 MB once decoded, a few KB on the wire
   for (int i = 0; i < 8; ++i) {
     server.Add("GET", "/big" + std::to_string(i), ReplayResponse{200, {}, big});
     server.Add("GET", "/bomb" + std::to_string(i), ReplayResponse{200, {}, bomb, /*gzip=*/true});

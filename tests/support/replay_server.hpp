@@ -37,6 +37,9 @@ struct ReplayFaults {
   std::uint64_t seed = 1;
 };
 
+// `text` gzip-compressed (level 9: bombs shrink the most), for bodies sent with gzip = true.
+std::string Gzip(const std::string& text);
+
 // Safe for concurrent use. Runs its own I/O threads until destroyed.
 class ReplayServer {
  public:
