@@ -1,11 +1,10 @@
 #include "pkgtrust/api/api.hpp"
-#include "pkgtrust/api/change_stream.hpp"
 
 #include <fmt/format.h>
 
-#include <charconv>
-
+#include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -13,6 +12,7 @@
 #include <unordered_map>
 
 #include "feed_events.hpp"
+#include "pkgtrust/api/change_stream.hpp"
 #include "pkgtrust/core/json_limits.hpp"
 #include "pkgtrust/core/log.hpp"
 #include "pkgtrust/core/metrics.hpp"
@@ -201,7 +201,9 @@ class Api::Impl {
                    std::string_view version);
   core::Result<std::chrono::milliseconds> WaitParam(const std::map<std::string, std::string>& params,
                                                     const json* body_wait = nullptr) const;
-  core::Result<PackageKey> KeyFromPath(std::string_view rest) const;
+  // The package a path names, or the error to answer: 400 invalid_parameter for a bad
+  // %-escape, 400 invalid_package for an unknown ecosystem or a name it does not allow.
+  core::Result<PackageKey> KeyFromPath(std::string_view rest, ServerResponse* error) const;
 
   void Count(Route route, int status, Steady::time_point start);
   // The client's X-Request-Id (logged with the work it starts), else one of ours.
@@ -260,7 +262,7 @@ void Api::Impl::Handle(ServerRequest request, Responder respond) {
   else if (path == "/v1/changes")
     route = Route::kChanges;
   else if (path.starts_with("/v1/packages/"))
-    route = method == "POST" ? Route::kRefresh : Route::kPackage;
+    route = path.ends_with(":refresh") ? Route::kRefresh : Route::kPackage;
 
   OnceResponder once([this, route, start, respond = std::move(respond)](ServerResponse response) {
     Count(route, response.status, start);
@@ -346,23 +348,37 @@ void Api::Impl::Changes(const ServerRequest& request, const std::map<std::string
 }
 
 std::string Api::Impl::RequestId(const ServerRequest& request, std::string_view prefix) {
+  // Taken as given when it is a plain token (what tracing headers hold): it goes into log
+  // lines, so spaces, quotes and control characters are not let in.
   const std::string* id = request.Header("x-request-id");
-  if (id && !id->empty() && id->size() <= 128) return *id;
+  if (id && !id->empty() && id->size() <= 128 &&
+      std::all_of(id->begin(), id->end(), [](char c) { return c > ' ' && c < 127 && c != '"' && c != '\\'; }))
+    return *id;
   return fmt::format("{}-{}", prefix, ++request_ids_);
 }
 
 // ------------------------------------------------------------------ packages
 
-core::Result<PackageKey> Api::Impl::KeyFromPath(std::string_view rest) const {
+core::Result<PackageKey> Api::Impl::KeyFromPath(std::string_view rest, ServerResponse* error) const {
+  auto fail = [error](const char* code, core::Status status) {
+    *error = ErrorResponse(400, code, status.message());
+    return status;
+  };
   std::size_t slash = rest.find('/');
   if (slash == std::string_view::npos || slash + 1 == rest.size())
-    return core::Status::InvalidArgument("the path must be /v1/packages/{ecosystem}/{name}");
+    return fail("invalid_package",
+                core::Status::InvalidArgument("the path must be /v1/packages/{ecosystem}/{name}"));
   auto ecosystem_text = core::PercentDecode(rest.substr(0, slash));
   auto name = core::PercentDecode(rest.substr(slash + 1));
-  if (!ecosystem_text.ok() || !name.ok()) return core::Status::InvalidArgument("the path has a bad %-escape");
+  if (!ecosystem_text.ok() || !name.ok())
+    return fail("invalid_parameter",
+                core::Status::InvalidArgument(
+                    "the path has a bad %-escape ('%' must be followed by two hex digits)"));
   auto ecosystem = core::ParseEcosystemOrError(*ecosystem_text);
-  if (!ecosystem.ok()) return ecosystem.status();
-  return core::MakePackageKey(*ecosystem, *name);
+  if (!ecosystem.ok()) return fail("invalid_package", ecosystem.status());
+  auto key = core::MakePackageKey(*ecosystem, *name);
+  if (!key.ok()) return fail("invalid_package", key.status());
+  return key;
 }
 
 core::Result<std::chrono::milliseconds> Api::Impl::WaitParam(const std::map<std::string, std::string>& params,
@@ -522,8 +538,9 @@ void Api::Impl::Lookup(const PackageKey& key, std::chrono::milliseconds wait, co
 
 void Api::Impl::GetPackage(const ServerRequest& request, std::string_view rest,
                            const std::map<std::string, std::string>& params, Responder respond) {
-  auto key = KeyFromPath(rest);
-  if (!key.ok()) return respond(ErrorResponse(400, "invalid_package", key.status().message()));
+  ServerResponse key_error;
+  auto key = KeyFromPath(rest, &key_error);
+  if (!key.ok()) return respond(std::move(key_error));
   auto wait = WaitParam(params);
   if (!wait.ok()) return respond(ErrorResponse(400, "invalid_parameter", wait.status().message()));
   std::string version = params.contains("version") ? params.at("version") : "";
@@ -694,19 +711,16 @@ void Api::Impl::Query(const ServerRequest& request, const std::map<std::string, 
 
 void Api::Impl::Refresh(const ServerRequest& request, std::string_view rest,
                         const std::map<std::string, std::string>& params, Responder respond) {
-  constexpr std::string_view kSuffix = ":refresh";
-  if (!rest.ends_with(kSuffix))
-    return respond(
-        ErrorResponse(404, "no_such_route",
-                      "POST /v1/packages/{ecosystem}/{name}:refresh is the only POST under /v1/packages/"));
+  constexpr std::string_view kSuffix = ":refresh";  // the route ends with it
   if (config_.admin_token.empty())
     return respond(
         ErrorResponse(403, "admin_disabled", "refresh is disabled: the server has no admin token set"));
   if (!TokenMatches(PresentedToken(request, params, /*query_token_allowed=*/false), config_.admin_token))
     return respond(
         ErrorResponse(401, "unauthorized", "refresh needs the admin token (Authorization: Bearer ...)"));
-  auto key = KeyFromPath(rest.substr(0, rest.size() - kSuffix.size()));
-  if (!key.ok()) return respond(ErrorResponse(400, "invalid_package", key.status().message()));
+  ServerResponse key_error;
+  auto key = KeyFromPath(rest.substr(0, rest.size() - kSuffix.size()), &key_error);
+  if (!key.ok()) return respond(std::move(key_error));
   store::EnqueueRequest run;
   run.key = *key;
   run.priority = core::Priority::kPriority;
@@ -823,6 +837,8 @@ void Api::Impl::Ready(Responder respond) {
     return respond(WithRetryAfter(ErrorResponse(503, "not_ready", "starting up or shutting down"), 1));
   auto probe = store_.Get(PackageKey{core::Ecosystem::kNpm, "pkgtrust-readiness-probe"});
   if (!probe.ok()) return respond(StoreError(probe.status()));
+  if (core::Status transport = transport_.Health(); !transport.ok())
+    return respond(WithRetryAfter(ErrorResponse(503, "transport_not_ready", transport.message()), 10));
   respond(JsonResponse(200, {{"status", "ready"}}));
 }
 

@@ -14,13 +14,17 @@ using json = nlohmann::json;
 
 namespace {
 
-// Feed names of package-feeds that we score, to our ecosystems.
+// The feed names package-feeds publishes (each feed's FeedName constant under
+// pkg/feeds/), to the ecosystem we score them as. `pypi-artifacts` sends one event per
+// uploaded file of a version (its archive name in `artifact_id`); the package is the same.
+// `maven` is not a name package-feeds uses; it is kept for events written by hand.
+// nuget, packagist and rubygems are package-feeds feeds we do not score (ignored).
 std::optional<core::Ecosystem> FeedEcosystem(std::string_view type) {
   if (type == "npm") return core::Ecosystem::kNpm;
-  if (type == "pypi") return core::Ecosystem::kPypi;
+  if (type == "pypi" || type == "pypi-artifacts") return core::Ecosystem::kPypi;
   if (type == "crates") return core::Ecosystem::kCrates;
   if (type == "goproxy") return core::Ecosystem::kGo;
-  if (type == "maven") return core::Ecosystem::kMaven;
+  if (type == "maven-central" || type == "maven") return core::Ecosystem::kMaven;
   return std::nullopt;
 }
 
@@ -44,8 +48,13 @@ std::string CheckEvent(const json& event, bool& ignored, store::EnqueueRequest& 
       schema.find_first_not_of("0123456789", 2) != std::string::npos)
     return fmt::format("schema_ver '{}' is not supported (1.0, 1.1 or a later 1.x)", schema);
   const std::string& created = event["created_date"].get_ref<const std::string&>();
-  if (!core::ParseTimestamp(created))
-    return fmt::format("created_date '{}' is not an RFC 3339 time", created);
+  // package-feeds marshals Go's time.Time, which always carries its offset ("Z" or "+02:00").
+  // A time without one is ambiguous (whose local time?), so it is refused, not guessed.
+  if (!core::IsRfc3339Timestamp(created))
+    return fmt::format(
+        "created_date '{}' is not an RFC 3339 time (e.g. 2026-11-20T10:00:00Z; the offset, Z or +hh:mm, is "
+        "required)",
+        created);
   const std::string& type = event["type"].get_ref<const std::string&>();
   auto ecosystem = FeedEcosystem(type);
   if (!ecosystem) {

@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -47,10 +48,10 @@ class HttpServer::Impl {
  public:
   Impl(ServerConfig config, RequestHandler& handler)
       : config_(std::move(config)), handler_(handler), acceptor_(ioc_) {}
-  ~Impl() { Stop(std::chrono::milliseconds(0)); }
+  ~Impl() { Stop(std::chrono::milliseconds(0), std::chrono::milliseconds(0)); }
 
   core::Status Start();
-  void Stop(std::chrono::milliseconds grace);
+  void Stop(std::chrono::milliseconds grace, std::chrono::milliseconds delay);
   void Accept();
   void RunIo();
 
@@ -117,7 +118,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   void Read() {
-    if (server_.draining_) return Close();
+    if (server_.draining_ && answered_ > 0) return Close();  // draining: one answer per connection
     // Beast bounds headers by header_limit but not a chunked body's trailer: the buffer's
     // own limit does (what it holds beyond the body it has parsed is a header or a trailer).
     buffer_.max_size(server_.config_.max_header_bytes + kBufferSlack);
@@ -214,6 +215,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnWrite(beast::error_code ec, std::size_t) {
     busy_ = false;
+    answered_++;
     server_.RequestFinished();
     if (!ec && unread_input_) return LingeringClose();
     if (ec || !res_.keep_alive()) return Close();
@@ -303,6 +305,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string remote_;
   bool keep_alive_ = true;
   bool busy_ = false;
+  int answered_ = 0;  // requests answered on this connection
   bool unread_input_ = false;
   static constexpr std::size_t kMaxDiscardBytes = 64u << 20;
   // Room in the read buffer beyond the header limit: one read's worth of the body that
@@ -397,15 +400,10 @@ void HttpServer::Impl::Accept() {
   });
 }
 
-void HttpServer::Impl::Stop(std::chrono::milliseconds grace) {
+void HttpServer::Impl::Stop(std::chrono::milliseconds grace, std::chrono::milliseconds delay) {
   if (!started_) return;
   started_ = false;
   draining_ = true;
-  asio::post(acceptor_.get_executor(), [this] {
-    beast::error_code ec;
-    acceptor_.close(ec);
-    accept_retry_.cancel();
-  });
   std::vector<std::shared_ptr<Session>> live;
   {
     std::lock_guard lock(mu_);
@@ -414,10 +412,21 @@ void HttpServer::Impl::Stop(std::chrono::milliseconds grace) {
   }
   for (auto& s : live) s->Drain();
   live.clear();
+  // The listener stays open meanwhile: connections made while draining get one answer
+  // each (readiness says 503), so a load balancer learns from the API, not from a refusal.
+  std::this_thread::sleep_for(delay);
   {
     std::unique_lock lock(mu_);
     idle_cv_.wait_for(lock, grace, [this] { return in_flight_.load() == 0; });
   }
+  std::promise<void> closed;
+  asio::post(acceptor_.get_executor(), [this, &closed] {
+    beast::error_code ec;
+    acceptor_.close(ec);
+    accept_retry_.cancel();
+    closed.set_value();
+  });
+  closed.get_future().wait();
   work_.reset();
   ioc_.stop();
   for (auto& t : threads_) t.join();
@@ -428,7 +437,9 @@ HttpServer::HttpServer(ServerConfig config, RequestHandler& handler)
     : impl_(std::make_unique<Impl>(std::move(config), handler)) {}
 HttpServer::~HttpServer() = default;
 core::Status HttpServer::Start() { return impl_->Start(); }
-void HttpServer::Stop(std::chrono::milliseconds grace) { impl_->Stop(grace); }
+void HttpServer::Stop(std::chrono::milliseconds grace, std::chrono::milliseconds delay) {
+  impl_->Stop(grace, delay);
+}
 int HttpServer::port() const { return impl_->port_; }
 
 HttpServer::Stats HttpServer::GetStats() const {

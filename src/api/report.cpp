@@ -61,23 +61,45 @@ json PackageSection(const json& registry) {
   return section;
 }
 
+// A repository GitHub did not describe (missing: a 404; moved elsewhere and not read) has
+// only the name asked for; every fact GitHub would have given is null, never a 0 or "" that
+// reads like an answer. `full_name` is then the repository the package declares.
 json RepositorySection(const json& repo) {
-  return {{"full_name", repo.value("full_name", "")},
-          {"status", repo.value("status", "found")},
-          {"moved", repo.value("moved", false)},
-          {"stars", repo.value("stars", 0)},
-          {"forks", repo.value("forks", 0)},
-          {"open_issues", repo.value("open_issues", 0)},
-          {"archived", repo.value("archived", false)},
-          {"fork", repo.value("fork", false)},
-          {"created", repo.value("created", json(nullptr))},
-          {"pushed", repo.value("pushed", json(nullptr))},
-          {"license", repo.value("license", "")},
-          {"contributors", NonNegativeOrNull(repo.value("contributors", json(-1)))},
-          {"commits_last_year", NonNegativeOrNull(repo.value("commits_last_year", json(-1)))},
-          {"tags", repo.contains("tags") ? repo["tags"].size() : 0},
-          {"releases", repo.contains("releases") ? repo["releases"].size() : 0},
-          {"manifest", repo.value("manifest", json(nullptr))}};
+  std::string status = repo.value("status", "found");
+  json out = {{"status", status},
+              {"moved", repo.value("moved", false)},
+              {"manifest", repo.value("manifest", json(nullptr))}};
+  const char* facts[] = {"full_name", "stars",  "forks",   "open_issues",  "archived",          "fork",
+                         "created",   "pushed", "license", "contributors", "commits_last_year", "tags",
+                         "releases"};
+  if (status != "found") {
+    for (const char* key : facts) out[key] = nullptr;
+    const json& requested = repo.contains("requested") ? repo["requested"] : json::object();
+    if (requested.is_object() && requested.value("owner", "") != "")
+      out["full_name"] = requested.value("owner", "") + "/" + requested.value("name", "");
+    return out;
+  }
+  auto text_or_null = [&](const char* key) {
+    std::string text = repo.value(key, "");
+    return text.empty() ? json(nullptr) : json(text);
+  };
+  auto count_or_null = [&](const char* key) {
+    return repo.contains(key) && repo[key].is_array() ? json(repo[key].size()) : json(nullptr);
+  };
+  out["full_name"] = text_or_null("full_name");
+  out["stars"] = NonNegativeOrNull(repo.value("stars", json(-1)));
+  out["forks"] = NonNegativeOrNull(repo.value("forks", json(-1)));
+  out["open_issues"] = NonNegativeOrNull(repo.value("open_issues", json(-1)));
+  out["archived"] = repo.value("archived", json(nullptr));
+  out["fork"] = repo.value("fork", json(nullptr));
+  out["created"] = repo.value("created", json(nullptr));
+  out["pushed"] = repo.value("pushed", json(nullptr));
+  out["license"] = text_or_null("license");  // GitHub names none
+  out["contributors"] = NonNegativeOrNull(repo.value("contributors", json(-1)));
+  out["commits_last_year"] = NonNegativeOrNull(repo.value("commits_last_year", json(-1)));
+  out["tags"] = count_or_null("tags");
+  out["releases"] = count_or_null("releases");
+  return out;
 }
 
 }  // namespace

@@ -34,47 +34,164 @@
 namespace pkgtrust::app {
 namespace {
 
-constexpr const char* kUsage = R"(pkgtrust - package supply-chain risk service
+// Each command's help: `pkgtrust COMMAND --help` prints it whole; `pkgtrust --help` lists
+// every command's synopsis and summary.
+struct CommandHelp {
+  const char* name;
+  const char* synopsis;  // "pkgtrust NAME ..."
+  const char* summary;   // one line for the command list
+  const char* details;   // options and examples
+};
 
-Usage:
-  pkgtrust serve --config FILE      run the service with a config file (see config/pkgtrust.yaml)
-  pkgtrust dev [--db PATH]          run with the embedded defaults, in-memory queues and
-                                    a local SQLite file (default ./pkgtrust-dev.db), debug logs
-  pkgtrust check-config --config FILE
-                                    validate a config file and its topology, then exit
-  pkgtrust import-osv PATH [--config FILE | --db PATH]
-                                    store the malicious-package advisories of an OSV file or
-                                    folder (e.g. ossf/malicious-packages); matching packages
-                                    score 0. Without --config: the dev database
-  pkgtrust rescore [--config FILE | --db PATH]
-                                    re-score every complete package from its stored facts
-                                    with the current model (no upstream is asked)
-  pkgtrust score PURL | ECOSYSTEM NAME [VERSION] [--json] [--timeout SECONDS] [--config FILE | --db PATH]
-                                    fetch and score one package in-process (unless its stored
-                                    report is fresh) and print the report, and what is known of
-                                    the version a purl (@version) or VERSION names; exit 0 scored,
-                                    3 no such package, 1 failed or timed out (default 60 s)
-  pkgtrust topology plan|apply [--config FILE] [--prune] [--detailed-exitcode]
-                                    compare the topology file with the SNS topics, SQS queues
-                                    and subscriptions of the account (transport.sqs settings,
-                                    AWS_* credentials) and print the changes; apply makes
-                                    them. --prune also deletes what has the name prefix but
-                                    is not in the file. --detailed-exitcode: plan exits 2
-                                    when there are changes
-  pkgtrust watch [--url URL] [--ecosystem E] [--prefix P] [--score-below N] [--score-above N]
-                [--flagged] [--from-offset N] [--json] [--max-events N]
-                                    follow the change stream (GET /v1/changes) of the service
-                                    at URL (default http://127.0.0.1:8080): the state, then each
-                                    change; reconnects after a disconnect where it left off
-  pkgtrust --help                   this text
-  pkgtrust --version                the version
+constexpr CommandHelp kCommands[] = {
+    {"serve", "pkgtrust serve --config FILE [--log-level LEVEL]",
+     "run the service with a config file (see config/pkgtrust.yaml)",
+     R"(Runs the REST API, the webhook and the pipeline as the config file says, until SIGTERM
+or SIGINT (then /readyz answers 503, requests in flight finish, queued work is kept).
 
-Options for serve and dev:
-  --log-level LEVEL                 debug, info, warn, error (overrides the config)
-)";
+Options:
+  --config FILE       the config file (required; config/pkgtrust.yaml documents every key)
+  --log-level LEVEL   debug, info, warn or error (overrides log.level)
 
-int Usage(const std::string& problem) {
-  std::fprintf(stderr, "pkgtrust: %s\n\n%s", problem.c_str(), kUsage);
+Example:
+  pkgtrust serve --config /etc/pkgtrust/pkgtrust.yaml
+)"},
+    {"dev", "pkgtrust dev [--db PATH] [--log-level LEVEL]",
+     "run with the embedded defaults, in-memory queues and a local SQLite file",
+     R"(Runs the service with the defaults compiled into the binary (those of
+config/pkgtrust.yaml): HTTP on 127.0.0.1:8080, in-memory queues, debug logs.
+
+Options:
+  --db PATH           the SQLite file (default ./pkgtrust-dev.db)
+  --log-level LEVEL   debug (default), info, warn or error
+
+Example:
+  pkgtrust dev --db /tmp/pkgtrust.db
+)"},
+    {"check-config", "pkgtrust check-config --config FILE",
+     "validate a config file and its topology, then exit",
+     R"(Reads the config file and the topology it names and reports the first problem with
+its file, line and key; exits 0 when both are valid, 1 otherwise.
+
+Options:
+  --config FILE       the config file (required)
+
+Example:
+  pkgtrust check-config --config config/pkgtrust.yaml
+)"},
+    {"import-osv", "pkgtrust import-osv PATH [--config FILE | --db PATH]",
+     "store the malicious-package advisories of an OSV file or folder",
+     R"(Reads every *.json under PATH (or the file PATH) as OSV records, stores the MAL-
+records of scored ecosystems (a newer copy replaces an older one; withdrawn records are
+kept as withdrawn and flag nothing), and re-scores the stored packages they change.
+
+Options:
+  --config FILE       the database of this config file
+  --db PATH           this SQLite file (default ./pkgtrust-dev.db, the dev database)
+
+Example:
+  git clone https://github.com/ossf/malicious-packages
+  pkgtrust import-osv malicious-packages/osv --config /etc/pkgtrust/pkgtrust.yaml
+)"},
+    {"rescore", "pkgtrust rescore [--config FILE | --db PATH]",
+     "re-score every complete package from its stored facts with the current model",
+     R"(Scores every complete package again from the facts already stored (no upstream is
+asked), e.g. after an upgrade that changes the model or the popular-package lists.
+
+Options:
+  --config FILE       the database of this config file
+  --db PATH           this SQLite file (default ./pkgtrust-dev.db)
+
+Example:
+  pkgtrust rescore --config /etc/pkgtrust/pkgtrust.yaml
+)"},
+    {"score",
+     "pkgtrust score PURL | ECOSYSTEM NAME [VERSION] [--json] [--timeout SECONDS] [--config FILE | --db "
+     "PATH]",
+     "fetch and score one package in-process and print its report",
+     R"(Fetches and scores one package in this process (unless its stored report is fresh)
+and prints the report, and what is known of the version a purl (@version) or VERSION
+names. Exit status: 0 scored, 3 no such package, 1 failed or timed out, 2 bad arguments.
+
+Options:
+  --json              print the report as JSON (as GET /v1/packages/... answers)
+  --timeout SECONDS   give up after this long (1 to 3600, default 60)
+  --config FILE       the database and upstreams of this config file
+  --db PATH           this SQLite file (default ./pkgtrust-dev.db)
+  --log-level LEVEL   warn by default
+
+Examples:
+  pkgtrust score npm left-pad
+  pkgtrust score pkg:npm/fsevents@1.2.9 --json
+  pkgtrust score pypi requests 2.32.3
+)"},
+    {"topology", "pkgtrust topology plan|apply [--config FILE] [--prune] [--detailed-exitcode]",
+     "compare the SNS/SQS topology with the account, and make them match",
+     R"(For transport.kind: sqs. Compares the topology file with the SNS topics, SQS queues and
+subscriptions of the account (transport.sqs settings, AWS_* credentials) and prints the
+changes; apply makes them. Topics and queues with the name prefix that the file does not
+name are listed and kept.
+
+Options:
+  --config FILE          the config file (its transport.sqs settings and topology)
+  --prune                also delete what has the name prefix but is not in the file
+  --detailed-exitcode    plan exits 2 when the account differs from the file in any way
+                         (changes to make, or resources the file does not name), 0 when
+                         it matches, 1 on an error
+
+Example:
+  AWS_REGION=eu-west-1 pkgtrust topology plan --config pkgtrust.yaml --detailed-exitcode
+)"},
+    {"watch",
+     "pkgtrust watch [--url URL] [--ecosystem E] [--prefix P] [--score-below N] [--score-above N] "
+     "[--flagged] [--from-offset N] [--json] [--max-events N]",
+     "follow the change stream of a running service",
+     R"(Follows GET /v1/changes of the service at URL: the state first, then each change as it
+happens; after a disconnect it reconnects where it left off. Ctrl-C ends it (exit 0).
+
+Options:
+  --url URL           the service (default http://127.0.0.1:8080)
+  --ecosystem E       only this ecosystem (npm, pypi, crates, maven, go)
+  --prefix P          only names starting with P
+  --score-below N     only scores below N;  --score-above N: above N
+  --flagged           only packages with a flag set
+  --from-offset N     skip the state; changes after offset N
+  --json              print each event's JSON instead of one line per event
+  --max-events N      exit after N events (0: no limit)
+
+Example:
+  pkgtrust watch --ecosystem npm --flagged
+)"},
+};
+
+const CommandHelp* FindCommand(std::string_view name) {
+  for (const CommandHelp& command : kCommands)
+    if (command.name == name) return &command;
+  return nullptr;
+}
+
+std::string GlobalUsage() {
+  std::string out = "pkgtrust - package supply-chain risk service\n\nUsage: pkgtrust COMMAND [OPTIONS]\n\n";
+  for (const CommandHelp& command : kCommands)
+    out += fmt::format("  {}\n      {}\n", command.synopsis, command.summary);
+  out +=
+      "\n  pkgtrust COMMAND --help    a command's options and examples\n"
+      "  pkgtrust --version         the version\n";
+  return out;
+}
+
+std::string CommandUsage(const CommandHelp& command) {
+  return fmt::format("Usage: {}\n\n{}", command.synopsis, command.details);
+}
+
+// A usage error: the problem, the command's synopsis (or the command list), exit 2.
+int Usage(const std::string& problem, const CommandHelp* command = nullptr) {
+  if (command)
+    std::fprintf(stderr,
+                 "pkgtrust %s: %s\nUsage: %s\nRun 'pkgtrust %s --help' for its options and examples.\n",
+                 command->name, problem.c_str(), command->synopsis, command->name);
+  else
+    std::fprintf(stderr, "pkgtrust: %s\n\n%s", problem.c_str(), GlobalUsage().c_str());
   return 2;
 }
 
@@ -221,6 +338,14 @@ int RunService(Config config) {
 // `pkgtrust topology plan|apply`: exit 0 done (or nothing to do), 1 an error, 2 (plan
 // with --detailed-exitcode) changes to make.
 int RunTopology(const Config& config, bool apply, bool prune, bool detailed_exitcode) {
+  if (config.transport_kind != "sqs") {
+    std::fprintf(
+        stderr,
+        "pkgtrust topology: %s uses the %s transport (transport.kind); there is no SNS/SQS topology to "
+        "%s. Set transport.kind: sqs and transport.sqs to use one.\n",
+        config.source.c_str(), config.transport_kind.c_str(), apply ? "apply" : "plan");
+    return 1;
+  }
   auto credentials = net::AwsCredentialsFromEnvironment();
   if (!credentials.ok()) {
     std::fprintf(stderr, "pkgtrust topology: %s\n", credentials.status().message().c_str());
@@ -233,7 +358,9 @@ int RunTopology(const Config& config, bool apply, bool prune, bool detailed_exit
     return 1;
   }
   std::printf("%s (%s)\n%s", config.topology_source.c_str(), apply ? "applied" : "plan", plan->Format().c_str());
-  if (!apply && detailed_exitcode && !plan->NothingToDo()) return 2;
+  // Anything that differs counts, a resource the file does not name too: the account is
+  // not what the file describes.
+  if (!apply && detailed_exitcode && !plan->changes.empty()) return 2;
   return 0;
 }
 
@@ -244,16 +371,28 @@ int RunCli(int argc, char** argv) {
   if (args.empty()) return Usage("no command given");
   const std::string command = args[0];
   if (command == "--help" || command == "-h" || command == "help") {
-    std::fputs(kUsage, stdout);
+    if (args.size() > 1) {  // pkgtrust help COMMAND
+      const CommandHelp* help = FindCommand(args[1]);
+      if (!help) return Usage(fmt::format("unknown command '{}'", args[1]));
+      std::fputs(CommandUsage(*help).c_str(), stdout);
+      return 0;
+    }
+    std::fputs(GlobalUsage().c_str(), stdout);
     return 0;
   }
   if (command == "--version" || command == "version") {
     std::printf("pkgtrust %s\n", PKGTRUST_VERSION);
     return 0;
   }
-  if (command != "serve" && command != "dev" && command != "check-config" && command != "import-osv" &&
-      command != "rescore" && command != "score" && command != "topology" && command != "watch")
-    return Usage(fmt::format("unknown command '{}'", command));
+  const CommandHelp* help = FindCommand(command);
+  if (!help) return Usage(fmt::format("unknown command '{}'", command));
+  // --help anywhere among a command's arguments: its help, whatever else is wrong.
+  for (std::size_t i = 1; i < args.size(); ++i)
+    if (args[i] == "--help" || args[i] == "-h") {
+      std::fputs(CommandUsage(*help).c_str(), stdout);
+      return 0;
+    }
+  auto usage = [help](const std::string& problem) { return Usage(problem, help); };
   std::string topology_action;  // topology: plan | apply
   WatchOptions watch;
   std::string watch_max = "0";
@@ -293,7 +432,7 @@ int RunCli(int argc, char** argv) {
       ok = value(&v);
       char* end = nullptr;
       long long offset = ok ? std::strtoll(v.c_str(), &end, 10) : 0;
-      if (ok && (v.empty() || *end != '\0' || offset < 0)) return Usage("--from-offset takes a whole number");
+      if (ok && (v.empty() || *end != '\0' || offset < 0)) return usage("--from-offset takes a whole number");
       watch.from_offset = offset;
     } else if (command == "watch" && arg == "--json")
       watch.json = true;
@@ -318,46 +457,42 @@ int RunCli(int argc, char** argv) {
       ok = value(&db_path);
     else if (arg == "--log-level" && command != "check-config")
       ok = value(&log_level);
-    else if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else
-      return Usage(fmt::format("unknown option '{}' for '{}'", arg, command));
-    if (!ok) return Usage(fmt::format("option '{}' needs a value", arg));
+    else
+      return usage(fmt::format("unknown option '{}'", arg));
+    if (!ok) return usage(fmt::format("option '{}' needs a value", arg));
   }
 
   try {
     Config config;
     if (command == "import-osv") {
-      if (positional.empty()) return Usage("'import-osv' needs the PATH of an OSV file or folder");
+      if (positional.empty()) return usage("needs the PATH of an OSV file or folder");
       config = config_path.empty() ? DefaultConfig() : LoadConfigFile(config_path);
       if (config_path.empty()) config.database.path = db_path.empty() ? "pkgtrust-dev.db" : db_path;
       return RunImportOsv(positional, config);
     }
     if (command == "score") {
-      if (targets.empty()) return Usage("'score' needs a purl (pkg:npm/left-pad) or ECOSYSTEM NAME");
+      if (targets.empty()) return usage("needs a purl (pkg:npm/left-pad) or ECOSYSTEM NAME");
       char* end = nullptr;
       long timeout = std::strtol(timeout_text.c_str(), &end, 10);
       if (timeout_text.empty() || *end != '\0' || timeout < 1 || timeout > 3600)
-        return Usage("--timeout takes whole seconds from 1 to 3600");
+        return usage("--timeout takes whole seconds from 1 to 3600");
       config = config_path.empty() ? DefaultConfig() : LoadConfigFile(config_path);
       if (config_path.empty()) config.database.path = db_path.empty() ? "pkgtrust-dev.db" : db_path;
       config.log_level = core::LogLevel::kWarn;
       if (!log_level.empty() && !core::ParseLogLevel(log_level, &config.log_level))
-        return Usage(fmt::format("unknown log level '{}'", log_level));
+        return usage(fmt::format("unknown log level '{}'", log_level));
       return RunScore(std::move(config), targets, json_output, std::chrono::seconds(timeout));
     }
     if (command == "watch") {
       char* end = nullptr;
       long max = std::strtol(watch_max.c_str(), &end, 10);
       if (watch_max.empty() || *end != '\0' || max < 0 || max > 1'000'000'000)
-        return Usage("--max-events takes a whole number (0: no limit)");
+        return usage("--max-events takes a whole number (0: no limit)");
       watch.max_events = static_cast<int>(max);
       return RunWatch(watch);
     }
     if (command == "topology") {
-      if (topology_action != "plan" && topology_action != "apply")
-        return Usage("'topology' needs 'plan' or 'apply'");
+      if (topology_action != "plan" && topology_action != "apply") return usage("needs 'plan' or 'apply'");
       config = config_path.empty() ? DefaultConfig() : LoadConfigFile(config_path);
       return RunTopology(config, topology_action == "apply", prune, detailed_exitcode);
     }
@@ -371,11 +506,11 @@ int RunCli(int argc, char** argv) {
       config.database.path = db_path.empty() ? "pkgtrust-dev.db" : db_path;
       config.log_level = core::LogLevel::kDebug;
     } else {
-      if (config_path.empty()) return Usage(fmt::format("'{}' needs --config FILE", command));
+      if (config_path.empty()) return usage("needs --config FILE");
       config = LoadConfigFile(config_path);
     }
     if (!log_level.empty() && !core::ParseLogLevel(log_level, &config.log_level))
-      return Usage(fmt::format("unknown log level '{}'", log_level));
+      return usage(fmt::format("unknown log level '{}'", log_level));
     if (command == "check-config") {
       std::printf("%s: ok (topology %s: %zu queues, %zu topics)\n", config.source.c_str(),
                   config.topology_source.c_str(), config.topology.queues.size(),

@@ -240,7 +240,7 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
   if (YAML::Node server = root["server"]; server.IsDefined()) {
     r.ExpectMap(server, "server",
                 {"listen", "threads", "max_header_bytes", "max_body_bytes", "request_timeout_seconds",
-                 "max_connections", "shutdown_grace_seconds"});
+                 "max_connections", "shutdown_grace_seconds", "shutdown_delay_seconds"});
     std::string listen;
     if (r.Get(server, "server", "listen", &listen)) ParseHostPort(r, server["listen"], &config);
     r.GetInRange(server, "server", "threads", 1, 64, &config.server.threads);
@@ -255,6 +255,9 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
     config.server.write_timeout = config.server.request_timeout;
     r.GetInRange(server, "server", "max_connections", 1, 1'000'000, &config.server.max_connections);
     r.GetSeconds(server, "server", "shutdown_grace_seconds", 1000, 0, &config.shutdown_grace);
+    r.GetSeconds(server, "server", "shutdown_delay_seconds", 1000, 0, &config.shutdown_delay);
+    if (config.shutdown_delay > std::chrono::minutes(10))
+      r.Fail(server["shutdown_delay_seconds"], "server.shutdown_delay_seconds", "must be at most 600");
   }
 
   if (YAML::Node api = root["api"]; api.IsDefined()) {
@@ -313,10 +316,11 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
     r.GetInRange(tr, "transport", "max_receives", 0, 1000, &config.memory_transport.max_receives);
     if (YAML::Node sqs = tr["sqs"]; sqs.IsDefined()) {
       const std::string path = "transport.sqs";
-      r.ExpectMap(sqs, path,
-                  {"region", "endpoint", "sns_endpoint", "sqs_endpoint", "name_prefix", "raw_message_delivery",
-                   "batching", "wait_time_seconds", "prefetch", "max_extension_seconds",
-                   "publish_requests_per_topic", "http_connections"});
+      r.ExpectMap(
+          sqs, path,
+          {"region", "endpoint", "sns_endpoint", "sqs_endpoint", "name_prefix", "raw_message_delivery",
+           "batching", "wait_time_seconds", "prefetch", "max_extension_seconds", "publish_requests_per_topic",
+           "http_connections", "subscription_check_seconds"});
       bus::SqsTransportConfig& c = config.sqs_transport;
       r.Get(sqs, path, "region", &c.region);
       std::string endpoint;
@@ -342,11 +346,14 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
       c.max_extension = std::chrono::seconds(max_extension);
       r.GetInRange(sqs, path, "publish_requests_per_topic", 1, 64, &c.publish_requests_per_topic);
       r.GetInRange(sqs, path, "http_connections", 1, 1024, &c.http_connections);
+      int check = static_cast<int>(c.subscription_check_interval.count());
+      r.GetInRange(sqs, path, "subscription_check_seconds", 1, 3600, &check);
+      c.subscription_check_interval = std::chrono::seconds(check);
     }
-    config.sqs_transport.visibility_timeout = std::chrono::duration_cast<std::chrono::seconds>(
-        config.memory_transport.visibility_timeout + std::chrono::milliseconds(999));
-    config.sqs_transport.max_receives = config.memory_transport.max_receives;
   }
+  config.sqs_transport.visibility_timeout = std::chrono::duration_cast<std::chrono::seconds>(
+      config.memory_transport.visibility_timeout + std::chrono::milliseconds(999));
+  config.sqs_transport.max_receives = config.memory_transport.max_receives;
 
   if (YAML::Node workers = root["workers"]; workers.IsDefined()) {
     r.ExpectMap(workers, "workers",

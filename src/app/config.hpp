@@ -47,11 +47,16 @@ struct Config {
   api::ServerConfig server;  // server.listen and the HTTP limits
   api::ApiConfig api;
   std::chrono::milliseconds shutdown_grace{10'000};  // requests in flight may finish within this
+  // On SIGTERM the listener stays open at least this long, answering /readyz 503, so a load
+  // balancer stops sending before connections are refused.
+  std::chrono::milliseconds shutdown_delay{0};
   store::StoreConfig database;
   std::string transport_kind = "memory";
   std::string topology_source;
   bus::Topology topology;
-  bus::MemoryTransportConfig memory_transport;
+  // transport.visibility_timeout_seconds: 300 unless the file says otherwise (the memory
+  // transport's own default is for tests).
+  bus::MemoryTransportConfig memory_transport{.visibility_timeout = std::chrono::seconds(300)};
   bus::SqsTransportConfig sqs_transport;  // visibility timeout and max receives as memory_transport
   int worker_threads = 2;
   int http_threads = 1;  // threads running upstream HTTP I/O

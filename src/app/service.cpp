@@ -212,7 +212,7 @@ void Service::Stop() {
   // callbacks post to the executor), and the executor runs what is left.
   api_->SetReady(false);
   api_->StopWaiting();
-  if (server_) server_->Stop(config_.shutdown_grace);
+  if (server_) server_->Stop(config_.shutdown_grace, config_.shutdown_delay);
   change_feed_->Stop();
   pipeline_->Stop();
   store_->Close();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -77,7 +78,9 @@ int RunWatch(const WatchOptions& options) {
       char chunk[65536];
       while (!g_stop) {
         ssize_t n = ::recv(socket.native_handle(), chunk, sizeof chunk, 0);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+        // A timeout, or a signal (a socket with a receive timeout is not restarted after
+        // one): the loop condition sees a stop.
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
         if (n <= 0) {  // closed: reconnect where we left off
           std::fprintf(stderr, "pkgtrust watch: the connection closed; reconnecting %s\n",
                        last_id ? fmt::format("after offset {}", *last_id).c_str() : "for the state");
@@ -139,8 +142,15 @@ int RunWatch(const WatchOptions& options) {
           if (options.max_events > 0 && ++printed >= options.max_events) return 0;
         }
       }
+    } catch (const boost::system::system_error& e) {
+      // The code's own text ("Connection refused"); what() also names Boost's source file.
+      if (!g_stop)
+        std::fprintf(stderr, "pkgtrust watch: %s: %s; retrying in %d ms\n", options.url.c_str(),
+                     e.code().message().c_str(), backoff_ms);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "pkgtrust watch: %s: %s; retrying in %d ms\n", options.url.c_str(), e.what(), backoff_ms);
+      if (!g_stop)
+        std::fprintf(stderr, "pkgtrust watch: %s: %s; retrying in %d ms\n", options.url.c_str(), e.what(),
+                     backoff_ms);
     }
     if (g_stop) break;
     for (int waited = 0; waited < backoff_ms && !g_stop; waited += 100)

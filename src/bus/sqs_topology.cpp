@@ -280,6 +280,10 @@ std::vector<Step> Diff(const Topology& topology, const SqsTransportConfig& confi
     std::string filter_policy = spec.filter_policy.json() == "{}" ? "" : spec.filter_policy.json();
     std::map<std::string, std::string> attributes = {
         {"RawMessageDelivery", config.raw_message_delivery ? "true" : "false"}, {"FilterPolicy", filter_policy}};
+    // The policies match message attributes (that is where Publish puts what they test); a
+    // scope changed to MessageBody would match nothing and drop the queue's work silently.
+    // AWS has no scope without a policy, so it is compared only where there is one.
+    if (!filter_policy.empty()) attributes["FilterPolicyScope"] = "MessageAttributes";
     for (const std::string& topic_name : spec.topics) {
       std::string topic = SqsResourceName(config, topic_name);
       std::string label = fmt::format("{} -> {}", topic, queue);
@@ -312,7 +316,10 @@ std::vector<Step> Diff(const Topology& topology, const SqsTransportConfig& confi
       }
       if (!existing->arn.starts_with("arn:")) continue;  // pending confirmation: nothing to compare yet
       std::map<std::string, std::string> live_attributes = existing->attributes;
+      // What AWS means when it does not say (its defaults).
       if (!live_attributes.contains("RawMessageDelivery")) live_attributes["RawMessageDelivery"] = "false";
+      if (!live_attributes.contains("FilterPolicyScope"))
+        live_attributes["FilterPolicyScope"] = "MessageAttributes";
       std::string detail;
       auto changed = Differences(live_attributes, attributes, &detail);
       if (changed.empty()) continue;

@@ -1,16 +1,18 @@
 #include "pkgtrust/bus/sqs_transport.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <condition_variable>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <future>
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
@@ -166,7 +168,8 @@ class SqsTransport::Impl {
     int in_flight = 0;
   };
   struct QueueState {
-    std::string name, url, dlq_url;
+    std::string name, url, dlq_url, arn;
+    std::vector<std::string> topics;  // the topology topics it is subscribed to
     std::deque<Delivery> buffer;  // received, not yet taken by Receive
     int polls_in_flight = 0;
     bool wanted = false;  // a stage reads it: keep it polled
@@ -252,9 +255,68 @@ class SqsTransport::Impl {
         }
         *url = JsonString(*answer, "QueueUrl");
       }
+      auto arn = aws_.SqsSync("GetQueueAttributes", {{"QueueUrl", q.url}, {"AttributeNames", {"QueueArn"}}});
+      if (!arn.ok()) return arn.status();
+      q.arn = JsonString(JsonMember(*arn, "Attributes"), "QueueArn");
+      q.topics = spec.topics;
     }
+    // A missing subscription does not stop the start (the queues exist; apply may be
+    // running right now), but readiness fails, naming it, until it exists.
+    CheckSubscriptions();
     housekeeper_ = std::thread([this] { Housekeep(); });
     return Status::Ok();
+  }
+
+  // Lists each topic's subscriptions and sets health_: Ok when every (topic, queue) pair
+  // of the topology is subscribed, else an error naming the missing ones.
+  void CheckSubscriptions() {
+    std::vector<std::string> missing;
+    Status failure = Status::Ok();
+    for (const auto& [topic, state] : topics_) {
+      std::set<std::string> endpoints;
+      std::string token;
+      do {
+        FormParams params = {{"TopicArn", state.arn}};
+        if (!token.empty()) params.emplace_back("NextToken", token);
+        auto answer = aws_.SnsSync("ListSubscriptionsByTopic", params);
+        if (!answer.ok()) {
+          failure = answer.status();
+          break;
+        }
+        for (pugi::xml_node member : answer->result.child("Subscriptions").children("member"))
+          if (XmlText(member, "Protocol") == "sqs" && XmlText(member, "SubscriptionArn").starts_with("arn:"))
+            endpoints.insert(XmlText(member, "Endpoint"));
+        token = XmlText(answer->result, "NextToken");
+      } while (!token.empty());
+      if (!failure.ok()) break;
+      for (const auto& [name, q] : queues_)
+        if (std::find(q.topics.begin(), q.topics.end(), topic) != q.topics.end() &&
+            !endpoints.contains(q.arn))
+          missing.push_back(
+              fmt::format("{} -> {}", SqsResourceName(config_, topic), SqsResourceName(config_, name)));
+    }
+    Status health = Status::Ok();
+    if (!failure.ok())
+      health = Status::Unavailable(fmt::format("cannot list the SNS subscriptions: {}", failure.message()));
+    else if (!missing.empty())
+      health = Status::FailedPrecondition(
+          fmt::format("{} SNS subscription{} missing ({}): messages published to {} reach no queue; create "
+                      "them with `pkgtrust topology apply`",
+                      missing.size(), missing.size() == 1 ? " is" : "s are", fmt::join(missing, ", "),
+                      missing.size() == 1 ? "that topic" : "those topics"));
+    std::lock_guard lock(health_mu_);
+    if (health.message() != health_.message()) {
+      if (health.ok())
+        core::Log(core::LogLevel::kInfo, "sqs", "every subscription of the topology exists now");
+      else
+        core::Log(core::LogLevel::kError, "sqs", "{}", health.message());
+    }
+    health_ = std::move(health);
+  }
+
+  Status Health() const {
+    std::lock_guard lock(health_mu_);
+    return health_;
   }
 
   // --- publishing -------------------------------------------------------------------
@@ -565,6 +627,7 @@ class SqsTransport::Impl {
         std::chrono::duration_cast<milliseconds>(config_.visibility_timeout) / 4, milliseconds(200),
         milliseconds(1000));
     auto next_dead_letter_count = Steady::now();
+    auto next_subscription_check = Steady::now() + config_.subscription_check_interval;
     std::unique_lock lock(mu_);
     while (!stopping_) {
       cv_.wait_for(lock, period, [&] { return stopping_; });
@@ -586,7 +649,10 @@ class SqsTransport::Impl {
         if (q.wanted) PollsToStart(q, to_poll);
       bool count_dead_letters = now >= next_dead_letter_count;
       if (count_dead_letters) next_dead_letter_count = now + std::chrono::seconds(15);
+      bool check_subscriptions = now >= next_subscription_check;
+      if (check_subscriptions) next_subscription_check = now + config_.subscription_check_interval;
       lock.unlock();
+      if (check_subscriptions) CheckSubscriptions();
       for (auto& [q, n] : extended) {
         core::Log(core::LogLevel::kDebug, "sqs", "{}: visibility of {} message(s) extended", q->name, n);
         SendOutbox(*q, false);
@@ -700,6 +766,8 @@ class SqsTransport::Impl {
   std::uint64_t wake_generation_ = 0;
   bool stopping_ = false;
   std::thread housekeeper_;
+  mutable std::mutex health_mu_;
+  Status health_ = Status::Ok();
 };
 
 core::Result<std::unique_ptr<SqsTransport>> SqsTransport::Create(const Topology& topology, SqsTransportConfig config,
@@ -729,6 +797,7 @@ Status SqsTransport::Retry(const Delivery& delivery, milliseconds delay) {
 }
 void SqsTransport::Interrupt() { impl_->Interrupt(); }
 TransportStats SqsTransport::Stats() const { return impl_->Stats(); }
+Status SqsTransport::Health() const { return impl_->Health(); }
 void SqsTransport::Flush() {
   impl_->SendAll();
   impl_->FlushFor(std::chrono::seconds(30));

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <ctime>
 
@@ -64,6 +65,21 @@ std::optional<Millis> ParseTimestamp(std::string_view s) {
   tm.tm_min = minute;
   tm.tm_sec = second;
   return (static_cast<Millis>(timegm(&tm)) - offset_seconds) * 1000 + millis;
+}
+
+bool IsRfc3339Timestamp(std::string_view s) {
+  // ParseTimestamp checks the numbers; this checks the shape it is lenient about.
+  if (s.size() < 20 || (s[10] != 'T' && s[10] != 't')) return false;
+  std::size_t pos = 19;
+  if (s[pos] == '.') {
+    std::size_t digits = 0;
+    while (++pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos]))) digits++;
+    if (digits == 0) return false;
+  }
+  std::string_view zone = s.substr(std::min(pos, s.size()));
+  bool offset = zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':';
+  if (zone != "Z" && zone != "z" && !offset) return false;
+  return ParseTimestamp(s).has_value();
 }
 
 std::string FormatTimestamp(Millis millis) {

@@ -13,6 +13,16 @@ namespace pkgtrust::pipeline {
 using core::PackageState;
 using std::chrono::milliseconds;
 
+namespace {
+// How a log line names the work: the package, and the request that started the run (the
+// client's X-Request-Id, or the API's own id) so one request can be followed through
+// every stage.
+std::string Subject(const WorkItem& item) {
+  if (item.request_id.empty()) return item.key.ToString();
+  return fmt::format("{} [request {}]", item.key.ToString(), item.request_id);
+}
+}  // namespace
+
 StageResult StageResult::Advance(PackageState next, std::vector<store::Fact> facts) {
   StageResult r;
   r.kind = Kind::kAdvance;
@@ -198,7 +208,7 @@ void Stage::Process(bus::Delivery delivery) {
   }
   auto record = store_.Get(item.key);
   if (!record.ok()) {
-    core::Log(core::LogLevel::kWarn, config_.name, "{}: cannot read state: {}", item.key.ToString(),
+    core::Log(core::LogLevel::kWarn, config_.name, "{}: cannot read state: {}", Subject(item),
               record.status().message());
     (void)transport_.Retry(delivery, RetryDelay(delivery.receive_count, std::nullopt));
     Finish(active_key);
@@ -237,19 +247,18 @@ void Stage::OnResult(const bus::Delivery& delivery, const WorkItem& item, StageR
           PostFor(item.priority, [this, delivery, item, next, active_key, committed = std::move(committed)] {
             if (!committed.ok()) {
               core::Log(core::LogLevel::kWarn, config_.name, "{}: commit failed, will retry: {}",
-                        item.key.ToString(), committed.status().message());
+                        Subject(item), committed.status().message());
               (void)transport_.Retry(delivery, RetryDelay(delivery.receive_count, std::nullopt));
             } else if (committed->outcome == store::TransitionOutcome::kApplied) {
               completed_++;
               Emit(StageEvent::Kind::kCompleted, item, next);
-              core::Log(core::LogLevel::kDebug, config_.name, "{} generation {}: {} -> {}",
-                        item.key.ToString(), item.generation, core::PackageStateName(config_.state),
-                        core::PackageStateName(next));
+              core::Log(core::LogLevel::kDebug, config_.name, "{} generation {}: {} -> {}", Subject(item),
+                        item.generation, core::PackageStateName(config_.state), core::PackageStateName(next));
               if (core::IsInFlight(next)) {
                 // If this publish is lost, the reconciler re-publishes the stuck package.
                 if (auto s = PublishWork(transport_, committed->record, item.request_id); !s.ok())
-                  core::Log(core::LogLevel::kWarn, config_.name, "{}: publish failed: {}",
-                            item.key.ToString(), s.message());
+                  core::Log(core::LogLevel::kWarn, config_.name, "{}: publish failed: {}", Subject(item),
+                            s.message());
               }
               (void)transport_.Ack(delivery);
             } else {
@@ -265,7 +274,7 @@ void Stage::OnResult(const bus::Delivery& delivery, const WorkItem& item, StageR
   if (result.kind == StageResult::Kind::kPostpone) {
     postponed_++;
     Emit(StageEvent::Kind::kPostponed, item);
-    core::Log(core::LogLevel::kDebug, config_.name, "{}: postponed: {}", item.key.ToString(), result.error);
+    core::Log(core::LogLevel::kDebug, config_.name, "{}: postponed: {}", Subject(item), result.error);
     (void)transport_.Retry(delivery, result.retry_after.value_or(config_.retry_base));
     Finish(active_key);
     return;
@@ -292,7 +301,7 @@ void Stage::OnResult(const bus::Delivery& delivery, const WorkItem& item, StageR
                 failed_++;
                 Emit(StageEvent::Kind::kFailed, item);
                 core::Log(core::LogLevel::kWarn, config_.name, "{} failed after {} attempts: {}",
-                          item.key.ToString(), delivery.receive_count, recorded->record.last_error);
+                          Subject(item), delivery.receive_count, recorded->record.last_error);
                 (void)transport_.Ack(delivery);
               } else {
                 retried_++;

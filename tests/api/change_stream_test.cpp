@@ -286,7 +286,79 @@ TEST_CASE("a subscriber that stops reading does not hold up the others", "[api][
   CHECK(seen == kChanges);
 }
 
-TEST_CASE("pkgtrust watch prints the state and the changes, and resumes after the server restarts", "[api][changes]") {
+namespace {
+
+int FreePort() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor probe(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return probe.local_endpoint().port();
+}
+
+// `pkgtrust watch --json --max-events MAX` against 127.0.0.1:port, its output in files.
+pid_t SpawnWatch(int port, const std::string& out_path, const std::string& err_path, const char* max_events) {
+  std::string url = fmt::format("http://127.0.0.1:{}", port);
+  int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    dup2(out_fd, STDOUT_FILENO);
+    dup2(err_fd, STDERR_FILENO);
+    // Not this process's sockets: the server's listening one would keep the port taken.
+    for (int fd = 3; fd < 4096; ++fd) close(fd);
+    execl(PKGTRUST_BINARY, PKGTRUST_BINARY, "watch", "--url", url.c_str(), "--json", "--max-events",
+          max_events, static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out_fd);
+  close(err_fd);
+  return pid;
+}
+
+int WaitExit(pid_t pid) {
+  int status = 0;
+  bool exited = testing::WaitUntil([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 30s);
+  if (!exited) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+TEST_CASE("pkgtrust watch says why it retries in plain words, and Ctrl-C ends it quietly with 0",
+          "[api][changes]") {
+  testing::TempDir dir;
+  int port = FreePort();
+  // Nobody listens: it retries, naming the error without Boost's source locations.
+  pid_t refused = SpawnWatch(port, dir.File("r.out"), dir.File("r.err"), "0");
+  REQUIRE(testing::WaitUntil(
+      [&] { return testing::ReadText(dir.File("r.err")).find("retrying") != std::string::npos; }, 30s));
+  kill(refused, SIGINT);
+  CHECK(WaitExit(refused) == 0);
+  std::string said = testing::ReadText(dir.File("r.err"));
+  INFO(said);
+  CHECK_THAT(said, Catch::Contains("Connection refused; retrying in 500 ms"));
+  CHECK_THAT(said, !Catch::Contains(".hpp") && !Catch::Contains("boost"));
+
+  // Connected and following: Ctrl-C ends it without a word about reconnecting.
+  StreamUnderTest sut(api::ChangeFeedConfig{}, dir.File("w.db"), port);
+  sut.Finish("q", 2);
+  pid_t following = SpawnWatch(port, dir.File("f.out"), dir.File("f.err"), "0");
+  REQUIRE(testing::WaitUntil(
+      [&] { return testing::ReadText(dir.File("f.err")).find("following changes") != std::string::npos; },
+      30s));
+  kill(following, SIGINT);
+  CHECK(WaitExit(following) == 0);
+  INFO(testing::ReadText(dir.File("f.err")));
+  CHECK_THAT(testing::ReadText(dir.File("f.err")),
+             !Catch::Contains("reconnecting") && !Catch::Contains("closed"));
+}
+
+TEST_CASE("pkgtrust watch prints the state and the changes, and resumes after the server restarts",
+          "[api][changes]") {
   testing::TempDir dir;
   int port;
   {
@@ -299,22 +371,7 @@ TEST_CASE("pkgtrust watch prints the state and the changes, and resumes after th
   sut->Finish("w", 3);  // offsets 1-3: the state
 
   std::string out_path = dir.File("watch.out"), err_path = dir.File("watch.err");
-  std::string url = fmt::format("http://127.0.0.1:{}", port);
-  int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(out_fd, STDOUT_FILENO);
-    dup2(err_fd, STDERR_FILENO);
-    // Not this process's sockets: the server's listening one would keep the port taken.
-    for (int fd = 3; fd < 4096; ++fd) close(fd);
-    execl(PKGTRUST_BINARY, PKGTRUST_BINARY, "watch", "--url", url.c_str(), "--json", "--max-events", "8",
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(out_fd);
-  close(err_fd);
+  pid_t pid = SpawnWatch(port, out_path, err_path, "8");
   auto lines = [&] {
     std::vector<json> parsed;
     std::istringstream in(testing::ReadText(out_path));

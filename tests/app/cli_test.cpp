@@ -5,7 +5,9 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "support/replay_server.hpp"
 #include "support/test_support.hpp"
@@ -136,4 +138,56 @@ TEST_CASE("pkgtrust score fetches one package and prints its report, readable or
   CHECK_THAT(bad.output, Catch::Contains("cobol"));
   CHECK(Pkgtrust("score").exit_code == 2);
   CHECK(Pkgtrust("score npm x --timeout soon").exit_code == 2);
+}
+
+TEST_CASE("each command's --help is its own: synopsis, options and an example", "[app][cli]") {
+  const char* commands[] = {"serve",   "dev",   "check-config", "import-osv",
+                            "rescore", "score", "topology",     "watch"};
+  std::set<std::string> texts;
+  for (const char* command : commands) {
+    INFO(command);
+    auto run = Pkgtrust(std::string(command) + " --help");
+    CHECK(run.exit_code == 0);
+    CHECK_THAT(run.output, Catch::StartsWith(std::string("Usage: pkgtrust ") + command));
+    CHECK_THAT(run.output, Catch::Contains("Options:") && Catch::Contains("Example"));
+    texts.insert(run.output);
+    // The same text however it is asked for, even after a bad argument.
+    CHECK(Pkgtrust(std::string("help ") + command).output == run.output);
+    CHECK(Pkgtrust(std::string(command) + " --bogus -h").output == run.output);
+  }
+  CHECK(texts.size() == std::size(commands));
+  CHECK_THAT(Pkgtrust("import-osv --help").output,
+             Catch::Contains("--db PATH") && !Catch::Contains("--prune"));
+  CHECK_THAT(Pkgtrust("topology --help").output, Catch::Contains("--detailed-exitcode"));
+  // A usage error names the command and shows its synopsis, not every command's.
+  auto bad = Pkgtrust("score --timeout 0 npm left-pad");
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.output,
+             Catch::StartsWith(
+                 "pkgtrust score: --timeout takes whole seconds from 1 to 3600\nUsage: pkgtrust score"));
+  CHECK_THAT(bad.output, !Catch::Contains("pkgtrust watch"));
+  CHECK(Pkgtrust("help frobnicate").exit_code == 2);
+}
+
+TEST_CASE("score with an unknown ecosystem fails on the argument first, with nothing else said",
+          "[app][cli]") {
+  pkgtrust::testing::TempDir dir;
+  unsetenv("GITHUB_TOKEN");
+  auto run = Pkgtrust("score cobol x --db " + dir.File("s.db"));
+  CHECK(run.exit_code == 1);
+  CHECK(run.output ==
+        "pkgtrust: score: unknown ecosystem 'cobol' (expected one of npm, pypi, crates, maven, go)\n");
+}
+
+TEST_CASE("topology on a memory-transport config says so instead of asking for AWS credentials",
+          "[app][cli]") {
+  for (const char* action : {"plan", "apply"}) {
+    auto run = Pkgtrust(std::string("topology ") + action + " --config " + PKGTRUST_SOURCE_DIR +
+                        "/config/pkgtrust.yaml");
+    INFO(run.output);
+    CHECK(run.exit_code == 1);
+    CHECK_THAT(run.output,
+               Catch::Contains("uses the memory transport") && Catch::Contains("transport.kind: sqs"));
+    CHECK_THAT(run.output, !Catch::Contains("AWS_ACCESS_KEY_ID"));
+  }
 }

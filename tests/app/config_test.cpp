@@ -141,3 +141,29 @@ TEST_CASE("numbers and quoted strings in policies keep their YAML types", "[app]
   big.Set("id", {bus::AttributeType::kNumber, "10"});
   CHECK_FALSE(t.queues[0].filter_policy.Matches(big));
 }
+
+TEST_CASE("the visibility timeout is 300 s wherever the file omits it, as documented", "[app][config]") {
+  testing::TempDir dir;
+  auto load = [&](const std::string& yaml) {
+    testing::WriteText(dir.File("pkgtrust.yaml"), yaml);
+    return app::LoadConfigFile(dir.File("pkgtrust.yaml"));
+  };
+  for (const char* yaml :
+       {"log:\n  level: warn\n", "transport:\n  kind: sqs\n", "transport:\n  max_receives: 3\n"}) {
+    INFO(yaml);
+    app::Config config = load(yaml);
+    CHECK(config.memory_transport.visibility_timeout == std::chrono::seconds(300));
+    CHECK(config.sqs_transport.visibility_timeout == std::chrono::seconds(300));
+  }
+  app::Config set = load("transport:\n  visibility_timeout_seconds: 45\n");
+  CHECK(set.memory_transport.visibility_timeout == std::chrono::seconds(45));
+  CHECK(set.sqs_transport.visibility_timeout == std::chrono::seconds(45));
+  CHECK(app::DefaultConfig().sqs_transport.visibility_timeout == std::chrono::seconds(300));
+}
+
+TEST_CASE("server.shutdown_delay_seconds: 0 by default, at most 600", "[app][config]") {
+  CHECK(app::DefaultConfig().shutdown_delay == std::chrono::seconds(0));
+  CHECK(ConfigError("server:\n  shutdown_delay_seconds: 600\n").empty());
+  CHECK_THAT(ConfigError("server:\n  shutdown_delay_seconds: 601\n"),
+             Catch::Contains("server.shutdown_delay_seconds") && Catch::Contains("at most 600"));
+}

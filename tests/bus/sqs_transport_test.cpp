@@ -4,12 +4,12 @@
 #include "pkgtrust/bus/sqs_transport.hpp"
 
 #include <catch2/catch.hpp>
-
 #include <thread>
 
 #include "app/config.hpp"
 #include "bus/transport_under_test.hpp"
 #include "pkgtrust/bus/sqs_topology.hpp"
+#include "support/aws_account.hpp"
 #include "support/replay_server.hpp"
 #include "support/test_support.hpp"
 
@@ -77,6 +77,64 @@ TEST_CASE("topology apply creates everything once; then plan and apply find noth
   auto again = bus::ApplySqsTopology(topology, config, credentials, false);
   REQUIRE(again.ok());
   CHECK(again->changes.empty());
+}
+
+TEST_CASE("plan notices a subscription whose filter policy scope was changed, and apply puts it back",
+          "[bus][sqs]") {
+  bus::Topology topology = ShippedTopology();
+  bus::SqsTransportConfig config = Config();
+  auto credentials = testing::EmulatorCredentials();
+  REQUIRE(bus::ApplySqsTopology(topology, config, credentials, false).ok());
+  // Someone switches a subscription to match the message body: its filter then matches
+  // nothing pkgtrust publishes (the attributes it tests are message attributes).
+  testing::AwsAccount account(config, credentials);
+  std::string arn = account.SubscriptionArn(config.name_prefix + "parse_repo",
+                                            config.name_prefix + "regular_parse_repository");
+  account.SetSubscriptionAttribute(arn, "FilterPolicyScope", "MessageBody");
+
+  auto plan = bus::PlanSqsTopology(topology, config, credentials, false);
+  REQUIRE(plan.ok());
+  INFO(plan->Format());
+  CHECK_FALSE(plan->NothingToDo());
+  REQUIRE(plan->changes.size() == 1);
+  CHECK(plan->changes[0].action == Action::kUpdate);
+  CHECK(plan->changes[0].name ==
+        config.name_prefix + "parse_repo -> " + config.name_prefix + "regular_parse_repository");
+  CHECK(plan->changes[0].detail == "FilterPolicyScope: MessageBody -> MessageAttributes");
+
+  REQUIRE(bus::ApplySqsTopology(topology, config, credentials, false).ok());
+  auto after = bus::PlanSqsTopology(topology, config, credentials, false);
+  REQUIRE(after.ok());
+  CHECK(after->changes.empty());
+}
+
+TEST_CASE("a missing subscription does not stop the start; Health names it until it exists again",
+          "[bus][sqs]") {
+  bus::Topology topology = ShippedTopology();
+  bus::SqsTransportConfig config = Config();
+  config.subscription_check_interval = std::chrono::seconds(1);
+  auto credentials = testing::EmulatorCredentials();
+  REQUIRE(bus::ApplySqsTopology(topology, config, credentials, false).ok());
+  {
+    auto whole = bus::SqsTransport::Create(topology, config, credentials);
+    REQUIRE(whole.ok());
+    CHECK((*whole)->Health().ok());
+  }
+  testing::AwsAccount account(config, credentials);
+  account.Unsubscribe(account.SubscriptionArn(config.name_prefix + "score_package",
+                                              config.name_prefix + "priority_score_package"));
+  auto transport = bus::SqsTransport::Create(topology, config, credentials);
+  REQUIRE(transport.ok());
+  core::Status health = (*transport)->Health();
+  CHECK(health.code() == core::StatusCode::kFailedPrecondition);
+  CHECK(health.message() ==
+        fmt::format("1 SNS subscription is missing ({0}score_package -> "
+                    "{0}priority_score_package): messages published to that topic reach no "
+                    "queue; create them with `pkgtrust topology apply`",
+                    config.name_prefix));
+  // apply creates it; the next check (every second here) sees it.
+  REQUIRE(bus::ApplySqsTopology(topology, config, credentials, false).ok());
+  CHECK(testing::WaitUntil([&] { return (*transport)->Health().ok(); }, 10s));
 }
 
 TEST_CASE("plan shows a changed filter policy and what the file no longer names; prune deletes it", "[bus][sqs]") {
@@ -231,12 +289,29 @@ TEST_CASE("AWS's error answers: throttling is retried, the others are named", "[
                     R"(<RequestId>r</RequestId></ErrorResponse>)",
                     code, message)};
   };
+  // The queue's ARN and its subscription, as the start-up check reads them.
+  const testing::ReplayResponse queue_arn{
+      200, {}, R"({"Attributes":{"QueueArn":"arn:aws:sqs:us-east-1:000000000000:q"}})"};
+  const testing::ReplayResponse subscribed{
+      200,
+      {},
+      sns_xml("ListSubscriptionsByTopic",
+              "<Subscriptions><member><Protocol>sqs</Protocol><Endpoint>arn:aws:sqs:us-east-1:000000000000:q"
+              "</Endpoint><SubscriptionArn>arn:aws:sns:us-east-1:000000000000:t:1</SubscriptionArn></member>"
+              "</Subscriptions>")};
   // All of SNS and SQS is POST /: the answers come in the order the transport asks.
-  aws.Add("POST", "/",
-          {sns_error(400, "Throttling", "Rate exceeded"),
-           {200, {}, sns_xml("ListTopics", "<Topics><member><TopicArn>arn:aws:sns:us-east-1:000000000000:t</TopicArn></member></Topics>")},
-           {200, {}, R"({"QueueUrl":"http://127.0.0.1/000000000000/q"})"},
-           sns_error(403, "ExpiredToken", "The security token included in the request is expired")});
+  aws.Add(
+      "POST", "/",
+      {sns_error(400, "Throttling", "Rate exceeded"),
+       {200,
+        {},
+        sns_xml(
+            "ListTopics",
+            "<Topics><member><TopicArn>arn:aws:sns:us-east-1:000000000000:t</TopicArn></member></Topics>")},
+       {200, {}, R"({"QueueUrl":"http://127.0.0.1/000000000000/q"})"},
+       queue_arn,
+       subscribed,
+       sns_error(403, "ExpiredToken", "The security token included in the request is expired")});
   auto transport = bus::SqsTransport::Create(topology, config, testing::EmulatorCredentials());
   INFO(transport.status().message());
   REQUIRE(transport.ok());  // after one throttled ListTopics
@@ -265,10 +340,19 @@ TEST_CASE("AWS's error answers: throttling is retried, the others are named", "[
                                               Catch::Contains("pkgtrust topology apply"));
 
   // An answer with the wrong types where messages should be: skipped or read as empty, never a crash.
-  aws.Add("POST", "/",
-          {{200, {}, sns_xml("ListTopics", "<Topics><member><TopicArn>arn:aws:sns:us-east-1:000000000000:t</TopicArn></member></Topics>")},
-           {200, {}, R"({"QueueUrl":"http://127.0.0.1/000000000000/q"})"},
-           {200, {}, R"({"Messages":[1,"x",{"MessageId":5,"ReceiptHandle":"r1","Body":7,"MessageAttributes":{"a":3},"Attributes":[]}]})"}});
+  aws.Add(
+      "POST", "/",
+      {{200,
+        {},
+        sns_xml(
+            "ListTopics",
+            "<Topics><member><TopicArn>arn:aws:sns:us-east-1:000000000000:t</TopicArn></member></Topics>")},
+       {200, {}, R"({"QueueUrl":"http://127.0.0.1/000000000000/q"})"},
+       queue_arn,
+       subscribed,
+       {200,
+        {},
+        R"({"Messages":[1,"x",{"MessageId":5,"ReceiptHandle":"r1","Body":7,"MessageAttributes":{"a":3},"Attributes":[]}]})"}});
   {
     auto odd = bus::SqsTransport::Create(topology, config, testing::EmulatorCredentials());
     REQUIRE(odd.ok());

@@ -142,17 +142,22 @@ class ServiceUnderTest {
 // `upstream_url` and its log in the temp folder.
 class ChildServe {
  public:
-  ChildServe(const testing::TempDir& dir, const std::string& upstream_url) : dir_(dir) {
+  // `server_keys` go under `server:` ("  key: value\n" lines), `more` after the rest.
+  ChildServe(const testing::TempDir& dir, const std::string& upstream_url,
+             const std::string& server_keys = "", const std::string& more = "")
+      : dir_(dir) {
     {
       // A free port for the child (the test and the child both bind only loopback).
       boost::asio::io_context ioc;
       boost::asio::ip::tcp::acceptor probe(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
       port_ = probe.local_endpoint().port();
     }
-    std::string yaml = fmt::format("server:\n  listen: \"127.0.0.1:{}\"\ndatabase:\n  path: {}\nupstreams:\n",
-                                   port_, dir.File("child.db"));
+    std::string yaml =
+        fmt::format("server:\n  listen: \"127.0.0.1:{}\"\n{}database:\n  path: {}\nupstreams:\n", port_,
+                    server_keys, dir.File("child.db"));
     for (const char* name : {"npm", "npm_downloads", "pypi", "crates", "maven", "go", "github"})
       yaml += fmt::format("  {}: \"{}\"\n", name, upstream_url);
+    yaml += more;
     testing::WriteText(dir.File("child.yaml"), yaml);
     std::string config_path = dir.File("child.yaml"), log_path = dir.File("serve.log");
     int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -179,6 +184,10 @@ class ChildServe {
   // Sends `signal` and waits for the exit; returns the wait status.
   int Kill(int signal) {
     kill(pid_, signal);
+    return Wait();
+  }
+  void Signal(int signal) { kill(pid_, signal); }
+  int Wait() {
     int status = 0;
     waitpid(pid_, &status, 0);
     pid_ = -1;
@@ -600,7 +609,9 @@ TEST_CASE("awkward names and parameters get a 400 naming the problem, never a 50
       {"/v1/packages?purl=pkg:%FF/x", "invalid_purl"},
       {"/v1/search?ecosystem=%FF", "invalid_parameter"},
       {"/v1/packages/npm/bad%00name", "invalid_package"},
-      {"/v1/packages/npm/%zz", "invalid_package"},
+      {"/v1/packages/npm/%zz", "invalid_parameter"},  // a bad %-escape is a malformed parameter
+      {"/v1/packages/npm/left-pad%2", "invalid_parameter"},
+      {"/v1/packages/np%m/left-pad", "invalid_parameter"},
       {"/v1/packages/npm/" + std::string(10'000, 'a'), "invalid_package"},
       {"/v1/packages/npm/left-pad?wait=-1", "invalid_parameter"},
       {"/v1/packages/npm/", "invalid_package"},
@@ -705,4 +716,129 @@ TEST_CASE("refresh without a configured admin token is refused; a slow body and 
   asio::write(idle, asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")));
   CHECK(closes(idle));
   CHECK(sut.client().Get("/healthz").status == 200);
+}
+
+TEST_CASE("every route answers a method it does not take with 405 and Allow", "[api]") {
+  ServiceUnderTest sut;
+  sut.Start();
+  struct Case {
+    std::string method, path, allow;
+  };
+  const std::vector<Case> cases = {
+      {"GET", "/v1/packages/npm/left-pad:refresh", "POST"},
+      {"POST", "/v1/packages/npm/left-pad", "GET"},
+      {"DELETE", "/v1/packages/npm/left-pad", "GET"},
+      {"GET", "/v1/packages:query", "POST"},
+      {"PUT", "/v1/packages:query", "POST"},
+      {"GET", "/v1/feeds/package-feeds", "POST"},
+      {"POST", "/v1/packages?purl=pkg:npm/left-pad", "GET"},
+      {"POST", "/v1/search?prefix=le", "GET"},
+      {"POST", "/v1/changes", "GET"},
+      {"POST", "/healthz", "GET"},
+      {"DELETE", "/readyz", "GET"},
+      {"PUT", "/metrics", "GET"},
+  };
+  for (const Case& c : cases) {
+    auto r = sut.client().Call(c.method, c.path);
+    INFO(c.method << " " << c.path << " -> " << r.status << " " << r.body);
+    CHECK(r.status == 405);
+    CHECK(r.Header("allow") == c.allow);
+    CHECK(r.Json()["error"]["code"] == "method_not_allowed");
+  }
+  // The right method still reaches the route (here: refresh asks for its token, then
+  // reads the name).
+  CHECK(sut.client().Post("/v1/packages/npm/left-pad:refresh", "").status == 401);
+  auto bad_escape =
+      sut.client().Post("/v1/packages/npm/%zz:refresh", "", {{"Authorization", "Bearer admin-secret"}});
+  CHECK(bad_escape.status == 400);
+  CHECK(bad_escape.Json()["error"]["code"] == "invalid_parameter");
+  CHECK(sut.client().Call("GET", "/v1/nothing-here").status == 404);
+}
+
+TEST_CASE("a repository GitHub does not have leaves the report's repository facts null, not 0", "[api]") {
+  ServiceUnderTest sut;
+  json packument = json::parse(PackumentFor("repo-gone"));
+  packument["repository"] = {{"type", "git"}, {"url", "git+https://github.com/nobody-here/repo-gone.git"}};
+  sut.upstream().Add("GET", "/repo-gone", ReplayResponse{200, {}, packument.dump()});
+  sut.upstream().Add(
+      "GET", "/repos/nobody-here/repo-gone",
+      ReplayResponse{404, {}, R"({"message":"Not Found","documentation_url":"https://docs.github.com"})"});
+  sut.AddNpmPackage("left-pad");
+  sut.Start();
+  auto r = sut.client().Get("/v1/packages/npm/repo-gone?wait=20");
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  json repository = r.Json()["repository"];
+  REQUIRE(repository.is_object());
+  CHECK(repository["status"] == "not_found");
+  CHECK(repository["full_name"] == "nobody-here/repo-gone");  // the one the package declares
+  for (const char* key : {"stars", "forks", "open_issues", "archived", "fork", "created", "pushed", "license",
+                          "contributors", "commits_last_year", "tags", "releases"}) {
+    INFO(key);
+    CHECK(repository[key].is_null());
+  }
+  // A repository that was found keeps its numbers (the replay gives no contributors).
+  auto found = sut.client().Get("/v1/packages/npm/left-pad?wait=20");
+  REQUIRE(found.status == 200);
+  json facts = found.Json()["repository"];
+  CHECK(facts["stars"] == 1200);
+  CHECK(facts["license"] == "WTFPL");
+  CHECK(facts["archived"] == true);
+  CHECK(facts["tags"].is_number());
+}
+
+TEST_CASE("X-Request-Id is carried into every stage's log lines about the run it started", "[api]") {
+  testing::TempDir dir;
+  testing::ReplayServer upstream;
+  upstream.Add("GET", "/traced-package", ReplayResponse{200, {}, PackumentFor("traced-package")});
+  upstream.Add("GET", "/untraced-package", ReplayResponse{200, {}, PackumentFor("untraced-package")});
+  ChildServe child(dir, upstream.BaseUrl(), "", "log:\n  level: debug\n");
+  auto r = child.client().Call("GET", "/v1/packages/npm/traced-package?wait=20", "",
+                               {{"X-Request-Id", "trace-7f3a-42"}});
+  REQUIRE(r.status == 200);
+  // A header that would break a log line is not taken: the server makes its own id.
+  auto odd = child.client().Call("GET", "/v1/packages/npm/untraced-package?wait=20", "",
+                                 {{"X-Request-Id", "two words"}});
+  REQUIRE(odd.status == 200);
+  std::string log = child.Log();
+  INFO(log);
+  for (const char* stage : {"[registry]", "[repository]", "[scoring]"}) {
+    INFO(stage);
+    bool found = false;
+    std::istringstream lines(log);
+    for (std::string line; std::getline(lines, line);)
+      found |= line.find(stage) != std::string::npos &&
+               line.find("npm/traced-package [request trace-7f3a-42] generation") != std::string::npos;
+    CHECK(found);
+  }
+  CHECK_THAT(log, !Catch::Contains("two words"));
+  CHECK_THAT(log, Catch::Contains("npm/untraced-package [request api-"));
+}
+
+TEST_CASE("after SIGTERM the listener stays open for shutdown_delay_seconds and /readyz answers 503",
+          "[api]") {
+  testing::TempDir dir;
+  testing::ReplayServer upstream;
+  ChildServe child(dir, upstream.BaseUrl(), "  shutdown_delay_seconds: 3\n");
+  REQUIRE(child.client().Get("/readyz").status == 200);
+  child.Signal(SIGTERM);
+  auto get = [&](const std::string& path) {
+    return testing::ApiClient(child.BaseUrl()).Get(path);
+  };  // a new connection
+  testing::ApiResponse draining;
+  REQUIRE(testing::WaitUntil(
+      [&] {
+        draining = get("/readyz");
+        return draining.status != 200;
+      },
+      10s));
+  INFO(draining.status << " " << draining.body << draining.error);
+  CHECK(draining.status == 503);
+  CHECK(draining.Json()["error"]["code"] == "not_ready");
+  CHECK(draining.Header("connection") == "close");  // one answer per connection while draining
+  CHECK(get("/healthz").status == 200);             // still answering meanwhile
+  int status = child.Wait();
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(get("/readyz").status == 0);  // then the port is closed
 }

@@ -2,13 +2,13 @@
 // the fauxqs emulator: `pkgtrust topology apply` sets the account up, 1,000 packages fed
 // through both webhooks all reach complete, and both processes did part of the work.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <catch2/catch.hpp>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -16,6 +16,7 @@
 
 #include "pkgtrust/core/package_name.hpp"
 #include "pkgtrust/store/package_store.hpp"
+#include "support/aws_account.hpp"
 #include "support/fauxqs_emulator.hpp"
 #include "support/http_test_client.hpp"
 #include "support/replay_server.hpp"
@@ -104,6 +105,7 @@ TEST_CASE("two serve processes share one database and one set of SQS queues", "[
         "database:\n  path: {}\n"
         "transport:\n  kind: sqs\n  topology: {}/config/topology.yaml\n  visibility_timeout_seconds: 60\n"
         "  sqs:\n    region: us-east-1\n    endpoint: \"{}\"\n    name_prefix: {}\n    wait_time_seconds: 1\n"
+        "    subscription_check_seconds: 1\n"
         "log:\n  level: warn\n"
         "upstreams:\n",
         ports[i], dir.File("shared.db"), PKGTRUST_SOURCE_DIR, emulator.Endpoint(), prefix);
@@ -131,6 +133,47 @@ TEST_CASE("two serve processes share one database and one set of SQS queues", "[
     INFO(testing::ReadText(dir.File("plan2.log")));
     CHECK(status == 0);
     CHECK_THAT(testing::ReadText(dir.File("plan2.log")), Catch::Contains("Nothing to do"));
+  }
+  bus::SqsTransportConfig account_config;
+  account_config.region = "us-east-1";
+  account_config.sns_endpoint = account_config.sqs_endpoint = emulator.Endpoint();
+  testing::AwsAccount account(account_config, {"AKIDTEST", "emulator-secret", ""});
+  // A queue under the prefix that the file does not name: the account differs (exit 2),
+  // though nothing would be created or changed.
+  account.CreateQueue(prefix + "leftover");
+  {
+    int status =
+        RunToExit({"topology", "plan", "--config", configs[0], "--detailed-exitcode"}, dir.File("plan3.log"));
+    INFO(testing::ReadText(dir.File("plan3.log")));
+    CHECK(status == 2);
+    CHECK_THAT(testing::ReadText(dir.File("plan3.log")), Catch::Contains("? queue " + prefix + "leftover"));
+  }
+  // A subscription deleted by hand: serve starts but is not ready, saying why, until
+  // `topology apply` creates it again.
+  account.Unsubscribe(account.SubscriptionArn(prefix + "score_package", prefix + "regular_score_package"));
+  {
+    pid_t early = Spawn({"serve", "--config", configs[0]}, dir.File("unready.log"));
+    testing::ApiClient client(fmt::format("http://127.0.0.1:{}", ports[0]));
+    testing::ApiResponse ready;
+    bool answered = testing::WaitUntil(
+        [&] {
+          ready = client.Get("/readyz");  // past "starting up" (not_ready): ready, or why not
+          return ready.status != 0 && !(ready.status == 503 && ready.Json()["error"]["code"] == "not_ready");
+        },
+        30s);
+    INFO(testing::ReadText(dir.File("unready.log")));
+    REQUIRE(answered);
+    CHECK(ready.status == 503);
+    CHECK(ready.Json()["error"]["code"] == "transport_not_ready");
+    CHECK_THAT(ready.Json()["error"]["message"].get<std::string>(),
+               Catch::Contains(prefix + "score_package -> " + prefix + "regular_score_package") &&
+                   Catch::Contains("pkgtrust topology apply"));
+    REQUIRE(RunToExit({"topology", "apply", "--config", configs[0]}, dir.File("apply2.log")) == 0);
+    CHECK(testing::WaitUntil([&] { return client.Get("/readyz").status == 200; }, 30s));
+    kill(early, SIGTERM);
+    int status = 0;
+    waitpid(early, &status, 0);
+    CHECK(WIFEXITED(status));
   }
 
   pid_t pids[2];

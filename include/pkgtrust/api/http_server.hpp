@@ -96,9 +96,13 @@ class HttpServer {
 
   // Binds and starts accepting; an error names the address (e.g. already in use).
   core::Status Start();
-  // Stops accepting, closes idle connections, lets requests in flight finish for up to
-  // `grace`, then closes everything and joins the threads.
-  void Stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
+  // Drains, then closes everything and joins the threads. While draining, the listener
+  // stays open (so a load balancer's readiness probe gets the API's 503, not a refused
+  // connection): idle connections are closed, each connection is answered one more request
+  // at most and then closed. Draining lasts at least `delay` and then until no request is
+  // in flight, for at most `grace` more.
+  void Stop(std::chrono::milliseconds grace = std::chrono::seconds(10),
+            std::chrono::milliseconds delay = std::chrono::milliseconds(0));
   int port() const;
 
   struct Stats {

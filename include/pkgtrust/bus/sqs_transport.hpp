@@ -45,6 +45,8 @@ struct SqsTransportConfig {
   std::chrono::seconds max_extension{3600};  // longest a received message's visibility is extended
   int publish_requests_per_topic = 4;         // PublishBatch requests in flight per topic
   int http_connections = 64;
+  // How often the topology's subscriptions are listed again (Health() names missing ones).
+  std::chrono::seconds subscription_check_interval{30};
   bool verify_tls = true;
 };
 
@@ -63,7 +65,8 @@ core::Result<SqsTransportConfig> ResolveSqsConfig(SqsTransportConfig config);
 class SqsTransport final : public Transport {
  public:
   // Looks up the topology's topics and queues in the account; fails with a message naming
-  // the first one that is missing (create them with `pkgtrust topology apply`).
+  // the first one that is missing (create them with `pkgtrust topology apply`). A missing
+  // subscription does not fail the start: Health() reports it until it exists.
   static core::Result<std::unique_ptr<SqsTransport>> Create(const Topology& topology, SqsTransportConfig config,
                                                              net::AwsCredentials credentials);
   // Sends what is pending (acks, retries), hands back messages received but not taken.
@@ -78,6 +81,9 @@ class SqsTransport final : public Transport {
   // This process's counts; dead_lettered is the dead-letter queue's approximate size,
   // refreshed in the background.
   TransportStats Stats() const override;
+  // An error while a subscription of the topology is missing (checked at start, then every
+  // subscription_check_interval): its messages would reach no queue.
+  core::Status Health() const override;
 
   // Waits until every ack and retry sent so far has been answered (tests, shutdown).
   void Flush();

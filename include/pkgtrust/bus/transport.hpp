@@ -51,6 +51,9 @@ class Transport {
   // Wakes every WaitForMessages caller (used at shutdown).
   virtual void Interrupt() = 0;
   virtual TransportStats Stats() const = 0;
+  // Ok when the transport can deliver every kind of work; otherwise what is wrong (the
+  // service's readiness fails with this message).
+  virtual core::Status Health() const { return core::Status::Ok(); }
 };
 
 }  // namespace pkgtrust::bus

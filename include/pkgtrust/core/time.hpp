@@ -11,6 +11,9 @@
 namespace pkgtrust::core {
 
 std::optional<Millis> ParseTimestamp(std::string_view text);
+// Strictly RFC 3339's date-time: "YYYY-MM-DDThh:mm:ss", an optional fraction, and "Z" or
+// "+hh:mm"/"-hh:mm" (never a bare local time, a space, or a date alone).
+bool IsRfc3339Timestamp(std::string_view text);
 std::string FormatTimestamp(Millis millis);  // "2024-12-09T00:15:25.297Z"
 
 }  // namespace pkgtrust::core
