@@ -62,7 +62,14 @@ struct Options {
   int github_window_seconds = 3600;
   std::string binary;
   bool json = false;
+  // GitHub: each package's repository drawn from a pool of this many (Zipf: a few
+  // monorepos hold many packages); 0: one repository per package.
+  int repo_pool = 0;
+  bool github_token = true;  // the service gets a GITHUB_TOKEN (tags by GraphQL); false: REST only
 };
+
+// GitHub's hourly budget of a token (REST requests or GraphQL points).
+constexpr double kGitHubPointsPerHour = 5000;
 
 double Seconds(Steady::time_point since) {
   return std::chrono::duration<double>(Steady::now() - since).count();
@@ -81,12 +88,30 @@ std::string Fill(std::string text, const std::vector<std::pair<std::string, std:
   return text;
 }
 
-// The repository a generated package declares: github.com/bench-org/<name without @ or />.
-std::string RepoName(std::string name) {
+// A name without the characters a repository name cannot hold.
+std::string Flatten(std::string name) {
   for (char& c : name)
     if (c == '@' || c == '/' || c == ':') c = '-';
   return name;
 }
+
+// Ranks 0..n-1 drawn with probability proportional to 1/(rank+1) (Zipf, s = 1), chosen
+// by a hash so that a package always gets the same one.
+class ZipfPool {
+ public:
+  explicit ZipfPool(int n) {
+    double sum = 0;
+    for (int k = 1; k <= n; ++k) cdf_.push_back(sum += 1.0 / k);
+    for (double& c : cdf_) c /= sum;
+  }
+  int RankOf(const std::string& key) const {
+    double u = static_cast<double>(std::hash<std::string>{}(key) % 1'000'000'007) / 1'000'000'007.0;
+    return static_cast<int>(std::lower_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
+  }
+
+ private:
+  std::vector<double> cdf_;
+};
 
 double Percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
@@ -100,11 +125,13 @@ double Percentile(std::vector<double> values, double p) {
 // own requests cost).
 class Upstream {
  public:
-  explicit Upstream(const Options& options) : options_(options), server_(2) {
+  explicit Upstream(const Options& options)
+      : options_(options), pool_(std::max(options.repo_pool, 1)), server_(2) {
     std::string fixtures = std::string(PKGTRUST_SOURCE_DIR) + "/tests/fixtures/";
     json npm = json::parse(ReadFile(fixtures + "registry/npm/left-pad.json"));
     npm["name"] = "@@NAME@@";
     npm["repository"] = {{"type", "git"}, {"url", "git+https://github.com/bench-org/@@REPO@@.git"}};
+    if (options.repo_pool > 0) npm["repository"]["directory"] = "packages/@@DIR@@";  // a monorepo's layout
     npm_ = npm.dump();
     json pypi = json::parse(ReadFile(fixtures + "registry/pypi/flask.json"));
     pypi["info"]["name"] = "@@NAME@@";
@@ -119,6 +146,12 @@ class Upstream {
     tags_ = ReadFile(fixtures + "github/tags-pygithub.json");
     releases_ = ReadFile(fixtures + "github/releases-repotest.json");
     commit_activity_ = ReadFile(fixtures + "github/commit-activity.json");
+    json tags = json::parse(tags_);
+    json nodes = json::array();
+    for (const json& tag : tags)
+      nodes.push_back(
+          {{"name", tag.value("name", "")}, {"target", {{"committedDate", "2026-06-01T00:00:00Z"}}}});
+    tags_graphql_ = json{{"data", {{"repository", {{"refs", {{"nodes", nodes}}}}}}}}.dump();
     server_.SetGenerator(
         [this](const std::string& method, const std::string& target) { return Make(target); });
     testing::ReplayFaults faults;
@@ -132,6 +165,14 @@ class Upstream {
 
   std::string BaseUrl() const { return server_.BaseUrl(); }
   int Requests() const { return server_.TotalRequests(); }
+  // GitHub's charge for what it was asked: a REST request is 1 point; the tags query
+  // (one connection of 100) is 1 point by GitHub's GraphQL formula.
+  std::int64_t GitHubPoints() const { return github_points_.load(); }
+
+  // The repository a generated package declares: github.com/bench-org/<this>.
+  std::string RepoName(const std::string& name) const {
+    return options_.repo_pool > 0 ? fmt::format("pool-{}", pool_.RankOf(name)) : Flatten(name);
+  }
 
   // Latency of one request target: log-normal with the configured median and p99.
   std::chrono::milliseconds Delay(const std::string& target) const {
@@ -152,9 +193,13 @@ class Upstream {
     auto ms = [&](const std::string& t) { return static_cast<double>(Delay(t).count()); };
     double registry = std::max(ms("/" + core::PercentEncode(name, "@")),
                                ms("/npm-downloads/downloads/point/last-month/" + name));
-    double sections = std::max({ms(repo + "/contributors?per_page=1&anon=true"),
-                                ms(repo + "/tags?per_page=100"), ms(repo + "/releases?per_page=100"),
-                                ms(repo + "/stats/commit_activity"), ms(repo + "/contents/package.json")});
+    double sections =
+        std::max({ms(repo + "/contributors?per_page=1&anon=true"), ms(repo + "/tags?per_page=100"),
+                  ms(repo + "/releases?per_page=100"), ms(repo + "/stats/commit_activity")});
+    double manifest =
+        ms(repo + (options_.repo_pool > 0 ? "/contents/packages/" + Flatten(name) + "/package.json"
+                                          : "/contents/package.json"));
+    sections = std::max(sections, manifest);
     return (registry + ms(repo) + sections) / 1000;
   }
 
@@ -171,6 +216,8 @@ class Upstream {
     };
     constexpr std::string_view kDownloads = "/npm-downloads/downloads/point/last-month/";
     constexpr std::string_view kRepos = "/repos/bench-org/";
+    if (path.starts_with(kRepos) || path == "/graphql") github_points_++;
+    if (path == "/graphql") return answer(tags_graphql_, "graphql");
     if (path.starts_with(kDownloads)) {
       std::string name = path.substr(kDownloads.size());
       return answer(
@@ -179,7 +226,7 @@ class Upstream {
     }
     if (path.starts_with("/pypi/") && path.ends_with("/json")) {
       std::string name = path.substr(6, path.size() - 11);
-      Remember(RepoName(name), name);
+      Remember(RepoName(name), "", name);
       return answer(Fill(pypi_, {{"@@NAME@@", name}, {"@@REPO@@", RepoName(name)}}), name);
     }
     if (path.starts_with(kRepos)) {
@@ -192,8 +239,17 @@ class Upstream {
       if (section == "/tags") return answer(tags_, repo);
       if (section == "/releases") return answer(releases_, repo);
       if (section == "/stats/commit_activity") return answer(commit_activity_, repo);
-      // The package's manifest, declaring the package whose packument named this repository.
-      std::string name = PackageOf(repo);
+      // The package's manifest, declaring the package whose packument named this repository
+      // (in a pool, the one in that folder of the monorepo).
+      constexpr std::string_view kPackages = "/contents/packages/";
+      if (section.starts_with(kPackages) && section.ends_with("/package.json")) {
+        std::string folder = section.substr(kPackages.size(), section.size() - kPackages.size() - 13);
+        std::string owner = PackageOf(repo, folder);
+        if (owner.empty()) return std::nullopt;
+        return answer(ContentsAnswer(section.substr(10), json{{"name", owner}, {"version", "1.3.0"}}.dump()),
+                      repo);
+      }
+      std::string name = PackageOf(repo, "");
       if (section == "/contents/package.json" && !name.empty())
         return answer(ContentsAnswer(section.substr(10), json{{"name", name}, {"version", "1.3.0"}}.dump()),
                       repo);
@@ -204,8 +260,10 @@ class Upstream {
     if (path.size() > 1 && path.find('/', 1) == std::string::npos) {
       auto name = core::PercentDecode(path.substr(1));
       if (!name.ok()) return std::nullopt;
-      Remember(RepoName(*name), *name);
-      return answer(Fill(npm_, {{"@@NAME@@", *name}, {"@@REPO@@", RepoName(*name)}}), *name);
+      Remember(RepoName(*name), options_.repo_pool > 0 ? Flatten(*name) : "", *name);
+      return answer(
+          Fill(npm_, {{"@@NAME@@", *name}, {"@@REPO@@", RepoName(*name)}, {"@@DIR@@", Flatten(*name)}}),
+          *name);
     }
     return std::nullopt;
   }
@@ -221,21 +279,25 @@ class Upstream {
         {"type", "file"}, {"encoding", "base64"}, {"path", path}, {"size", text.size()}, {"content", encoded}}
         .dump();
   }
-  void Remember(const std::string& repo, const std::string& name) const {
+  // Which package's manifest a repository holds at the root ("") or in packages/<folder>.
+  void Remember(const std::string& repo, const std::string& folder, const std::string& name) const {
     std::lock_guard lock(names_mu_);
-    package_of_repo_.emplace(repo, name);
+    package_of_repo_.emplace(repo + "|" + folder, name);
+    package_of_repo_.emplace(repo + "|", name);  // the root declares the first package seen
   }
-  std::string PackageOf(const std::string& repo) const {
+  std::string PackageOf(const std::string& repo, const std::string& folder) const {
     std::lock_guard lock(names_mu_);
-    auto it = package_of_repo_.find(repo);
+    auto it = package_of_repo_.find(repo + "|" + folder);
     return it == package_of_repo_.end() ? std::string() : it->second;
   }
 
   const Options& options_;
+  ZipfPool pool_;
+  mutable std::atomic<std::int64_t> github_points_{0};
   mutable std::mutex names_mu_;
   mutable std::unordered_map<std::string, std::string> package_of_repo_;  // repository -> package name
   testing::ReplayServer server_;
-  std::string npm_, pypi_, repo_, contributors_, tags_, releases_, commit_activity_;
+  std::string npm_, pypi_, repo_, contributors_, tags_, releases_, commit_activity_, tags_graphql_;
 };
 
 // Blocking and asynchronous calls to the service under test.
@@ -453,6 +515,11 @@ int Run(const Options& options) {
   fs::path dir = fs::temp_directory_path() / fmt::format("pkgtrust-harness-{}", ::getpid());
   fs::create_directories(dir);
   Upstream upstream(options);
+  // The service reads its token from the environment it inherits.
+  if (options.github_token)
+    setenv("GITHUB_TOKEN", "harness-token", 1);
+  else
+    unsetenv("GITHUB_TOKEN");
   int port;
   {
     boost::asio::io_context ioc;
@@ -697,6 +764,8 @@ upstreams:
   double t10 = time_at(0.1), t90 = time_at(0.9);
   double per_minute = t90 > t10 ? 0.8 * total / (t90 - t10) * 60 : 0;
   double processed = in_database - static_cast<double>(preloaded.size());
+  // Every fed package and every on-demand one cost GitHub its share.
+  double points_per_package = processed > 0 ? static_cast<double>(upstream.GitHubPoints()) / processed : 0;
   std::lock_guard lock(mu);
   json result = {
       {"packages", options.packages},
@@ -732,6 +801,11 @@ upstreams:
       {"messages_retried", retried},
       {"messages_dead_lettered", dead},
       {"upstream_requests", upstream.Requests()},
+      {"github_token", options.github_token},
+      {"repo_pool", options.repo_pool},
+      {"github_points", upstream.GitHubPoints()},
+      {"github_points_per_package", points_per_package},
+      {"packages_per_hour_per_token", points_per_package > 0 ? kGitHubPointsPerHour / points_per_package : 0},
       {"webhook_errors", feed_errors.load()}};
   fmt::print("harness: {} feed packages ({} complete, {} not_found, {} failed) in {:.1f} s\n",
              options.packages, complete, not_found, failed, elapsed);
@@ -752,6 +826,13 @@ upstreams:
       result["cpu_seconds_per_1000"].get<double>(), process.peak_rss_mb,
       result["db_mb_per_1000"].get<double>(), static_cast<double>(wal_bytes) / 1e6, retried, dead,
       upstream.Requests());
+  fmt::print(
+      "harness: GitHub ({}{}): {} points, {:.3f} points per package, {:.0f} packages per hour per token\n",
+      options.github_token ? "with a token" : "no token",
+      options.repo_pool > 0 ? fmt::format(", {} repositories, Zipf", options.repo_pool)
+                            : ", a repository per package",
+      upstream.GitHubPoints(), points_per_package,
+      points_per_package > 0 ? kGitHubPointsPerHour / points_per_package : 0.0);
   if (options.json) fmt::print("{}\n", result.dump());
   if (options.keep)
     fmt::print(stderr, "harness: kept {}\n", dir.string());
@@ -770,6 +851,11 @@ int RunChaos(const Options& options) {
   fs::path dir = fs::temp_directory_path() / fmt::format("pkgtrust-chaos-{}", ::getpid());
   fs::create_directories(dir);
   Upstream upstream(options);
+  // The service reads its token from the environment it inherits.
+  if (options.github_token)
+    setenv("GITHUB_TOKEN", "harness-token", 1);
+  else
+    unsetenv("GITHUB_TOKEN");
   int port;
   {
     boost::asio::io_context ioc;
@@ -955,7 +1041,7 @@ int main(int argc, char** argv) {
         "usage: pkgtrust_harness [--packages N] [--feed-per-minute R (0: max)] [--ondemand-per-second R]\n"
         "         [--known-per-second R] [--latency-median-ms M] [--latency-p99-ms P] [--error-rate E]\n"
         "         [--timeout-rate T] [--github-limit-per-hour L] [--zero-latency] [--max-minutes M]\n"
-        "         [--preload N] [--keep] [--binary PATH] [--json]\n"
+        "         [--preload N] [--repo-pool N] [--no-token] [--keep] [--binary PATH] [--json]\n"
         "       pkgtrust_harness --chaos [--packages N] [--kill-every-seconds S] [--error-rate E] "
         "[--timeout-rate T]\n"
         "         [--github-limit-per-hour L] [--max-minutes M] [--keep] [--json]\n");
@@ -980,6 +1066,8 @@ int main(int argc, char** argv) {
       options.latency_median_ms = 40;
       options.latency_p99_ms = 200;
       options.feed_per_minute = 3000;
+    } else if (arg == "--no-token") {
+      options.github_token = false;
     } else if (arg == "--zero-latency") {
       options.latency_median_ms = 0;
       options.latency_p99_ms = 0;
@@ -1011,6 +1099,8 @@ int main(int argc, char** argv) {
       options.max_minutes = std::atoi(value);
     } else if (arg == "--binary") {
       options.binary = value;
+    } else if (arg == "--repo-pool") {
+      options.repo_pool = std::max(0, std::atoi(value));
     } else if (arg == "--kill-every-seconds") {
       options.chaos_kill_seconds = std::max(2, std::atoi(value));
     } else {

@@ -230,8 +230,8 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
   config.source = source;
   if (root.IsNull()) root.reset(YAML::Node(YAML::NodeType::Map));
   r.ExpectMap(root, "",
-              {"server", "api", "database", "transport", "workers", "stages", "reconciler", "changes", "upstreams",
-               "secrets", "scoring", "log"});
+              {"server", "api", "database", "transport", "workers", "stages", "reconciler", "changes",
+               "upstreams", "secrets", "scoring", "log", "github"});
   auto resolve = [&](const std::string& path) {
     if (path.empty() || path.front() == '/' || base_dir.empty()) return path;
     return (std::filesystem::path(base_dir) / path).string();
@@ -426,6 +426,18 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
                fmt::format("expected an http:// or https:// base URL, got '{}'", url));
       while (url.ends_with('/')) url.pop_back();
       config.upstreams[name] = url;
+    }
+  }
+
+  if (YAML::Node gh = root["github"]; gh.IsDefined()) {
+    r.ExpectMap(gh, "github", {"repository_ttl_hours"});
+    double hours =
+        std::chrono::duration<double, std::ratio<3600>>(config.repository_sharing.repository_ttl).count();
+    if (r.Get(gh, "github", "repository_ttl_hours", &hours)) {
+      if (hours < 0 || hours > 720)
+        r.Fail(gh["repository_ttl_hours"], "github.repository_ttl_hours", "must be from 0 to 720 (30 days)");
+      config.repository_sharing.repository_ttl =
+          std::chrono::milliseconds(static_cast<std::int64_t>(hours * 3'600'000));
     }
   }
 

@@ -15,6 +15,7 @@
 #include "pkgtrust/bus/sqs_transport.hpp"
 #include "pkgtrust/bus/topology.hpp"
 #include "pkgtrust/core/log.hpp"
+#include "pkgtrust/pipeline/ingest_handlers.hpp"
 #include "pkgtrust/pipeline/pipeline.hpp"
 #include "pkgtrust/scoring/model.hpp"
 #include "pkgtrust/scoring/typosquat.hpp"
@@ -58,6 +59,7 @@ struct Config {
   // transport's own default is for tests).
   bus::MemoryTransportConfig memory_transport{.visibility_timeout = std::chrono::seconds(300)};
   bus::SqsTransportConfig sqs_transport;  // visibility timeout and max receives as memory_transport
+  pipeline::RepositorySharing repository_sharing;  // github.repository_ttl_hours
   int worker_threads = 2;
   int http_threads = 1;  // threads running upstream HTTP I/O
   int http_connections_per_host =

@@ -97,7 +97,8 @@ void Service::Start(bool serve_http) {
   github_ = std::make_unique<github::GitHubClient>(*measured_http_, github_options);
   owned_handlers_.push_back(std::make_unique<pipeline::RegistryStageHandler>(*registry_));
   handlers_.try_emplace("registry", owned_handlers_.back().get());
-  owned_handlers_.push_back(std::make_unique<pipeline::RepositoryStageHandler>(*github_, *store_));
+  owned_handlers_.push_back(std::make_unique<pipeline::RepositoryStageHandler>(
+      *github_, *store_, config_.repository_sharing, clock));
   handlers_.try_emplace("repository", owned_handlers_.back().get());
   if (auto s = LoadModelOptions(config_.scoring, &popular_, &model_options_); !s.ok())
     throw std::runtime_error(s.message());

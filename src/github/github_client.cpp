@@ -228,6 +228,41 @@ void GitHubClient::FetchManifest(std::shared_ptr<ManifestSearch> search, std::si
   });
 }
 
+void GitHubClient::ReadManifest(const RepositoryFacts& repository, const core::PackageKey& package,
+                                const RepositoryFacts* previous, std::function<void(GitHubResult)> done,
+                                bool urgent) {
+  if (core::Millis until = RateLimitedUntil())
+    return done(core::Status::ResourceExhausted(
+        fmt::format("GitHub rate limit spent until {}", core::FormatTimestamp(until))));
+  auto facts = std::make_shared<RepositoryFacts>(repository);
+  auto search = std::make_shared<ManifestSearch>();
+  search->canonical = repository.full_name.empty()
+                          ? repository.requested.owner + "/" + repository.requested.name
+                          : repository.full_name;
+  search->package = package;
+  search->paths = ManifestPaths(package, repository.requested.subdirectory);
+  // The stored manifest's ETag applies only to the same repository and path.
+  if (previous && previous->requested.owner == repository.requested.owner &&
+      previous->requested.name == repository.requested.name)
+    search->previous = std::make_shared<RepositoryFacts>(*previous);
+  search->urgent = urgent;
+  search->done = [this, facts, urgent, done = std::move(done)](Manifest manifest, std::string etag,
+                                                               bool rate_limited) mutable {
+    core::RunOn(
+        options_.run_cpu_work, urgent,
+        [facts, manifest = std::move(manifest), etag = std::move(etag), rate_limited,
+         done = std::move(done)]() mutable {
+          if (rate_limited)
+            return done(core::Status::ResourceExhausted("GitHub rate limit spent (reading the manifest)"));
+          facts->manifest = std::move(manifest);
+          facts->etags.erase("manifest");
+          if (!etag.empty()) facts->etags["manifest"] = std::move(etag);
+          done(std::move(*facts));
+        });
+  };
+  FetchManifest(std::move(search), 0);
+}
+
 void GitHubClient::Fetch(const core::RepositoryRef& repo, const RepositoryFacts* previous_ptr,
                          std::function<void(GitHubResult)> done, bool urgent,
                          std::optional<core::PackageKey> package) {

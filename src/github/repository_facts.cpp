@@ -71,7 +71,8 @@ std::string RepositoryFacts::ToJson() const {
               {"weekly_commits", weekly_commits},
               {"commits_last_year", commits_last_year},
               {"manifest", ManifestJson(manifest)},
-              {"etags", etags}}
+              {"etags", etags},
+              {"read_at", read_at}}
       .dump();
 }
 
@@ -139,6 +140,7 @@ core::Result<RepositoryFacts> RepositoryFacts::FromJson(std::string_view text) {
     f.manifest.declared_name = StringAt(m, "declared_name");
     f.manifest.error = StringAt(m, "error");
   }
+  f.read_at = IntAt(j, "read_at");
   return f;
 }
 

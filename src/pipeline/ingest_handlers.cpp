@@ -31,6 +31,21 @@ void RegistryStageHandler::Handle(const WorkItem& item, std::function<void(Stage
       item.priority == core::Priority::kPriority);
 }
 
+std::string RepositoryStageHandler::RepositoryKey(const core::RepositoryRef& repo) {
+  std::string key = fmt::format("{}/{}/{}", repo.host, repo.owner, repo.name);
+  std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+  return key;
+}
+
+StageResult RepositoryStageHandler::Failed(const core::Status& status) const {
+  if (status.code() == core::StatusCode::kResourceExhausted) {
+    core::Millis until = client_.RateLimitedUntil();
+    auto wait = std::chrono::milliseconds(std::max<core::Millis>(1000, until - clock_.NowMillis()));
+    return StageResult::Postpone(status.message(), wait);
+  }
+  return StageResult::Retry(status.message());
+}
+
 void RepositoryStageHandler::Handle(const WorkItem& item, std::function<void(StageResult)> done) {
   auto facts = store_.GetFacts(item.key);
   if (!facts.ok()) return done(StageResult::Retry(facts.status().message()));
@@ -48,26 +63,74 @@ void RepositoryStageHandler::Handle(const WorkItem& item, std::function<void(Sta
   if (!package || !package->repository || !package->repository->IsGitHub())
     return done(StageResult::Advance(PackageState::kPendingScore));  // nothing to read on GitHub
   core::RepositoryRef repo = *package->repository;
-  // Stored ETags only apply to the same repository.
-  const github::RepositoryFacts* prior =
-      previous && previous->requested.owner == repo.owner && previous->requested.name == repo.name
-          ? &*previous
-          : nullptr;
+  std::string key = RepositoryKey(repo);
+  auto stored_row = store_.GetRepository(key);
+  if (!stored_row.ok()) return done(StageResult::Retry(stored_row.status().message()));
+  std::optional<github::RepositoryFacts> stored;
+  if (*stored_row)
+    if (auto parsed = github::RepositoryFacts::FromJson((*stored_row)->facts_json); parsed.ok())
+      stored = std::move(parsed).value();
+  bool fresh = stored && sharing_.repository_ttl.count() > 0 &&
+               clock_.NowMillis() - (*stored_row)->read_at < sharing_.repository_ttl.count();
+  // The shared facts answer for the repository as the package names it (its subdirectory
+  // decides where its manifest is looked for).
+  auto use = [this, item, previous, repo, done = std::move(done)](github::GitHubResult shared) mutable {
+    if (!shared.ok()) return done(Failed(shared.status()));
+    shared->requested = repo;
+    Finish(item, *shared, previous, std::move(done));
+  };
+  if (fresh) return use(std::move(*stored));
+  ReadShared(key, repo, std::move(stored), item.priority == core::Priority::kPriority, std::move(use));
+}
+
+void RepositoryStageHandler::ReadShared(const std::string& key, const core::RepositoryRef& repo,
+                                        std::optional<github::RepositoryFacts> stored, bool urgent,
+                                        SharedDone done) {
+  {
+    std::lock_guard lock(flights_mu_);
+    auto [it, first] = flights_.try_emplace(key);
+    it->second.push_back(std::move(done));
+    if (!first) return;  // a read of this repository is under way: wait for it
+  }
+  // Stored ETags make an unchanged repository cost no quota.
+  auto previous = stored ? std::make_shared<github::RepositoryFacts>(std::move(*stored)) : nullptr;
   client_.Fetch(
-      repo, prior,
-      [this, done = std::move(done)](github::GitHubResult result) {
-        if (!result.ok()) {
-          if (result.status().code() == core::StatusCode::kResourceExhausted) {
-            core::Millis until = client_.RateLimitedUntil();
-            auto wait = std::chrono::milliseconds(
-                std::max<core::Millis>(1000, until - core::SystemClock::Instance().NowMillis()));
-            return done(StageResult::Postpone(result.status().message(), wait));
-          }
-          return done(StageResult::Retry(result.status().message()));
+      repo, previous.get(),
+      [this, key, previous](github::GitHubResult result) {
+        if (result.ok()) {
+          result->read_at = clock_.NowMillis();
+          result->manifest = {};  // the repository's, not any one package's
+          result->etags.erase("manifest");
+          result->requested.subdirectory.clear();
+          const char* outcome = result->status == github::RepositoryStatus::kFound      ? "found"
+                                : result->status == github::RepositoryStatus::kNotFound ? "not_found"
+                                                                                        : "unavailable";
+          // Not stored, the facts still serve the packages waiting now; the next read retries.
+          (void)store_.PutRepositorySync({key, result->ToJson(), outcome, result->read_at});
         }
-        done(StageResult::Advance(PackageState::kPendingScore, {{kRepositoryFact, result->ToJson()}}));
+        std::vector<SharedDone> waiting;
+        {
+          std::lock_guard lock(flights_mu_);
+          waiting = std::move(flights_[key]);
+          flights_.erase(key);
+        }
+        for (SharedDone& waiter : waiting) waiter(result);
       },
-      item.priority == core::Priority::kPriority, item.key);
+      urgent);
+}
+
+void RepositoryStageHandler::Finish(const WorkItem& item, const github::RepositoryFacts& shared,
+                                    const std::optional<github::RepositoryFacts>& previous,
+                                    std::function<void(StageResult)> done) {
+  if (shared.status != github::RepositoryStatus::kFound)
+    return done(StageResult::Advance(PackageState::kPendingScore, {{kRepositoryFact, shared.ToJson()}}));
+  client_.ReadManifest(
+      shared, item.key, previous ? &*previous : nullptr,
+      [this, done = std::move(done)](github::GitHubResult facts) {
+        if (!facts.ok()) return done(Failed(facts.status()));
+        done(StageResult::Advance(PackageState::kPendingScore, {{kRepositoryFact, facts->ToJson()}}));
+      },
+      item.priority == core::Priority::kPriority);
 }
 
 core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,

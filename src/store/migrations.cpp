@@ -109,6 +109,19 @@ ALTER TABLE advisories ADD COLUMN withdrawn TEXT NOT NULL DEFAULT '';
 ALTER TABLE advisories ADD COLUMN published TEXT NOT NULL DEFAULT '';
 CREATE INDEX advisories_by_id ON advisories (id);
 )sql"},
+    // Repository facts are read once per repository and shared by every package that
+    // declares it (a monorepo's hundred packages cost one read). `key` is
+    // "host/owner/name" in lower case (GitHub's names are case-insensitive); `facts` is the
+    // repository's JSON without any package's manifest; `outcome` is found, not_found or
+    // unavailable; `read_at` decides freshness (github.repository_ttl_hours).
+    {6, "repositories shared by packages", R"sql(
+CREATE TABLE repositories (
+  key     TEXT PRIMARY KEY,
+  facts   TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  read_at INTEGER NOT NULL
+);
+)sql"},
 };
 
 }  // namespace

@@ -531,6 +531,35 @@ Result<std::optional<std::string>> PackageStore::GetFact(const core::PackageKey&
   return data;
 }
 
+Result<std::optional<StoredRepository>> PackageStore::GetRepository(const std::string& key) {
+  Impl::Lease lease(*impl_);
+  auto stmt = (*lease).Prepare("SELECT facts, outcome, read_at FROM repositories WHERE key = ?");
+  if (!stmt.ok()) return stmt.status();
+  (*stmt)->Bind(key);
+  Status status;
+  std::optional<StoredRepository> found;
+  if ((*stmt)->Step(&status))
+    found = StoredRepository{key, (*stmt)->Text(0), (*stmt)->Text(1), (*stmt)->Int(2)};
+  if (!status.ok()) return status;
+  return found;
+}
+
+Status PackageStore::PutRepositorySync(StoredRepository repository) {
+  auto stored = Wait<bool>([&](auto done) {
+    impl_->SubmitOp<bool>(
+        [r = std::move(repository)](Connection& c, Millis) -> Result<bool> {
+          auto stmt = c.Prepare(
+              "INSERT OR REPLACE INTO repositories (key, facts, outcome, read_at) VALUES (?, ?, ?, ?)");
+          if (!stmt.ok()) return stmt.status();
+          (*stmt)->Bind(r.key).Bind(r.facts_json).Bind(r.outcome).Bind(r.read_at);
+          if (Status s = (*stmt)->Run(); !s.ok()) return s;
+          return true;
+        },
+        std::move(done));
+  });
+  return stored.ok() ? Status::Ok() : stored.status();
+}
+
 Result<std::vector<PackageRecord>> PackageStore::ListStuck(Millis since, std::size_t limit) {
   return impl_->Query("SELECT " PACKAGE_COLUMNS
                       " FROM packages WHERE state IN ('pending_registry', "

@@ -167,3 +167,13 @@ TEST_CASE("server.shutdown_delay_seconds: 0 by default, at most 600", "[app][con
   CHECK_THAT(ConfigError("server:\n  shutdown_delay_seconds: 601\n"),
              Catch::Contains("server.shutdown_delay_seconds") && Catch::Contains("at most 600"));
 }
+
+TEST_CASE("github.repository_ttl_hours: 24 by default, 0 to 720", "[app][config]") {
+  CHECK(app::DefaultConfig().repository_sharing.repository_ttl == std::chrono::hours(24));
+  CHECK(ConfigError("github:\n  repository_ttl_hours: 0\n").empty());
+  CHECK(ConfigError("github:\n  repository_ttl_hours: 720\n").empty());
+  for (const char* bad : {"721", "-1"})
+    CHECK_THAT(ConfigError(std::string("github:\n  repository_ttl_hours: ") + bad + "\n"),
+               Catch::Contains("github.repository_ttl_hours") && Catch::Contains("0 to 720"));
+  CHECK_THAT(ConfigError("github:\n  ttl: 3\n"), Catch::Contains("github.ttl: unknown key"));
+}

@@ -39,11 +39,11 @@ TEST_CASE("opening applies migrations once and keeps data across reopen", "[stor
   core::ManualClock clock;
   {
     auto s = OpenStore(dir.File("a.db"), clock);
-    CHECK(s->SchemaVersion() == 5);
+    CHECK(s->SchemaVersion() == 6);
     REQUIRE(s->EnqueueSync({Npm("left-pad")}).ok());
   }
   auto s = OpenStore(dir.File("a.db"), clock);
-  CHECK(s->SchemaVersion() == 5);
+  CHECK(s->SchemaVersion() == 6);
   auto rec = s->Get(Npm("left-pad"));
   REQUIRE(rec.ok());
   REQUIRE(rec->has_value());
@@ -61,7 +61,7 @@ TEST_CASE("opening one new database from many threads at once migrates it once",
   for (int i = 0; i < 4; ++i)
     openers.emplace_back([&] {
       auto s = store::PackageStore::Open({.path = dir.File("race.db"), .read_connections = 1}, clock);
-      if (s.ok() && (*s)->SchemaVersion() == 5) opened++;
+      if (s.ok() && (*s)->SchemaVersion() == 6) opened++;
       std::lock_guard lock(mu);
       if (!s.ok()) errors += s.status().message() + "\n";
     });
@@ -76,12 +76,12 @@ TEST_CASE("reads see writes committed after earlier reads on the same connection
   auto s = store::PackageStore::Open({.path = dir.File("snap.db"), .read_connections = 1}, clock);
   REQUIRE(s.ok());
   auto& db = **s;
-  CHECK(db.SchemaVersion() == 5);                  // a one-row read
+  CHECK(db.SchemaVersion() == 6);                  // a one-row read
   CHECK_FALSE(db.Get(Npm("later"))->has_value());  // a read that finds nothing
   REQUIRE(db.EnqueueSync({Npm("later")}).ok());
   CHECK(db.Get(Npm("later"))->has_value());  // must not read an old snapshot
   CHECK(db.CountByState()->at(PackageState::kPendingRegistry) == 1);
-  CHECK(db.SchemaVersion() == 5);
+  CHECK(db.SchemaVersion() == 6);
   REQUIRE(db.EnqueueSync({Npm("later-still")}).ok());
   CHECK(db.CountByState()->at(PackageState::kPendingRegistry) == 2);
 }
@@ -364,7 +364,7 @@ INSERT INTO package_facts VALUES (7, 'registry', 3, '{"a":1}', 1), (7, 'score', 
   sqlite3_close(raw);
 
   auto s = OpenStore(dir.File("v2.db"), clock);
-  CHECK(s->SchemaVersion() == 5);
+  CHECK(s->SchemaVersion() == 6);
   auto facts = s->GetFacts(Npm("kept"));
   REQUIRE(facts.ok());
   REQUIRE(facts->size() == 2);

@@ -46,6 +46,13 @@ class GitHubClient {
   void Fetch(const core::RepositoryRef& repo, const RepositoryFacts* previous,
              std::function<void(GitHubResult)> done, bool urgent = false,
              std::optional<core::PackageKey> package = std::nullopt);
+  // The package's manifest in a repository already read (`repository`: its shared facts,
+  // for the current name; `previous`: the package's last stored facts, for the ETag).
+  // `done` gets the facts of `repository` with the manifest (and its ETag) filled in, or
+  // ResourceExhausted while the rate limit is spent.
+  void ReadManifest(const RepositoryFacts& repository, const core::PackageKey& package,
+                    const RepositoryFacts* previous, std::function<void(GitHubResult)> done,
+                    bool urgent = false);
   // When the spent budget resets (ms since the epoch); 0 while requests may be sent.
   core::Millis RateLimitedUntil() const;
   std::int64_t RemainingBudget() const { return remaining_.load(); }

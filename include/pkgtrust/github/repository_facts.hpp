@@ -60,6 +60,7 @@ struct RepositoryFacts {
   std::int64_t commits_last_year = -1;
   Manifest manifest;
   std::map<std::string, std::string> etags;  // endpoint -> ETag of the stored answer
+  core::Millis read_at = 0;                  // when the repository (not the manifest) was read from GitHub
 
   std::string ToJson() const;
   static core::Result<RepositoryFacts> FromJson(std::string_view json);

@@ -6,6 +6,13 @@
 //   scoring:    the score model over the stored facts -> complete, with the "score" fact
 #pragma once
 
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "pkgtrust/github/github_client.hpp"
 #include "pkgtrust/pipeline/stage.hpp"
 #include "pkgtrust/registry/registry_client.hpp"
@@ -28,16 +35,44 @@ class RegistryStageHandler final : public StageHandler {
   registry::RegistryClient& client_;
 };
 
+// Repository facts are read once per repository and shared (the `repositories` table):
+// a package whose repository was read less than `repository_ttl` ago uses the stored
+// facts and only its own manifest is read; packages that need a repository being read
+// right now wait for that one read (one flight per repository in this process). The
+// package's "repository" fact is the shared facts (with their `read_at`) and its manifest.
+struct RepositorySharing {
+  std::chrono::milliseconds repository_ttl{std::chrono::hours(24)};  // 0: every package reads again
+};
+
 class RepositoryStageHandler final : public StageHandler {
  public:
-  RepositoryStageHandler(github::GitHubClient& client, store::PackageStore& store)
-      : client_(client), store_(store) {}
+  RepositoryStageHandler(github::GitHubClient& client, store::PackageStore& store,
+                         RepositorySharing sharing = {},
+                         const core::Clock& clock = core::SystemClock::Instance())
+      : client_(client), store_(store), sharing_(sharing), clock_(clock) {}
   void Handle(const WorkItem& item, std::function<void(StageResult)> done) override;
   core::Millis PausedUntil() const override { return client_.RateLimitedUntil(); }
 
+  // The `repositories` key of a repository: "host/owner/name" in lower case.
+  static std::string RepositoryKey(const core::RepositoryRef& repo);
+
  private:
+  using SharedDone = std::function<void(github::GitHubResult)>;
+  // Reads the repository (without a manifest), stores it, and hands it to every package
+  // that asked meanwhile.
+  void ReadShared(const std::string& key, const core::RepositoryRef& repo,
+                  std::optional<github::RepositoryFacts> stored, bool urgent, SharedDone done);
+  // The package's facts from the shared ones: its manifest read when the repository exists.
+  void Finish(const WorkItem& item, const github::RepositoryFacts& shared,
+              const std::optional<github::RepositoryFacts>& previous, std::function<void(StageResult)> done);
+  StageResult Failed(const core::Status& status) const;
+
   github::GitHubClient& client_;
   store::PackageStore& store_;
+  RepositorySharing sharing_;
+  const core::Clock& clock_;
+  std::mutex flights_mu_;
+  std::map<std::string, std::vector<SharedDone>> flights_;  // repository key -> waiting packages
 };
 
 // The model's inputs from a package's stored facts (registry and, if read, repository).

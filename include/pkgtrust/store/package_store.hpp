@@ -157,6 +157,14 @@ struct StatePage {
   bool done = false;               // no more pages
 };
 
+// A repository's facts as read from its host, shared by every package that declares it.
+struct StoredRepository {
+  std::string key;         // "github.com/owner/name", lower case
+  std::string facts_json;  // github::RepositoryFacts without a manifest
+  std::string outcome;     // found, not_found, unavailable
+  core::Millis read_at = 0;
+};
+
 // Safe for concurrent use. Callbacks run on the writer thread after the commit: they must
 // be short and must not call the store's *Sync methods.
 class PackageStore {
@@ -214,6 +222,10 @@ class PackageStore {
   // an id whose stored copy is older (by `modified`) is replaced, rows and all; the rest are
   // left as they are.
   core::Result<AdvisoryImport> ImportAdvisoriesSync(std::vector<Advisory> advisories);
+  // The stored facts of a repository (by StoredRepository::key), or nullopt.
+  core::Result<std::optional<StoredRepository>> GetRepository(const std::string& key);
+  // Stores (replaces) a repository's facts.
+  core::Status PutRepositorySync(StoredRepository repository);
   // Every advisory naming the package, withdrawn ones included, by id.
   core::Result<std::vector<Advisory>> FindAdvisories(const core::PackageKey& key);
   int SchemaVersion();

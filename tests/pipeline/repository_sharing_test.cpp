@@ -1,0 +1,185 @@
+// The repository stage reads a repository once and shares it: the packages of a monorepo
+// cost one read of the repository (each still reads its own manifest), packages asking at
+// the same time wait for the one read under way, and a stored repository fresher than the
+// TTL is not read again (both sides of the TTL, on a clock the test moves).
+#include <fmt/format.h>
+
+#include <catch2/catch.hpp>
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "pkgtrust/github/github_client.hpp"
+#include "pkgtrust/pipeline/ingest_handlers.hpp"
+#include "pkgtrust/registry/package_facts.hpp"
+#include "pkgtrust/store/package_store.hpp"
+#include "support/replay_server.hpp"
+#include "support/test_support.hpp"
+
+using namespace pkgtrust;
+using namespace std::chrono_literals;
+using testing::ReplayResponse;
+
+namespace {
+
+constexpr const char* kRepository = "/repos/acme/mono";
+
+std::string Base64(const std::string& text) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); i += 3) {
+    std::uint32_t n = static_cast<unsigned char>(text[i]) << 16;
+    if (i + 1 < text.size()) n |= static_cast<unsigned char>(text[i + 1]) << 8;
+    if (i + 2 < text.size()) n |= static_cast<unsigned char>(text[i + 2]);
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += i + 1 < text.size() ? kAlphabet[(n >> 6) & 63] : '=';
+    out += i + 2 < text.size() ? kAlphabet[n & 63] : '=';
+  }
+  return out;
+}
+
+class SharingFixture {
+ public:
+  explicit SharingFixture(std::chrono::milliseconds ttl)
+      : http_(net::HttpClientConfig{.threads = 1}),
+        client_(http_, github::GitHubOptions{.base_url = github_.BaseUrl(), .max_attempts = 1}, clock_) {
+    auto opened = store::PackageStore::Open({.path = dir_.File("sharing.db")}, clock_);
+    REQUIRE(opened.ok());
+    store_ = std::move(opened).value();
+    handler_ = std::make_unique<pipeline::RepositoryStageHandler>(client_, *store_,
+                                                                  pipeline::RepositorySharing{ttl}, clock_);
+    ReplayResponse repo{200, {}, R"({"full_name":"acme/mono","stargazers_count":900,"forks_count":80,
+        "open_issues_count":12,"archived":false,"fork":false,"created_at":"2019-01-01T00:00:00Z",
+        "pushed_at":"2026-11-01T00:00:00Z","default_branch":"main","license":{"spdx_id":"MIT"}})"};
+    repo.delay = 300ms;  // long enough for the packages that ask meanwhile to find it in flight
+    github_.Add("GET", kRepository, repo);
+    github_.Add("GET", std::string(kRepository) + "/contributors?per_page=1&anon=true",
+                ReplayResponse{200, {}, R"([{"login":"a","contributions":5}])"});
+    github_.Add("GET", std::string(kRepository) + "/tags?per_page=100", ReplayResponse{200, {}, "[]"});
+    github_.Add("GET", std::string(kRepository) + "/releases?per_page=100", ReplayResponse{200, {}, "[]"});
+    github_.Add("GET", std::string(kRepository) + "/stats/commit_activity", ReplayResponse{200, {}, "[]"});
+  }
+
+  // An npm package `name` (declaring acme/mono, in packages/<name>) in pending_repository,
+  // and its manifest in the repository.
+  void AddPackage(const std::string& name) {
+    core::PackageKey key{core::Ecosystem::kNpm, name};
+    auto enqueued = store_->EnqueueSync({.key = key});
+    REQUIRE(enqueued.ok());
+    registry::PackageFacts facts;
+    facts.key = key;
+    facts.latest_version = "1.0.0";
+    facts.repository = core::ParseRepositoryUrl("git+https://github.com/acme/mono.git", "packages/" + name);
+    REQUIRE(facts.repository);
+    auto moved = store_->TransitionSync({key,
+                                         core::PackageState::kPendingRegistry,
+                                         enqueued->record.generation,
+                                         core::PackageState::kPendingRepository,
+                                         {{pipeline::kRegistryFact, facts.ToJson()}}});
+    REQUIRE(moved.ok());
+    std::string manifest = nlohmann::json{{"name", name}, {"version", "1.0.0"}}.dump();
+    github_.Add("GET", fmt::format("{}/contents/packages/{}/package.json", kRepository, name),
+                ReplayResponse{200,
+                               {},
+                               nlohmann::json{{"type", "file"},
+                                              {"encoding", "base64"},
+                                              {"path", "packages/" + name + "/package.json"},
+                                              {"content", Base64(manifest)}}
+                                   .dump()});
+    generations_[name] = enqueued->record.generation;
+  }
+
+  std::future<pipeline::StageResult> Start(const std::string& name) {
+    auto promise = std::make_shared<std::promise<pipeline::StageResult>>();
+    pipeline::WorkItem item{{core::Ecosystem::kNpm, name}, generations_[name]};
+    handler_->Handle(item,
+                     [promise](pipeline::StageResult result) { promise->set_value(std::move(result)); });
+    return promise->get_future();
+  }
+  pipeline::StageResult Run(const std::string& name) { return Start(name).get(); }
+
+  int RepositoryReads() { return github_.Hits("GET", kRepository); }
+  int ContributorReads() {
+    return github_.Hits("GET", std::string(kRepository) + "/contributors?per_page=1&anon=true");
+  }
+  core::ManualClock& clock() { return clock_; }
+  store::PackageStore& store() { return *store_; }
+
+ private:
+  testing::TempDir dir_;
+  testing::ReplayServer github_{2};
+  core::ManualClock clock_;
+  net::BeastHttpClient http_;
+  github::GitHubClient client_;
+  std::unique_ptr<store::PackageStore> store_;
+  std::unique_ptr<pipeline::RepositoryStageHandler> handler_;
+  std::map<std::string, std::int64_t> generations_;
+};
+
+github::RepositoryFacts FactsOf(const pipeline::StageResult& result) {
+  REQUIRE(result.kind == pipeline::StageResult::Kind::kAdvance);
+  REQUIRE(result.facts.size() == 1);
+  auto facts = github::RepositoryFacts::FromJson(result.facts[0].json);
+  REQUIRE(facts.ok());
+  return *facts;
+}
+
+}  // namespace
+
+TEST_CASE("the 50 packages of a monorepo read the repository once, each its own manifest", "[pipeline]") {
+  SharingFixture f(24h);
+  std::vector<std::string> names;
+  for (int i = 0; i < 50; ++i) {
+    names.push_back(fmt::format("mono-pkg-{}", i));
+    f.AddPackage(names.back());
+  }
+  // All at once: the first starts the read, the other 49 wait for it.
+  std::vector<std::future<pipeline::StageResult>> running;
+  for (const std::string& name : names) running.push_back(f.Start(name));
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    github::RepositoryFacts facts = FactsOf(running[i].get());
+    INFO(names[i]);
+    CHECK(facts.stars == 900);
+    CHECK(facts.contributors == 1);
+    CHECK(facts.read_at == f.clock().NowMillis());
+    CHECK(facts.requested.subdirectory == "packages/" + names[i]);
+    CHECK(facts.manifest.status == github::ManifestStatus::kFound);
+    CHECK(facts.manifest.declared_name == names[i]);  // its own manifest, not a neighbour's
+  }
+  CHECK(f.RepositoryReads() == 1);
+  CHECK(f.ContributorReads() == 1);
+  // The shared row.
+  auto stored = f.store().GetRepository("github.com/acme/mono");
+  REQUIRE(stored.ok());
+  REQUIRE(stored->has_value());
+  CHECK((*stored)->outcome == "found");
+  CHECK((*stored)->read_at == f.clock().NowMillis());
+  CHECK_THAT((*stored)->facts_json, !Catch::Contains("mono-pkg-"));  // no package's manifest in it
+}
+
+TEST_CASE("a stored repository fresher than the TTL is not read again; one older is", "[pipeline]") {
+  SharingFixture f(24h);
+  for (const char* name : {"first", "second", "third"}) f.AddPackage(name);
+  REQUIRE(FactsOf(f.Run("first")).stars == 900);
+  REQUIRE(f.RepositoryReads() == 1);
+  core::Millis read_at = f.clock().NowMillis();
+
+  f.clock().Advance(24 * 3'600'000 - 1);  // one millisecond short of the TTL: still fresh
+  github::RepositoryFacts second = FactsOf(f.Run("second"));
+  CHECK(f.RepositoryReads() == 1);
+  CHECK(second.read_at == read_at);  // the package records which read it used
+  CHECK(second.manifest.declared_name == "second");
+
+  f.clock().Advance(1);  // exactly the TTL: read again
+  github::RepositoryFacts third = FactsOf(f.Run("third"));
+  CHECK(f.RepositoryReads() == 2);
+  CHECK(third.read_at == f.clock().NowMillis());
+}
+
+TEST_CASE("with a TTL of 0 every package reads the repository again", "[pipeline]") {
+  SharingFixture f(0ms);
+  for (const char* name : {"one", "two"}) f.AddPackage(name);
+  FactsOf(f.Run("one"));
+  FactsOf(f.Run("two"));
+  CHECK(f.RepositoryReads() == 2);
+}
