@@ -228,6 +228,47 @@ void GitHubClient::FetchManifest(std::shared_ptr<ManifestSearch> search, std::si
   });
 }
 
+void GitHubClient::FetchBatch(std::vector<BatchEntry> entries,
+                              std::function<void(core::Result<BatchAnswer>)> done, bool urgent) {
+  if (core::Millis until = RateLimitedUntil())
+    return done(core::Status::ResourceExhausted(
+        fmt::format("GitHub rate limit spent until {}", core::FormatTimestamp(until))));
+  constexpr core::Millis kYear = 365LL * 24 * 3600 * 1000;
+  net::HttpRequest request = Get("/graphql", nullptr, "graphql");
+  request.method = "POST";
+  request.headers.emplace_back("Content-Type", "application/json");
+  request.body = BuildBatchQuery(entries, clock_.NowMillis() - kYear);
+  request.urgent = urgent;
+  auto batch = std::make_shared<std::vector<BatchEntry>>(std::move(entries));
+  http_.Fetch(std::move(request), [this, batch, urgent,
+                                   done = std::move(done)](core::Result<net::HttpResponse> r) mutable {
+    core::RunOn(
+        options_.run_cpu_work, urgent, [this, batch, r = std::move(r), done = std::move(done)]() mutable {
+          if (!r.ok()) return done(r.status());
+          if (NoteRateLimit(*r))
+            return done(
+                core::Status::ResourceExhausted(fmt::format("GitHub rate limit spent (HTTP {})", r->status)));
+          if (r->status != 200)
+            return done(core::Status::Unavailable(fmt::format("GitHub GraphQL answered HTTP {}", r->status)));
+          auto answer = ParseBatchAnswer(r->body, *batch);
+          if (!answer.ok()) return done(answer.status());
+          if (answer->remaining >= 0) remaining_ = answer->remaining;
+          if (answer->rate_limited) {
+            // Hold until the reset GitHub names (at most its one-hour window), else a minute.
+            core::Millis now = clock_.NowMillis();
+            core::Millis until =
+                answer->reset_at > now ? std::min(answer->reset_at, now + kMaxRateLimitHold) : now + 60'000;
+            core::Millis current = limited_until_.load();
+            while (until > current && !limited_until_.compare_exchange_weak(current, until)) {
+            }
+            return done(core::Status::ResourceExhausted(
+                fmt::format("GitHub GraphQL rate limit spent until {}", core::FormatTimestamp(until))));
+          }
+          done(std::move(answer));
+        });
+  });
+}
+
 void GitHubClient::ReadManifest(const RepositoryFacts& repository, const core::PackageKey& package,
                                 const RepositoryFacts* previous, std::function<void(GitHubResult)> done,
                                 bool urgent) {

@@ -104,7 +104,7 @@ class ReplayServer::Impl {
   }
 
   // What to answer, with faults applied; counts the hit.
-  ReplayResponse Pick(const std::string& method, const std::string& target) {
+  ReplayResponse Pick(const std::string& method, const std::string& target, const std::string& body) {
     std::optional<ReplayResponse> generated;
     {
       std::lock_guard lock(mu_);
@@ -113,7 +113,7 @@ class ReplayServer::Impl {
           routes_.find(method + " " + target.substr(0, target.find('?'))) == routes_.end() && generator_)
         generated.emplace();
     }
-    if (generated) generated = generator_(method, target);  // outside the lock: it may be slow
+    if (generated) generated = generator_(method, target, body);  // outside the lock: it may be slow
     std::lock_guard lock(mu_);
     ReplayResponse response;
     auto it = routes_.find(method + " " + target);
@@ -186,7 +186,7 @@ class ReplayServer::Impl {
         last_headers_[std::string(req.method_string()) + " " + std::string(req.target())] =
             std::move(headers);
       }
-      ReplayResponse r = Pick(std::string(req.method_string()), std::string(req.target()));
+      ReplayResponse r = Pick(std::string(req.method_string()), std::string(req.target()), req.body());
       if (r.delay.count() > 0) {
         asio::steady_timer timer(co_await asio::this_coro::executor, r.delay);
         co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -226,7 +226,7 @@ class ReplayServer::Impl {
   std::map<std::string, Route> routes_;
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> last_headers_;
   ReplayFaults faults_;
-  ReplayServer::Generator generator_;
+  ReplayServer::BodyGenerator generator_;
   std::mt19937_64 rng_;
   int total_ = 0;
   int remaining_ = 0;
@@ -308,6 +308,12 @@ void ReplayServer::LoadCassette(const std::string& folder) {
 }
 
 void ReplayServer::SetGenerator(Generator generator) {
+  SetBodyGenerator(
+      [generator = std::move(generator)](const std::string& method, const std::string& target,
+                                         const std::string&) { return generator(method, target); });
+}
+
+void ReplayServer::SetBodyGenerator(BodyGenerator generator) {
   std::lock_guard lock(impl_->mu_);
   impl_->generator_ = std::move(generator);
 }

@@ -72,6 +72,10 @@ class ReplayServer {
   using Generator =
       std::function<std::optional<ReplayResponse>(const std::string& method, const std::string& target)>;
   void SetGenerator(Generator generator);
+  // The same, for answers that depend on the request body (GraphQL queries).
+  using BodyGenerator = std::function<std::optional<ReplayResponse>(
+      const std::string& method, const std::string& target, const std::string& body)>;
+  void SetBodyGenerator(BodyGenerator generator);
 
   int Hits(const std::string& method, const std::string& target) const;
   int TotalRequests() const;

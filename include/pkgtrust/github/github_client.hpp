@@ -17,6 +17,7 @@
 #include "pkgtrust/core/clock.hpp"
 #include "pkgtrust/core/cpu_work.hpp"
 #include "pkgtrust/core/ecosystem.hpp"
+#include "pkgtrust/github/graphql_batch.hpp"
 #include "pkgtrust/github/repository_facts.hpp"
 #include "pkgtrust/net/http_client.hpp"
 
@@ -53,6 +54,14 @@ class GitHubClient {
   void ReadManifest(const RepositoryFacts& repository, const core::PackageKey& package,
                     const RepositoryFacts* previous, std::function<void(GitHubResult)> done,
                     bool urgent = false);
+  // With a token: one POST /graphql reading `entries` (graphql_batch.hpp). The answer is
+  // per repository; the whole call fails with ResourceExhausted while the budget is spent
+  // (RATE_LIMITED in the answer, or a secondary limit: 403/429 with Retry-After; the stage
+  // then holds its work as for REST) and with Unavailable for 5xx, timeouts and bodies that
+  // are not GraphQL answers.
+  void FetchBatch(std::vector<BatchEntry> entries, std::function<void(core::Result<BatchAnswer>)> done,
+                  bool urgent = false);
+  bool HasToken() const { return !options_.token.empty(); }
   // When the spent budget resets (ms since the epoch); 0 while requests may be sent.
   core::Millis RateLimitedUntil() const;
   std::int64_t RemainingBudget() const { return remaining_.load(); }
