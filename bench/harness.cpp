@@ -65,7 +65,8 @@ struct Options {
   // GitHub: each package's repository drawn from a pool of this many (Zipf: a few
   // monorepos hold many packages); 0: one repository per package.
   int repo_pool = 0;
-  bool github_token = true;  // the service gets a GITHUB_TOKEN (tags by GraphQL); false: REST only
+  bool github_token = true;  // the service gets a GITHUB_TOKEN (GraphQL batches); false: REST only
+  int graphql_batch = -1;    // github.graphql_batch for the service; -1: its default
 };
 
 // GitHub's hourly budget of a token (REST requests or GraphQL points).
@@ -152,8 +153,35 @@ class Upstream {
       nodes.push_back(
           {{"name", tag.value("name", "")}, {"target", {{"committedDate", "2026-06-01T00:00:00Z"}}}});
     tags_graphql_ = json{{"data", {{"repository", {{"refs", {{"nodes", nodes}}}}}}}}.dump();
-    server_.SetGenerator(
-        [this](const std::string& method, const std::string& target) { return Make(target); });
+    // The same repository as GraphQL describes it (graphql_batch.hpp), for the batches.
+    json releases = json::array();
+    for (const json& rel : json::parse(releases_))
+      releases.push_back({{"tagName", rel.value("tag_name", "")},
+                          {"name", rel.value("name", "")},
+                          {"publishedAt", rel.value("published_at", "")},
+                          {"isPrerelease", false},
+                          {"isDraft", false}});
+    repo_graphql_ =
+        json{{"nameWithOwner", "bench-org/@@REPO@@"},
+             {"stargazerCount", repo.value("stargazers_count", 0)},
+             {"forkCount", repo.value("forks_count", 0)},
+             {"openIssues", {{"totalCount", repo.value("open_issues_count", 0)}}},
+             {"openPullRequests", {{"totalCount", 0}}},
+             {"watchers", {{"totalCount", repo.value("subscribers_count", 0)}}},
+             {"isArchived", false},
+             {"isDisabled", false},
+             {"isFork", false},
+             {"parent", nullptr},
+             {"createdAt", repo.value("created_at", "")},
+             {"pushedAt", repo.value("pushed_at", "")},
+             {"updatedAt", repo.value("updated_at", "")},
+             {"defaultBranchRef", {{"name", "main"}, {"target", {{"history", {{"totalCount", 120}}}}}}},
+             {"licenseInfo", {{"spdxId", "MIT"}}},
+             {"releases", {{"nodes", releases}}},
+             {"refs", {{"nodes", nodes}}}}
+            .dump();
+    server_.SetBodyGenerator([this](const std::string& method, const std::string& target,
+                                    const std::string& body) { return Make(target, body); });
     testing::ReplayFaults faults;
     faults.error_rate = options.error_rate;
     faults.timeout_rate = options.timeout_rate;
@@ -204,7 +232,7 @@ class Upstream {
   }
 
  private:
-  std::optional<testing::ReplayResponse> Make(const std::string& target) const {
+  std::optional<testing::ReplayResponse> Make(const std::string& target, const std::string& body) const {
     testing::ReplayResponse r;
     r.delay = Delay(target);
     r.headers = {{"content-type", "application/json"}};
@@ -216,8 +244,15 @@ class Upstream {
     };
     constexpr std::string_view kDownloads = "/npm-downloads/downloads/point/last-month/";
     constexpr std::string_view kRepos = "/repos/bench-org/";
-    if (path.starts_with(kRepos) || path == "/graphql") github_points_++;
-    if (path == "/graphql") return answer(tags_graphql_, "graphql");
+    if (path.starts_with(kRepos)) github_points_++;
+    if (path == "/graphql") {
+      // One answer for many packages, the on-demand ones among them: like their REST
+      // requests, it gets latency but no injected faults (the on-demand figure is about the
+      // service's overhead; the REST path's faults are measured on the feed).
+      r.body = GraphQL(body);
+      r.no_faults = true;
+      return std::optional<testing::ReplayResponse>(std::move(r));
+    }
     if (path.starts_with(kDownloads)) {
       std::string name = path.substr(kDownloads.size());
       return answer(
@@ -268,6 +303,55 @@ class Upstream {
     return std::nullopt;
   }
 
+  // A GraphQL answer: the tags query of the REST path (1 point), or a batch of aliased
+  // repositories (graphql_batch.hpp) charged by GitHub's formula: one request per
+  // connection per repository (issues, pull requests, watchers, history, releases, refs:
+  // six for one whose facts are asked, none for files alone), divided by 100, rounded,
+  // at least 1. Files come from the manifests the packages were given.
+  std::string GraphQL(const std::string& body) const {
+    json request = json::parse(body, nullptr, false);
+    const json& variables = request.is_object() ? request["variables"] : json();
+    if (!variables.is_object() || !variables.contains("o0")) {
+      github_points_++;
+      return tags_graphql_;
+    }
+    std::string query = request.value("query", "");
+    json data = json::object();
+    int connections = 0;
+    for (int i = 0; variables.contains(fmt::format("o{}", i)); ++i) {
+      std::string repo = variables.value(fmt::format("n{}", i), "");
+      bool facts =
+          query.find(fmt::format("r{0}:repository(owner:$o{0},name:$n{0}){{...R", i)) != std::string::npos;
+      json r = facts ? json::parse(Fill(repo_graphql_, {{"@@REPO@@", repo}}))
+                     : json{{"nameWithOwner", "bench-org/" + repo}};
+      if (facts) connections += 6;
+      for (int k = 0; variables.contains(fmt::format("e{}_{}", i, k)); ++k) {
+        std::string path = variables.value(fmt::format("e{}_{}", i, k), "").substr(5);  // after "HEAD:"
+        std::string text = FileText(repo, path);
+        r[fmt::format("f{}", k)] =
+            text.empty() ? json(nullptr) : json{{"text", text}, {"isBinary", false}, {"isTruncated", false}};
+      }
+      data[fmt::format("r{}", i)] = std::move(r);
+    }
+    std::int64_t cost = std::max<std::int64_t>(1, (connections + 50) / 100);
+    github_points_ += cost;
+    data["rateLimit"] = {{"cost", cost}, {"remaining", 4000}, {"resetAt", "2099-01-01T00:00:00Z"}};
+    return json{{"data", data}}.dump();
+  }
+  // The text of a manifest in a generated repository, or "" when there is none.
+  std::string FileText(const std::string& repo, const std::string& path) const {
+    constexpr std::string_view kPackages = "packages/";
+    if (path.starts_with(kPackages) && path.ends_with("/package.json")) {
+      std::string owner = PackageOf(repo, path.substr(kPackages.size(), path.size() - kPackages.size() - 13));
+      return owner.empty() ? "" : json{{"name", owner}, {"version", "1.3.0"}}.dump();
+    }
+    std::string name = PackageOf(repo, "");
+    if (name.empty()) return "";
+    if (path == "package.json") return json{{"name", name}, {"version", "1.3.0"}}.dump();
+    if (path == "pyproject.toml") return "[project]\nname = \"" + name + "\"\n";
+    return "";
+  }
+
   // A contents API answer for one file (the shape GitHub sends: base64 content).
   static std::string ContentsAnswer(const std::string& path, const std::string& text) {
     std::string encoded(4 * ((text.size() + 2) / 3) + 1, '\0');
@@ -297,7 +381,8 @@ class Upstream {
   mutable std::mutex names_mu_;
   mutable std::unordered_map<std::string, std::string> package_of_repo_;  // repository -> package name
   testing::ReplayServer server_;
-  std::string npm_, pypi_, repo_, contributors_, tags_, releases_, commit_activity_, tags_graphql_;
+  std::string npm_, pypi_, repo_, contributors_, tags_, releases_, commit_activity_, tags_graphql_,
+      repo_graphql_;
 };
 
 // Blocking and asynchronous calls to the service under test.
@@ -552,6 +637,8 @@ upstreams:
   for (const char* name : {"npm", "pypi", "crates", "maven", "go", "github"})
     yaml += fmt::format("  {}: \"{}\"\n", name, upstream.BaseUrl());
   yaml += fmt::format("  npm_downloads: \"{}/npm-downloads\"\n", upstream.BaseUrl());
+  if (options.graphql_batch >= 0)
+    yaml += fmt::format("github:\n  graphql_batch: {}\n", options.graphql_batch);
   std::ofstream(dir / "harness.yaml") << yaml;
 
   std::string log_path = (dir / "serve.log").string(), config_path = (dir / "harness.yaml").string();
@@ -887,6 +974,8 @@ upstreams:
   for (const char* name : {"npm", "pypi", "crates", "maven", "go", "github"})
     yaml += fmt::format("  {}: \"{}\"\n", name, upstream.BaseUrl());
   yaml += fmt::format("  npm_downloads: \"{}/npm-downloads\"\n", upstream.BaseUrl());
+  if (options.graphql_batch >= 0)
+    yaml += fmt::format("github:\n  graphql_batch: {}\n", options.graphql_batch);
   std::string config_path = (dir / "chaos.yaml").string(), log_path = (dir / "serve.log").string();
   std::ofstream(config_path) << yaml;
   Client client(fmt::format("http://127.0.0.1:{}", port));
@@ -1041,7 +1130,8 @@ int main(int argc, char** argv) {
         "usage: pkgtrust_harness [--packages N] [--feed-per-minute R (0: max)] [--ondemand-per-second R]\n"
         "         [--known-per-second R] [--latency-median-ms M] [--latency-p99-ms P] [--error-rate E]\n"
         "         [--timeout-rate T] [--github-limit-per-hour L] [--zero-latency] [--max-minutes M]\n"
-        "         [--preload N] [--repo-pool N] [--no-token] [--keep] [--binary PATH] [--json]\n"
+        "         [--preload N] [--repo-pool N] [--no-token] [--graphql-batch N] [--keep] [--binary PATH]\n"
+        "         [--json]\n"
         "       pkgtrust_harness --chaos [--packages N] [--kill-every-seconds S] [--error-rate E] "
         "[--timeout-rate T]\n"
         "         [--github-limit-per-hour L] [--max-minutes M] [--keep] [--json]\n");
@@ -1099,6 +1189,8 @@ int main(int argc, char** argv) {
       options.max_minutes = std::atoi(value);
     } else if (arg == "--binary") {
       options.binary = value;
+    } else if (arg == "--graphql-batch") {
+      options.graphql_batch = std::max(0, std::atoi(value));
     } else if (arg == "--repo-pool") {
       options.repo_pool = std::max(0, std::atoi(value));
     } else if (arg == "--kill-every-seconds") {

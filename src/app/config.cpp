@@ -430,7 +430,11 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
   }
 
   if (YAML::Node gh = root["github"]; gh.IsDefined()) {
-    r.ExpectMap(gh, "github", {"repository_ttl_hours"});
+    r.ExpectMap(gh, "github", {"repository_ttl_hours", "graphql_batch", "batch_wait_ms"});
+    r.GetInRange(gh, "github", "graphql_batch", 0, 100, &config.repository_sharing.graphql_batch);
+    int wait_ms = static_cast<int>(config.repository_sharing.batch_wait.count());
+    r.GetInRange(gh, "github", "batch_wait_ms", 0, 5000, &wait_ms);
+    config.repository_sharing.batch_wait = std::chrono::milliseconds(wait_ms);
     double hours =
         std::chrono::duration<double, std::ratio<3600>>(config.repository_sharing.repository_ttl).count();
     if (r.Get(gh, "github", "repository_ttl_hours", &hours)) {

@@ -97,8 +97,10 @@ void Service::Start(bool serve_http) {
   github_ = std::make_unique<github::GitHubClient>(*measured_http_, github_options);
   owned_handlers_.push_back(std::make_unique<pipeline::RegistryStageHandler>(*registry_));
   handlers_.try_emplace("registry", owned_handlers_.back().get());
-  owned_handlers_.push_back(std::make_unique<pipeline::RepositoryStageHandler>(
-      *github_, *store_, config_.repository_sharing, clock));
+  auto repository_handler = std::make_unique<pipeline::RepositoryStageHandler>(
+      *github_, *store_, config_.repository_sharing, clock);
+  repository_handler_ = repository_handler.get();
+  owned_handlers_.push_back(std::move(repository_handler));
   handlers_.try_emplace("repository", owned_handlers_.back().get());
   if (auto s = LoadModelOptions(config_.scoring, &popular_, &model_options_); !s.ok())
     throw std::runtime_error(s.message());
@@ -218,6 +220,7 @@ void Service::Stop() {
   pipeline_->Stop();
   store_->Close();
   executor_->Stop();
+  if (repository_handler_) repository_handler_->StopBatching();
   http_.reset();  // joins the HTTP threads; no handler callback can arrive after this
   server_.reset();
   api_.reset();

@@ -62,6 +62,7 @@ class Service {
   std::unique_ptr<registry::RegistryClient> registry_;
   std::unique_ptr<github::GitHubClient> github_;
   std::vector<std::unique_ptr<pipeline::StageHandler>> owned_handlers_;
+  pipeline::RepositoryStageHandler* repository_handler_ = nullptr;  // one of owned_handlers_
   scoring::PopularPackages popular_;
   scoring::ModelOptions model_options_;  // points at popular_
   std::unique_ptr<pipeline::Pipeline> pipeline_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "pkgtrust/github/graphql_batch.hpp"
 #include "pkgtrust/github/manifest.hpp"
 
 namespace pkgtrust::pipeline {
@@ -29,6 +30,25 @@ void RegistryStageHandler::Handle(const WorkItem& item, std::function<void(Stage
         done(StageResult::Advance(next, {{kRegistryFact, facts.ToJson()}}));
       },
       item.priority == core::Priority::kPriority);
+}
+
+RepositoryStageHandler::RepositoryStageHandler(github::GitHubClient& client, store::PackageStore& store,
+                                               RepositorySharing sharing, const core::Clock& clock)
+    : client_(client), store_(store), sharing_(sharing), clock_(clock) {
+  if (client_.HasToken() && sharing_.graphql_batch > 0) batcher_ = std::thread([this] { BatchLoop(); });
+}
+
+RepositoryStageHandler::~RepositoryStageHandler() { StopBatching(); }
+
+void RepositoryStageHandler::StopBatching() {
+  {
+    std::lock_guard lock(batch_mu_);
+    stopping_ = true;
+    // Not answered: the stage has stopped; their messages come back from the queue.
+    pending_.clear();
+  }
+  batch_cv_.notify_all();
+  if (batcher_.joinable()) batcher_.join();
 }
 
 std::string RepositoryStageHandler::RepositoryKey(const core::RepositoryRef& repo) {
@@ -72,6 +92,19 @@ void RepositoryStageHandler::Handle(const WorkItem& item, std::function<void(Sta
       stored = std::move(parsed).value();
   bool fresh = stored && sharing_.repository_ttl.count() > 0 &&
                clock_.NowMillis() - (*stored_row)->read_at < sharing_.repository_ttl.count();
+  bool urgent = item.priority == core::Priority::kPriority;
+  if (batcher_.joinable()) {
+    BatchRequest request{key,
+                         repo,
+                         item.key,
+                         std::nullopt,
+                         github::ManifestPaths(item.key, repo.subdirectory),
+                         urgent,
+                         std::chrono::steady_clock::now(),
+                         std::move(done)};
+    if (fresh) request.stored = std::move(stored);
+    return Enqueue(std::move(request));
+  }
   // The shared facts answer for the repository as the package names it (its subdirectory
   // decides where its manifest is looked for).
   auto use = [this, item, previous, repo, done = std::move(done)](github::GitHubResult shared) mutable {
@@ -80,7 +113,174 @@ void RepositoryStageHandler::Handle(const WorkItem& item, std::function<void(Sta
     Finish(item, *shared, previous, std::move(done));
   };
   if (fresh) return use(std::move(*stored));
-  ReadShared(key, repo, std::move(stored), item.priority == core::Priority::kPriority, std::move(use));
+  ReadShared(key, repo, std::move(stored), urgent, std::move(use));
+}
+
+// --- GraphQL batches ----------------------------------------------------------------
+
+void RepositoryStageHandler::Enqueue(BatchRequest request) {
+  {
+    std::lock_guard lock(batch_mu_);
+    pending_.push_back(std::move(request));
+  }
+  batch_cv_.notify_all();
+}
+
+void RepositoryStageHandler::BatchLoop() {
+  std::unique_lock lock(batch_mu_);
+  while (!stopping_) {
+    // What may go now: a request that needs a repository's facts waits while another batch
+    // is reading that repository (it then takes the facts that batch stored).
+    auto ready = [this](const BatchRequest& r) { return r.stored || !reading_.contains(r.key); };
+    std::set<std::string> repositories;
+    bool urgent = false;
+    auto oldest = std::chrono::steady_clock::time_point::max();
+    for (const BatchRequest& r : pending_)
+      if (ready(r)) {
+        repositories.insert(r.key);
+        urgent |= r.urgent;
+        oldest = std::min(oldest, r.queued);
+      }
+    if (repositories.empty()) {
+      batch_cv_.wait(lock);
+      continue;
+    }
+    bool full = repositories.size() >= static_cast<std::size_t>(sharing_.graphql_batch);
+    if (!urgent && !full && std::chrono::steady_clock::now() < oldest + sharing_.batch_wait) {
+      batch_cv_.wait_until(lock, oldest + sharing_.batch_wait);
+      continue;
+    }
+    // Up to graphql_batch repositories, those a user waits for first, with every ready
+    // request for each.
+    std::vector<std::string> chosen;
+    for (int pass = 0; pass < 2; ++pass)
+      for (const BatchRequest& r : pending_)
+        if (ready(r) && (pass == 1 || r.urgent) &&
+            chosen.size() < static_cast<std::size_t>(sharing_.graphql_batch) &&
+            std::find(chosen.begin(), chosen.end(), r.key) == chosen.end())
+          chosen.push_back(r.key);
+    std::vector<BatchRequest> batch;
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (ready(*it) && std::find(chosen.begin(), chosen.end(), it->key) != chosen.end()) {
+        batch.push_back(std::move(*it));
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    // Marked after the choice: every request for a chosen repository goes in this batch.
+    for (const BatchRequest& r : batch)
+      if (!r.stored) reading_.insert(r.key);
+    lock.unlock();
+    SendBatch(std::move(batch));
+    lock.lock();
+  }
+}
+
+void RepositoryStageHandler::SendBatch(std::vector<BatchRequest> batch) {
+  // One entry per repository: its facts when a request needs them, every request's files.
+  std::vector<github::BatchEntry> entries;
+  std::vector<std::string> keys;
+  bool urgent = false;
+  for (const BatchRequest& r : batch) {
+    urgent |= r.urgent;
+    auto at = std::find(keys.begin(), keys.end(), r.key);
+    if (at == keys.end()) {
+      keys.push_back(r.key);
+      core::RepositoryRef repo = r.repo;
+      repo.subdirectory.clear();
+      entries.push_back({repo, false, {}});
+      at = keys.end() - 1;
+    }
+    github::BatchEntry& entry = entries[static_cast<std::size_t>(at - keys.begin())];
+    entry.facts |= !r.stored;
+    for (const std::string& file : r.files)
+      if (std::find(entry.files.begin(), entry.files.end(), file) == entry.files.end())
+        entry.files.push_back(file);
+  }
+  auto shared_batch = std::make_shared<std::vector<BatchRequest>>(std::move(batch));
+  auto shared_entries = std::make_shared<std::vector<github::BatchEntry>>(entries);
+  client_.FetchBatch(
+      std::move(entries),
+      [this, shared_batch, shared_entries, keys](core::Result<github::BatchAnswer> answer) {
+        std::map<std::string, github::RepositoryFacts> read;  // facts this batch read, by key
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+          const github::BatchEntry& entry = (*shared_entries)[i];
+          std::optional<github::RepositoryFacts> facts;
+          core::Status failure = answer.ok() ? core::Status::Ok() : answer.status();
+          if (answer.ok() && entry.facts) {
+            if (answer->repositories[i].ok()) {
+              facts = *answer->repositories[i];
+              facts->read_at = clock_.NowMillis();
+              const char* outcome = facts->status == github::RepositoryStatus::kFound      ? "found"
+                                    : facts->status == github::RepositoryStatus::kNotFound ? "not_found"
+                                                                                           : "unavailable";
+              (void)store_.PutRepositorySync({keys[i], facts->ToJson(), outcome, facts->read_at});
+              read.emplace(keys[i], *facts);
+            } else {
+              failure = answer->repositories[i].status();
+            }
+          }
+          for (BatchRequest& r : *shared_batch) {
+            if (r.key != keys[i]) continue;
+            if (!failure.ok()) {
+              r.done(Failed(failure));
+              continue;
+            }
+            const github::RepositoryFacts& shared = r.stored ? *r.stored : *facts;
+            Answer(r, shared, answer->files[i], entry.files);
+          }
+        }
+        {
+          // Requests that waited for these repositories take the facts just read.
+          std::lock_guard lock(batch_mu_);
+          for (const std::string& key : keys) reading_.erase(key);
+          for (BatchRequest& r : pending_)
+            if (!r.stored)
+              if (auto it = read.find(r.key); it != read.end()) r.stored = it->second;
+        }
+        batch_cv_.notify_all();
+      },
+      urgent);
+}
+
+void RepositoryStageHandler::Answer(BatchRequest& request, const github::RepositoryFacts& shared,
+                                    const std::vector<github::BatchFile>& files,
+                                    const std::vector<std::string>& entry_files) {
+  github::RepositoryFacts facts = shared;
+  facts.requested = request.repo;
+  if (facts.status != github::RepositoryStatus::kFound)
+    return request.done(
+        StageResult::Advance(PackageState::kPendingScore, {{kRepositoryFact, facts.ToJson()}}));
+  // As the REST search decides: the first path whose manifest declares the package, else
+  // the first manifest found; a file that cannot be read as text ends the search.
+  github::Manifest first;
+  facts.manifest = {};
+  facts.manifest.status = github::ManifestStatus::kMissing;
+  for (const std::string& path : request.files) {
+    auto at = std::find(entry_files.begin(), entry_files.end(), path);
+    if (at == entry_files.end()) continue;
+    const github::BatchFile& file = files[static_cast<std::size_t>(at - entry_files.begin())];
+    if (!file.exists) continue;
+    github::Manifest manifest;
+    manifest.path = path;
+    if (!file.text) {
+      manifest.status = github::ManifestStatus::kUnreadable;
+      manifest.error = "binary, or larger than GitHub sends as text";
+      facts.manifest = std::move(manifest);
+      break;
+    }
+    manifest.status = github::ManifestStatus::kFound;
+    manifest.declared_name = github::DeclaredPackageName(path, *file.text);
+    if (github::DeclaresPackage(request.package, manifest.declared_name)) {
+      facts.manifest = std::move(manifest);
+      break;
+    }
+    if (first.status != github::ManifestStatus::kFound) first = manifest;
+    if (first.status == github::ManifestStatus::kFound) facts.manifest = first;
+  }
+  facts.etags.erase("manifest");
+  request.done(StageResult::Advance(PackageState::kPendingScore, {{kRepositoryFact, facts.ToJson()}}));
 }
 
 void RepositoryStageHandler::ReadShared(const std::string& key, const core::RepositoryRef& repo,

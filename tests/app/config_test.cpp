@@ -176,4 +176,9 @@ TEST_CASE("github.repository_ttl_hours: 24 by default, 0 to 720", "[app][config]
     CHECK_THAT(ConfigError(std::string("github:\n  repository_ttl_hours: ") + bad + "\n"),
                Catch::Contains("github.repository_ttl_hours") && Catch::Contains("0 to 720"));
   CHECK_THAT(ConfigError("github:\n  ttl: 3\n"), Catch::Contains("github.ttl: unknown key"));
+  CHECK(app::DefaultConfig().repository_sharing.graphql_batch == 50);
+  CHECK(app::DefaultConfig().repository_sharing.batch_wait == std::chrono::milliseconds(200));
+  CHECK(ConfigError("github:\n  graphql_batch: 100\n  batch_wait_ms: 5000\n").empty());
+  CHECK_THAT(ConfigError("github:\n  graphql_batch: 101\n"), Catch::Contains("github.graphql_batch"));
+  CHECK_THAT(ConfigError("github:\n  batch_wait_ms: 5001\n"), Catch::Contains("github.batch_wait_ms"));
 }

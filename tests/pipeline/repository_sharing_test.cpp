@@ -6,7 +6,9 @@
 
 #include <catch2/catch.hpp>
 #include <future>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "pkgtrust/github/github_client.hpp"
 #include "pkgtrust/pipeline/ingest_handlers.hpp"
@@ -40,14 +42,24 @@ std::string Base64(const std::string& text) {
 
 class SharingFixture {
  public:
-  explicit SharingFixture(std::chrono::milliseconds ttl)
+  // Without a token the stage reads REST; with one, GraphQL batches (answered below from
+  // the query's variables, as GitHub would).
+  explicit SharingFixture(std::chrono::milliseconds ttl, std::string token = "",
+                          std::chrono::milliseconds batch_wait = 200ms)
       : http_(net::HttpClientConfig{.threads = 1}),
-        client_(http_, github::GitHubOptions{.base_url = github_.BaseUrl(), .max_attempts = 1}, clock_) {
+        client_(http_,
+                github::GitHubOptions{
+                    .base_url = github_.BaseUrl(), .token = std::move(token), .max_attempts = 1},
+                clock_) {
     auto opened = store::PackageStore::Open({.path = dir_.File("sharing.db")}, clock_);
     REQUIRE(opened.ok());
     store_ = std::move(opened).value();
-    handler_ = std::make_unique<pipeline::RepositoryStageHandler>(client_, *store_,
-                                                                  pipeline::RepositorySharing{ttl}, clock_);
+    handler_ = std::make_unique<pipeline::RepositoryStageHandler>(
+        client_, *store_, pipeline::RepositorySharing{ttl, 50, batch_wait}, clock_);
+    github_.SetBodyGenerator(
+        [this](const std::string& method, const std::string& target, const std::string& body) {
+          return method == "POST" && target == "/graphql" ? GraphQL(body) : std::nullopt;
+        });
     ReplayResponse repo{200, {}, R"({"full_name":"acme/mono","stargazers_count":900,"forks_count":80,
         "open_issues_count":12,"archived":false,"fork":false,"created_at":"2019-01-01T00:00:00Z",
         "pushed_at":"2026-11-01T00:00:00Z","default_branch":"main","license":{"spdx_id":"MIT"}})"};
@@ -78,6 +90,10 @@ class SharingFixture {
                                          {{pipeline::kRegistryFact, facts.ToJson()}}});
     REQUIRE(moved.ok());
     std::string manifest = nlohmann::json{{"name", name}, {"version", "1.0.0"}}.dump();
+    {
+      std::lock_guard lock(mu_);
+      files_["packages/" + name + "/package.json"] = manifest;
+    }
     github_.Add("GET", fmt::format("{}/contents/packages/{}/package.json", kRepository, name),
                 ReplayResponse{200,
                                {},
@@ -92,11 +108,60 @@ class SharingFixture {
   std::future<pipeline::StageResult> Start(const std::string& name) {
     auto promise = std::make_shared<std::promise<pipeline::StageResult>>();
     pipeline::WorkItem item{{core::Ecosystem::kNpm, name}, generations_[name]};
+    if (urgent_.contains(name)) item.priority = core::Priority::kPriority;
     handler_->Handle(item,
                      [promise](pipeline::StageResult result) { promise->set_value(std::move(result)); });
     return promise->get_future();
   }
   pipeline::StageResult Run(const std::string& name) { return Start(name).get(); }
+
+  // A GraphQL batch's answer: acme/mono's facts and files for every alias that names it.
+  std::optional<ReplayResponse> GraphQL(const std::string& body) {
+    nlohmann::json request = nlohmann::json::parse(body, nullptr, false);
+    const nlohmann::json& variables = request["variables"];
+    const std::string query = request["query"];
+    nlohmann::json data = {
+        {"rateLimit", {{"cost", 1}, {"remaining", 4999}, {"resetAt", "2030-01-01T00:00:00Z"}}}};
+    std::lock_guard lock(mu_);
+    batches_.push_back(0);
+    for (int i = 0; variables.contains(fmt::format("o{}", i)); ++i) {
+      batches_.back()++;
+      std::string alias = fmt::format("r{}", i);
+      if (query.find(fmt::format("r{0}:repository(owner:$o{0},name:$n{0}){{...R", i)) != std::string::npos)
+        facts_reads_++;
+      if (variables[fmt::format("o{}", i)] != "acme" || variables[fmt::format("n{}", i)] != "mono") {
+        data[alias] = nullptr;
+        continue;
+      }
+      nlohmann::json repo = {{"nameWithOwner", "acme/mono"},
+                             {"stargazerCount", 900},
+                             {"forkCount", 80},
+                             {"openIssues", {{"totalCount", 10}}},
+                             {"openPullRequests", {{"totalCount", 2}}},
+                             {"licenseInfo", {{"spdxId", "MIT"}}},
+                             {"createdAt", "2019-01-01T00:00:00Z"},
+                             {"pushedAt", "2026-11-01T00:00:00Z"}};
+      for (int k = 0; variables.contains(fmt::format("e{}_{}", i, k)); ++k) {
+        std::string path = variables[fmt::format("e{}_{}", i, k)].get<std::string>().substr(5);  // "HEAD:"
+        auto file = files_.find(path);
+        repo[fmt::format("f{}", k)] =
+            file == files_.end()
+                ? nlohmann::json(nullptr)
+                : nlohmann::json{{"text", file->second}, {"isBinary", false}, {"isTruncated", false}};
+      }
+      data[alias] = repo;
+    }
+    return ReplayResponse{200, {}, nlohmann::json{{"data", data}}.dump()};
+  }
+  int FactsReads() {
+    std::lock_guard lock(mu_);
+    return facts_reads_;
+  }
+  std::vector<int> Batches() {
+    std::lock_guard lock(mu_);
+    return batches_;
+  }
+  void Prioritize(const std::string& name) { urgent_.insert(name); }
 
   int RepositoryReads() { return github_.Hits("GET", kRepository); }
   int ContributorReads() {
@@ -106,6 +171,13 @@ class SharingFixture {
   store::PackageStore& store() { return *store_; }
 
  private:
+  // First, so that they outlive the replay server and the handler that use them.
+  std::map<std::string, std::int64_t> generations_;
+  std::set<std::string> urgent_;
+  std::mutex mu_;
+  std::map<std::string, std::string> files_;  // path in acme/mono -> text
+  std::vector<int> batches_;                  // aliases in each GraphQL query
+  int facts_reads_ = 0;                       // aliases that asked for the repository's facts
   testing::TempDir dir_;
   testing::ReplayServer github_{2};
   core::ManualClock clock_;
@@ -113,7 +185,6 @@ class SharingFixture {
   github::GitHubClient client_;
   std::unique_ptr<store::PackageStore> store_;
   std::unique_ptr<pipeline::RepositoryStageHandler> handler_;
-  std::map<std::string, std::int64_t> generations_;
 };
 
 github::RepositoryFacts FactsOf(const pipeline::StageResult& result) {
@@ -182,4 +253,55 @@ TEST_CASE("with a TTL of 0 every package reads the repository again", "[pipeline
   FactsOf(f.Run("one"));
   FactsOf(f.Run("two"));
   CHECK(f.RepositoryReads() == 2);
+}
+
+TEST_CASE("with a token, the 50 packages of a monorepo cost one GraphQL query and no REST call",
+          "[pipeline]") {
+  SharingFixture f(24h, "test-token");
+  std::vector<std::string> names;
+  for (int i = 0; i < 50; ++i) {
+    names.push_back(fmt::format("gql-pkg-{}", i));
+    f.AddPackage(names.back());
+  }
+  std::vector<std::future<pipeline::StageResult>> running;
+  for (const std::string& name : names) running.push_back(f.Start(name));
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    INFO(names[i]);
+    github::RepositoryFacts facts = FactsOf(running[i].get());
+    CHECK(facts.stars == 900);
+    CHECK(facts.open_issues == 12);
+    CHECK(facts.requested.subdirectory == "packages/" + names[i]);
+    CHECK(facts.manifest.status == github::ManifestStatus::kFound);
+    CHECK(facts.manifest.declared_name == names[i]);
+  }
+  // The repository's facts read once (packages that came after the query left wait for it
+  // and then ask only for their manifests); one alias per repository in every query.
+  CHECK(f.FactsReads() == 1);
+  for (int aliases : f.Batches()) CHECK(aliases == 1);
+  CHECK(f.RepositoryReads() == 0);
+  // Fresh now: the next package's query reads only its manifest.
+  std::size_t queries = f.Batches().size();
+  f.AddPackage("gql-late");
+  CHECK(FactsOf(f.Run("gql-late")).manifest.declared_name == "gql-late");
+  CHECK(f.FactsReads() == 1);
+  CHECK(f.Batches().size() == queries + 1);
+}
+
+TEST_CASE("with a token, work a user waits for goes out at once instead of waiting for the batch to fill",
+          "[pipeline]") {
+  SharingFixture f(24h, "test-token", /*batch_wait=*/std::chrono::minutes(10));
+  f.AddPackage("feed-pkg");
+  f.AddPackage("user-pkg");
+  f.Prioritize("user-pkg");
+  auto feed = f.Start("feed-pkg");
+  // A lone feed package waits for company (up to batch_wait, ten minutes here).
+  CHECK(feed.wait_for(300ms) == std::future_status::timeout);
+  CHECK(f.Batches().empty());
+  auto user = f.Start("user-pkg");
+  REQUIRE(user.wait_for(30s) == std::future_status::ready);
+  CHECK(FactsOf(user.get()).manifest.declared_name == "user-pkg");
+  // The waiting feed package went along in the same query.
+  REQUIRE(feed.wait_for(30s) == std::future_status::ready);
+  CHECK(FactsOf(feed.get()).manifest.declared_name == "feed-pkg");
+  CHECK(f.Batches() == std::vector<int>{1});
 }

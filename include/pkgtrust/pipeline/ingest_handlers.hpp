@@ -7,10 +7,14 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pkgtrust/github/github_client.hpp"
@@ -40,16 +44,25 @@ class RegistryStageHandler final : public StageHandler {
 // facts and only its own manifest is read; packages that need a repository being read
 // right now wait for that one read (one flight per repository in this process). The
 // package's "repository" fact is the shared facts (with their `read_at`) and its manifest.
+//
+// With a GitHub token, the reads go out in GraphQL batches (graphql_batch.hpp): the facts of
+// up to `graphql_batch` repositories and every waiting package's manifest in one query. A
+// batch waits at most `batch_wait` to fill; one with work a user waits for goes at once.
 struct RepositorySharing {
   std::chrono::milliseconds repository_ttl{std::chrono::hours(24)};  // 0: every package reads again
+  int graphql_batch = 50;                                            // 0: REST, one repository at a time
+  std::chrono::milliseconds batch_wait{200};
 };
 
 class RepositoryStageHandler final : public StageHandler {
  public:
   RepositoryStageHandler(github::GitHubClient& client, store::PackageStore& store,
                          RepositorySharing sharing = {},
-                         const core::Clock& clock = core::SystemClock::Instance())
-      : client_(client), store_(store), sharing_(sharing), clock_(clock) {}
+                         const core::Clock& clock = core::SystemClock::Instance());
+  ~RepositoryStageHandler() override;
+  // Ends the batching thread, dropping what waits (call after the stage stopped and before
+  // the HTTP client goes away).
+  void StopBatching();
   void Handle(const WorkItem& item, std::function<void(StageResult)> done) override;
   core::Millis PausedUntil() const override { return client_.RateLimitedUntil(); }
 
@@ -67,12 +80,36 @@ class RepositoryStageHandler final : public StageHandler {
               const std::optional<github::RepositoryFacts>& previous, std::function<void(StageResult)> done);
   StageResult Failed(const core::Status& status) const;
 
+  // --- GraphQL batches (with a token)
+  struct BatchRequest {
+    std::string key;
+    core::RepositoryRef repo;
+    core::PackageKey package;
+    std::optional<github::RepositoryFacts> stored;  // fresh shared facts; nullopt: read them
+    std::vector<std::string> files;                 // the package's manifest paths, in order
+    bool urgent = false;
+    std::chrono::steady_clock::time_point queued;
+    std::function<void(StageResult)> done;
+  };
+  void Enqueue(BatchRequest request);
+  void BatchLoop();
+  void SendBatch(std::vector<BatchRequest> batch);
+  void Answer(BatchRequest& request, const github::RepositoryFacts& shared,
+              const std::vector<github::BatchFile>& files, const std::vector<std::string>& entry_files);
+
   github::GitHubClient& client_;
   store::PackageStore& store_;
   RepositorySharing sharing_;
   const core::Clock& clock_;
   std::mutex flights_mu_;
   std::map<std::string, std::vector<SharedDone>> flights_;  // repository key -> waiting packages
+
+  std::mutex batch_mu_;
+  std::condition_variable batch_cv_;
+  std::deque<BatchRequest> pending_;
+  std::set<std::string> reading_;  // repositories whose facts a batch in flight is reading
+  bool stopping_ = false;
+  std::thread batcher_;
 };
 
 // The model's inputs from a package's stored facts (registry and, if read, repository).
