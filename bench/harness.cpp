@@ -596,21 +596,26 @@ std::vector<std::pair<std::string, std::string>> FeedNames(int count) {
   return names;
 }
 
-int Run(const Options& options) {
-  fs::path dir = fs::temp_directory_path() / fmt::format("pkgtrust-harness-{}", ::getpid());
-  fs::create_directories(dir);
-  Upstream upstream(options);
-  // The service reads its token from the environment it inherits.
+// The service reads its GitHub token from the environment it inherits.
+void SetServiceToken(const Options& options) {
   if (options.github_token)
     setenv("GITHUB_TOKEN", "harness-token", 1);
   else
     unsetenv("GITHUB_TOKEN");
-  int port;
-  {
-    boost::asio::io_context ioc;
-    boost::asio::ip::tcp::acceptor probe(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    port = probe.local_endpoint().port();
-  }
+}
+
+int FreeLoopbackPort() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor probe(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return probe.local_endpoint().port();
+}
+
+int Run(const Options& options) {
+  fs::path dir = fs::temp_directory_path() / fmt::format("pkgtrust-harness-{}", ::getpid());
+  fs::create_directories(dir);
+  Upstream upstream(options);
+  SetServiceToken(options);
+  int port = FreeLoopbackPort();
   std::string yaml = fmt::format(R"(server:
   listen: "127.0.0.1:{port}"
 database:
@@ -938,17 +943,8 @@ int RunChaos(const Options& options) {
   fs::path dir = fs::temp_directory_path() / fmt::format("pkgtrust-chaos-{}", ::getpid());
   fs::create_directories(dir);
   Upstream upstream(options);
-  // The service reads its token from the environment it inherits.
-  if (options.github_token)
-    setenv("GITHUB_TOKEN", "harness-token", 1);
-  else
-    unsetenv("GITHUB_TOKEN");
-  int port;
-  {
-    boost::asio::io_context ioc;
-    boost::asio::ip::tcp::acceptor probe(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    port = probe.local_endpoint().port();
-  }
+  SetServiceToken(options);
+  int port = FreeLoopbackPort();
   std::string db_path = (dir / "chaos.db").string();
   std::string yaml = fmt::format(R"(server:
   listen: "127.0.0.1:{port}"

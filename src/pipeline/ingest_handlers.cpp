@@ -211,11 +211,7 @@ void RepositoryStageHandler::SendBatch(std::vector<BatchRequest> batch) {
           if (answer.ok() && entry.facts) {
             if (answer->repositories[i].ok()) {
               facts = *answer->repositories[i];
-              facts->read_at = clock_.NowMillis();
-              const char* outcome = facts->status == github::RepositoryStatus::kFound      ? "found"
-                                    : facts->status == github::RepositoryStatus::kNotFound ? "not_found"
-                                                                                           : "unavailable";
-              (void)store_.PutRepositorySync({keys[i], facts->ToJson(), outcome, facts->read_at});
+              StoreShared(keys[i], *facts);
               read.emplace(keys[i], *facts);
             } else {
               failure = answer->repositories[i].status();
@@ -283,6 +279,18 @@ void RepositoryStageHandler::Answer(BatchRequest& request, const github::Reposit
   request.done(StageResult::Advance(PackageState::kPendingScore, {{kRepositoryFact, facts.ToJson()}}));
 }
 
+void RepositoryStageHandler::StoreShared(const std::string& key, github::RepositoryFacts& facts) {
+  facts.read_at = clock_.NowMillis();
+  facts.manifest = {};  // the repository's, not any one package's
+  facts.etags.erase("manifest");
+  facts.requested.subdirectory.clear();
+  const char* outcome = facts.status == github::RepositoryStatus::kFound      ? "found"
+                        : facts.status == github::RepositoryStatus::kNotFound ? "not_found"
+                                                                              : "unavailable";
+  // Not stored, the facts still serve the packages waiting now; the next read retries.
+  (void)store_.PutRepositorySync({key, facts.ToJson(), outcome, facts.read_at});
+}
+
 void RepositoryStageHandler::ReadShared(const std::string& key, const core::RepositoryRef& repo,
                                         std::optional<github::RepositoryFacts> stored, bool urgent,
                                         SharedDone done) {
@@ -298,15 +306,7 @@ void RepositoryStageHandler::ReadShared(const std::string& key, const core::Repo
       repo, previous.get(),
       [this, key, previous](github::GitHubResult result) {
         if (result.ok()) {
-          result->read_at = clock_.NowMillis();
-          result->manifest = {};  // the repository's, not any one package's
-          result->etags.erase("manifest");
-          result->requested.subdirectory.clear();
-          const char* outcome = result->status == github::RepositoryStatus::kFound      ? "found"
-                                : result->status == github::RepositoryStatus::kNotFound ? "not_found"
-                                                                                        : "unavailable";
-          // Not stored, the facts still serve the packages waiting now; the next read retries.
-          (void)store_.PutRepositorySync({key, result->ToJson(), outcome, result->read_at});
+          StoreShared(key, *result);
         }
         std::vector<SharedDone> waiting;
         {

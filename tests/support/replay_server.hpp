@@ -61,9 +61,10 @@ class ReplayServer {
   // Loads `routes.json` from `folder`: [{"method": "GET", "path": "/x", "responses": [{"status": 200,
   // "headers": {"k": "v"}, "body": "..." | "body_file": "file" (".gz": sent gzip-encoded)}]}].
   void LoadFolder(const std::string& folder);
-  // Loads a converted libraries.io cassette (../shared/data/*/librariesio/<case>/index.json):
-  // each interaction's URI path answers with its status, headers and body file, in order.
-  // Transfer-Encoding/Content-Encoding/Content-Length are dropped (bodies are stored decoded).
+  // Loads a converted libraries.io cassette (a folder with index.json, e.g.
+  // tests/fixtures/registry/go/gorp/): each interaction's URI path answers with its status, headers and body
+  // file, in order. Transfer-Encoding/Content-Encoding/Content-Length are dropped (bodies are stored
+  // decoded).
   void LoadCassette(const std::string& folder);
   void SetFaults(const ReplayFaults& faults);
   // Answers requests no route matches (benchmarks: bodies made per package on the fly).

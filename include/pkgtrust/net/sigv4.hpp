@@ -2,7 +2,7 @@
 // Authorization header, as AWS documents them for services other than S3 (paths are
 // normalized; query parameters are sorted and RFC 3986-encoded; header values trimmed,
 // inner runs of spaces folded, repeated headers joined with commas). Tested against
-// AWS's published test suite (../shared/data/sigv4/).
+// AWS's published test suite (tests/fixtures/sigv4/, with its source).
 #pragma once
 
 #include <cstdint>

@@ -79,6 +79,9 @@ class RepositoryStageHandler final : public StageHandler {
   void Finish(const WorkItem& item, const github::RepositoryFacts& shared,
               const std::optional<github::RepositoryFacts>& previous, std::function<void(StageResult)> done);
   StageResult Failed(const core::Status& status) const;
+  // Stamps a fresh read (read_at now, no package's manifest or subdirectory) and stores it
+  // as the repository's shared row.
+  void StoreShared(const std::string& key, github::RepositoryFacts& facts);
 
   // --- GraphQL batches (with a token)
   struct BatchRequest {
