@@ -239,6 +239,7 @@ void GitHubClient::FetchBatch(std::vector<BatchEntry> entries,
   request.headers.emplace_back("Content-Type", "application/json");
   request.body = BuildBatchQuery(entries, clock_.NowMillis() - kYear);
   request.urgent = urgent;
+  request.retry_gateway_timeout = false;  // the same query would time out again: a smaller one follows
   auto batch = std::make_shared<std::vector<BatchEntry>>(std::move(entries));
   http_.Fetch(std::move(request), [this, batch, urgent,
                                    done = std::move(done)](core::Result<net::HttpResponse> r) mutable {
@@ -248,6 +249,10 @@ void GitHubClient::FetchBatch(std::vector<BatchEntry> entries,
           if (NoteRateLimit(*r))
             return done(
                 core::Status::ResourceExhausted(fmt::format("GitHub rate limit spent (HTTP {})", r->status)));
+          // GitHub stops a query that runs past its time limit (10 s) with a 502 or 504.
+          if (r->status == 502 || r->status == 504)
+            return done(core::Status::DeadlineExceeded(fmt::format(
+                "GitHub GraphQL gave up on a query of {} repositories (HTTP {})", batch->size(), r->status)));
           if (r->status != 200)
             return done(core::Status::Unavailable(fmt::format("GitHub GraphQL answered HTTP {}", r->status)));
           auto answer = ParseBatchAnswer(r->body, *batch);

@@ -457,7 +457,9 @@ class BeastHttpClient::Impl {
       if (!attempt.result.ok() || !IsRedirect(attempt.result->status)) {
         if (attempt.result.ok())
           attempt.retryable = IsRetryableStatus(attempt.result->status) &&
-                              (attempt.result->status != 429 || request.retry_429);
+                              (attempt.result->status != 429 || request.retry_429) &&
+                              ((attempt.result->status != 502 && attempt.result->status != 504) ||
+                               request.retry_gateway_timeout);
         co_return attempt;
       }
       const std::string* location = attempt.result->Header("location");

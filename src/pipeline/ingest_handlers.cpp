@@ -1,9 +1,11 @@
 #include "pkgtrust/pipeline/ingest_handlers.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "pkgtrust/github/graphql_batch.hpp"
 #include "pkgtrust/github/manifest.hpp"
@@ -34,7 +36,11 @@ void RegistryStageHandler::Handle(const WorkItem& item, std::function<void(Stage
 
 RepositoryStageHandler::RepositoryStageHandler(github::GitHubClient& client, store::PackageStore& store,
                                                RepositorySharing sharing, const core::Clock& clock)
-    : client_(client), store_(store), sharing_(sharing), clock_(clock) {
+    : client_(client), store_(store), sharing_(sharing), clock_(clock), batch_limit_(sharing.graphql_batch) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  owner_ = fmt::format("{}:{}:{:016x}", host, getpid(),
+                       std::random_device{}() * 0x9E3779B97F4A7C15ULL ^ std::random_device{}());
   if (client_.HasToken() && sharing_.graphql_batch > 0) batcher_ = std::thread([this] { BatchLoop(); });
 }
 
@@ -55,6 +61,33 @@ std::string RepositoryStageHandler::RepositoryKey(const core::RepositoryRef& rep
   std::string key = fmt::format("{}/{}/{}", repo.host, repo.owner, repo.name);
   std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
   return key;
+}
+
+std::vector<std::chrono::milliseconds> RepositoryStageHandler::ClaimReads(
+    const std::vector<std::string>& keys) {
+  std::vector<std::chrono::milliseconds> held(keys.size(), std::chrono::milliseconds(0));
+  if (keys.empty()) return held;
+  core::Millis now = clock_.NowMillis();
+  auto claimed = store_.ClaimRepositoryReadsSync(
+      keys, owner_, now + std::chrono::milliseconds(kRepositoryReadClaim).count(), now);
+  if (!claimed.ok()) return held;
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    if ((*claimed)[i] != 0)
+      held[i] = std::chrono::milliseconds(std::max<core::Millis>(1, (*claimed)[i] - now));
+  return held;
+}
+
+void RepositoryStageHandler::EndReads(std::vector<std::string> keys) {
+  // Not ended, a claim lapses at its `until`.
+  if (!keys.empty()) (void)store_.EndRepositoryReadsSync(std::move(keys), owner_);
+}
+
+StageResult RepositoryStageHandler::WaitForOtherProcess(std::chrono::milliseconds held) {
+  // Back soon: the other process stores the facts in about a second; a process that died
+  // while reading is waited for until its claim lapses.
+  return StageResult::Postpone(
+      "another process is reading the repository; its facts will be used",
+      std::clamp<std::chrono::milliseconds>(held, std::chrono::milliseconds(500), std::chrono::seconds(5)));
 }
 
 StageResult RepositoryStageHandler::Failed(const core::Status& status) const {
@@ -105,6 +138,18 @@ void RepositoryStageHandler::Handle(const WorkItem& item, std::function<void(Sta
     if (fresh) request.stored = std::move(stored);
     return Enqueue(std::move(request));
   }
+  if (!fresh && !urgent) {
+    // The first package of this process to need the repository claims its read; while
+    // another process holds it, the package comes back when that read should be stored.
+    bool joining;
+    {
+      std::lock_guard lock(flights_mu_);
+      joining = flights_.contains(key);
+    }
+    if (!joining)
+      if (std::chrono::milliseconds held = ClaimReads({key})[0]; held.count() > 0)
+        return done(WaitForOtherProcess(held));
+  }
   // The shared facts answer for the repository as the package names it (its subdirectory
   // decides where its manifest is looked for).
   auto use = [this, item, previous, repo, done = std::move(done)](github::GitHubResult shared) mutable {
@@ -129,9 +174,11 @@ void RepositoryStageHandler::Enqueue(BatchRequest request) {
 void RepositoryStageHandler::BatchLoop() {
   std::unique_lock lock(batch_mu_);
   while (!stopping_) {
-    // What may go now: a request that needs a repository's facts waits while another batch
-    // is reading that repository (it then takes the facts that batch stored).
-    auto ready = [this](const BatchRequest& r) { return r.stored || !reading_.contains(r.key); };
+    // What may go now: a regular request that needs a repository's facts waits while
+    // another batch is reading that repository (it then takes the facts that batch
+    // stored); work a user waits for goes regardless.
+    auto ready = [this](const BatchRequest& r) { return r.stored || r.urgent || !reading_.contains(r.key); };
+    const auto limit = static_cast<std::size_t>(batch_limit_);
     std::set<std::string> repositories;
     bool urgent = false;
     auto oldest = std::chrono::steady_clock::time_point::max();
@@ -145,18 +192,17 @@ void RepositoryStageHandler::BatchLoop() {
       batch_cv_.wait(lock);
       continue;
     }
-    bool full = repositories.size() >= static_cast<std::size_t>(sharing_.graphql_batch);
+    bool full = repositories.size() >= limit;
     if (!urgent && !full && std::chrono::steady_clock::now() < oldest + sharing_.batch_wait) {
       batch_cv_.wait_until(lock, oldest + sharing_.batch_wait);
       continue;
     }
-    // Up to graphql_batch repositories, those a user waits for first, with every ready
-    // request for each.
+    // Up to `limit` repositories, those a user waits for first, with every ready request
+    // for each.
     std::vector<std::string> chosen;
     for (int pass = 0; pass < 2; ++pass)
       for (const BatchRequest& r : pending_)
-        if (ready(r) && (pass == 1 || r.urgent) &&
-            chosen.size() < static_cast<std::size_t>(sharing_.graphql_batch) &&
+        if (ready(r) && (pass == 1 || r.urgent) && chosen.size() < limit &&
             std::find(chosen.begin(), chosen.end(), r.key) == chosen.end())
           chosen.push_back(r.key);
     std::vector<BatchRequest> batch;
@@ -168,9 +214,12 @@ void RepositoryStageHandler::BatchLoop() {
         ++it;
       }
     }
-    // Marked after the choice: every request for a chosen repository goes in this batch.
+    // Marked after the choice (every ready request for a chosen repository goes in this
+    // batch), once per repository whose facts it reads.
+    std::set<std::string> reads;
     for (const BatchRequest& r : batch)
-      if (!r.stored) reading_.insert(r.key);
+      if (!r.stored) reads.insert(r.key);
+    reading_.insert(reads.begin(), reads.end());
     lock.unlock();
     SendBatch(std::move(batch));
     lock.lock();
@@ -178,6 +227,41 @@ void RepositoryStageHandler::BatchLoop() {
 }
 
 void RepositoryStageHandler::SendBatch(std::vector<BatchRequest> batch) {
+  // Across processes: the reads only regular work needs are claimed; a request whose
+  // repository another process is reading comes back when that read should be stored.
+  std::map<std::string, bool> needs_read;  // repository -> a user waits for it
+  for (const BatchRequest& r : batch)
+    if (!r.stored) needs_read[r.key] |= r.urgent;
+  std::vector<std::string> claim;
+  for (const auto& [key, urgent] : needs_read)
+    if (!urgent) claim.push_back(key);
+  std::vector<std::chrono::milliseconds> held = ClaimReads(claim);
+  std::map<std::string, std::chrono::milliseconds> refused;
+  std::vector<std::string> claimed;
+  for (std::size_t i = 0; i < claim.size(); ++i) {
+    if (held[i].count() > 0)
+      refused.emplace(claim[i], held[i]);
+    else
+      claimed.push_back(claim[i]);
+  }
+  if (!refused.empty()) {
+    std::vector<BatchRequest> kept;
+    for (BatchRequest& r : batch) {
+      auto it = refused.find(r.key);
+      if (it == refused.end() || r.stored)
+        kept.push_back(std::move(r));
+      else
+        r.done(WaitForOtherProcess(it->second));
+    }
+    batch = std::move(kept);
+    {
+      std::lock_guard lock(batch_mu_);
+      for (const auto& [key, _] : refused)
+        if (auto it = reading_.find(key); it != reading_.end()) reading_.erase(it);
+    }
+    batch_cv_.notify_all();
+    if (batch.empty()) return;
+  }
   // One entry per repository: its facts when a request needs them, every request's files.
   std::vector<github::BatchEntry> entries;
   std::vector<std::string> keys;
@@ -202,40 +286,46 @@ void RepositoryStageHandler::SendBatch(std::vector<BatchRequest> batch) {
   auto shared_entries = std::make_shared<std::vector<github::BatchEntry>>(entries);
   client_.FetchBatch(
       std::move(entries),
-      [this, shared_batch, shared_entries, keys](core::Result<github::BatchAnswer> answer) {
+      [this, shared_batch, shared_entries, keys, claimed](core::Result<github::BatchAnswer> answer) {
+        // The facts this batch read are stored first, and the stage's own state settled,
+        // before any package is answered (an answer may be the last thing the stage waits for).
         std::map<std::string, github::RepositoryFacts> read;  // facts this batch read, by key
-        for (std::size_t i = 0; i < keys.size(); ++i) {
-          const github::BatchEntry& entry = (*shared_entries)[i];
-          std::optional<github::RepositoryFacts> facts;
-          core::Status failure = answer.ok() ? core::Status::Ok() : answer.status();
-          if (answer.ok() && entry.facts) {
-            if (answer->repositories[i].ok()) {
-              facts = *answer->repositories[i];
-              StoreShared(keys[i], *facts);
-              read.emplace(keys[i], *facts);
-            } else {
-              failure = answer->repositories[i].status();
-            }
-          }
-          for (BatchRequest& r : *shared_batch) {
-            if (r.key != keys[i]) continue;
-            if (!failure.ok()) {
-              r.done(Failed(failure));
-              continue;
-            }
-            const github::RepositoryFacts& shared = r.stored ? *r.stored : *facts;
-            Answer(r, shared, answer->files[i], entry.files);
+        std::vector<core::Status> failures(keys.size(), answer.ok() ? core::Status::Ok() : answer.status());
+        for (std::size_t i = 0; i < keys.size() && answer.ok(); ++i) {
+          if (!(*shared_entries)[i].facts) continue;
+          if (answer->repositories[i].ok()) {
+            github::RepositoryFacts facts = *answer->repositories[i];
+            StoreShared(keys[i], facts);
+            read.emplace(keys[i], std::move(facts));
+          } else {
+            failures[i] = answer->repositories[i].status();
           }
         }
+        EndReads(claimed);
         {
           // Requests that waited for these repositories take the facts just read.
           std::lock_guard lock(batch_mu_);
-          for (const std::string& key : keys) reading_.erase(key);
+          for (std::size_t i = 0; i < keys.size(); ++i)
+            if ((*shared_entries)[i].facts)
+              if (auto it = reading_.find(keys[i]); it != reading_.end()) reading_.erase(it);
+          // A query GitHub gave up on is split in two next time; an answered one grows back.
+          if (!answer.ok() && answer.status().code() == core::StatusCode::kDeadlineExceeded)
+            batch_limit_ = std::max(1, batch_limit_ / 2);
+          else if (answer.ok())
+            batch_limit_ = std::min(sharing_.graphql_batch, batch_limit_ * 2);
           for (BatchRequest& r : pending_)
             if (!r.stored)
               if (auto it = read.find(r.key); it != read.end()) r.stored = it->second;
         }
         batch_cv_.notify_all();
+        for (BatchRequest& r : *shared_batch) {
+          auto i = static_cast<std::size_t>(std::find(keys.begin(), keys.end(), r.key) - keys.begin());
+          if (!failures[i].ok()) {
+            r.done(Failed(failures[i]));
+            continue;
+          }
+          Answer(r, r.stored ? *r.stored : read.at(r.key), answer->files[i], (*shared_entries)[i].files);
+        }
       },
       urgent);
 }
@@ -294,9 +384,12 @@ void RepositoryStageHandler::StoreShared(const std::string& key, github::Reposit
 void RepositoryStageHandler::ReadShared(const std::string& key, const core::RepositoryRef& repo,
                                         std::optional<github::RepositoryFacts> stored, bool urgent,
                                         SharedDone done) {
+  // Work a user waits for has flights of its own: it never waits on a regular read that
+  // may be stalled behind the rate limit.
+  std::string flight = urgent ? key + "#urgent" : key;
   {
     std::lock_guard lock(flights_mu_);
-    auto [it, first] = flights_.try_emplace(key);
+    auto [it, first] = flights_.try_emplace(flight);
     it->second.push_back(std::move(done));
     if (!first) return;  // a read of this repository is under way: wait for it
   }
@@ -304,15 +397,14 @@ void RepositoryStageHandler::ReadShared(const std::string& key, const core::Repo
   auto previous = stored ? std::make_shared<github::RepositoryFacts>(std::move(*stored)) : nullptr;
   client_.Fetch(
       repo, previous.get(),
-      [this, key, previous](github::GitHubResult result) {
-        if (result.ok()) {
-          StoreShared(key, *result);
-        }
+      [this, key, flight, urgent, previous](github::GitHubResult result) {
+        if (result.ok()) StoreShared(key, *result);
+        if (!urgent) EndReads({key});
         std::vector<SharedDone> waiting;
         {
           std::lock_guard lock(flights_mu_);
-          waiting = std::move(flights_[key]);
-          flights_.erase(key);
+          waiting = std::move(flights_[flight]);
+          flights_.erase(flight);
         }
         for (SharedDone& waiter : waiting) waiter(result);
       },

@@ -122,6 +122,17 @@ CREATE TABLE repositories (
   read_at INTEGER NOT NULL
 );
 )sql"},
+    // One read of a repository at a time across the processes that share this database: a
+    // process claims the read (owner, until) before asking GitHub and lets go when the facts
+    // are stored; the others postpone their packages until the facts are there or the claim
+    // has expired (a process that died while reading holds nobody for long).
+    {7, "repository reads claimed across processes", R"sql(
+CREATE TABLE repository_reads (
+  key   TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  until INTEGER NOT NULL
+);
+)sql"},
 };
 
 }  // namespace

@@ -560,6 +560,63 @@ Status PackageStore::PutRepositorySync(StoredRepository repository) {
   return stored.ok() ? Status::Ok() : stored.status();
 }
 
+Result<std::vector<Millis>> PackageStore::ClaimRepositoryReadsSync(std::vector<std::string> keys,
+                                                                   std::string owner, Millis until,
+                                                                   Millis now) {
+  return Wait<std::vector<Millis>>([&](auto done) {
+    impl_->SubmitOp<std::vector<Millis>>(
+        [keys = std::move(keys), owner = std::move(owner), until, now](
+            Connection& c, Millis) -> Result<std::vector<Millis>> {
+          // The upsert changes a row only when the claim may pass; otherwise the holder's
+          // `until` says how long to wait.
+          auto claim = c.Prepare(
+              "INSERT INTO repository_reads (key, owner, until) VALUES (?, ?, ?) "
+              "ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, until = excluded.until "
+              "WHERE repository_reads.until < ? OR repository_reads.owner = excluded.owner");
+          if (!claim.ok()) return claim.status();
+          auto holder = c.Prepare("SELECT until FROM repository_reads WHERE key = ?");
+          if (!holder.ok()) return holder.status();
+          std::vector<Millis> result;
+          for (const std::string& key : keys) {
+            (*claim)->Reset();
+            (*claim)->Bind(key).Bind(owner).Bind(until).Bind(now);
+            if (Status s = (*claim)->Run(); !s.ok()) return s;
+            if (sqlite3_changes(c.raw()) > 0) {
+              result.push_back(0);
+              continue;
+            }
+            (*holder)->Reset();
+            (*holder)->Bind(key);
+            Status status;
+            Millis held = (*holder)->Step(&status) ? (*holder)->Int(0) : now;
+            (*holder)->Finish();
+            if (!status.ok()) return status;
+            result.push_back(std::max<Millis>(held, 1));
+          }
+          return result;
+        },
+        std::move(done));
+  });
+}
+
+Status PackageStore::EndRepositoryReadsSync(std::vector<std::string> keys, std::string owner) {
+  auto ended = Wait<bool>([&](auto done) {
+    impl_->SubmitOp<bool>(
+        [keys = std::move(keys), owner = std::move(owner)](Connection& c, Millis) -> Result<bool> {
+          auto stmt = c.Prepare("DELETE FROM repository_reads WHERE key = ? AND owner = ?");
+          if (!stmt.ok()) return stmt.status();
+          for (const std::string& key : keys) {
+            (*stmt)->Reset();
+            (*stmt)->Bind(key).Bind(owner);
+            if (Status s = (*stmt)->Run(); !s.ok()) return s;
+          }
+          return true;
+        },
+        std::move(done));
+  });
+  return ended.ok() ? Status::Ok() : ended.status();
+}
+
 Result<std::vector<PackageRecord>> PackageStore::ListStuck(Millis since, std::size_t limit) {
   return impl_->Query("SELECT " PACKAGE_COLUMNS
                       " FROM packages WHERE state IN ('pending_registry', "

@@ -292,9 +292,18 @@ TEST_CASE("github: a GraphQL batch over HTTP: answers per repository, limits hol
                    std::pair<std::string, std::string>{"authorization", "Bearer test-token"}) == 1);
 
   // A server error: try again later, no hold.
-  up.server.Add("POST", "/graphql", ReplayResponse{502, {}, "<html>bad gateway</html>"});
+  up.server.Add("POST", "/graphql", ReplayResponse{500, {}, "<html>server error</html>"});
   CHECK(fetch().status().code() == core::StatusCode::kUnavailable);
   CHECK(up.github.RateLimitedUntil() == 0);
+  // GitHub gave up on the query in its time limit: said so at once (not retried), no hold.
+  for (int status : {502, 504}) {
+    up.server.Add("POST", "/graphql", ReplayResponse{status, {}, "<html>timed out</html>"});
+    auto gave_up = fetch();
+    CHECK(gave_up.status().code() == core::StatusCode::kDeadlineExceeded);
+    CHECK_THAT(gave_up.status().message(), Catch::Contains("2 repositories"));
+    CHECK(up.server.Hits("POST", "/graphql") == 1);  // a route's count starts with its Add
+    CHECK(up.github.RateLimitedUntil() == 0);
+  }
 
   // A secondary limit (403 with Retry-After): held for that long.
   up.server.Add(

@@ -5,10 +5,12 @@
 #include <fmt/format.h>
 
 #include <catch2/catch.hpp>
+#include <deque>
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "pkgtrust/github/github_client.hpp"
 #include "pkgtrust/pipeline/ingest_handlers.hpp"
@@ -40,22 +42,32 @@ std::string Base64(const std::string& text) {
   return out;
 }
 
+// One "process" of the service: its own HTTP client, GitHub client, store connection and
+// repository stage, on the fixture's database and GitHub.
+struct StageProcess {
+  StageProcess(const std::string& github, const std::string& token, const std::string& db,
+               const core::ManualClock& clock, pipeline::RepositorySharing sharing)
+      : http(net::HttpClientConfig{.threads = 1}),
+        client(http, github::GitHubOptions{.base_url = github, .token = token, .max_attempts = 1}, clock) {
+    auto opened = store::PackageStore::Open({.path = db}, clock);
+    REQUIRE(opened.ok());
+    store = std::move(opened).value();
+    handler = std::make_unique<pipeline::RepositoryStageHandler>(client, *store, sharing, clock);
+  }
+  net::BeastHttpClient http;
+  github::GitHubClient client;
+  std::unique_ptr<store::PackageStore> store;
+  std::unique_ptr<pipeline::RepositoryStageHandler> handler;
+};
+
 class SharingFixture {
  public:
   // Without a token the stage reads REST; with one, GraphQL batches (answered below from
   // the query's variables, as GitHub would).
   explicit SharingFixture(std::chrono::milliseconds ttl, std::string token = "",
-                          std::chrono::milliseconds batch_wait = 200ms)
-      : http_(net::HttpClientConfig{.threads = 1}),
-        client_(http_,
-                github::GitHubOptions{
-                    .base_url = github_.BaseUrl(), .token = std::move(token), .max_attempts = 1},
-                clock_) {
-    auto opened = store::PackageStore::Open({.path = dir_.File("sharing.db")}, clock_);
-    REQUIRE(opened.ok());
-    store_ = std::move(opened).value();
-    handler_ = std::make_unique<pipeline::RepositoryStageHandler>(
-        client_, *store_, pipeline::RepositorySharing{ttl, 50, batch_wait}, clock_);
+                          std::chrono::milliseconds batch_wait = 200ms, int graphql_batch = 50)
+      : token_(std::move(token)), sharing_{ttl, graphql_batch, batch_wait} {
+    AddProcess();
     github_.SetBodyGenerator(
         [this](const std::string& method, const std::string& target, const std::string& body) {
           return method == "POST" && target == "/graphql" ? GraphQL(body) : std::nullopt;
@@ -64,6 +76,8 @@ class SharingFixture {
         "open_issues_count":12,"archived":false,"fork":false,"created_at":"2019-01-01T00:00:00Z",
         "pushed_at":"2026-11-01T00:00:00Z","default_branch":"main","license":{"spdx_id":"MIT"}})"};
     repo.delay = 300ms;  // long enough for the packages that ask meanwhile to find it in flight
+    repository_ = repo;
+    repository_.delay = 0ms;
     github_.Add("GET", kRepository, repo);
     github_.Add("GET", std::string(kRepository) + "/contributors?per_page=1&anon=true",
                 ReplayResponse{200, {}, R"([{"login":"a","contributions":5}])"});
@@ -72,18 +86,26 @@ class SharingFixture {
     github_.Add("GET", std::string(kRepository) + "/stats/commit_activity", ReplayResponse{200, {}, "[]"});
   }
 
-  // An npm package `name` (declaring acme/mono, in packages/<name>) in pending_repository,
-  // and its manifest in the repository.
-  void AddPackage(const std::string& name) {
+  // Another process on the same database and GitHub; returns its number for Start.
+  int AddProcess() {
+    processes_.push_back(
+        std::make_unique<StageProcess>(github_.BaseUrl(), token_, dir_.File("sharing.db"), clock_, sharing_));
+    return static_cast<int>(processes_.size()) - 1;
+  }
+
+  // An npm package `name` (declaring acme/<repository>, in packages/<name>) in
+  // pending_repository, and its manifest in the repository (only acme/mono exists).
+  void AddPackage(const std::string& name, const std::string& repository = "mono") {
     core::PackageKey key{core::Ecosystem::kNpm, name};
-    auto enqueued = store_->EnqueueSync({.key = key});
+    auto enqueued = store().EnqueueSync({.key = key});
     REQUIRE(enqueued.ok());
     registry::PackageFacts facts;
     facts.key = key;
     facts.latest_version = "1.0.0";
-    facts.repository = core::ParseRepositoryUrl("git+https://github.com/acme/mono.git", "packages/" + name);
+    facts.repository =
+        core::ParseRepositoryUrl("git+https://github.com/acme/" + repository + ".git", "packages/" + name);
     REQUIRE(facts.repository);
-    auto moved = store_->TransitionSync({key,
+    auto moved = store().TransitionSync({key,
                                          core::PackageState::kPendingRegistry,
                                          enqueued->record.generation,
                                          core::PackageState::kPendingRepository,
@@ -105,15 +127,36 @@ class SharingFixture {
     generations_[name] = enqueued->record.generation;
   }
 
-  std::future<pipeline::StageResult> Start(const std::string& name) {
+  std::future<pipeline::StageResult> Start(const std::string& name, int process = 0) {
     auto promise = std::make_shared<std::promise<pipeline::StageResult>>();
     pipeline::WorkItem item{{core::Ecosystem::kNpm, name}, generations_[name]};
     if (urgent_.contains(name)) item.priority = core::Priority::kPriority;
-    handler_->Handle(item,
-                     [promise](pipeline::StageResult result) { promise->set_value(std::move(result)); });
+    processes_[static_cast<std::size_t>(process)]->handler->Handle(
+        item, [promise](pipeline::StageResult result) { promise->set_value(std::move(result)); });
     return promise->get_future();
   }
-  pipeline::StageResult Run(const std::string& name) { return Start(name).get(); }
+  pipeline::StageResult Run(const std::string& name, int process = 0) { return Start(name, process).get(); }
+
+  // The next REST reads of the repository answer after these delays, in order (then at once).
+  void DelayRepositoryReads(std::vector<std::chrono::milliseconds> delays) {
+    std::vector<ReplayResponse> responses;
+    for (auto delay : delays) {
+      ReplayResponse slow = repository_;
+      slow.delay = delay;
+      responses.push_back(slow);
+    }
+    responses.push_back(repository_);
+    github_.Add("GET", kRepository, responses);
+  }
+  void FailNextRepositoryRead() {
+    github_.Add("GET", kRepository, std::vector<ReplayResponse>{{500, {}, "{}"}, repository_});
+  }
+  // The next GraphQL queries answer after these delays (0: at once) or with these statuses
+  // (200: the answer), in order; then at once with the answer.
+  void ScriptGraphQL(std::vector<std::pair<std::chrono::milliseconds, int>> script) {
+    std::lock_guard lock(mu_);
+    graphql_script_.assign(script.begin(), script.end());
+  }
 
   // A GraphQL batch's answer: acme/mono's facts and files for every alias that names it.
   std::optional<ReplayResponse> GraphQL(const std::string& body) {
@@ -123,6 +166,11 @@ class SharingFixture {
     nlohmann::json data = {
         {"rateLimit", {{"cost", 1}, {"remaining", 4999}, {"resetAt", "2030-01-01T00:00:00Z"}}}};
     std::lock_guard lock(mu_);
+    std::pair<std::chrono::milliseconds, int> scripted{0ms, 200};
+    if (!graphql_script_.empty()) {
+      scripted = graphql_script_.front();
+      graphql_script_.pop_front();
+    }
     batches_.push_back(0);
     for (int i = 0; variables.contains(fmt::format("o{}", i)); ++i) {
       batches_.back()++;
@@ -151,7 +199,10 @@ class SharingFixture {
       }
       data[alias] = repo;
     }
-    return ReplayResponse{200, {}, nlohmann::json{{"data", data}}.dump()};
+    if (scripted.second != 200) return ReplayResponse{scripted.second, {}, "<html>timed out</html>"};
+    ReplayResponse answer{200, {}, nlohmann::json{{"data", data}}.dump()};
+    answer.delay = scripted.first;
+    return answer;
   }
   int FactsReads() {
     std::lock_guard lock(mu_);
@@ -168,7 +219,7 @@ class SharingFixture {
     return github_.Hits("GET", std::string(kRepository) + "/contributors?per_page=1&anon=true");
   }
   core::ManualClock& clock() { return clock_; }
-  store::PackageStore& store() { return *store_; }
+  store::PackageStore& store() { return *processes_[0]->store; }
 
  private:
   // First, so that they outlive the replay server and the handler that use them.
@@ -178,13 +229,14 @@ class SharingFixture {
   std::map<std::string, std::string> files_;  // path in acme/mono -> text
   std::vector<int> batches_;                  // aliases in each GraphQL query
   int facts_reads_ = 0;                       // aliases that asked for the repository's facts
+  std::deque<std::pair<std::chrono::milliseconds, int>> graphql_script_;
+  std::string token_;
+  pipeline::RepositorySharing sharing_;
+  ReplayResponse repository_;  // acme/mono over REST
   testing::TempDir dir_;
-  testing::ReplayServer github_{2};
+  testing::ReplayServer github_{4};
   core::ManualClock clock_;
-  net::BeastHttpClient http_;
-  github::GitHubClient client_;
-  std::unique_ptr<store::PackageStore> store_;
-  std::unique_ptr<pipeline::RepositoryStageHandler> handler_;
+  std::vector<std::unique_ptr<StageProcess>> processes_;
 };
 
 github::RepositoryFacts FactsOf(const pipeline::StageResult& result) {
@@ -303,5 +355,154 @@ TEST_CASE("with a token, work a user waits for goes out at once instead of waiti
   // The waiting feed package went along in the same query.
   REQUIRE(feed.wait_for(30s) == std::future_status::ready);
   CHECK(FactsOf(feed.get()).manifest.declared_name == "feed-pkg");
+  CHECK(f.Batches() == std::vector<int>{1});
+}
+
+namespace {
+
+// Waits (bounded) until `condition` holds: an event the test must see before going on.
+template <typename Condition>
+void AwaitEvent(Condition condition) {
+  for (int i = 0; i < 3000 && !condition(); ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(condition());
+}
+
+}  // namespace
+
+TEST_CASE("work a user waits for does not wait on a regular read of the same repository", "[pipeline]") {
+  SharingFixture f(24h);
+  f.AddPackage("feed-first");
+  f.AddPackage("user-second");
+  f.Prioritize("user-second");
+  f.DelayRepositoryReads({3s});  // the regular read is stalled upstream
+  auto feed = f.Start("feed-first");
+  AwaitEvent([&] { return f.RepositoryReads() == 1; });
+  auto user = f.Start("user-second");
+  REQUIRE(user.wait_for(30s) == std::future_status::ready);
+  CHECK(feed.wait_for(0s) == std::future_status::timeout);  // still on its stalled read
+  CHECK(FactsOf(user.get()).manifest.declared_name == "user-second");
+  CHECK(f.RepositoryReads() == 2);  // a read of its own
+  CHECK(FactsOf(feed.get()).manifest.declared_name == "feed-first");
+}
+
+TEST_CASE("with a token, work a user waits for does not wait on a regular batch reading its repository",
+          "[pipeline]") {
+  SharingFixture f(24h, "test-token", /*batch_wait=*/0ms);
+  f.AddPackage("feed-first");
+  f.AddPackage("user-second");
+  f.Prioritize("user-second");
+  f.ScriptGraphQL({{3s, 200}});  // the regular batch is slow
+  auto feed = f.Start("feed-first");
+  AwaitEvent([&] { return f.Batches().size() == 1; });
+  auto user = f.Start("user-second");
+  REQUIRE(user.wait_for(30s) == std::future_status::ready);
+  CHECK(feed.wait_for(0s) == std::future_status::timeout);
+  CHECK(FactsOf(user.get()).manifest.declared_name == "user-second");
+  CHECK(FactsOf(feed.get()).manifest.declared_name == "feed-first");
+  CHECK(f.Batches() == std::vector<int>{1, 1});
+  CHECK(f.FactsReads() == 2);  // the user's batch read the facts itself
+}
+
+TEST_CASE("two processes on one database read a repository once: the second waits for the first's read",
+          "[pipeline]") {
+  SharingFixture f(24h);
+  int other = f.AddProcess();
+  for (const char* name : {"here", "there"}) f.AddPackage(name);
+  f.DelayRepositoryReads({2s});
+  auto here = f.Start("here");  // this process claims the read
+  AwaitEvent([&] { return f.RepositoryReads() == 1; });
+  pipeline::StageResult there = f.Run("there", other);
+  REQUIRE(there.kind == pipeline::StageResult::Kind::kPostpone);  // not an attempt: back soon
+  REQUIRE(there.retry_after);
+  CHECK(*there.retry_after >= 500ms);
+  CHECK(*there.retry_after <= 5s);
+  CHECK(f.RepositoryReads() == 1);
+  core::Millis read_at = FactsOf(here.get()).read_at;
+  // The facts are stored: the other process takes them without a read of its own.
+  github::RepositoryFacts facts = FactsOf(f.Run("there", other));
+  CHECK(f.RepositoryReads() == 1);
+  CHECK(facts.read_at == read_at);
+  CHECK(facts.manifest.declared_name == "there");
+}
+
+TEST_CASE("a claim on a repository's read ends with a failed read and lapses after two minutes",
+          "[pipeline]") {
+  SharingFixture f(24h);
+  int other = f.AddProcess();
+  for (const char* name : {"here", "there", "elsewhere"}) f.AddPackage(name);
+
+  // A process that died while reading: its claim holds the others until it lapses.
+  core::Millis now = f.clock().NowMillis();
+  REQUIRE(
+      f.store().ClaimRepositoryReadsSync({"github.com/acme/mono"}, "dead-process", now + 120'000, now).ok());
+  CHECK(f.Run("there", other).kind == pipeline::StageResult::Kind::kPostpone);
+  f.clock().Advance(120'000);  // at the claim's end: still held
+  CHECK(f.Run("there", other).kind == pipeline::StageResult::Kind::kPostpone);
+  CHECK(f.RepositoryReads() == 0);
+  f.clock().Advance(1);  // past it: this process reads
+  CHECK(FactsOf(f.Run("there", other)).stars == 900);
+  CHECK(f.RepositoryReads() == 1);
+
+  // A read that fails lets go of its claim at once: the other process need not wait.
+  f.clock().Advance(24 * 3'600'000);  // stale again
+  f.FailNextRepositoryRead();
+  CHECK(f.Run("here").kind == pipeline::StageResult::Kind::kRetry);
+  CHECK(FactsOf(f.Run("elsewhere", other)).stars == 900);
+  CHECK(f.RepositoryReads() == 2);  // the failed read and this one (the counts start again)
+}
+
+TEST_CASE("with a token, a query GitHub gave up on (502) is asked again in halves; an answer grows it back",
+          "[pipeline]") {
+  SharingFixture f(24h, "test-token", /*batch_wait=*/std::chrono::minutes(10), /*graphql_batch=*/8);
+  f.ScriptGraphQL({{0ms, 502}});
+  std::vector<std::string> first, second;
+  for (int i = 0; i < 8; ++i) {
+    first.push_back(fmt::format("first-{}", i));
+    f.AddPackage(first.back(), first.back());  // eight repositories (none exists)
+  }
+  for (int i = 0; i < 4; ++i) {
+    second.push_back(fmt::format("second-{}", i));
+    f.AddPackage(second.back(), second.back());
+  }
+  auto run_all = [&](const std::vector<std::string>& names) {
+    std::vector<std::future<pipeline::StageResult>> running;
+    for (const std::string& name : names) running.push_back(f.Start(name));
+    std::vector<pipeline::StageResult> results;
+    for (auto& r : running) {
+      REQUIRE(r.wait_for(30s) == std::future_status::ready);  // a full batch goes without waiting
+      results.push_back(r.get());
+    }
+    return results;
+  };
+  // Eight fill the batch; GitHub gives up on the query: every package tries again later.
+  for (const pipeline::StageResult& r : run_all(first)) {
+    CHECK(r.kind == pipeline::StageResult::Kind::kRetry);
+    CHECK_THAT(r.error, Catch::Contains("gave up"));
+  }
+  // Now four fill a batch, and are answered.
+  std::vector<std::string> half(first.begin(), first.begin() + 4);
+  for (const pipeline::StageResult& r : run_all(half))
+    CHECK(FactsOf(r).status == github::RepositoryStatus::kNotFound);
+  // Back to eight.
+  std::vector<std::string> rest(first.begin() + 4, first.end());
+  rest.insert(rest.end(), second.begin(), second.end());
+  for (const pipeline::StageResult& r : run_all(rest))
+    CHECK(FactsOf(r).status == github::RepositoryStatus::kNotFound);
+  CHECK(f.Batches() == std::vector<int>{8, 4, 8});
+}
+
+TEST_CASE("with a token, a repository another process is reading stays out of the batch, except for a user",
+          "[pipeline]") {
+  SharingFixture f(24h, "test-token", /*batch_wait=*/0ms);
+  for (const char* name : {"feed-pkg", "user-pkg"}) f.AddPackage(name);
+  f.Prioritize("user-pkg");
+  core::Millis now = f.clock().NowMillis();
+  REQUIRE(
+      f.store().ClaimRepositoryReadsSync({"github.com/acme/mono"}, "other-process", now + 120'000, now).ok());
+  pipeline::StageResult feed = f.Run("feed-pkg");
+  CHECK(feed.kind == pipeline::StageResult::Kind::kPostpone);
+  CHECK(f.Batches().empty());
+  // A user does not wait for another process's read.
+  CHECK(FactsOf(f.Run("user-pkg")).manifest.declared_name == "user-pkg");
   CHECK(f.Batches() == std::vector<int>{1});
 }

@@ -39,11 +39,11 @@ TEST_CASE("opening applies migrations once and keeps data across reopen", "[stor
   core::ManualClock clock;
   {
     auto s = OpenStore(dir.File("a.db"), clock);
-    CHECK(s->SchemaVersion() == 6);
+    CHECK(s->SchemaVersion() == 7);
     REQUIRE(s->EnqueueSync({Npm("left-pad")}).ok());
   }
   auto s = OpenStore(dir.File("a.db"), clock);
-  CHECK(s->SchemaVersion() == 6);
+  CHECK(s->SchemaVersion() == 7);
   auto rec = s->Get(Npm("left-pad"));
   REQUIRE(rec.ok());
   REQUIRE(rec->has_value());
@@ -61,7 +61,7 @@ TEST_CASE("opening one new database from many threads at once migrates it once",
   for (int i = 0; i < 4; ++i)
     openers.emplace_back([&] {
       auto s = store::PackageStore::Open({.path = dir.File("race.db"), .read_connections = 1}, clock);
-      if (s.ok() && (*s)->SchemaVersion() == 6) opened++;
+      if (s.ok() && (*s)->SchemaVersion() == 7) opened++;
       std::lock_guard lock(mu);
       if (!s.ok()) errors += s.status().message() + "\n";
     });
@@ -76,12 +76,12 @@ TEST_CASE("reads see writes committed after earlier reads on the same connection
   auto s = store::PackageStore::Open({.path = dir.File("snap.db"), .read_connections = 1}, clock);
   REQUIRE(s.ok());
   auto& db = **s;
-  CHECK(db.SchemaVersion() == 6);                  // a one-row read
+  CHECK(db.SchemaVersion() == 7);                  // a one-row read
   CHECK_FALSE(db.Get(Npm("later"))->has_value());  // a read that finds nothing
   REQUIRE(db.EnqueueSync({Npm("later")}).ok());
   CHECK(db.Get(Npm("later"))->has_value());  // must not read an old snapshot
   CHECK(db.CountByState()->at(PackageState::kPendingRegistry) == 1);
-  CHECK(db.SchemaVersion() == 6);
+  CHECK(db.SchemaVersion() == 7);
   REQUIRE(db.EnqueueSync({Npm("later-still")}).ok());
   CHECK(db.CountByState()->at(PackageState::kPendingRegistry) == 2);
 }
@@ -364,7 +364,7 @@ INSERT INTO package_facts VALUES (7, 'registry', 3, '{"a":1}', 1), (7, 'score', 
   sqlite3_close(raw);
 
   auto s = OpenStore(dir.File("v2.db"), clock);
-  CHECK(s->SchemaVersion() == 6);
+  CHECK(s->SchemaVersion() == 7);
   auto facts = s->GetFacts(Npm("kept"));
   REQUIRE(facts.ok());
   REQUIRE(facts->size() == 2);
@@ -507,4 +507,28 @@ TEST_CASE("a package being refreshed keeps its last report in the compacted stat
   CHECK(state->packages[0].state == PackageState::kComplete);
   CHECK(state->packages[0].generation == 1);
   CHECK(*state->packages[0].score == 9);
+}
+
+TEST_CASE("repository read claims: one owner at a time, until they end or lapse", "[store]") {
+  testing::TempDir dir;
+  core::ManualClock clock;
+  auto opened = store::PackageStore::Open({.path = dir.File("claims.db")}, clock);
+  REQUIRE(opened.ok());
+  store::PackageStore& s = **opened;
+  const std::string a = "github.com/acme/a", b = "github.com/acme/b";
+  auto claim = [&](std::vector<std::string> keys, const std::string& owner, core::Millis until,
+                   core::Millis now) {
+    auto r = s.ClaimRepositoryReadsSync(std::move(keys), owner, until, now);
+    REQUIRE(r.ok());
+    return *r;
+  };
+  CHECK(claim({a, b}, "one", 1000, 0) == std::vector<core::Millis>{0, 0});
+  CHECK(claim({a}, "two", 2000, 500) == std::vector<core::Millis>{1000});   // held: the holder's end
+  CHECK(claim({a}, "two", 2000, 1000) == std::vector<core::Millis>{1000});  // at its end: still held
+  CHECK(claim({a}, "one", 1500, 999) == std::vector<core::Millis>{0});      // the holder again: extended
+  CHECK(claim({a}, "two", 2500, 1501) == std::vector<core::Millis>{0});     // lapsed: taken over
+  // Ending: only the owner's claims go.
+  REQUIRE(s.EndRepositoryReadsSync({a, b}, "one").ok());
+  CHECK(claim({a}, "three", 3000, 1600) == std::vector<core::Millis>{2500});  // two's claim stays
+  CHECK(claim({b}, "three", 3000, 1600) == std::vector<core::Millis>{0});     // one's went
 }

@@ -57,8 +57,9 @@ class GitHubClient {
   // With a token: one POST /graphql reading `entries` (graphql_batch.hpp). The answer is
   // per repository; the whole call fails with ResourceExhausted while the budget is spent
   // (RATE_LIMITED in the answer, or a secondary limit: 403/429 with Retry-After; the stage
-  // then holds its work as for REST) and with Unavailable for 5xx, timeouts and bodies that
-  // are not GraphQL answers.
+  // then holds its work as for REST), with DeadlineExceeded when GitHub gave up on the
+  // query in its time limit (502, 504: not retried, the caller asks less) and with
+  // Unavailable for other 5xx, timeouts and bodies that are not GraphQL answers.
   void FetchBatch(std::vector<BatchEntry> entries, std::function<void(core::Result<BatchAnswer>)> done,
                   bool urgent = false);
   bool HasToken() const { return !options_.token.empty(); }

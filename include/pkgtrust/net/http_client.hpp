@@ -32,6 +32,9 @@ struct HttpRequest {
   std::size_t max_body_bytes = 64u << 20;     // after decompression
   int max_attempts = 4;                       // 1: no retry
   bool retry_429 = true;                      // false: the caller handles rate limits itself (GitHub)
+  // false: a 502 or 504 (the upstream gave up in its own time limit) goes back to the caller
+  // at once, which asks less next time (GitHub GraphQL batches)
+  bool retry_gateway_timeout = true;
   bool urgent = false;  // a user is waiting: first in line for a connection to a busy host
 };
 

@@ -45,9 +45,22 @@ class RegistryStageHandler final : public StageHandler {
 // right now wait for that one read (one flight per repository in this process). The
 // package's "repository" fact is the shared facts (with their `read_at`) and its manifest.
 //
+// Processes sharing the database read a repository once too: a process claims the read in
+// the store (`repository_reads`) and the others postpone their packages until the facts are
+// stored or the claim expires (kRepositoryReadClaim).
+//
+// Work a user waits for never waits on a regular read: it reads the repository itself (in
+// its own flight, claim or no claim), so a read stalled behind a rate limit or a slow
+// batch delays only regular work.
+//
 // With a GitHub token, the reads go out in GraphQL batches (graphql_batch.hpp): the facts of
 // up to `graphql_batch` repositories and every waiting package's manifest in one query. A
 // batch waits at most `batch_wait` to fill; one with work a user waits for goes at once.
+// When GitHub gives up on a query in its time limit (HTTP 502 or 504) the next batches are
+// half as large (down to one repository); each batch answered doubles the size again, up
+// to `graphql_batch`.
+inline constexpr std::chrono::minutes kRepositoryReadClaim{2};
+
 struct RepositorySharing {
   std::chrono::milliseconds repository_ttl{std::chrono::hours(24)};  // 0: every package reads again
   int graphql_batch = 50;                                            // 0: REST, one repository at a time
@@ -82,6 +95,13 @@ class RepositoryStageHandler final : public StageHandler {
   // Stamps a fresh read (read_at now, no package's manifest or subdirectory) and stores it
   // as the repository's shared row.
   void StoreShared(const std::string& key, github::RepositoryFacts& facts);
+  // Claims the reads of `keys` across processes; for each key, 0 when this process may read
+  // it, else how long another process still holds it. A store error claims everything
+  // (one read too many costs less than a stalled package).
+  std::vector<std::chrono::milliseconds> ClaimReads(const std::vector<std::string>& keys);
+  void EndReads(std::vector<std::string> keys);
+  // The Postpone for a package whose repository another process is reading.
+  static StageResult WaitForOtherProcess(std::chrono::milliseconds held);
 
   // --- GraphQL batches (with a token)
   struct BatchRequest {
@@ -104,13 +124,16 @@ class RepositoryStageHandler final : public StageHandler {
   store::PackageStore& store_;
   RepositorySharing sharing_;
   const core::Clock& clock_;
+  std::string owner_;  // this handler's name in repository_reads: host, pid and a random part
   std::mutex flights_mu_;
-  std::map<std::string, std::vector<SharedDone>> flights_;  // repository key -> waiting packages
+  // Repository key (with "#urgent" for the flights of work a user waits for) -> waiting packages.
+  std::map<std::string, std::vector<SharedDone>> flights_;
 
   std::mutex batch_mu_;
   std::condition_variable batch_cv_;
   std::deque<BatchRequest> pending_;
-  std::set<std::string> reading_;  // repositories whose facts a batch in flight is reading
+  std::multiset<std::string> reading_;  // repositories whose facts batches in flight are reading
+  int batch_limit_ = 0;                 // repositories per query now (halved after a 502/504)
   bool stopping_ = false;
   std::thread batcher_;
 };

@@ -226,6 +226,14 @@ class PackageStore {
   core::Result<std::optional<StoredRepository>> GetRepository(const std::string& key);
   // Stores (replaces) a repository's facts.
   core::Status PutRepositorySync(StoredRepository repository);
+  // Claims the reads of `keys` for `owner` until `until` (one transaction): a key is
+  // claimed when nobody holds it, its claim expired before `now`, or `owner` holds it
+  // already. Returns, for each key in order, 0 when claimed or the other holder's `until`.
+  core::Result<std::vector<core::Millis>> ClaimRepositoryReadsSync(std::vector<std::string> keys,
+                                                                   std::string owner, core::Millis until,
+                                                                   core::Millis now);
+  // Lets go of `owner`'s claims on `keys` (another owner's claim stays).
+  core::Status EndRepositoryReadsSync(std::vector<std::string> keys, std::string owner);
   // Every advisory naming the package, withdrawn ones included, by id.
   core::Result<std::vector<Advisory>> FindAdvisories(const core::PackageKey& key);
   int SchemaVersion();
