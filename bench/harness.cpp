@@ -31,6 +31,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "pkgtrust/core/percent_encoding.hpp"
@@ -269,11 +270,12 @@ class Upstream {
       std::size_t slash = rest.find('/');
       std::string repo = rest.substr(0, slash);
       std::string section = slash == std::string::npos ? "" : rest.substr(slash);
-      if (section.empty()) return answer(Fill(repo_, {{"@@REPO@@", repo}}), repo);
-      if (section == "/contributors") return answer(contributors_, repo);
-      if (section == "/tags") return answer(tags_, repo);
-      if (section == "/releases") return answer(releases_, repo);
-      if (section == "/stats/commit_activity") return answer(commit_activity_, repo);
+      std::string exempt = OnDemandRepository(repo) ? "ondemand-" + repo : repo;  // see answer()
+      if (section.empty()) return answer(Fill(repo_, {{"@@REPO@@", repo}}), exempt);
+      if (section == "/contributors") return answer(contributors_, exempt);
+      if (section == "/tags") return answer(tags_, exempt);
+      if (section == "/releases") return answer(releases_, exempt);
+      if (section == "/stats/commit_activity") return answer(commit_activity_, exempt);
       // The package's manifest, declaring the package whose packument named this repository
       // (in a pool, the one in that folder of the monorepo).
       constexpr std::string_view kPackages = "/contents/packages/";
@@ -282,14 +284,14 @@ class Upstream {
         std::string owner = PackageOf(repo, folder);
         if (owner.empty()) return std::nullopt;
         return answer(ContentsAnswer(section.substr(10), json{{"name", owner}, {"version", "1.3.0"}}.dump()),
-                      repo);
+                      owner);
       }
       std::string name = PackageOf(repo, "");
       if (section == "/contents/package.json" && !name.empty())
         return answer(ContentsAnswer(section.substr(10), json{{"name", name}, {"version", "1.3.0"}}.dump()),
-                      repo);
+                      exempt);
       if (section == "/contents/pyproject.toml" && !name.empty())
-        return answer(ContentsAnswer(section.substr(10), "[project]\nname = \"" + name + "\"\n"), repo);
+        return answer(ContentsAnswer(section.substr(10), "[project]\nname = \"" + name + "\"\n"), exempt);
       return std::nullopt;
     }
     if (path.size() > 1 && path.find('/', 1) == std::string::npos) {
@@ -368,6 +370,13 @@ class Upstream {
     std::lock_guard lock(names_mu_);
     package_of_repo_.emplace(repo + "|" + folder, name);
     package_of_repo_.emplace(repo + "|", name);  // the root declares the first package seen
+    if (name.starts_with("ondemand-")) ondemand_repos_.insert(repo);
+  }
+  // A repository an on-demand package declares: its requests are the on-demand package's
+  // own (in a pool, feed packages share them), so they get no injected faults.
+  bool OnDemandRepository(const std::string& repo) const {
+    std::lock_guard lock(names_mu_);
+    return ondemand_repos_.contains(repo);
   }
   std::string PackageOf(const std::string& repo, const std::string& folder) const {
     std::lock_guard lock(names_mu_);
@@ -380,6 +389,7 @@ class Upstream {
   mutable std::atomic<std::int64_t> github_points_{0};
   mutable std::mutex names_mu_;
   mutable std::unordered_map<std::string, std::string> package_of_repo_;  // repository -> package name
+  mutable std::unordered_set<std::string> ondemand_repos_;
   testing::ReplayServer server_;
   std::string npm_, pypi_, repo_, contributors_, tags_, releases_, commit_activity_, tags_graphql_,
       repo_graphql_;
