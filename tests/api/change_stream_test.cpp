@@ -3,10 +3,14 @@
 // subscriber that stops reading while others keep receiving.
 #include "pkgtrust/api/change_stream.hpp"
 
-#include <catch2/catch.hpp>
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <boost/asio.hpp>
+#include <catch2/catch.hpp>
 #include <future>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -17,11 +21,7 @@
 #include "pkgtrust/api/api.hpp"
 #include "pkgtrust/bus/memory_transport.hpp"
 #include "pkgtrust/pipeline/pipeline.hpp"
-#include <boost/asio.hpp>
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+#include "support/loopback_socket.hpp"
 #include "support/sse_client.hpp"
 #include "support/test_support.hpp"
 
@@ -288,12 +288,6 @@ TEST_CASE("a subscriber that stops reading does not hold up the others", "[api][
 
 namespace {
 
-int FreePort() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor probe(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return probe.local_endpoint().port();
-}
-
 // `pkgtrust watch --json --max-events MAX` against 127.0.0.1:port, its output in files.
 pid_t SpawnWatch(int port, const std::string& out_path, const std::string& err_path, const char* max_events) {
   std::string url = fmt::format("http://127.0.0.1:{}", port);
@@ -331,7 +325,7 @@ int WaitExit(pid_t pid) {
 TEST_CASE("pkgtrust watch says why it retries in plain words, and Ctrl-C ends it quietly with 0",
           "[api][changes]") {
   testing::TempDir dir;
-  int port = FreePort();
+  int port = testing::FreeLoopbackPort();
   // Nobody listens: it retries, naming the error without Boost's source locations.
   pid_t refused = SpawnWatch(port, dir.File("r.out"), dir.File("r.err"), "0");
   REQUIRE(testing::WaitUntil(
@@ -360,12 +354,7 @@ TEST_CASE("pkgtrust watch says why it retries in plain words, and Ctrl-C ends it
 TEST_CASE("pkgtrust watch prints the state and the changes, and resumes after the server restarts",
           "[api][changes]") {
   testing::TempDir dir;
-  int port;
-  {
-    boost::asio::io_context ioc;
-    boost::asio::ip::tcp::acceptor probe(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    port = probe.local_endpoint().port();
-  }
+  int port = testing::FreeLoopbackPort();
   std::string db = dir.File("watch.db");
   auto sut = std::make_unique<StreamUnderTest>(api::ChangeFeedConfig{}, db, port);
   sut->Finish("w", 3);  // offsets 1-3: the state

@@ -81,3 +81,30 @@ TEST_CASE("a malformed String.Array attribute does not match and does not crash"
   attrs.Set("k", {bus::AttributeType::kNumber, "not-a-number"});
   CHECK_FALSE(policy->Matches(attrs));
 }
+
+TEST_CASE("numeric bounds: >= and <= include their bound, > and < exclude it, on both sides",
+          "[bus][filter]") {
+  auto matches = [](const std::string& condition, const std::string& value) {
+    auto policy = bus::FilterPolicy::Parse(R"({"score": [{"numeric": )" + condition + "}]}");
+    REQUIRE(policy.ok());
+    bus::Attributes attrs;
+    attrs.Set("score", {bus::AttributeType::kNumber, value});
+    return policy->Matches(attrs);
+  };
+  CHECK(matches(R"([">=", 5])", "5"));
+  CHECK_FALSE(matches(R"([">=", 5])", "4.99"));
+  CHECK_FALSE(matches(R"([">", 5])", "5"));
+  CHECK(matches(R"([">", 5])", "5.01"));
+  CHECK(matches(R"(["<=", 5])", "5"));
+  CHECK_FALSE(matches(R"(["<=", 5])", "5.01"));
+  CHECK_FALSE(matches(R"(["<", 5])", "5"));
+  CHECK(matches(R"(["<", 5])", "4.99"));
+  CHECK(matches(R"(["=", 5])", "5"));
+  CHECK_FALSE(matches(R"(["=", 5])", "5.01"));
+  // A range: both ends pinned.
+  CHECK(matches(R"([">=", 0, "<", 4])", "0"));
+  CHECK_FALSE(matches(R"([">=", 0, "<", 4])", "4"));
+  CHECK(matches(R"([">=", 0, "<", 4])", "3.99"));
+  CHECK_FALSE(matches(R"([">", 0, "<=", 4])", "0"));
+  CHECK(matches(R"([">", 0, "<=", 4])", "4"));
+}

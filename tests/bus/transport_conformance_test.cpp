@@ -190,6 +190,7 @@ TEST_CASE("every transport wakes a waiting receiver on publish and on interrupt"
         woke = true;
       });
       std::this_thread::sleep_for(300ms);
+      CHECK_FALSE(woke.load());  // still waiting: nothing to receive yet
       REQUIRE(transport.Publish("score_package", Work("wake", {{"priority", "2"}})).ok());
       CHECK(testing::WaitUntil([&] { return woke.load(); }, 30s));
       if (!woke) transport.Interrupt();
@@ -204,6 +205,7 @@ TEST_CASE("every transport wakes a waiting receiver on publish and on interrupt"
         woke = true;
       });
       std::this_thread::sleep_for(300ms);
+      CHECK_FALSE(woke.load());
       transport.Interrupt();
       CHECK(testing::WaitUntil([&] { return woke.load(); }, 30s));
       interrupted.join();

@@ -110,6 +110,18 @@ TEST_CASE("purls of unscored types or without a name are rejected with a reason"
   auto maven_without_group = core::ParsePurl("pkg:maven/slf4j-api");
   REQUIRE(maven_without_group.ok());
   CHECK_FALSE(core::PackageKeyFromPurl(*maven_without_group).ok());
+  // PyPI and crates.io names have no namespace: one is not silently dropped (that would make
+  // pkg:pypi/evil/requests the key of requests).
+  for (const char* text : {"pkg:pypi/evil/requests", "pkg:cargo/evil/serde"}) {
+    INFO(text);
+    auto purl = core::ParsePurl(text);
+    REQUIRE(purl.ok());
+    auto namespaced = core::PackageKeyFromPurl(*purl);
+    REQUIRE_FALSE(namespaced.ok());
+    CHECK_THAT(namespaced.status().message(), Catch::Contains("has no namespace"));
+  }
+  CHECK(core::PackageKeyFromPurl(*core::ParsePurl("pkg:pypi/requests")).ok());
+  CHECK(core::PackageKeyFromPurl(*core::ParsePurl("pkg:cargo/serde")).ok());
 }
 
 TEST_CASE("a purl is at most 4096 characters, as written and once encoded", "[core][purl]") {

@@ -13,12 +13,14 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "pkgtrust/core/package_name.hpp"
 #include "pkgtrust/store/package_store.hpp"
 #include "support/aws_account.hpp"
 #include "support/fauxqs_emulator.hpp"
 #include "support/http_test_client.hpp"
+#include "support/loopback_socket.hpp"
 #include "support/replay_server.hpp"
 #include "support/test_support.hpp"
 
@@ -27,12 +29,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 namespace {
-
-int FreePort() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor probe(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return probe.local_endpoint().port();
-}
 
 // Runs the pkgtrust binary with `args`, stderr and stdout to `log_path`; returns the pid.
 pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path) {
@@ -59,14 +55,6 @@ int RunToExit(const std::vector<std::string>& args, const std::string& log_path)
   int status = 0;
   waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-double Metric(const std::string& metrics, const std::string& name, const std::string& labels) {
-  std::istringstream in(metrics);
-  std::string prefix = name + "{" + labels + "}";
-  for (std::string line; std::getline(in, line);)
-    if (line.starts_with(prefix + " ")) return std::stod(line.substr(prefix.size() + 1));
-  return -1;
 }
 
 }  // namespace
@@ -97,7 +85,7 @@ TEST_CASE("two serve processes share one database and one set of SQS queues", "[
 
   // Both processes: the same database file, the same queues (one name prefix).
   std::string prefix = fmt::format("shared{}_", std::random_device{}() % 100000);
-  int ports[2] = {FreePort(), FreePort()};
+  int ports[2] = {testing::FreeLoopbackPort(), testing::FreeLoopbackPort()};
   std::string configs[2];
   for (int i = 0; i < 2; ++i) {
     std::string yaml = fmt::format(
@@ -191,21 +179,6 @@ TEST_CASE("two serve processes share one database and one set of SQS queues", "[
     REQUIRE(up);
   }
 
-  // 1,000 packages, in batches of 50, through both webhooks in turn.
-  constexpr int kPackages = 1000;
-  for (int batch = 0; batch < kPackages / 50; ++batch) {
-    json events = json::array();
-    for (int j = 0; j < 50; ++j)
-      events.push_back({{"name", fmt::format("shared-{}", batch * 50 + j)},
-                        {"version", "1.3.0"},
-                        {"created_date", "2026-11-20T10:00:00Z"},
-                        {"type", "npm"},
-                        {"schema_ver", "1.1"}});
-    auto r = clients[batch % 2]->Post("/v1/feeds/package-feeds", events.dump());
-    INFO(r.status << " " << r.body << r.error);
-    REQUIRE(r.status == 200);
-  }
-
   auto store = store::PackageStore::Open({.path = dir.File("shared.db")}, core::SystemClock::Instance());
   REQUIRE(store.ok());
   auto complete = [&]() -> std::int64_t {
@@ -214,30 +187,69 @@ TEST_CASE("two serve processes share one database and one set of SQS queues", "[
     auto it = counts->find(core::PackageState::kComplete);
     return it == counts->end() ? 0 : it->second;
   };
-  bool done = testing::WaitUntil([&] { return complete() == kPackages; }, 240s);
-  {
+  // Packages [first, first + count), in batches of 50, through the webhooks of `senders` in
+  // turn; then waits until every package sent so far is complete.
+  auto feed = [&](int first, int count, std::vector<int> senders) {
+    for (int batch = 0; batch < count / 50; ++batch) {
+      json events = json::array();
+      for (int j = 0; j < 50; ++j)
+        events.push_back({{"name", fmt::format("shared-{}", first + batch * 50 + j)},
+                          {"version", "1.3.0"},
+                          {"created_date", "2026-11-20T10:00:00Z"},
+                          {"type", "npm"},
+                          {"schema_ver", "1.1"}});
+      auto r = clients[senders[static_cast<std::size_t>(batch) % senders.size()]]->Post(
+          "/v1/feeds/package-feeds", events.dump());
+      INFO(r.status << " " << r.body << r.error);
+      REQUIRE(r.status == 200);
+    }
+    bool done = testing::WaitUntil([&] { return complete() == first + count; }, 240s);
     auto counts = (*store)->CountByState();
     std::string summary;
     if (counts.ok())
-      for (const auto& [state, n] : *counts) summary += fmt::format("{}={} ", core::PackageStateName(state), n);
+      for (const auto& [state, n] : *counts)
+        summary += fmt::format("{}={} ", core::PackageStateName(state), n);
     INFO("states: " << summary);
     INFO(logs());
     REQUIRE(done);
-  }
-
-  // Both did part of each stage's work.
-  double scored[2], fetched[2];
-  for (int i = 0; i < 2; ++i) {
+  };
+  // Each stage's completed messages in process i (0 before the first).
+  auto completed = [&](int i, const char* stage) {
     std::string metrics = clients[i]->Get("/metrics").body;
-    fetched[i] = Metric(metrics, "pkgtrust_stage_messages_total", R"(stage="registry",outcome="completed")");
-    scored[i] = Metric(metrics, "pkgtrust_stage_messages_total", R"(stage="scoring",outcome="completed")");
-  }
+    return std::max(0.0, testing::MetricValue(metrics, "pkgtrust_stage_messages_total",
+                                              fmt::format(R"(stage="{}",outcome="completed")", stage)));
+  };
+  // Only one process can receive: the other is stopped (SIGSTOP) once its last long poll
+  // (wait_time_seconds: 1) has ended, so nothing sent afterwards can be in its hands.
+  auto alone = [&](int running, int first, int count) {
+    int stopped = 1 - running;
+    REQUIRE(kill(pids[stopped], SIGSTOP) == 0);
+    std::this_thread::sleep_for(3s);
+    feed(first, count, {running});
+    REQUIRE(kill(pids[stopped], SIGCONT) == 0);
+  };
+
+  // Arranged shares: 200 packages with only process 0 receiving, then 200 with only process 1.
+  alone(0, 0, 200);
+  CHECK(completed(0, "registry") == 200);
+  CHECK(completed(1, "registry") == 0);
+  alone(1, 200, 200);
+  CHECK(completed(0, "registry") == 200);
+  CHECK(completed(1, "registry") == 200);
+  CHECK(completed(1, "scoring") == 200);
+
+  // Then 600 more with both receiving, sent through both webhooks in turn: every package is
+  // worked on by exactly one process in each stage, whichever it was.
+  constexpr int kPackages = 1000;
+  feed(400, 600, {0, 1});
+  double fetched[2] = {completed(0, "registry"), completed(1, "registry")};
+  double scored[2] = {completed(0, "scoring"), completed(1, "scoring")};
   INFO("registry " << fetched[0] << " + " << fetched[1] << ", scoring " << scored[0] << " + " << scored[1]);
-  CHECK(fetched[0] + fetched[1] >= kPackages);
-  CHECK(scored[0] + scored[1] >= kPackages);
+  CHECK(fetched[0] + fetched[1] == kPackages);
+  CHECK(scored[0] + scored[1] == kPackages);
   for (int i = 0; i < 2; ++i) {
-    CHECK(fetched[i] >= kPackages / 10);
-    CHECK(scored[i] >= kPackages / 10);
+    CHECK(fetched[i] >= 200);
+    CHECK(scored[i] >= 200);
   }
 
   (*store)->Close();

@@ -1,5 +1,8 @@
 #include "pkgtrust/net/http_client.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <future>
@@ -208,7 +211,16 @@ TEST_CASE("connections per host are capped; requests beyond wait their turn", "[
 
 TEST_CASE("an urgent request goes ahead of others waiting for a connection to the same host", "[net]") {
   ReplayServer server(2);
-  server.Add("GET", "/slow", ReplayResponse{.body = "ok", .delay = 50ms});
+  // The first request is held until the test lets it go: the others queue behind it for the
+  // one connection, whatever the machine's speed.
+  std::promise<void> gate;
+  std::shared_future<void> released = gate.get_future().share();
+  std::atomic<int> arrived{0};
+  server.SetGenerator([&](const std::string&, const std::string& target) -> std::optional<ReplayResponse> {
+    if (target != "/held") return std::nullopt;
+    if (arrived++ == 0) released.wait();
+    return ReplayResponse{.body = "ok"};
+  });
   auto config = FastRetries();
   config.max_connections_per_host = 1;
   net::BeastHttpClient client(config);
@@ -216,7 +228,7 @@ TEST_CASE("an urgent request goes ahead of others waiting for a connection to th
   std::vector<std::string> order;
   std::atomic<int> done{0};
   auto fetch = [&](const std::string& name, bool urgent) {
-    net::HttpRequest request = Req(server.BaseUrl() + "/slow");
+    net::HttpRequest request = Req(server.BaseUrl() + "/held");
     request.urgent = urgent;
     client.Fetch(std::move(request), [&, name](auto) {
       std::lock_guard lock(mu);
@@ -225,12 +237,15 @@ TEST_CASE("an urgent request goes ahead of others waiting for a connection to th
     });
   };
   for (int i = 0; i < 6; ++i) fetch("regular" + std::to_string(i), false);
-  REQUIRE(testing::WaitUntil([&] { return server.Hits("GET", "/slow") >= 1; }, 10s));
+  REQUIRE(testing::WaitUntil([&] { return arrived == 1; }, 30s));
   fetch("urgent", true);  // queued behind five regular requests
+  gate.set_value();
   REQUIRE(testing::WaitUntil([&] { return done == 7; }, 30s));
   std::lock_guard lock(mu);
+  INFO(fmt::format("{}", fmt::join(order, " ")));
   // The first regular request held the connection; the urgent one was next.
-  CHECK(order[1] == "urgent");
+  CHECK(order == std::vector<std::string>{"regular0", "urgent", "regular1", "regular2", "regular3",
+                                          "regular4", "regular5"});
 }
 
 TEST_CASE("unreachable hosts and bad URLs fail with the URL named", "[net]") {

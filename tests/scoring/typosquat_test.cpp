@@ -176,6 +176,21 @@ TEST_CASE("the popularity ratio: 10 times for most names, 100 times for listed o
   CHECK(LooksLike(Ecosystem::kNpm, "loadsh", 45'243'462) == "");
 }
 
+TEST_CASE("the short-name threshold: any one edit from 5 characters, only slips of the finger below",
+          "[scoring]") {
+  // 5 characters (react): a key far from the one meant is still a look-alike.
+  CHECK(LooksLike(Ecosystem::kNpm, "reapt") == "react");
+  CHECK(RuleOf(Ecosystem::kNpm, "reapt") == "substitution");
+  // 4 characters (glob): the same edit is not (short names are dense)...
+  CHECK(LooksLike(Ecosystem::kNpm, "glub").empty());
+  // ...but a neighbouring key is.
+  CHECK(LooksLike(Ecosystem::kNpm, "glib") == "glob");
+  // 3 characters are compared (vue), 2 never (ms): every 2-character string is one slip
+  // from several others.
+  CHECK(LooksLike(Ecosystem::kNpm, "vye") == "vue");
+  CHECK(LooksLike(Ecosystem::kNpm, "md").empty());
+}
+
 TEST_CASE("every name one edit from a popular one of 5+ characters is found", "[scoring]") {
   // 2,000 mutants of listed names, all found: the deletion index never misses a real match.
   std::mt19937 rng(11);

@@ -58,4 +58,15 @@ inline void WriteText(const std::string& path, const std::string& text) {
   out << text;
 }
 
+// The value of one sample in Prometheus text (`name{labels} value`; labels as written, ""
+// for none), or -1 when the sample is absent.
+inline double MetricValue(const std::string& metrics, const std::string& name,
+                          const std::string& labels = "") {
+  std::istringstream in(metrics);
+  std::string prefix = labels.empty() ? name + " " : name + "{" + labels + "} ";
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with(prefix)) return std::stod(line.substr(prefix.size()));
+  return -1;
+}
+
 }  // namespace pkgtrust::testing
