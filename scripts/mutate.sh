@@ -21,9 +21,28 @@ scratch=${MUTATE_DIR:-$root/build-mutate}
 timeout_seconds=${MUTATE_TIMEOUT:-600}
 mkdir -p "$scratch/src" "$scratch/logs"
 
-# The scratch copy: tracked and new files of the working tree (not what .gitignore drops),
-# with their times, so that only what changed since the last run is rebuilt.
-git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$scratch/src"
+# The scratch copy: tracked and new files of the working tree (not what .gitignore drops).
+# Only files whose content differs are written (and so get a new time): what changed since
+# the last run is rebuilt, and nothing else.
+git ls-files -z -co --exclude-standard | python3 -c '
+import os, shutil, sys
+target = sys.argv[1]
+for path in sys.stdin.buffer.read().decode().split("\0"):
+    if not path or not os.path.isfile(path):
+        continue
+    copy = os.path.join(target, path)
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        with open(copy, "rb") as f:
+            if f.read() == data:
+                continue
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(copy) or ".", exist_ok=True)
+    with open(copy, "wb") as f:
+        f.write(data)
+    shutil.copymode(path, copy)
+' "$scratch/src"
 # Without sanitizers: they would find nothing a failing test does not, at twice the cost.
 cmake -S "$scratch/src" -B "$scratch/build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPKGTRUST_SANITIZE=OFF \
   -DPKGTRUST_BUILD_BENCH=OFF >"$scratch/logs/cmake.log"

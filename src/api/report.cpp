@@ -66,8 +66,11 @@ json PackageSection(const json& registry) {
 // reads like an answer. `full_name` is then the repository the package declares.
 json RepositorySection(const json& repo) {
   std::string status = repo.value("status", "found");
+  // `read_at`: when the repository's shared facts this report used were read from GitHub
+  // (every package of the repository may use the same read).
   json out = {{"status", status},
               {"moved", repo.value("moved", false)},
+              {"read_at", TimeOrNull(repo.value("read_at", core::Millis{0}))},
               {"manifest", repo.value("manifest", json(nullptr))}};
   const char* facts[] = {"full_name", "stars",  "forks",   "open_issues",  "archived",          "fork",
                          "created",   "pushed", "license", "contributors", "commits_last_year", "tags",

@@ -222,6 +222,13 @@ TEST_CASE("a subscriber resumes after its last offset, and one too old gets a re
   Received again = Read(old, [](const Received& r) { return r.snapshot_end >= 0; });
   CHECK(again.snapshot.size() == 22);
   CHECK(again.snapshot_end == 22);
+  // Just below the oldest kept (18): nothing was missed, so no reset.
+  auto edge = sut.Subscribe("?offset=17");
+  Received e = Read(edge, [](const Received& r) { return r.changes.size() == 5; });
+  CHECK(e.snapshot.empty());
+  REQUIRE(e.changes.size() == 5);
+  CHECK(e.changes[0]["offset"] == 18);
+  CHECK(e.changes[4]["offset"] == 22);
 
   // A bad offset is a 400 naming it.
   auto bad = sut.Subscribe("?offset=abc");
@@ -237,7 +244,10 @@ TEST_CASE("filters apply to the state and to the changes", "[api][changes]") {
   auto low = sut.Subscribe("?score_below=2");
   auto npm_flagged = sut.Subscribe("?ecosystem=npm&flagged=true");
   auto prefix = sut.Subscribe("?prefix=npm-high-&score_above=7");
+  auto prefix_only = sut.Subscribe("?prefix=npm-low-");
   Received l = Read(low, [](const Received& r) { return r.snapshot_end >= 0; });
+  Received po = Read(prefix_only, [](const Received& r) { return r.snapshot_end >= 0; });
+  CHECK(po.snapshot.size() == 3);  // of the 8
   Received f = Read(npm_flagged, [](const Received& r) { return r.snapshot_end >= 0; });
   Received p = Read(prefix, [](const Received& r) { return r.snapshot_end >= 0; });
   CHECK(l.snapshot.size() == 5);

@@ -228,6 +228,7 @@ TEST_CASE("500 package-feeds events, one per POST, all reach complete with score
     CHECK(report["score"]["value"].is_number());
     CHECK(report["score"]["model_version"] == "pkgtrust-3");
     CHECK(report["flags"]["archived"] == true);  // the repository answered archived
+    CHECK(report["repository"]["read_at"].is_string());  // which read of the shared facts it used
   }
   // The upstream was asked once per package for its packument: no duplicate runs.
   int asked_once = 0;

@@ -149,6 +149,10 @@ TEST_CASE("ranges are evaluated in each ecosystem's own version order", "[scorin
   CHECK(go.Affects(Ecosystem::kGo, "v0.0.0-20200101000000-abcdefabcdef"));
   CHECK_FALSE(go.Affects(Ecosystem::kGo, "v1.20.0"));
   CHECK_FALSE(go.Affects(Ecosystem::kGo, "v2.0.0+incompatible"));
+  // From 0 to a fix: a version no order can place is not judged inside it.
+  CHECK_FALSE(go.Affects(Ecosystem::kGo, "not-a-version"));
+  CHECK_FALSE(
+      Range("SEMVER", {{"introduced", "0"}, {"fixed", "1.20.0"}}).Affects(Ecosystem::kNpm, "not-a-version"));
   // Introduced at 0 and never fixed: every version, also those no order can place.
   OsvAffected all = Range("SEMVER", {{"introduced", "0"}});
   CHECK(all.AllVersions());
@@ -195,6 +199,14 @@ TEST_CASE("a package is malicious as a whole only when every version or the late
   listed.versions = {"0.0.1"};
   only.advisories.push_back({"MAL-2026-15859", "", listed});
   CHECK(scoring::Score(only, kNow).malicious == "MAL-2026-15859");
+  // Every version named while the latest the registry names is not among them (a dist-tag
+  // pointing at a version its list lacks): still the whole package.
+  auto tagged = WithVersions(Ecosystem::kNpm, "evil-lib", {"1.0.0", "1.0.1"});
+  tagged.latest_version = "1.0.2";
+  OsvAffected both;
+  both.versions = {"1.0.0", "1.0.1"};
+  tagged.advisories.push_back({"MAL-9000-0003", "", both});
+  CHECK(scoring::Score(tagged, kNow).malicious == "MAL-9000-0003");
   // A version the registry no longer has is listed, and the package is not malicious for it.
   auto removed = WithVersions(Ecosystem::kNpm, "some-lib", {"1.0.0", "1.0.2"});
   OsvAffected gone;
