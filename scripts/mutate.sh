@@ -10,7 +10,9 @@
 #
 # Environment: MUTATE_DIR (the scratch folder, kept between runs so that rebuilds stay
 # incremental; default build-mutate/), MUTATE_TIMEOUT (seconds per test run, default 600).
-# Exit status: 0 when every entry run was caught, 1 when one survived or did not compile.
+# Before the entries, each test spec they name runs once without a bug: a spec that matches
+# no test or fails already makes its entries BROKEN rather than "caught".
+# Exit status: 0 when every entry run was caught, 1 when one survived or is broken.
 # Too slow for CI (a rebuild and a test run per entry): run it before resolving an issue
 # that touches a file the register lists.
 set -euo pipefail
@@ -79,14 +81,41 @@ if unknown:
 PY
 )
 
+# Each test spec once without a bug: a spec that matches no test, or tests that already fail,
+# would make every entry using it look caught.
+declare -A baseline
+while IFS=$'\t' read -r -u 3 id file tests find replace; do
+  [[ -n "${baseline[$tests]+set}" ]] && continue
+  log="$scratch/logs/baseline.$(printf '%s' "$tests" | md5sum | cut -c1-12).log"
+  if timeout "$timeout_seconds" "$scratch/build/tests/pkgtrust_tests" "$tests" >"$log" 2>&1 </dev/null; then
+    baseline[$tests]=ok
+  elif grep -q "No test cases matched" "$log"; then
+    baseline[$tests]="matches no test"
+  else
+    baseline[$tests]="fails without the bug: $log"
+  fi
+done 3<<<"$entries"
+
 caught=0 survived=0 broken=0 total=0
 survivors=()
-while IFS=$'\t' read -r id file tests find replace; do
+broken_entry() {  # id, reason
+  printf '%-9s %s (%s)\n' "BROKEN" "$1" "$2"
+  broken=$((broken + 1)) survivors+=("$1")
+}
+while IFS=$'\t' read -r -u 3 id file tests find replace; do
   total=$((total + 1))
   target="$scratch/src/$file"
+  if [[ "${baseline[$tests]}" != ok ]]; then
+    broken_entry "$id" "tests '$tests': ${baseline[$tests]}"
+    continue
+  fi
+  if [[ ! -f "$target" ]]; then
+    broken_entry "$id" "no file $file"
+    continue
+  fi
   cp "$target" "$scratch/original"
   # Applied only when the text occurs exactly once: an entry the code has outgrown says so.
-  if ! python3 - "$target" "$find" "$replace" <<'PY'; then
+  if ! python3 - "$target" "$find" "$replace" </dev/null <<'PY'; then
 import json, sys
 path, find, replace = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 text = open(path, encoding="utf-8").read()
@@ -95,23 +124,28 @@ if count != 1:
     sys.exit(f"the text to replace occurs {count} times in {path}")
 open(path, "w", encoding="utf-8").write(text.replace(find, replace))
 PY
-    printf '%-9s %s (register out of date)\n' "BROKEN" "$id"
-    broken=$((broken + 1)) survivors+=("$id")
+    broken_entry "$id" "register out of date"
     continue
   fi
-  if ! cmake --build "$scratch/build" --target pkgtrust_tests >"$scratch/logs/$id.build.log" 2>&1; then
-    printf '%-9s %s (does not compile: %s)\n' "BROKEN" "$id" "$scratch/logs/$id.build.log"
-    broken=$((broken + 1)) survivors+=("$id")
-  elif timeout "$timeout_seconds" "$scratch/build/tests/pkgtrust_tests" "$tests" \
-    >"$scratch/logs/$id.test.log" 2>&1; then
-    printf '%-9s %s (%s passed with the bug)\n' "SURVIVED" "$id" "$tests"
-    survived=$((survived + 1)) survivors+=("$id")
+  status=0
+  if ! cmake --build "$scratch/build" --target pkgtrust_tests >"$scratch/logs/$id.build.log" 2>&1 </dev/null; then
+    broken_entry "$id" "does not compile: $scratch/logs/$id.build.log"
   else
-    printf '%-9s %s\n' "caught" "$id"
-    caught=$((caught + 1))
+    timeout "$timeout_seconds" "$scratch/build/tests/pkgtrust_tests" "$tests" \
+      >"$scratch/logs/$id.test.log" 2>&1 </dev/null || status=$?
+    if ((status == 0)); then
+      printf '%-9s %s (%s passed with the bug)\n' "SURVIVED" "$id" "$tests"
+      survived=$((survived + 1)) survivors+=("$id")
+    elif ((status == 124)); then
+      printf '%-9s %s (the tests hung past %s s)\n' "caught" "$id" "$timeout_seconds"
+      caught=$((caught + 1))
+    else
+      printf '%-9s %s\n' "caught" "$id"
+      caught=$((caught + 1))
+    fi
   fi
   cp "$scratch/original" "$target"
-done <<<"$entries"
+done 3<<<"$entries"
 
 # Leave the scratch build matching the working tree.
 cmake --build "$scratch/build" --target pkgtrust_tests >"$scratch/logs/build.log" 2>&1 || true

@@ -245,7 +245,9 @@ void GitHubClient::FetchBatch(std::vector<BatchEntry> entries,
                                    done = std::move(done)](core::Result<net::HttpResponse> r) mutable {
     core::RunOn(
         options_.run_cpu_work, urgent, [this, batch, r = std::move(r), done = std::move(done)]() mutable {
-          if (!r.ok()) return done(r.status());
+          // Our own timeouts and a full connection pool are Unavailable: DeadlineExceeded
+          // says GitHub itself gave up on the query (below), and smaller queries follow.
+          if (!r.ok()) return done(core::Status::Unavailable(r.status().message()));
           if (NoteRateLimit(*r))
             return done(
                 core::Status::ResourceExhausted(fmt::format("GitHub rate limit spent (HTTP {})", r->status)));

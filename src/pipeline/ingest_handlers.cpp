@@ -87,7 +87,7 @@ StageResult RepositoryStageHandler::WaitForOtherProcess(std::chrono::millisecond
   // while reading is waited for until its claim lapses.
   return StageResult::Postpone(
       "another process is reading the repository; its facts will be used",
-      std::clamp<std::chrono::milliseconds>(held, std::chrono::milliseconds(500), std::chrono::seconds(5)));
+      std::clamp<std::chrono::milliseconds>(held, std::chrono::seconds(1), std::chrono::seconds(10)));
 }
 
 StageResult RepositoryStageHandler::Failed(const core::Status& status) const {
@@ -138,6 +138,7 @@ void RepositoryStageHandler::Handle(const WorkItem& item, std::function<void(Sta
     if (fresh) request.stored = std::move(stored);
     return Enqueue(std::move(request));
   }
+  bool claimed = false;
   if (!fresh && !urgent) {
     // The first package of this process to need the repository claims its read; while
     // another process holds it, the package comes back when that read should be stored.
@@ -146,9 +147,11 @@ void RepositoryStageHandler::Handle(const WorkItem& item, std::function<void(Sta
       std::lock_guard lock(flights_mu_);
       joining = flights_.contains(key);
     }
-    if (!joining)
+    if (!joining) {
       if (std::chrono::milliseconds held = ClaimReads({key})[0]; held.count() > 0)
         return done(WaitForOtherProcess(held));
+      claimed = true;
+    }
   }
   // The shared facts answer for the repository as the package names it (its subdirectory
   // decides where its manifest is looked for).
@@ -158,7 +161,7 @@ void RepositoryStageHandler::Handle(const WorkItem& item, std::function<void(Sta
     Finish(item, *shared, previous, std::move(done));
   };
   if (fresh) return use(std::move(*stored));
-  ReadShared(key, repo, std::move(stored), urgent, std::move(use));
+  ReadShared(key, repo, std::move(stored), urgent, claimed, std::move(use));
 }
 
 // --- GraphQL batches ----------------------------------------------------------------
@@ -227,14 +230,15 @@ void RepositoryStageHandler::BatchLoop() {
 }
 
 void RepositoryStageHandler::SendBatch(std::vector<BatchRequest> batch) {
-  // Across processes: the reads only regular work needs are claimed; a request whose
-  // repository another process is reading comes back when that read should be stored.
-  std::map<std::string, bool> needs_read;  // repository -> a user waits for it
+  // Across processes: the reads of a batch of regular work are claimed; a request whose
+  // repository another process is reading comes back when that read should be stored. A
+  // batch with work a user waits for claims nothing (a store write is not worth its wait).
+  bool carries_urgent =
+      std::any_of(batch.begin(), batch.end(), [](const BatchRequest& r) { return r.urgent; });
+  std::set<std::string> needs_read;
   for (const BatchRequest& r : batch)
-    if (!r.stored) needs_read[r.key] |= r.urgent;
-  std::vector<std::string> claim;
-  for (const auto& [key, urgent] : needs_read)
-    if (!urgent) claim.push_back(key);
+    if (!r.stored && !carries_urgent) needs_read.insert(r.key);
+  std::vector<std::string> claim(needs_read.begin(), needs_read.end());
   std::vector<std::chrono::milliseconds> held = ClaimReads(claim);
   std::map<std::string, std::chrono::milliseconds> refused;
   std::vector<std::string> claimed;
@@ -383,15 +387,22 @@ void RepositoryStageHandler::StoreShared(const std::string& key, github::Reposit
 
 void RepositoryStageHandler::ReadShared(const std::string& key, const core::RepositoryRef& repo,
                                         std::optional<github::RepositoryFacts> stored, bool urgent,
-                                        SharedDone done) {
+                                        bool claimed, SharedDone done) {
   // Work a user waits for has flights of its own: it never waits on a regular read that
   // may be stalled behind the rate limit.
   std::string flight = urgent ? key + "#urgent" : key;
+  bool first;
   {
     std::lock_guard lock(flights_mu_);
-    auto [it, first] = flights_.try_emplace(flight);
+    auto it = flights_.try_emplace(flight).first;
+    first = it->second.empty();
     it->second.push_back(std::move(done));
-    if (!first) return;  // a read of this repository is under way: wait for it
+  }
+  if (!first) {
+    // A read of this repository is under way: wait for it. A claim taken while it started
+    // is let go (its own may already have been).
+    if (claimed) EndReads({key});
+    return;
   }
   // Stored ETags make an unchanged repository cost no quota.
   auto previous = stored ? std::make_shared<github::RepositoryFacts>(std::move(*stored)) : nullptr;

@@ -235,6 +235,27 @@ TEST_CASE("a subscriber resumes after its last offset, and one too old gets a re
   CHECK_THAT(bad.Head(), Catch::Contains("400"));
 }
 
+TEST_CASE("an idle subscriber gets a heartbeat comment every changes.heartbeat, and no event",
+          "[api][changes]") {
+  api::ChangeFeedConfig config;
+  config.heartbeat = 200ms;
+  StreamUnderTest sut(config);
+  sut.Finish("beat", 1);
+  auto idle = sut.Subscribe("");
+  Received r = Read(idle, [](const Received& r) { return r.snapshot_end >= 0; });
+  REQUIRE(r.snapshot_end == 1);
+  int before = idle.comments();
+  std::optional<testing::SseEvent> event;
+  REQUIRE(testing::WaitUntil(
+      [&] {
+        event = idle.Next(100ms);  // nothing but comments arrive
+        return event.has_value() || idle.comments() >= before + 3;
+      },
+      30s));
+  CHECK_FALSE(event.has_value());
+  CHECK_FALSE(idle.closed());
+}
+
 TEST_CASE("filters apply to the state and to the changes", "[api][changes]") {
   StreamUnderTest sut;
   sut.Finish("npm-low-", 3, 1.0);

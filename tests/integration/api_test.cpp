@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -488,7 +489,8 @@ TEST_CASE("the server cuts off slow clients and oversized headers, and answers w
   slow.connect(endpoint);
   asio::write(slow, asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n")));
   boost::system::error_code ec;
-  std::string said = testing::ReadUntilClosed(slow, 60s, ec);  // until the server closes
+  // request_timeout is 1 s: the server closes well within ten.
+  std::string said = testing::ReadUntilClosed(slow, 10s, ec);
   CHECK(ec == asio::error::eof);
   CHECK(said.empty());
 
@@ -977,4 +979,62 @@ TEST_CASE("server.max_connections: connections beyond it are closed at once; a f
         return healthz(again).starts_with("HTTP/1.1 200");
       },
       30s));
+}
+
+TEST_CASE(
+    "a database that does not answer: the webhook says 503 store_unavailable, keeps nothing, then takes it",
+    "[api]") {
+  ServiceUnderTest sut;
+  sut.AddNpmPackage("after-the-lock");
+  sut.Start();
+  // Another connection holds the write lock (the service waits its busy timeout, 5 s).
+  sqlite3* holder = nullptr;
+  REQUIRE(sqlite3_open(sut.config().database.path.c_str(), &holder) == SQLITE_OK);
+  sqlite3_busy_timeout(holder, 30'000);
+  REQUIRE(sqlite3_exec(holder, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  auto refused = sut.client().Post("/v1/feeds/package-feeds?token=feed-secret", FeedEvent("after-the-lock"));
+  sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(holder);
+  INFO(refused.body);
+  CHECK(refused.status == 503);
+  CHECK(refused.Json()["error"]["code"] == "store_unavailable");
+  CHECK(refused.Header("retry-after") == "1");
+  auto kept = sut.service().store().Get({core::Ecosystem::kNpm, "after-the-lock"});
+  REQUIRE(kept.ok());
+  CHECK_FALSE(kept->has_value());  // nothing half-recorded: the publisher sends it again
+
+  auto again = sut.client().Post("/v1/feeds/package-feeds?token=feed-secret", FeedEvent("after-the-lock"));
+  CHECK(again.status == 200);
+  CHECK(again.Json()["accepted"] == 1);
+  CHECK(testing::WaitUntil([&] { return sut.Count(PackageState::kComplete) == 1; }, 60s));
+}
+
+TEST_CASE("the transport's counters reach /metrics by value: a message no queue takes", "[api]") {
+  ServiceUnderTest sut;
+  sut.Start();
+  auto unroutable = [&] {
+    return testing::MetricValue(sut.client().Get("/metrics").body, "pkgtrust_messages_unroutable_total");
+  };
+  CHECK(unroutable() == 0);
+  bus::Message message;
+  message.body = "{}";
+  message.attributes.SetString("priority", "3");  // no queue's filter policy takes priority 3
+  message.attributes.SetString("package_type", "npm");
+  REQUIRE(sut.service().transport().Publish("parse_registry", message).ok());
+  CHECK(unroutable() == 1);
+}
+
+TEST_CASE("a not_found answer is served for api.not_found_recheck_seconds, then the registry is asked again",
+          "[api]") {
+  for (auto [recheck, asked] : {std::pair{std::chrono::milliseconds(3600'000), 1}, std::pair{0ms, 2}}) {
+    DYNAMIC_SECTION("recheck after " << recheck.count() << " ms") {
+      ServiceUnderTest sut;
+      sut.upstream().Add("GET", "/nowhere-to-be-found", ReplayResponse{404, {}, R"({"error":"Not found"})"});
+      sut.config().api.not_found_recheck = recheck;
+      sut.Start();
+      CHECK(sut.client().Get("/v1/packages/npm/nowhere-to-be-found?wait=30").status == 404);
+      CHECK(sut.client().Get("/v1/packages/npm/nowhere-to-be-found?wait=30").status == 404);
+      CHECK(sut.upstream().Hits("GET", "/nowhere-to-be-found") == asked);
+    }
+  }
 }

@@ -4,6 +4,7 @@
 // TTL is not read again (both sides of the TTL, on a clock the test moves).
 #include <fmt/format.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <deque>
 #include <future>
@@ -60,6 +61,30 @@ struct StageProcess {
   std::unique_ptr<pipeline::RepositoryStageHandler> handler;
 };
 
+// How the fake GitHub answers the next read (REST: the repository; GraphQL: a query): held
+// until the test lets it go, after a delay, and with this status (200: the answer).
+struct Scripted {
+  std::shared_future<void> gate;  // valid: held until the promise is set
+  std::chrono::milliseconds delay{0};
+  int status = 200;
+};
+
+// A gate for Scripted: the test lets the held answer go with Release (or at the end).
+class Gate {
+ public:
+  Gate() : released_(promise_.get_future().share()) {}
+  ~Gate() { Release(); }
+  std::shared_future<void> future() const { return released_; }
+  void Release() {
+    if (!done_.exchange(true)) promise_.set_value();
+  }
+
+ private:
+  std::promise<void> promise_;
+  std::shared_future<void> released_;
+  std::atomic<bool> done_{false};
+};
+
 class SharingFixture {
  public:
   // Without a token the stage reads REST; with one, GraphQL batches (answered below from
@@ -70,15 +95,10 @@ class SharingFixture {
     AddProcess();
     github_.SetBodyGenerator(
         [this](const std::string& method, const std::string& target, const std::string& body) {
-          return method == "POST" && target == "/graphql" ? GraphQL(body) : std::nullopt;
+          if (method == "POST" && target == "/graphql") return GraphQL(body);
+          if (method == "GET" && target == kRepository) return RepositoryRead();
+          return std::optional<ReplayResponse>();
         });
-    ReplayResponse repo{200, {}, R"({"full_name":"acme/mono","stargazers_count":900,"forks_count":80,
-        "open_issues_count":12,"archived":false,"fork":false,"created_at":"2019-01-01T00:00:00Z",
-        "pushed_at":"2026-11-01T00:00:00Z","default_branch":"main","license":{"spdx_id":"MIT"}})"};
-    repo.delay = 300ms;  // long enough for the packages that ask meanwhile to find it in flight
-    repository_ = repo;
-    repository_.delay = 0ms;
-    github_.Add("GET", kRepository, repo);
     github_.Add("GET", std::string(kRepository) + "/contributors?per_page=1&anon=true",
                 ReplayResponse{200, {}, R"([{"login":"a","contributions":5}])"});
     github_.Add("GET", std::string(kRepository) + "/tags?per_page=100", ReplayResponse{200, {}, "[]"});
@@ -137,25 +157,42 @@ class SharingFixture {
   }
   pipeline::StageResult Run(const std::string& name, int process = 0) { return Start(name, process).get(); }
 
-  // The next REST reads of the repository answer after these delays, in order (then at once).
-  void DelayRepositoryReads(std::vector<std::chrono::milliseconds> delays) {
-    std::vector<ReplayResponse> responses;
-    for (auto delay : delays) {
-      ReplayResponse slow = repository_;
-      slow.delay = delay;
-      responses.push_back(slow);
-    }
-    responses.push_back(repository_);
-    github_.Add("GET", kRepository, responses);
+  // How the next REST reads of the repository answer, in order; then after 300 ms (long
+  // enough for packages that ask meanwhile to find the read in flight).
+  void ScriptRepositoryReads(std::vector<Scripted> script) {
+    std::lock_guard lock(mu_);
+    rest_script_.assign(script.begin(), script.end());
   }
-  void FailNextRepositoryRead() {
-    github_.Add("GET", kRepository, std::vector<ReplayResponse>{{500, {}, "{}"}, repository_});
-  }
-  // The next GraphQL queries answer after these delays (0: at once) or with these statuses
-  // (200: the answer), in order; then at once with the answer.
-  void ScriptGraphQL(std::vector<std::pair<std::chrono::milliseconds, int>> script) {
+  // How the next GraphQL queries answer, in order; then at once.
+  void ScriptGraphQL(std::vector<Scripted> script) {
     std::lock_guard lock(mu_);
     graphql_script_.assign(script.begin(), script.end());
+  }
+
+  // Counts an arrival and takes the next scripted answer (or `otherwise`); a held one
+  // blocks the replay server's thread until the test lets it go.
+  Scripted Arrive(int& arrivals, std::deque<Scripted>& script, Scripted otherwise) {
+    {
+      std::lock_guard lock(mu_);
+      arrivals++;
+      if (!script.empty()) {
+        otherwise = script.front();
+        script.pop_front();
+      }
+    }
+    if (otherwise.gate.valid()) otherwise.gate.wait();
+    return otherwise;
+  }
+
+  // The REST answer for acme/mono.
+  std::optional<ReplayResponse> RepositoryRead() {
+    Scripted scripted = Arrive(repository_reads_, rest_script_, {.delay = 300ms});
+    if (scripted.status != 200) return ReplayResponse{scripted.status, {}, "{}"};
+    ReplayResponse repo{200, {}, R"({"full_name":"acme/mono","stargazers_count":900,"forks_count":80,
+        "open_issues_count":12,"archived":false,"fork":false,"created_at":"2019-01-01T00:00:00Z",
+        "pushed_at":"2026-11-01T00:00:00Z","default_branch":"main","license":{"spdx_id":"MIT"}})"};
+    repo.delay = scripted.delay;
+    return repo;
   }
 
   // A GraphQL batch's answer: acme/mono's facts and files for every alias that names it.
@@ -165,12 +202,8 @@ class SharingFixture {
     const std::string query = request["query"];
     nlohmann::json data = {
         {"rateLimit", {{"cost", 1}, {"remaining", 4999}, {"resetAt", "2030-01-01T00:00:00Z"}}}};
+    Scripted scripted = Arrive(queries_arrived_, graphql_script_, {});
     std::lock_guard lock(mu_);
-    std::pair<std::chrono::milliseconds, int> scripted{0ms, 200};
-    if (!graphql_script_.empty()) {
-      scripted = graphql_script_.front();
-      graphql_script_.pop_front();
-    }
     batches_.push_back(0);
     for (int i = 0; variables.contains(fmt::format("o{}", i)); ++i) {
       batches_.back()++;
@@ -199,9 +232,9 @@ class SharingFixture {
       }
       data[alias] = repo;
     }
-    if (scripted.second != 200) return ReplayResponse{scripted.second, {}, "<html>timed out</html>"};
+    if (scripted.status != 200) return ReplayResponse{scripted.status, {}, "<html>timed out</html>"};
     ReplayResponse answer{200, {}, nlohmann::json{{"data", data}}.dump()};
-    answer.delay = scripted.first;
+    answer.delay = scripted.delay;
     return answer;
   }
   int FactsReads() {
@@ -214,7 +247,15 @@ class SharingFixture {
   }
   void Prioritize(const std::string& name) { urgent_.insert(name); }
 
-  int RepositoryReads() { return github_.Hits("GET", kRepository); }
+  int RepositoryReads() {
+    std::lock_guard lock(mu_);
+    return repository_reads_;
+  }
+  // GraphQL queries that arrived (a held one included).
+  int QueriesArrived() {
+    std::lock_guard lock(mu_);
+    return queries_arrived_;
+  }
   int ContributorReads() {
     return github_.Hits("GET", std::string(kRepository) + "/contributors?per_page=1&anon=true");
   }
@@ -229,10 +270,11 @@ class SharingFixture {
   std::map<std::string, std::string> files_;  // path in acme/mono -> text
   std::vector<int> batches_;                  // aliases in each GraphQL query
   int facts_reads_ = 0;                       // aliases that asked for the repository's facts
-  std::deque<std::pair<std::chrono::milliseconds, int>> graphql_script_;
+  std::deque<Scripted> graphql_script_, rest_script_;
+  int repository_reads_ = 0;  // REST reads of acme/mono that arrived (a held one included)
+  int queries_arrived_ = 0;
   std::string token_;
   pipeline::RepositorySharing sharing_;
-  ReplayResponse repository_;  // acme/mono over REST
   testing::TempDir dir_;
   testing::ReplayServer github_{4};
   core::ManualClock clock_;
@@ -374,14 +416,16 @@ TEST_CASE("work a user waits for does not wait on a regular read of the same rep
   f.AddPackage("feed-first");
   f.AddPackage("user-second");
   f.Prioritize("user-second");
-  f.DelayRepositoryReads({3s});  // the regular read is stalled upstream
+  Gate stalled;  // the regular read is held upstream until the user's work is done
+  f.ScriptRepositoryReads({{.gate = stalled.future()}, {}});
   auto feed = f.Start("feed-first");
   AwaitEvent([&] { return f.RepositoryReads() == 1; });
   auto user = f.Start("user-second");
   REQUIRE(user.wait_for(30s) == std::future_status::ready);
-  CHECK(feed.wait_for(0s) == std::future_status::timeout);  // still on its stalled read
+  CHECK(feed.wait_for(0s) == std::future_status::timeout);  // still on its held read
   CHECK(FactsOf(user.get()).manifest.declared_name == "user-second");
   CHECK(f.RepositoryReads() == 2);  // a read of its own
+  stalled.Release();
   CHECK(FactsOf(feed.get()).manifest.declared_name == "feed-first");
 }
 
@@ -391,16 +435,18 @@ TEST_CASE("with a token, work a user waits for does not wait on a regular batch 
   f.AddPackage("feed-first");
   f.AddPackage("user-second");
   f.Prioritize("user-second");
-  f.ScriptGraphQL({{3s, 200}});  // the regular batch is slow
+  Gate slow;  // the regular batch is held upstream until the user's work is done
+  f.ScriptGraphQL({{.gate = slow.future()}});
   auto feed = f.Start("feed-first");
-  AwaitEvent([&] { return f.Batches().size() == 1; });
+  AwaitEvent([&] { return f.QueriesArrived() == 1; });
   auto user = f.Start("user-second");
   REQUIRE(user.wait_for(30s) == std::future_status::ready);
   CHECK(feed.wait_for(0s) == std::future_status::timeout);
   CHECK(FactsOf(user.get()).manifest.declared_name == "user-second");
+  slow.Release();
   CHECK(FactsOf(feed.get()).manifest.declared_name == "feed-first");
-  CHECK(f.Batches() == std::vector<int>{1, 1});
-  CHECK(f.FactsReads() == 2);  // the user's batch read the facts itself
+  CHECK(f.Batches() == std::vector<int>{1, 1});  // in the order they were answered
+  CHECK(f.FactsReads() == 2);                    // the user's batch read the facts itself
 }
 
 TEST_CASE("two processes on one database read a repository once: the second waits for the first's read",
@@ -408,15 +454,17 @@ TEST_CASE("two processes on one database read a repository once: the second wait
   SharingFixture f(24h);
   int other = f.AddProcess();
   for (const char* name : {"here", "there"}) f.AddPackage(name);
-  f.DelayRepositoryReads({2s});
+  Gate reading;  // this process's read is under way until the test lets it finish
+  f.ScriptRepositoryReads({{.gate = reading.future()}});
   auto here = f.Start("here");  // this process claims the read
   AwaitEvent([&] { return f.RepositoryReads() == 1; });
   pipeline::StageResult there = f.Run("there", other);
-  REQUIRE(there.kind == pipeline::StageResult::Kind::kPostpone);  // not an attempt: back soon
+  REQUIRE(there.kind == pipeline::StageResult::Kind::kPostpone);  // not a failure: back soon
   REQUIRE(there.retry_after);
-  CHECK(*there.retry_after >= 500ms);
-  CHECK(*there.retry_after <= 5s);
+  CHECK(*there.retry_after >= 1s);
+  CHECK(*there.retry_after <= 10s);
   CHECK(f.RepositoryReads() == 1);
+  reading.Release();
   core::Millis read_at = FactsOf(here.get()).read_at;
   // The facts are stored: the other process takes them without a read of its own.
   github::RepositoryFacts facts = FactsOf(f.Run("there", other));
@@ -425,8 +473,7 @@ TEST_CASE("two processes on one database read a repository once: the second wait
   CHECK(facts.manifest.declared_name == "there");
 }
 
-TEST_CASE("a claim on a repository's read ends with a failed read and lapses after two minutes",
-          "[pipeline]") {
+TEST_CASE("a claim on a repository's read ends with a failed read and lapses at its end", "[pipeline]") {
   SharingFixture f(24h);
   int other = f.AddProcess();
   for (const char* name : {"here", "there", "elsewhere"}) f.AddPackage(name);
@@ -445,16 +492,16 @@ TEST_CASE("a claim on a repository's read ends with a failed read and lapses aft
 
   // A read that fails lets go of its claim at once: the other process need not wait.
   f.clock().Advance(24 * 3'600'000);  // stale again
-  f.FailNextRepositoryRead();
+  f.ScriptRepositoryReads({{.status = 500}});
   CHECK(f.Run("here").kind == pipeline::StageResult::Kind::kRetry);
   CHECK(FactsOf(f.Run("elsewhere", other)).stars == 900);
-  CHECK(f.RepositoryReads() == 2);  // the failed read and this one (the counts start again)
+  CHECK(f.RepositoryReads() == 3);  // the read past the lapse, the failed one, and this one
 }
 
 TEST_CASE("with a token, a query GitHub gave up on (502) is asked again in halves; an answer grows it back",
           "[pipeline]") {
   SharingFixture f(24h, "test-token", /*batch_wait=*/std::chrono::minutes(10), /*graphql_batch=*/8);
-  f.ScriptGraphQL({{0ms, 502}});
+  f.ScriptGraphQL({{.status = 502}});
   std::vector<std::string> first, second;
   for (int i = 0; i < 8; ++i) {
     first.push_back(fmt::format("first-{}", i));

@@ -33,8 +33,8 @@ inline std::size_t ReadSomeWithin(boost::asio::ip::tcp::socket& socket, boost::a
   if (!finished) {
     socket.cancel();
     ioc.restart();
-    ioc.run();
-    ec = boost::asio::error::timed_out;
+    ioc.run();  // the handler runs now: cancelled, or with what arrived just in time
+    if (ec == boost::asio::error::operation_aborted) ec = boost::asio::error::timed_out;
   }
   return read;
 }

@@ -83,6 +83,7 @@ class SseClient {
           if (field == "id") event.id = value;
         }
         if (any) return event;
+        comments_++;
         continue;  // a comment (heartbeat)
       }
       if (!Fill(timeout)) return std::nullopt;
@@ -90,6 +91,8 @@ class SseClient {
   }
 
   bool closed() const { return closed_; }
+  // Comment-only blocks (heartbeats) read so far.
+  int comments() const { return comments_; }
 
  private:
   bool Fill(std::chrono::milliseconds timeout) {
@@ -109,6 +112,7 @@ class SseClient {
   int fd_ = -1;
   std::string buffer_, head_;
   bool closed_ = false;
+  int comments_ = 0;
 };
 
 }  // namespace pkgtrust::testing

@@ -47,7 +47,9 @@ class RegistryStageHandler final : public StageHandler {
 //
 // Processes sharing the database read a repository once too: a process claims the read in
 // the store (`repository_reads`) and the others postpone their packages until the facts are
-// stored or the claim expires (kRepositoryReadClaim).
+// stored or the claim expires (kRepositoryReadClaim). A postponed message is received again,
+// and receives count toward the stage's attempts: postpones are at least a second and at
+// most ten, so even a claim left to lapse costs a package three receives.
 //
 // Work a user waits for never waits on a regular read: it reads the repository itself (in
 // its own flight, claim or no claim), so a read stalled behind a rate limit or a slow
@@ -59,7 +61,10 @@ class RegistryStageHandler final : public StageHandler {
 // When GitHub gives up on a query in its time limit (HTTP 502 or 504) the next batches are
 // half as large (down to one repository); each batch answered doubles the size again, up
 // to `graphql_batch`.
-inline constexpr std::chrono::minutes kRepositoryReadClaim{2};
+// How long a claim on a repository's read holds at most: longer than a read takes (GitHub
+// stops a GraphQL query at 10 s; REST reads take a few), short enough that a claim left by
+// a process that died (or stopped before it could let go) holds the others for little.
+inline constexpr std::chrono::seconds kRepositoryReadClaim{30};
 
 struct RepositorySharing {
   std::chrono::milliseconds repository_ttl{std::chrono::hours(24)};  // 0: every package reads again
@@ -85,9 +90,10 @@ class RepositoryStageHandler final : public StageHandler {
  private:
   using SharedDone = std::function<void(github::GitHubResult)>;
   // Reads the repository (without a manifest), stores it, and hands it to every package
-  // that asked meanwhile.
+  // that asked meanwhile. `claimed`: this package claimed the read across processes (let go
+  // at once if it joins a read already under way).
   void ReadShared(const std::string& key, const core::RepositoryRef& repo,
-                  std::optional<github::RepositoryFacts> stored, bool urgent, SharedDone done);
+                  std::optional<github::RepositoryFacts> stored, bool urgent, bool claimed, SharedDone done);
   // The package's facts from the shared ones: its manifest read when the repository exists.
   void Finish(const WorkItem& item, const github::RepositoryFacts& shared,
               const std::optional<github::RepositoryFacts>& previous, std::function<void(StageResult)> done);
