@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <boost/asio.hpp>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -36,6 +35,7 @@
 
 #include "pkgtrust/core/percent_encoding.hpp"
 #include "pkgtrust/net/http_client.hpp"
+#include "support/loopback_socket.hpp"
 #include "support/replay_server.hpp"
 
 namespace fs = std::filesystem;
@@ -614,18 +614,12 @@ void SetServiceToken(const Options& options) {
     unsetenv("GITHUB_TOKEN");
 }
 
-int FreeLoopbackPort() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor probe(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return probe.local_endpoint().port();
-}
-
 int Run(const Options& options) {
   fs::path dir = fs::temp_directory_path() / fmt::format("pkgtrust-harness-{}", ::getpid());
   fs::create_directories(dir);
   Upstream upstream(options);
   SetServiceToken(options);
-  int port = FreeLoopbackPort();
+  int port = testing::FreeLoopbackPort();
   std::string yaml = fmt::format(R"(server:
   listen: "127.0.0.1:{port}"
 database:
@@ -954,7 +948,7 @@ int RunChaos(const Options& options) {
   fs::create_directories(dir);
   Upstream upstream(options);
   SetServiceToken(options);
-  int port = FreeLoopbackPort();
+  int port = testing::FreeLoopbackPort();
   std::string db_path = (dir / "chaos.db").string();
   std::string yaml = fmt::format(R"(server:
   listen: "127.0.0.1:{port}"

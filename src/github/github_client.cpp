@@ -153,10 +153,15 @@ bool GitHubClient::NoteRateLimit(const net::HttpResponse& response) {
       until =
           std::clamp<core::Millis>(secs * 1000, clock_.NowMillis(), clock_.NowMillis() + kMaxRateLimitHold);
   }
+  HoldUntil(until);
+  return true;
+}
+
+void GitHubClient::HoldUntil(core::Millis until) {
+  // Only ever later: two answers that arrive together keep the longer hold.
   core::Millis current = limited_until_.load();
   while (until > current && !limited_until_.compare_exchange_weak(current, until)) {
   }
-  return true;
 }
 
 struct GitHubClient::ManifestSearch {
@@ -265,9 +270,7 @@ void GitHubClient::FetchBatch(std::vector<BatchEntry> entries,
             core::Millis now = clock_.NowMillis();
             core::Millis until =
                 answer->reset_at > now ? std::min(answer->reset_at, now + kMaxRateLimitHold) : now + 60'000;
-            core::Millis current = limited_until_.load();
-            while (until > current && !limited_until_.compare_exchange_weak(current, until)) {
-            }
+            HoldUntil(until);
             return done(core::Status::ResourceExhausted(
                 fmt::format("GitHub GraphQL rate limit spent until {}", core::FormatTimestamp(until))));
           }

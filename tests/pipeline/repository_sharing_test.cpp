@@ -157,6 +157,21 @@ class SharingFixture {
   }
   pipeline::StageResult Run(const std::string& name, int process = 0) { return Start(name, process).get(); }
 
+  // `count` packages of acme/mono named <prefix>0, <prefix>1, ..., all started at once.
+  struct Started {
+    std::string name;
+    std::future<pipeline::StageResult> result;
+  };
+  std::vector<Started> StartMonorepo(const std::string& prefix, int count) {
+    for (int i = 0; i < count; ++i) AddPackage(fmt::format("{}{}", prefix, i));
+    std::vector<Started> running;
+    for (int i = 0; i < count; ++i) {
+      std::string name = fmt::format("{}{}", prefix, i);
+      running.push_back({name, Start(name)});
+    }
+    return running;
+  }
+
   // How the next REST reads of the repository answer, in order; then after 300 ms (long
   // enough for packages that ask meanwhile to find the read in flight).
   void ScriptRepositoryReads(std::vector<Scripted> script) {
@@ -293,23 +308,16 @@ github::RepositoryFacts FactsOf(const pipeline::StageResult& result) {
 
 TEST_CASE("the 50 packages of a monorepo read the repository once, each its own manifest", "[pipeline]") {
   SharingFixture f(24h);
-  std::vector<std::string> names;
-  for (int i = 0; i < 50; ++i) {
-    names.push_back(fmt::format("mono-pkg-{}", i));
-    f.AddPackage(names.back());
-  }
   // All at once: the first starts the read, the other 49 wait for it.
-  std::vector<std::future<pipeline::StageResult>> running;
-  for (const std::string& name : names) running.push_back(f.Start(name));
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    github::RepositoryFacts facts = FactsOf(running[i].get());
-    INFO(names[i]);
+  for (auto& [name, result] : f.StartMonorepo("mono-pkg-", 50)) {
+    INFO(name);
+    github::RepositoryFacts facts = FactsOf(result.get());
     CHECK(facts.stars == 900);
     CHECK(facts.contributors == 1);
     CHECK(facts.read_at == f.clock().NowMillis());
-    CHECK(facts.requested.subdirectory == "packages/" + names[i]);
+    CHECK(facts.requested.subdirectory == "packages/" + name);
     CHECK(facts.manifest.status == github::ManifestStatus::kFound);
-    CHECK(facts.manifest.declared_name == names[i]);  // its own manifest, not a neighbour's
+    CHECK(facts.manifest.declared_name == name);  // its own manifest, not a neighbour's
   }
   CHECK(f.RepositoryReads() == 1);
   CHECK(f.ContributorReads() == 1);
@@ -352,21 +360,14 @@ TEST_CASE("with a TTL of 0 every package reads the repository again", "[pipeline
 TEST_CASE("with a token, the 50 packages of a monorepo cost one GraphQL query and no REST call",
           "[pipeline]") {
   SharingFixture f(24h, "test-token");
-  std::vector<std::string> names;
-  for (int i = 0; i < 50; ++i) {
-    names.push_back(fmt::format("gql-pkg-{}", i));
-    f.AddPackage(names.back());
-  }
-  std::vector<std::future<pipeline::StageResult>> running;
-  for (const std::string& name : names) running.push_back(f.Start(name));
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    INFO(names[i]);
-    github::RepositoryFacts facts = FactsOf(running[i].get());
+  for (auto& [name, result] : f.StartMonorepo("gql-pkg-", 50)) {
+    INFO(name);
+    github::RepositoryFacts facts = FactsOf(result.get());
     CHECK(facts.stars == 900);
     CHECK(facts.open_issues == 12);
-    CHECK(facts.requested.subdirectory == "packages/" + names[i]);
+    CHECK(facts.requested.subdirectory == "packages/" + name);
     CHECK(facts.manifest.status == github::ManifestStatus::kFound);
-    CHECK(facts.manifest.declared_name == names[i]);
+    CHECK(facts.manifest.declared_name == name);
   }
   // The repository's facts read once (packages that came after the query left wait for it
   // and then ask only for their manifests); one alias per repository in every query.

@@ -78,6 +78,8 @@ class GitHubClient {
   void FetchManifest(std::shared_ptr<ManifestSearch> search, std::size_t index);
   // Reads the budget headers; returns true when this answer says the budget is spent.
   bool NoteRateLimit(const net::HttpResponse& response);
+  // Holds every request until `until` (ms since the epoch), unless a later hold is set.
+  void HoldUntil(core::Millis until);
 
   net::HttpClient& http_;
   GitHubOptions options_;
