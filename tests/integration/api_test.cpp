@@ -12,6 +12,7 @@
 
 #include <boost/asio.hpp>
 #include <catch2/catch.hpp>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "app/config.hpp"
 #include "app/service.hpp"
 #include "pkgtrust/core/package_name.hpp"
+#include "pkgtrust/registry/registry_client.hpp"
 #include "pkgtrust/scoring/osv.hpp"
 #include "pkgtrust/store/package_store.hpp"
 #include "support/http_test_client.hpp"
@@ -859,6 +861,8 @@ TEST_CASE("pending query entries, a refresh during a run, a failed package asked
   sut.AddNpmPackage("held-one", 20s);  // runs that stay in flight for the whole test
   sut.AddNpmPackage("held-two", 20s);
   sut.AddNpmPackage("held-feed", 20s);
+  sut.AddNpmPackage("joined-quick");
+  sut.AddNpmPackage("joined-slow", 4s);
   sut.upstream().Add("GET", "/breaks-then-heals", ReplayResponse{500, {}, "{}"});
   sut.AddNpmPackage("searchable-one");
   sut.AddNpmPackage("searchable-two");
@@ -870,6 +874,20 @@ TEST_CASE("pending query entries, a refresh during a run, a failed package asked
     if (stage.name == "registry") stage.max_attempts = 2;  // gives up soon
   sut.Start();
   const net::Headers admin = {{"Authorization", "Bearer admin-secret"}};
+
+  auto metric = [&](const char* name) {
+    return testing::MetricValue(sut.client().Get("/metrics").body, name);
+  };
+
+  // A query waits once for all its entries: one waiting request, however many packages,
+  // answered when the last of them is complete (joined-slow's registry answers after 4 s).
+  testing::ApiClient other_client(fmt::format("http://127.0.0.1:{}", sut.service().http_port()));
+  auto shared_wait = std::async(std::launch::async, [&] {
+    return other_client.Post("/v1/packages:query?wait=30",
+                             R"({"packages": ["pkg:npm/joined-quick", "pkg:npm/joined-slow"]})");
+  });
+  REQUIRE(testing::WaitUntil([&] { return metric("pkgtrust_waiting_requests") == 1; }, 30s));
+  CHECK(metric("pkgtrust_ondemand_requests_total") == 1);
 
   // A query whose entries are still running: a pending body each, Retry-After on the answer.
   auto query =
@@ -885,6 +903,8 @@ TEST_CASE("pending query entries, a refresh during a run, a failed package asked
     CHECK(result["status"] == "pending_registry");
     CHECK(result["retry_after_seconds"] == 2);
   }
+  CHECK(metric("pkgtrust_ondemand_requests_total") == 2);
+  CHECK(metric("pkgtrust_ondemand_timeouts_total") == 1);  // one per query, not one per entry
 
   // A refresh while a feed run is in flight starts no run: it raises that one to priority.
   REQUIRE(sut.client().Post("/v1/feeds/package-feeds?token=feed-secret", FeedEvent("held-feed")).status ==
@@ -939,6 +959,17 @@ TEST_CASE("pending query entries, a refresh during a run, a failed package asked
   REQUIRE(pypi.status == 200);
   REQUIRE(pypi.Json()["packages"].size() == 1);
   CHECK(pypi.Json()["packages"][0]["name"] == "flask");
+
+  // The shared wait ends when the last of its entries is complete: 200, both complete.
+  auto answered = shared_wait.get();
+  INFO(answered.body);
+  REQUIRE(answered.status == 200);
+  CHECK(answered.Header("retry-after").empty());
+  json shared_results = answered.Json()["results"];
+  REQUIRE(shared_results.size() == 2);
+  CHECK(shared_results[0]["status"] == "complete");
+  CHECK(shared_results[1]["status"] == "complete");
+  CHECK(metric("pkgtrust_ondemand_timeouts_total") == 1);
 }
 
 TEST_CASE("server.max_connections: connections beyond it are closed at once; a freed place is taken again",
@@ -1022,6 +1053,28 @@ TEST_CASE("the transport's counters reach /metrics by value: a message no queue 
   message.attributes.SetString("package_type", "npm");
   REQUIRE(sut.service().transport().Publish("parse_registry", message).ok());
   CHECK(unroutable() == 1);
+}
+
+TEST_CASE("a message received more often than transport.max_receives is dead-lettered, by value in /metrics",
+          "[api]") {
+  ServiceUnderTest sut;
+  sut.config().memory_transport.max_receives = 2;
+  for (auto& stage : sut.config().stages)
+    if (stage.name == "registry") stage.max_attempts = 10;  // the stage never gives up first
+  sut.upstream().Add("GET", "/always-breaks", ReplayResponse{500, {}, "{}"});
+  sut.Start();
+  auto dead = [&] {
+    return testing::MetricValue(sut.client().Get("/metrics").body, "pkgtrust_queue_dead_lettered_total",
+                                R"(queue="regular_parse_package")");
+  };
+  CHECK(dead() == 0);
+  REQUIRE(sut.client().Post("/v1/feeds/package-feeds?token=feed-secret", FeedEvent("always-breaks")).status ==
+          200);
+  REQUIRE(testing::WaitUntil([&] { return dead() == 1; }, 60s));
+  // Two receives (each asking the registry max_attempts times), then the dead-letter queue.
+  CHECK(sut.upstream().Hits("GET", "/always-breaks") == 2 * registry::RegistryOptions{}.max_attempts);
+  CHECK(testing::MetricValue(sut.client().Get("/metrics").body, "pkgtrust_queue_dead_lettered_total",
+                             R"(queue="priority_parse_package")") == 0);
 }
 
 TEST_CASE("a not_found answer is served for api.not_found_recheck_seconds, then the registry is asked again",
