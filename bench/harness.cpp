@@ -614,12 +614,9 @@ void SetServiceToken(const Options& options) {
     unsetenv("GITHUB_TOKEN");
 }
 
-int Run(const Options& options) {
-  fs::path dir = fs::temp_directory_path() / fmt::format("pkgtrust-harness-{}", ::getpid());
-  fs::create_directories(dir);
-  Upstream upstream(options);
-  SetServiceToken(options);
-  int port = testing::FreeLoopbackPort();
+// The service's config for a run: every upstream is the simulated one.
+std::string ServeConfig(const Options& options, const std::string& upstream_url, int port,
+                        const fs::path& db) {
   std::string yaml = fmt::format(R"(server:
   listen: "127.0.0.1:{port}"
 database:
@@ -642,69 +639,74 @@ log:
   level: warn
 upstreams:
 )",
-                                 fmt::arg("port", port), fmt::arg("db", (dir / "harness.db").string()));
+                                 fmt::arg("port", port), fmt::arg("db", db.string()));
   for (const char* name : {"npm", "pypi", "crates", "maven", "go", "github"})
-    yaml += fmt::format("  {}: \"{}\"\n", name, upstream.BaseUrl());
-  yaml += fmt::format("  npm_downloads: \"{}/npm-downloads\"\n", upstream.BaseUrl());
+    yaml += fmt::format("  {}: \"{}\"\n", name, upstream_url);
+  yaml += fmt::format("  npm_downloads: \"{}/npm-downloads\"\n", upstream_url);
   if (options.graphql_batch >= 0)
     yaml += fmt::format("github:\n  graphql_batch: {}\n", options.graphql_batch);
-  std::ofstream(dir / "harness.yaml") << yaml;
+  return yaml;
+}
 
-  std::string log_path = (dir / "serve.log").string(), config_path = (dir / "harness.yaml").string();
-  Client client(fmt::format("http://127.0.0.1:{}", port));
-  auto serve = [&] { return StartServe(options.binary, config_path, log_path, client); };
-
-  // Preload: a seed ingested for real, then cloned in the database up to the wanted size
-  // (the service stopped meanwhile), so that queries and RSS are measured against it.
-  std::vector<std::string> preloaded;
-  if (options.preload > 0) {
-    pid_t seeder = serve();
-    if (seeder < 0) return 1;
-    auto seed = FeedNames(std::min(options.preload, 1000));
-    for (auto& [type, name] : seed) name = "seed-" + name;
-    for (std::size_t i = 0; i < seed.size(); i += 200) {
-      std::string body = "[";
-      for (std::size_t j = i; j < std::min(seed.size(), i + 200); ++j)
-        body += (j > i ? "," : "") + FeedEvent(seed[j]);
-      client.Call("POST", "/v1/feeds/package-feeds", body + "]");
-    }
-    for (auto waited = Steady::now(); Seconds(waited) < 300;) {
-      auto [status, text] = client.Call("GET", "/metrics");
-      double finished = Metric(text, "pkgtrust_packages{state=\"complete\"}") +
-                        Metric(text, "pkgtrust_packages{state=\"not_found\"}") +
-                        Metric(text, "pkgtrust_packages{state=\"failed\"}");
-      if (finished >= static_cast<double>(seed.size())) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    kill(seeder, SIGTERM);
-    waitpid(seeder, nullptr, 0);
-    auto cloned = ClonePackages((dir / "harness.db").string(), options.preload);
-    if (!cloned) return 1;
-    preloaded = std::move(*cloned);
-    if (!options.json)
-      fmt::print(stderr, "harness: database preloaded with {} complete packages\n", preloaded.size());
+// Preload: a seed ingested for real, then cloned in the database up to the wanted size
+// (the service stopped meanwhile), so that queries and RSS are measured against it.
+// Returns the "ecosystem/name" paths of the packages in the database.
+std::optional<std::vector<std::string>> Preload(const Options& options, const fs::path& db, Client& client,
+                                                const std::function<pid_t()>& serve) {
+  pid_t seeder = serve();
+  if (seeder < 0) return std::nullopt;
+  auto seed = FeedNames(std::min(options.preload, 1000));
+  for (auto& [type, name] : seed) name = "seed-" + name;
+  for (std::size_t i = 0; i < seed.size(); i += 200) {
+    std::string body = "[";
+    for (std::size_t j = i; j < std::min(seed.size(), i + 200); ++j)
+      body += (j > i ? "," : "") + FeedEvent(seed[j]);
+    client.Call("POST", "/v1/feeds/package-feeds", body + "]");
   }
+  for (auto waited = Steady::now(); Seconds(waited) < 300;) {
+    auto [status, text] = client.Call("GET", "/metrics");
+    double finished = Metric(text, "pkgtrust_packages{state=\"complete\"}") +
+                      Metric(text, "pkgtrust_packages{state=\"not_found\"}") +
+                      Metric(text, "pkgtrust_packages{state=\"failed\"}");
+    if (finished >= static_cast<double>(seed.size())) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  kill(seeder, SIGTERM);
+  waitpid(seeder, nullptr, 0);
+  auto cloned = ClonePackages(db.string(), options.preload);
+  if (cloned && !options.json)
+    fmt::print(stderr, "harness: database preloaded with {} complete packages\n", cloned->size());
+  return cloned;
+}
 
-  pid_t pid = serve();
-  if (pid < 0) return 1;
-  auto names = FeedNames(options.packages);
+// What the load threads of a run share, and what they measure.
+struct Load {
+  Steady::time_point start = Steady::now();
   std::atomic<bool> stop{false};
   std::atomic<int> fed{0};
   std::atomic<int> finished{0};  // feed packages in a terminal state (from /metrics)
-  std::mutex mu;
-  std::vector<double> ondemand_latency, ondemand_overhead, known_latency;
   std::atomic<int> ondemand_sent{0}, ondemand_non200{0}, known_non200{0}, feed_errors{0};
   std::atomic<int> known_sent{0}, known_answered{0};
-  auto start = Steady::now();
+  std::mutex mu;  // guards the latencies
+  std::vector<double> ondemand_latency, ondemand_overhead, known_latency;
+  std::vector<std::pair<double, double>> progress;  // (seconds, feed packages in a terminal state)
 
-  // Feed: package-feeds events through the webhook, at the chosen rate or as fast as taken.
-  std::thread feeder([&] {
+  int OnDemandAnswered() {
+    std::lock_guard lock(mu);
+    return static_cast<int>(ondemand_latency.size()) + ondemand_non200;
+  }
+};
+
+// Feed: package-feeds events through the webhook, at the chosen rate or as fast as taken.
+std::thread StartFeed(const Options& options, Client& client,
+                      const std::vector<std::pair<std::string, std::string>>& names, Load& load) {
+  return std::thread([&options, &client, &names, &load] {
     std::size_t next = 0;
-    while (next < names.size() && !stop) {
+    while (next < names.size() && !load.stop) {
       std::size_t due = names.size();
       if (options.feed_per_minute > 0)
         due = std::min(names.size(),
-                       static_cast<std::size_t>(Seconds(start) * options.feed_per_minute / 60) + 1);
+                       static_cast<std::size_t>(Seconds(load.start) * options.feed_per_minute / 60) + 1);
       std::size_t end = std::min({due, next + 200, names.size()});
       if (end <= next) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -715,20 +717,22 @@ upstreams:
       body += "]";
       auto [status, text] = client.Call("POST", "/v1/feeds/package-feeds", body);
       if (status != 200) {
-        feed_errors++;
+        load.feed_errors++;
         continue;
       }
-      fed += static_cast<int>(end - next);
+      load.fed += static_cast<int>(end - next);
       next = end;
     }
   });
+}
 
-  // On-demand: packages nobody has seen, at the chosen rate; time to a 200 with the report.
-  std::thread ondemand([&] {
+// On-demand: packages nobody has seen, at the chosen rate; time to a 200 with the report.
+std::thread StartOnDemand(const Options& options, Client& client, Upstream& upstream, Load& load) {
+  return std::thread([&options, &client, &upstream, &load] {
     if (options.ondemand_per_second <= 0) return;
     int i = 0;
-    while (!stop) {
-      auto due = static_cast<int>(Seconds(start) * options.ondemand_per_second);
+    while (!load.stop) {
+      auto due = static_cast<int>(Seconds(load.start) * options.ondemand_per_second);
       if (i >= due) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
         continue;
@@ -736,29 +740,33 @@ upstreams:
       std::string name = fmt::format("ondemand-{}-{}", ::getpid(), i++);
       double upstream_s = upstream.NpmUpstreamSeconds(name);
       auto sent = Steady::now();
-      ondemand_sent++;
+      load.ondemand_sent++;
       client.Async("GET", "/v1/packages/npm/" + name + "?wait=30", {},
-                   [&, sent, upstream_s](int status, std::string) {
+                   [&load, sent, upstream_s](int status, std::string) {
                      double latency = Seconds(sent);
-                     std::lock_guard lock(mu);
+                     std::lock_guard lock(load.mu);
                      if (status != 200) {
-                       ondemand_non200++;
+                       load.ondemand_non200++;
                        return;
                      }
-                     ondemand_latency.push_back(latency);
-                     ondemand_overhead.push_back(latency - upstream_s);
+                     load.ondemand_latency.push_back(latency);
+                     load.ondemand_overhead.push_back(latency - upstream_s);
                    });
     }
   });
+}
 
-  // Known packages: random fed packages, wait=0; only answers with a report are timed.
-  std::thread known([&] {
+// Known packages: random fed packages, wait=0; only answers with a report are timed.
+std::thread StartKnown(const Options& options, Client& client,
+                       const std::vector<std::pair<std::string, std::string>>& names,
+                       const std::vector<std::string>& preloaded, Load& load) {
+  return std::thread([&options, &client, &names, &preloaded, &load] {
     if (options.known_per_second <= 0) return;
     std::mt19937 rng(7);
     int i = 0;
-    while (!stop) {
-      auto due = static_cast<int>(Seconds(start) * options.known_per_second);
-      if (i >= due || (preloaded.empty() && finished < 100)) {
+    while (!load.stop) {
+      auto due = static_cast<int>(Seconds(load.start) * options.known_per_second);
+      if (i >= due || (preloaded.empty() && load.finished < 100)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
         continue;
       }
@@ -769,28 +777,29 @@ upstreams:
       if (!preloaded.empty()) {
         path = preloaded[std::uniform_int_distribution<std::size_t>(0, preloaded.size() - 1)(rng)];
       } else {
-        const auto& n = names[std::uniform_int_distribution<int>(0, finished / 2)(rng)];
+        const auto& n = names[std::uniform_int_distribution<int>(0, load.finished / 2)(rng)];
         path = n.first + "/" + n.second;
       }
       auto sent = Steady::now();
-      known_sent++;
+      load.known_sent++;
       client.Async("GET", fmt::format("/v1/packages/{}?wait=0", path), {},
-                   [&, sent](int status, std::string) {
+                   [&load, sent](int status, std::string) {
                      double latency = Seconds(sent);
-                     std::lock_guard lock(mu);
-                     known_answered++;
+                     std::lock_guard lock(load.mu);
+                     load.known_answered++;
                      if (status == 200)
-                       known_latency.push_back(latency);
+                       load.known_latency.push_back(latency);
                      else if (status != 202)
-                       known_non200++;
+                       load.known_non200++;
                    });
     }
   });
+}
 
-  // Progress: terminal packages over time, from /metrics.
-  std::vector<std::pair<double, double>> progress;  // (seconds, feed packages in a terminal state)
+// Progress: terminal packages over time, from /metrics, until the feed is done or the
+// time is up. Returns the last /metrics text.
+std::string WatchProgress(const Options& options, Client& client, std::size_t preloaded, Load& load) {
   std::string metrics;
-  double terminal = 0;
   const double total = options.packages;
   while (true) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -800,38 +809,64 @@ upstreams:
     double done = Metric(metrics, "pkgtrust_packages{state=\"complete\"}") +
                   Metric(metrics, "pkgtrust_packages{state=\"not_found\"}") +
                   Metric(metrics, "pkgtrust_packages{state=\"failed\"}");
-    int od;
-    {
-      std::lock_guard lock(mu);
-      od = static_cast<int>(ondemand_latency.size()) + ondemand_non200;
-    }
-    terminal = done - od - static_cast<double>(preloaded.size());
-    finished = static_cast<int>(terminal);
-    progress.emplace_back(Seconds(start), terminal);
+    int od = load.OnDemandAnswered();
+    double terminal = done - od - static_cast<double>(preloaded);
+    load.finished = static_cast<int>(terminal);
+    load.progress.emplace_back(Seconds(load.start), terminal);
     if (!options.json)
-      fmt::print(stderr, "\r{:6.1f} s: fed {:>7}, done {:>7.0f}, on-demand answered {:>5}   ", Seconds(start),
-                 fed.load(), terminal, od);
-    if (terminal >= total || Seconds(start) > options.max_minutes * 60.0) break;
+      fmt::print(stderr, "\r{:6.1f} s: fed {:>7}, done {:>7.0f}, on-demand answered {:>5}   ",
+                 Seconds(load.start), load.fed.load(), terminal, od);
+    if (terminal >= total || Seconds(load.start) > options.max_minutes * 60.0) break;
   }
   if (!options.json) fmt::print(stderr, "\n");
-  stop = true;
-  feeder.join();
-  ondemand.join();
-  known.join();
-  // Requests still in flight (on-demand ones wait at most 30 s for their run) are
-  // counted, not cut off.
+  return metrics;
+}
+
+// Requests still in flight (on-demand ones wait at most 30 s for their run) are counted,
+// not cut off.
+void AwaitAnswers(Load& load) {
   for (auto waited = Steady::now(); Seconds(waited) < 35;) {
     {
-      std::lock_guard lock(mu);
-      if (static_cast<int>(ondemand_latency.size()) + ondemand_non200 >= ondemand_sent &&
-          known_answered >= known_sent)
-        break;
+      std::lock_guard lock(load.mu);
+      if (static_cast<int>(load.ondemand_latency.size()) + load.ondemand_non200 >= load.ondemand_sent &&
+          load.known_answered >= load.known_sent)
+        return;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+}
+
+// What the service left when it stopped.
+struct Stopped {
+  std::string metrics;  // /metrics just before the stop
+  ProcessStats process;
+  double elapsed = 0;
+  std::uintmax_t wal_bytes = 0;  // before the stop
+  std::uintmax_t db_bytes = 0;   // after it: the WAL is checkpointed into the file by a clean stop
+};
+
+Stopped StopServe(pid_t pid, Client& client, const fs::path& db, const Load& load, std::string metrics) {
+  Stopped stopped;
   if (auto [status, text] = client.Call("GET", "/metrics"); status == 200) metrics = std::move(text);
-  ProcessStats process = ReadProcess(pid);
-  double elapsed = Seconds(start);
+  stopped.metrics = std::move(metrics);
+  stopped.process = ReadProcess(pid);
+  stopped.elapsed = Seconds(load.start);
+  std::error_code ec;
+  stopped.wal_bytes = fs::file_size(db.string() + "-wal", ec);
+  if (ec) stopped.wal_bytes = 0;
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  stopped.db_bytes = fs::file_size(db, ec);
+  if (ec) stopped.db_bytes = 0;
+  return stopped;
+}
+
+// The figures of a run, printed (and as one JSON line with --json).
+void Report(const Options& options, Upstream& upstream, Load& load, const Stopped& stopped,
+            std::size_t preloaded) {
+  const std::string& metrics = stopped.metrics;
+  const double total = options.packages;
   double complete = Metric(metrics, "pkgtrust_packages{state=\"complete\"}");
   double not_found = Metric(metrics, "pkgtrust_packages{state=\"not_found\"}");
   double failed = Metric(metrics, "pkgtrust_packages{state=\"failed\"}");
@@ -840,29 +875,23 @@ upstreams:
     retried += Metric(
         metrics, fmt::format("pkgtrust_stage_messages_total{{stage=\"{}\",outcome=\"retried\"}}", stage));
   double dead = Metric(metrics, "pkgtrust_queue_dead_lettered_total{");
-  std::error_code ec;
-  std::uintmax_t wal_bytes = fs::file_size(dir / "harness.db-wal", ec);
-  if (ec) wal_bytes = 0;
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  // After a clean stop the WAL is checkpointed into the database file.
-  std::uintmax_t db_bytes = fs::file_size(dir / "harness.db", ec);
-  if (ec) db_bytes = 0;
   double in_database = complete + not_found + failed;
-
   // Sustained rate: from 10% to 90% of the feed in a terminal state (warm-up and tail cut).
   auto time_at = [&](double fraction) {
-    for (const auto& [t, n] : progress)
+    for (const auto& [t, n] : load.progress)
       if (n >= fraction * total) return t;
-    return progress.empty() ? 0.0 : progress.back().first;
+    return load.progress.empty() ? 0.0 : load.progress.back().first;
   };
   double t10 = time_at(0.1), t90 = time_at(0.9);
   double per_minute = t90 > t10 ? 0.8 * total / (t90 - t10) * 60 : 0;
-  double processed = in_database - static_cast<double>(preloaded.size());
+  double processed = in_database - static_cast<double>(preloaded);
   // Every fed package and every on-demand one cost GitHub its share.
   double points_per_package = processed > 0 ? static_cast<double>(upstream.GitHubPoints()) / processed : 0;
-  std::lock_guard lock(mu);
+  const ProcessStats& process = stopped.process;
+  std::lock_guard lock(load.mu);
+  const auto& ondemand_latency = load.ondemand_latency;
+  const auto& ondemand_overhead = load.ondemand_overhead;
+  const auto& known_latency = load.known_latency;
   json result = {
       {"packages", options.packages},
       {"feed_per_minute_offered", options.feed_per_minute},
@@ -870,14 +899,14 @@ upstreams:
       {"latency_p99_ms", options.latency_p99_ms},
       {"error_rate", options.error_rate},
       {"timeout_rate", options.timeout_rate},
-      {"elapsed_s", elapsed},
+      {"elapsed_s", stopped.elapsed},
       {"completed_per_minute", per_minute},
       {"complete", complete},
       {"not_found", not_found},
       {"failed", failed},
       {"ondemand",
        {{"answered_200", ondemand_latency.size()},
-        {"other", ondemand_non200.load()},
+        {"other", load.ondemand_non200.load()},
         {"p50_ms", Percentile(ondemand_latency, 0.5) * 1000},
         {"p95_ms", Percentile(ondemand_latency, 0.95) * 1000},
         {"p99_ms", Percentile(ondemand_latency, 0.99) * 1000},
@@ -885,15 +914,16 @@ upstreams:
         {"overhead_p99_ms", Percentile(ondemand_overhead, 0.99) * 1000}}},
       {"known",
        {{"answered_200", known_latency.size()},
-        {"errors", known_non200.load()},
+        {"errors", load.known_non200.load()},
         {"p50_ms", Percentile(known_latency, 0.5) * 1000},
         {"p95_ms", Percentile(known_latency, 0.95) * 1000},
         {"p99_ms", Percentile(known_latency, 0.99) * 1000}}},
       {"cpu_seconds_per_1000", processed > 0 ? process.cpu_seconds / processed * 1000 : 0},
       {"peak_rss_mb", process.peak_rss_mb},
-      {"preloaded", preloaded.size()},
-      {"db_mb_per_1000", in_database > 0 ? static_cast<double>(db_bytes) / 1e6 / in_database * 1000 : 0},
-      {"wal_mb_before_stop", static_cast<double>(wal_bytes) / 1e6},
+      {"preloaded", preloaded},
+      {"db_mb_per_1000",
+       in_database > 0 ? static_cast<double>(stopped.db_bytes) / 1e6 / in_database * 1000 : 0},
+      {"wal_mb_before_stop", static_cast<double>(stopped.wal_bytes) / 1e6},
       {"messages_retried", retried},
       {"messages_dead_lettered", dead},
       {"upstream_requests", upstream.Requests()},
@@ -902,14 +932,14 @@ upstreams:
       {"github_points", upstream.GitHubPoints()},
       {"github_points_per_package", points_per_package},
       {"packages_per_hour_per_token", points_per_package > 0 ? kGitHubPointsPerHour / points_per_package : 0},
-      {"webhook_errors", feed_errors.load()}};
+      {"webhook_errors", load.feed_errors.load()}};
   fmt::print("harness: {} feed packages ({} complete, {} not_found, {} failed) in {:.1f} s\n",
-             options.packages, complete, not_found, failed, elapsed);
+             options.packages, complete, not_found, failed, stopped.elapsed);
   fmt::print("harness: sustained {:.0f} packages/minute (10% to 90% of the feed)\n", per_minute);
   fmt::print(
       "harness: on-demand {} answered 200 ({} otherwise): p50 {:.0f} ms, p95 {:.0f} ms, p99 {:.0f} ms; "
       "above the package's own upstream time: p50 {:.0f} ms, p99 {:.0f} ms\n",
-      ondemand_latency.size(), ondemand_non200.load(), Percentile(ondemand_latency, 0.5) * 1000,
+      ondemand_latency.size(), load.ondemand_non200.load(), Percentile(ondemand_latency, 0.5) * 1000,
       Percentile(ondemand_latency, 0.95) * 1000, Percentile(ondemand_latency, 0.99) * 1000,
       Percentile(ondemand_overhead, 0.5) * 1000, Percentile(ondemand_overhead, 0.99) * 1000);
   fmt::print("harness: known-package queries {}: p50 {:.2f} ms, p95 {:.2f} ms, p99 {:.2f} ms\n",
@@ -920,7 +950,7 @@ upstreams:
       "packages after a clean stop ({:.0f} MB WAL before it), {} messages retried, {} dead-lettered, {} "
       "upstream requests\n",
       result["cpu_seconds_per_1000"].get<double>(), process.peak_rss_mb,
-      result["db_mb_per_1000"].get<double>(), static_cast<double>(wal_bytes) / 1e6, retried, dead,
+      result["db_mb_per_1000"].get<double>(), static_cast<double>(stopped.wal_bytes) / 1e6, retried, dead,
       upstream.Requests());
   fmt::print(
       "harness: GitHub ({}{}): {} points, {:.3f} points per package, {:.0f} packages per hour per token\n",
@@ -930,6 +960,43 @@ upstreams:
       upstream.GitHubPoints(), points_per_package,
       points_per_package > 0 ? kGitHubPointsPerHour / points_per_package : 0.0);
   if (options.json) fmt::print("{}\n", result.dump());
+}
+
+// One run: the service started on a fresh (or preloaded) database, the feed, on-demand
+// and known-package load at once until the feed is done, then the figures.
+int Run(const Options& options) {
+  fs::path dir = fs::temp_directory_path() / fmt::format("pkgtrust-harness-{}", ::getpid());
+  fs::create_directories(dir);
+  const fs::path db = dir / "harness.db";
+  Upstream upstream(options);
+  SetServiceToken(options);
+  int port = testing::FreeLoopbackPort();
+  std::ofstream(dir / "harness.yaml") << ServeConfig(options, upstream.BaseUrl(), port, db);
+  std::string log_path = (dir / "serve.log").string(), config_path = (dir / "harness.yaml").string();
+  Client client(fmt::format("http://127.0.0.1:{}", port));
+  std::function<pid_t()> serve = [&] { return StartServe(options.binary, config_path, log_path, client); };
+
+  std::vector<std::string> preloaded;
+  if (options.preload > 0) {
+    auto loaded = Preload(options, db, client, serve);
+    if (!loaded) return 1;
+    preloaded = std::move(*loaded);
+  }
+  pid_t pid = serve();
+  if (pid < 0) return 1;
+  auto names = FeedNames(options.packages);
+  Load load;
+  std::thread feeder = StartFeed(options, client, names, load);
+  std::thread ondemand = StartOnDemand(options, client, upstream, load);
+  std::thread known = StartKnown(options, client, names, preloaded, load);
+  std::string metrics = WatchProgress(options, client, preloaded.size(), load);
+  load.stop = true;
+  feeder.join();
+  ondemand.join();
+  known.join();
+  AwaitAnswers(load);
+  Stopped stopped = StopServe(pid, client, db, load, std::move(metrics));
+  Report(options, upstream, load, stopped, preloaded.size());
   if (options.keep)
     fmt::print(stderr, "harness: kept {}\n", dir.string());
   else
