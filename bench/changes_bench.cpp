@@ -82,9 +82,12 @@ class Service {
     store_ = std::move(opened).value();
     pipeline_ = std::make_unique<pipeline::Pipeline>(*store_, transport_, executor_, core::SystemClock::Instance(),
                                                      pipeline::ReconcilerConfig{.interval = std::chrono::hours(1)});
-    api_ = std::make_unique<api::Api>(api::ApiConfig{}, *store_, *pipeline_, transport_, core::SystemClock::Instance());
-    feed_ = std::make_unique<api::ChangeFeed>(*store_, api::ChangeFeedConfig{});
-    api_->SetChangeFeed(feed_.get());
+    lookup_ = std::make_unique<pipeline::PackageLookup>(pipeline::LookupConfig{}, *store_, *pipeline_,
+                                                        executor_, core::SystemClock::Instance());
+    api_ = std::make_unique<api::Api>(api::ApiConfig{}, *store_, *pipeline_, *lookup_,
+                                      core::SystemClock::Instance());
+    feed_ = std::make_unique<api::ChangeStream>(*store_, api::ChangeStreamConfig{});
+    api_->SetChangeStream(feed_.get());
     feed_->Start();
     server_ = std::make_unique<api::HttpServer>(api::ServerConfig{.port = 0, .threads = 2, .max_connections = 10'000},
                                                 *api_);
@@ -98,15 +101,16 @@ class Service {
   }
   int port() const { return server_->port(); }
   store::PackageStore& store() { return *store_; }
-  api::ChangeFeed& feed() { return *feed_; }
+  api::ChangeStream& feed() { return *feed_; }
 
  private:
   bus::MemoryTransport transport_;
-  pipeline::ThreadPoolExecutor executor_{2};
+  core::ThreadPoolExecutor executor_{2};
   std::unique_ptr<store::PackageStore> store_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
+  std::unique_ptr<pipeline::PackageLookup> lookup_;
   std::unique_ptr<api::Api> api_;
-  std::unique_ptr<api::ChangeFeed> feed_;
+  std::unique_ptr<api::ChangeStream> feed_;
   std::unique_ptr<api::HttpServer> server_;
 };
 

@@ -81,41 +81,46 @@ core::Result<ChangeFilter> ChangeFilter::FromParams(const std::map<std::string, 
 
 // --- the feed ---------------------------------------------------------------------------
 
-ChangeFeed::ChangeFeed(store::PackageStore& store, ChangeFeedConfig config)
+ChangeStream::ChangeStream(store::PackageStore& store, ChangeStreamConfig config)
     : store_(store), config_(config), workers_(std::max(1, config.threads), "changes") {
   if (auto bounds = store_.GetChangeLogBounds(); bounds.ok()) last_ = bounds->last;
 }
 
-ChangeFeed::~ChangeFeed() { Stop(); }
+ChangeStream::~ChangeStream() { Stop(); }
 
-void ChangeFeed::Start() {
+void ChangeStream::Start() {
   std::lock_guard lock(mu_);
-  if (thread_.joinable()) return;
-  stopping_ = false;
-  thread_ = std::thread([this] { Loop(); });
+  if (timer_) return;
+  timer_ = std::make_unique<core::Timer>();
+  timer_->Schedule(config_.poll_interval, [this] { Poll(); });
 }
 
-void ChangeFeed::Stop() {
+void ChangeStream::Stop() {
+  std::unique_ptr<core::Timer> timer;
   {
     std::lock_guard lock(mu_);
-    stopping_ = true;
+    timer = std::move(timer_);
   }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  timer.reset();  // waits for a step under way; later ones are dropped
   workers_.Stop();
 }
 
-void ChangeFeed::Notify() {
-  {
-    std::lock_guard lock(mu_);
-    notified_ = true;
-  }
-  cv_.notify_all();
+void ChangeStream::Notify() {
+  std::lock_guard lock(mu_);
+  if (notified_ || !timer_) return;  // a step is already on its way
+  notified_ = true;
+  timer_->Schedule(std::chrono::milliseconds(0), [this] { Step(); });
+}
+
+void ChangeStream::Poll() {
+  Step();
+  std::lock_guard lock(mu_);
+  if (timer_) timer_->Schedule(config_.poll_interval, [this] { Poll(); });
 }
 
 // Written by hand, not through a JSON DOM: the state of a million packages is sent as a
 // million of these. The flags are the JSON SQLite stored, embedded as they are.
-std::string ChangeFeed::EventData(const store::PackageChange& change) {
+std::string ChangeStream::EventData(const store::PackageChange& change) {
   auto quoted = [](std::string& out, std::string_view text) {
     out += '"';
     for (char c : text) {
@@ -145,56 +150,49 @@ std::string ChangeFeed::EventData(const store::PackageChange& change) {
   return out;
 }
 
-void ChangeFeed::Loop() {
+void ChangeStream::Step() {
   std::unique_lock lock(mu_);
-  while (!stopping_) {
-    // The earliest heartbeat deadline bounds the wait too.
-    auto until = Steady::now() + config_.poll_interval;
-    for (const auto& [id, w] : watchers_) until = std::min(until, w.deadline);
-    cv_.wait_until(lock, until, [&] { return stopping_ || notified_; });
-    if (stopping_) break;
-    notified_ = false;
-    std::int64_t after = last_;
-    lock.unlock();
-    std::vector<std::shared_ptr<const Entry>> fresh;
-    while (true) {
-      auto changes = store_.ReadChanges(after, config_.page);
-      if (!changes.ok()) {
-        core::Log(core::LogLevel::kWarn, "changes", "reading the change log: {}", changes.status().message());
-        break;
-      }
-      for (auto& change : *changes) {
-        after = change.offset;
-        auto entry = std::make_shared<Entry>();
-        entry->data = EventData(change);
-        entry->change = std::move(change);
-        fresh.push_back(std::move(entry));
-      }
-      if (changes->size() < config_.page) break;
+  notified_ = false;
+  std::int64_t after = last_;
+  lock.unlock();
+  std::vector<std::shared_ptr<const Entry>> fresh;
+  while (true) {
+    auto changes = store_.ReadChanges(after, config_.page);
+    if (!changes.ok()) {
+      core::Log(core::LogLevel::kWarn, "changes", "reading the change log: {}", changes.status().message());
+      break;
     }
-    lock.lock();
-    for (auto& entry : fresh) recent_.push_back(std::move(entry));
-    while (recent_.size() > config_.recent_changes) recent_.pop_front();
-    last_ = std::max(last_, after);
-    // Wake who has something new, or whose heartbeat is due.
-    auto now = Steady::now();
-    std::vector<std::pair<std::function<void(bool)>, bool>> due;
-    for (auto it = watchers_.begin(); it != watchers_.end();) {
-      bool has_new = last_ > it->second.offset;
-      if (has_new || now >= it->second.deadline) {
-        due.emplace_back(std::move(it->second.wake), !has_new);
-        it = watchers_.erase(it);
-      } else {
-        ++it;
-      }
+    for (auto& change : *changes) {
+      after = change.offset;
+      auto entry = std::make_shared<Entry>();
+      entry->data = EventData(change);
+      entry->change = std::move(change);
+      fresh.push_back(std::move(entry));
     }
-    lock.unlock();
-    for (auto& [wake, timed_out] : due) wake(timed_out);
-    lock.lock();
+    if (changes->size() < config_.page) break;
   }
+  lock.lock();
+  for (auto& entry : fresh) recent_.push_back(std::move(entry));
+  while (recent_.size() > config_.recent_changes) recent_.pop_front();
+  last_ = std::max(last_, after);
+  // Wake who has something new, or whose heartbeat is due.
+  auto now = Steady::now();
+  std::vector<std::pair<std::function<void(bool)>, bool>> due;
+  for (auto it = watchers_.begin(); it != watchers_.end();) {
+    bool has_new = last_ > it->second.offset;
+    if (has_new || now >= it->second.deadline) {
+      due.emplace_back(std::move(it->second.wake), !has_new);
+      it = watchers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  lock.unlock();
+  for (auto& [wake, timed_out] : due) wake(timed_out);
 }
 
-bool ChangeFeed::Recent(std::int64_t offset, std::size_t max, std::vector<std::shared_ptr<const Entry>>* out) const {
+bool ChangeStream::Recent(std::int64_t offset, std::size_t max,
+                          std::vector<std::shared_ptr<const Entry>>* out) const {
   std::lock_guard lock(mu_);
   if (offset >= last_) return true;
   if (recent_.empty() || recent_.front()->change.offset > offset + 1) return false;
@@ -205,12 +203,12 @@ bool ChangeFeed::Recent(std::int64_t offset, std::size_t max, std::vector<std::s
   return true;
 }
 
-std::int64_t ChangeFeed::Last() const {
+std::int64_t ChangeStream::Last() const {
   std::lock_guard lock(mu_);
   return last_;
 }
 
-std::uint64_t ChangeFeed::Watch(std::int64_t offset, std::function<void(bool)> wake) {
+std::uint64_t ChangeStream::Watch(std::int64_t offset, std::function<void(bool)> wake) {
   std::unique_lock lock(mu_);
   if (last_ > offset) {
     lock.unlock();
@@ -218,13 +216,13 @@ std::uint64_t ChangeFeed::Watch(std::int64_t offset, std::function<void(bool)> w
     return 0;
   }
   std::uint64_t id = next_watch_++;
-  watchers_[id] = {offset, Steady::now() + config_.heartbeat, std::move(wake)};
-  lock.unlock();
-  cv_.notify_all();  // its deadline may be the earliest
+  auto deadline = Steady::now() + config_.heartbeat;
+  watchers_[id] = {offset, deadline, std::move(wake)};
+  if (timer_) timer_->ScheduleAt(deadline, [this] { Step(); });  // its heartbeat
   return id;
 }
 
-void ChangeFeed::Unwatch(std::uint64_t id) {
+void ChangeStream::Unwatch(std::uint64_t id) {
   std::lock_guard lock(mu_);
   watchers_.erase(id);
 }
@@ -235,7 +233,7 @@ namespace {
 
 class ChangeSubscription final : public ResponseStream, public std::enable_shared_from_this<ChangeSubscription> {
  public:
-  ChangeSubscription(ChangeFeed& feed, ChangeFilter filter, std::optional<std::int64_t> resume_from)
+  ChangeSubscription(ChangeStream& feed, ChangeFilter filter, std::optional<std::int64_t> resume_from)
       : feed_(feed), filter_(std::move(filter)), resume_from_(resume_from) {
     feed_.AddSubscriber(1);
   }
@@ -340,7 +338,7 @@ class ChangeSubscription final : public ResponseStream, public std::enable_share
       // already shown by this row (or, filtered out, superseded by it).
       if (row.offset > snapshot_offset_) shown_[row.key.ToString()] = row.offset;
       if (!filter_.Matches(row)) continue;
-      *out += Event("snapshot", ChangeFeed::EventData(row));
+      *out += Event("snapshot", ChangeStream::EventData(row));
     }
     if (page->done) {
       *out += Event("snapshot_end", json{{"offset", snapshot_offset_}}.dump(), snapshot_offset_);
@@ -352,7 +350,7 @@ class ChangeSubscription final : public ResponseStream, public std::enable_share
   // The changes after the cursor that are there now, from memory or from the log. Returns
   // true when the subscriber is cut off (its offset has left the log).
   bool Changes(std::string* out) {
-    std::vector<std::shared_ptr<const ChangeFeed::Entry>> entries;
+    std::vector<std::shared_ptr<const ChangeStream::Entry>> entries;
     std::size_t page = feed_.config().page;
     if (!feed_.Recent(cursor_, page, &entries)) {
       auto bounds = feed_.store().GetChangeLogBounds();
@@ -368,8 +366,8 @@ class ChangeSubscription final : public ResponseStream, public std::enable_share
       auto changes = feed_.store().ReadChanges(cursor_, page);
       if (!changes.ok()) return false;
       for (auto& change : *changes) {
-        auto entry = std::make_shared<ChangeFeed::Entry>();
-        entry->data = ChangeFeed::EventData(change);
+        auto entry = std::make_shared<ChangeStream::Entry>();
+        entry->data = ChangeStream::EventData(change);
         entry->change = std::move(change);
         entries.push_back(std::move(entry));
       }
@@ -391,7 +389,7 @@ class ChangeSubscription final : public ResponseStream, public std::enable_share
     return false;
   }
 
-  ChangeFeed& feed_;
+  ChangeStream& feed_;
   ChangeFilter filter_;
   std::optional<std::int64_t> resume_from_;
   Phase phase_ = Phase::kStart;
@@ -406,7 +404,7 @@ class ChangeSubscription final : public ResponseStream, public std::enable_share
 
 }  // namespace
 
-std::shared_ptr<ResponseStream> MakeChangeSubscription(ChangeFeed& feed, ChangeFilter filter,
+std::shared_ptr<ResponseStream> MakeChangeSubscription(ChangeStream& feed, ChangeFilter filter,
                                                        std::optional<std::int64_t> resume_from) {
   return std::make_shared<ChangeSubscription>(feed, std::move(filter), resume_from);
 }

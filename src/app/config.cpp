@@ -271,14 +271,14 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
     int max_query = static_cast<int>(config.api.max_query_packages);
     r.GetInRange(api, "api", "max_query_packages", 1, 100'000, &max_query);
     config.api.max_query_packages = static_cast<std::size_t>(max_query);
-    int max_waiting = static_cast<int>(config.api.max_waiting_requests);
+    int max_waiting = static_cast<int>(config.lookup.max_waiting);
     r.GetInRange(api, "api", "max_waiting_requests", 1, 10'000'000, &max_waiting);
-    config.api.max_waiting_requests = static_cast<std::size_t>(max_waiting);
-    r.GetSeconds(api, "api", "not_found_recheck_seconds", 1000, 0, &config.api.not_found_recheck);
+    config.lookup.max_waiting = static_cast<std::size_t>(max_waiting);
+    r.GetSeconds(api, "api", "not_found_recheck_seconds", 1000, 0, &config.lookup.not_found_recheck);
     r.GetInRange(api, "api", "retry_after_seconds", 1, 3600, &config.api.retry_after_seconds);
-    int cache_entries = static_cast<int>(config.api.report_cache_entries);
+    int cache_entries = static_cast<int>(config.lookup.report_cache_entries);
     r.GetInRange(api, "api", "report_cache_entries", 1, 10'000'000, &cache_entries);
-    config.api.report_cache_entries = static_cast<std::size_t>(cache_entries);
+    config.lookup.report_cache_entries = static_cast<std::size_t>(cache_entries);
   }
 
   if (YAML::Node db = root["database"]; db.IsDefined()) {

@@ -15,8 +15,9 @@
 #include "pkgtrust/bus/sqs_transport.hpp"
 #include "pkgtrust/bus/topology.hpp"
 #include "pkgtrust/core/log.hpp"
-#include "pkgtrust/pipeline/ingest_handlers.hpp"
+#include "pkgtrust/pipeline/package_lookup.hpp"
 #include "pkgtrust/pipeline/pipeline.hpp"
+#include "pkgtrust/pipeline/stage_handlers.hpp"
 #include "pkgtrust/scoring/model.hpp"
 #include "pkgtrust/scoring/typosquat.hpp"
 #include "pkgtrust/store/package_store.hpp"
@@ -47,6 +48,9 @@ struct Config {
   std::string source;        // the file it came from, or "<embedded defaults>"
   api::ServerConfig server;  // server.listen and the HTTP limits
   api::ApiConfig api;
+  // The api section's not_found_recheck_seconds, max_waiting_requests and
+  // report_cache_entries; refresh_after is the reconciler's (Service copies it in).
+  pipeline::LookupConfig lookup;
   std::chrono::milliseconds shutdown_grace{10'000};  // requests in flight may finish within this
   // On SIGTERM the listener stays open at least this long, answering /readyz 503, so a load
   // balancer stops sending before connections are refused.

@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <future>
 #include <nlohmann/json.hpp>
-#include <thread>
 
-#include "api/report.hpp"
 #include "app/service.hpp"
 #include "pkgtrust/core/package_name.hpp"
 #include "pkgtrust/core/purl.hpp"
+#include "pkgtrust/pipeline/package_lookup.hpp"
 
 namespace pkgtrust::app {
 
@@ -112,70 +112,44 @@ int RunScore(Config config, const std::vector<std::string>& target, bool as_json
   core::SetLogLevel(config.log_level);
   Service service(std::move(config));
   service.Start(/*serve_http=*/false);
-  store::PackageStore& store = service.store();
-  const core::Millis refresh_after = service.config().reconciler.refresh_after.count();
-  auto fresh = [&](const store::PackageRecord& r) {
-    core::Millis age = core::SystemClock::Instance().NowMillis() - r.state_since;
-    return (r.state == core::PackageState::kComplete && (refresh_after == 0 || age < refresh_after)) ||
-           (r.state == core::PackageState::kNotFound && age < 3600'000);
-  };
-  auto record = store.Get(*key);
-  if (!record.ok()) {
-    std::fprintf(stderr, "pkgtrust: score: %s\n", record.status().message().c_str());
-    return 1;
-  }
-  std::int64_t generation = *record ? (*record)->generation : 0;
-  if (!*record || !fresh(**record)) {
-    store::EnqueueRequest request;
-    request.key = *key;
-    request.priority = core::Priority::kPriority;
-    auto submitted = service.pipeline().SubmitOne(std::move(request), "cli-score");
-    if (!submitted.ok()) {
-      std::fprintf(stderr, "pkgtrust: score: %s\n", submitted.status().message().c_str());
-      return 1;
-    }
-    generation = submitted->record.generation;
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (true) {
-      record = store.Get(*key);
-      bool finished = record.ok() && *record && (*record)->generation >= generation &&
-                      !core::IsInFlight((*record)->state);
-      if (finished || std::chrono::steady_clock::now() > deadline) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
-  if (!record.ok() || !*record) {
-    std::fprintf(stderr, "pkgtrust: score: %s: the database did not answer\n", key->ToString().c_str());
-    return 1;
-  }
-  const store::PackageRecord& r = **record;
-  switch (r.state) {
-    case core::PackageState::kComplete:
+  // The same lookup as GET /v1/packages/{ecosystem}/{name}?wait=<timeout>&version=<version>.
+  std::promise<pipeline::LookupAnswer> answered;
+  service.lookup().Lookup({*key, version}, timeout, "cli-score", [&answered](pipeline::LookupAnswer answer) {
+    answered.set_value(std::move(answer));
+  });
+  pipeline::LookupAnswer answer = answered.get_future().get();
+  using Kind = pipeline::LookupAnswer::Kind;
+  switch (answer.kind) {
+    case Kind::kReport:
       break;
-    case core::PackageState::kNotFound:
+    case Kind::kNotFound:
       std::fprintf(stderr, "pkgtrust: score: %s does not exist in its registry\n", key->ToString().c_str());
       return 3;
-    case core::PackageState::kFailed:
-      std::fprintf(stderr, "pkgtrust: score: %s failed: %s\n", key->ToString().c_str(), r.last_error.c_str());
+    case Kind::kStoreError:
+    case Kind::kReportError:
+    case Kind::kOverloaded:
+      std::fprintf(stderr, "pkgtrust: score: %s: %s\n", key->ToString().c_str(),
+                   answer.error.ok() ? "too many lookups are waiting" : answer.error.message().c_str());
       return 1;
-    default:
-      std::fprintf(stderr, "pkgtrust: score: %s is still %s after %lld s; the upstreams are slow or down\n",
-                   key->ToString().c_str(), std::string(core::PackageStateName(r.state)).c_str(),
-                   static_cast<long long>(timeout.count()));
+    case Kind::kPending:
+      if (answer.record && answer.record->state == core::PackageState::kFailed) {
+        std::fprintf(stderr, "pkgtrust: score: %s failed: %s\n", key->ToString().c_str(),
+                     answer.record->last_error.c_str());
+      } else {
+        std::string state =
+            answer.record ? std::string(core::PackageStateName(answer.record->state)) : "unknown";
+        std::fprintf(stderr, "pkgtrust: score: %s is still %s after %lld s; the upstreams are slow or down\n",
+                     key->ToString().c_str(), state.c_str(), static_cast<long long>(timeout.count()));
+      }
       return 1;
   }
-  auto facts = store.GetFacts(*key);
-  auto report = facts.ok() ? api::BuildReport(r, *facts, version) : core::Result<json>(facts.status());
-  if (!report.ok()) {
-    std::fprintf(stderr, "pkgtrust: score: %s\n", report.status().message().c_str());
-    return 1;
-  }
+  json report = json::parse(*answer.report, nullptr, false);
   if (as_json) {
-    std::printf("%s\n", report->dump(2, ' ', false, json::error_handler_t::replace).c_str());
+    std::printf("%s\n", report.dump(2, ' ', false, json::error_handler_t::replace).c_str());
     return 0;
   }
   try {
-    PrintReadable(*report);
+    PrintReadable(report);
   } catch (const json::exception& e) {  // a stored report of an unexpected shape
     std::fprintf(stderr, "pkgtrust: score: the report of %s cannot be printed (%s); try --json\n",
                  key->ToString().c_str(), e.what());

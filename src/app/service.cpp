@@ -12,9 +12,67 @@
 #include "pkgtrust/core/metrics.hpp"
 #include "pkgtrust/net/sigv4.hpp"
 #include "pkgtrust/net/url.hpp"
-#include "pkgtrust/pipeline/ingest_handlers.hpp"
+#include "pkgtrust/pipeline/stage_handlers.hpp"
 
 namespace pkgtrust::app {
+
+namespace {
+
+// /metrics lines of the pipeline's parts: stages, queues and packages by state.
+void AppendPipelineMetrics(std::string& out, pipeline::Pipeline& pipeline, bus::Transport& transport,
+                           store::PackageStore& store) {
+  auto label = [](std::string_view name, std::string_view value) {
+    return fmt::format("{}=\"{}\"", name, core::PrometheusLabelValue(value));
+  };
+  core::AppendPrometheusHeader(out, "pkgtrust_stage_in_flight", "gauge", "Work in flight per stage.");
+  for (const auto& stage : pipeline.stages())
+    core::AppendPrometheusSample(out, "pkgtrust_stage_in_flight", label("stage", stage->config().name),
+                                 static_cast<double>(stage->Stats().in_flight));
+  core::AppendPrometheusHeader(out, "pkgtrust_stage_messages_total", "counter", "Stage messages by outcome.");
+  for (const auto& stage : pipeline.stages()) {
+    pipeline::StageStats s = stage->Stats();
+    std::string stage_label = label("stage", stage->config().name);
+    std::pair<const char*, std::int64_t> outcomes[] = {
+        {"completed", s.completed}, {"failed", s.failed},        {"retried", s.retried},
+        {"stale", s.stale},         {"duplicate", s.duplicates}, {"malformed", s.malformed},
+        {"postponed", s.postponed}};
+    for (const auto& [outcome, n] : outcomes)
+      core::AppendPrometheusSample(out, "pkgtrust_stage_messages_total",
+                                   fmt::format("{},outcome=\"{}\"", stage_label, outcome),
+                                   static_cast<double>(n));
+  }
+  bus::TransportStats queues = transport.Stats();
+  core::AppendPrometheusHeader(out, "pkgtrust_queue_messages", "gauge", "Messages per queue by state.");
+  for (const auto& [queue, q] : queues.queues) {
+    std::string queue_label = label("queue", queue);
+    core::AppendPrometheusSample(out, "pkgtrust_queue_messages", queue_label + ",state=\"visible\"",
+                                 static_cast<double>(q.visible));
+    core::AppendPrometheusSample(out, "pkgtrust_queue_messages", queue_label + ",state=\"delayed\"",
+                                 static_cast<double>(q.delayed));
+    core::AppendPrometheusSample(out, "pkgtrust_queue_messages", queue_label + ",state=\"in_flight\"",
+                                 static_cast<double>(q.in_flight));
+  }
+  core::AppendPrometheusHeader(out, "pkgtrust_queue_dead_lettered_total", "counter",
+                               "Messages dead-lettered.");
+  for (const auto& [queue, q] : queues.queues)
+    core::AppendPrometheusSample(out, "pkgtrust_queue_dead_lettered_total", label("queue", queue),
+                                 static_cast<double>(q.dead_lettered));
+  core::AppendPrometheusHeader(out, "pkgtrust_messages_unroutable_total", "counter",
+                               "Published messages no queue's filter policy matched.");
+  core::AppendPrometheusSample(out, "pkgtrust_messages_unroutable_total", "",
+                               static_cast<double>(queues.unroutable));
+  if (auto counts = store.CountByState(); counts.ok()) {
+    core::AppendPrometheusHeader(out, "pkgtrust_packages", "gauge",
+                                 "Packages by state (complete and failed included).");
+    for (core::PackageState state : core::kAllPackageStates) {
+      auto it = counts->find(state);
+      core::AppendPrometheusSample(out, "pkgtrust_packages", label("state", core::PackageStateName(state)),
+                                   it == counts->end() ? 0.0 : static_cast<double>(it->second));
+    }
+  }
+}
+
+}  // namespace
 
 Service::Service(Config config, std::map<std::string, pipeline::StageHandler*> handlers)
     : config_(std::move(config)), handlers_(std::move(handlers)) {}
@@ -40,7 +98,7 @@ void Service::Start(bool serve_http) {
   } else {
     throw std::runtime_error("transport '" + config_.transport_kind + "' is not available in this build");
   }
-  executor_ = std::make_unique<pipeline::ThreadPoolExecutor>(config_.worker_threads, "workers");
+  executor_ = std::make_unique<core::ThreadPoolExecutor>(config_.worker_threads, "workers");
 
   // Upstreams: one HTTP client for every registry and GitHub.
   net::HttpClientConfig http_config;
@@ -121,22 +179,32 @@ void Service::Start(bool serve_http) {
     }
     pipeline_->AddStage(stage, *it->second);
   }
-  // The API hears every stage event: finished packages wake the requests waiting for them.
+  // The lookup hears every stage event: finished packages wake the lookups waiting for them.
+  pipeline::LookupConfig lookup_config = config_.lookup;
+  lookup_config.refresh_after = config_.reconciler.refresh_after;
+  lookup_pool_ = std::make_unique<core::ThreadPoolExecutor>(2, "lookup");
+  lookup_ =
+      std::make_unique<pipeline::PackageLookup>(lookup_config, *store_, *pipeline_, *lookup_pool_, clock);
   api::ApiConfig api_config = config_.api;
-  api_config.refresh_after = config_.reconciler.refresh_after;
   if (const char* token = std::getenv(config_.secrets.admin_token_env.c_str()))
     api_config.admin_token = token;
   if (const char* token = std::getenv(config_.secrets.feed_token_env.c_str())) api_config.feed_token = token;
-  api_ = std::make_unique<api::Api>(api_config, *store_, *pipeline_, *transport_, clock);
-  change_feed_ = std::make_unique<api::ChangeFeed>(*store_, api::ChangeFeedConfig{});
-  api_->SetChangeFeed(change_feed_.get());
+  api_ = std::make_unique<api::Api>(api_config, *store_, *pipeline_, *lookup_, clock);
+  change_stream_ = std::make_unique<api::ChangeStream>(*store_, api::ChangeStreamConfig{});
+  api_->SetChangeStream(change_stream_.get());
   for (const auto& stage : pipeline_->stages())
-    stage->SetObserver([api = api_.get(), feed = change_feed_.get()](const pipeline::StageEvent& event) {
-      api->OnStageEvent(event);
-      // A package finished: its change is committed, subscribers can have it now.
-      if (event.kind == pipeline::StageEvent::Kind::kCompleted && !core::IsInFlight(event.to)) feed->Notify();
-    });
-  change_feed_->Start();
+    stage->SetObserver(
+        [lookup = lookup_.get(), changes = change_stream_.get()](const pipeline::StageEvent& event) {
+          lookup->OnStageEvent(event);
+          // A package finished: its change is committed, subscribers can have it now.
+          if (event.kind == pipeline::StageEvent::Kind::kCompleted && !core::IsInFlight(event.to))
+            changes->Notify();
+        });
+  change_stream_->Start();
+  api_->AddMetricsCollector(
+      [this](std::string& out) { AppendPipelineMetrics(out, *pipeline_, *transport_, *store_); });
+  api_->AddReadinessCheck("transport_not_ready",
+                          [transport = transport_.get()] { return transport->Health(); });
   api_->AddMetricsCollector([http = measured_http_.get()](std::string& out) { http->AppendPrometheus(out); });
   api_->AddMetricsCollector([http = http_.get()](std::string& out) {
     net::HttpClientStats stats = http->Stats();
@@ -214,9 +282,10 @@ void Service::Stop() {
   // requests in flight finish; then the stages drain, queued writes commit (their
   // callbacks post to the executor), and the executor runs what is left.
   api_->SetReady(false);
-  api_->StopWaiting();
+  lookup_->StopWaiting();
   if (server_) server_->Stop(config_.shutdown_grace, config_.shutdown_delay);
-  change_feed_->Stop();
+  change_stream_->Stop();
+  lookup_pool_->Stop();  // the last answers are built (they read the store)
   pipeline_->Stop();
   store_->Close();
   executor_->Stop();
@@ -224,7 +293,8 @@ void Service::Stop() {
   http_.reset();  // joins the HTTP threads; no handler callback can arrive after this
   server_.reset();
   api_.reset();
-  change_feed_.reset();
+  lookup_.reset();
+  change_stream_.reset();
   core::Log(core::LogLevel::kInfo, "service", "stopped");
 }
 

@@ -13,11 +13,12 @@
 #include "pkgtrust/api/change_stream.hpp"
 #include "pkgtrust/api/http_server.hpp"
 #include "pkgtrust/bus/transport.hpp"
+#include "pkgtrust/core/executor.hpp"
 #include "pkgtrust/core/timer.hpp"
 #include "pkgtrust/github/github_client.hpp"
 #include "pkgtrust/net/http_client.hpp"
 #include "pkgtrust/net/measured_http_client.hpp"
-#include "pkgtrust/pipeline/executor.hpp"
+#include "pkgtrust/pipeline/package_lookup.hpp"
 #include "pkgtrust/pipeline/pipeline.hpp"
 #include "pkgtrust/registry/registry_client.hpp"
 #include "pkgtrust/scoring/typosquat.hpp"
@@ -41,8 +42,9 @@ class Service {
 
   // The port the HTTP server listens on (useful with server.listen port 0), or 0.
   int http_port() const { return server_ ? server_->port() : 0; }
-  // Wakes requests waiting for a package (pkgtrust score waits through this too).
   api::Api& api() { return *api_; }
+  // The answer for one package, as the REST API gives it (pkgtrust score asks here).
+  pipeline::PackageLookup& lookup() { return *lookup_; }
 
   const Config& config() const { return config_; }
   store::PackageStore& store() { return *store_; }
@@ -55,8 +57,8 @@ class Service {
   std::map<std::string, pipeline::StageHandler*> handlers_;
   std::unique_ptr<store::PackageStore> store_;
   std::unique_ptr<bus::Transport> transport_;
-  std::unique_ptr<api::ChangeFeed> change_feed_;
-  std::unique_ptr<pipeline::ThreadPoolExecutor> executor_;
+  std::unique_ptr<api::ChangeStream> change_stream_;
+  std::unique_ptr<core::ThreadPoolExecutor> executor_;
   std::unique_ptr<net::BeastHttpClient> http_;
   std::unique_ptr<net::MeasuredHttpClient> measured_http_;
   std::unique_ptr<registry::RegistryClient> registry_;
@@ -66,6 +68,8 @@ class Service {
   scoring::PopularPackages popular_;
   scoring::ModelOptions model_options_;  // points at popular_
   std::unique_ptr<pipeline::Pipeline> pipeline_;
+  std::unique_ptr<core::ThreadPoolExecutor> lookup_pool_;  // answers of lookups that waited
+  std::unique_ptr<pipeline::PackageLookup> lookup_;
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<api::HttpServer> server_;
   std::atomic<bool> started_{false};

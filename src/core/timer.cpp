@@ -14,9 +14,13 @@ Timer::~Timer() {
 }
 
 void Timer::Schedule(std::chrono::milliseconds delay, std::function<void()> callback) {
+  ScheduleAt(std::chrono::steady_clock::now() + delay, std::move(callback));
+}
+
+void Timer::ScheduleAt(std::chrono::steady_clock::time_point when, std::function<void()> callback) {
   {
     std::lock_guard lock(mu_);
-    due_.emplace(std::chrono::steady_clock::now() + delay, std::move(callback));
+    due_.emplace(when, std::move(callback));
   }
   cv_.notify_all();
 }

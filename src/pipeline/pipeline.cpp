@@ -25,7 +25,7 @@ std::vector<StageConfig> DefaultStageConfigs() {
   return stages;
 }
 
-Pipeline::Pipeline(store::PackageStore& store, bus::Transport& transport, Executor& executor,
+Pipeline::Pipeline(store::PackageStore& store, bus::Transport& transport, core::Executor& executor,
                    const core::Clock& clock, ReconcilerConfig reconciler_config)
     : store_(store),
       transport_(transport),
@@ -55,7 +55,27 @@ core::Result<std::vector<store::EnqueueResult>> Pipeline::Submit(std::vector<sto
                                                                  std::string_view request_id) {
   auto results = store_.EnqueueManySync(std::move(requests));
   if (!results.ok()) return results.status();
-  for (const auto& result : *results) {
+  PublishStarted(*results, request_id);
+  return results;
+}
+
+void Pipeline::SubmitAsync(std::vector<store::EnqueueRequest> requests, std::string_view request_id,
+                           SubmitDone done) {
+  // The store calls back on its writer thread, which must not publish (a network call
+  // with SQS): the rest runs on the executor.
+  store_.EnqueueMany(std::move(requests),
+                     [this, request_id = std::string(request_id), done = std::move(done)](
+                         core::Result<std::vector<store::EnqueueResult>> results) mutable {
+                       executor_.PostUrgent([this, request_id = std::move(request_id), done = std::move(done),
+                                             results = std::move(results)]() mutable {
+                         if (results.ok()) PublishStarted(*results, request_id);
+                         done(std::move(results));
+                       });
+                     });
+}
+
+void Pipeline::PublishStarted(const std::vector<store::EnqueueResult>& results, std::string_view request_id) {
+  for (const auto& result : results) {
     if (result.outcome != store::EnqueueOutcome::kStarted && result.outcome != store::EnqueueOutcome::kRaised)
       continue;
     // Committed already: a failed publish is repaired by the reconciler.
@@ -63,7 +83,6 @@ core::Result<std::vector<store::EnqueueResult>> Pipeline::Submit(std::vector<sto
       core::Log(core::LogLevel::kWarn, "pipeline", "{}: publish failed: {}", result.record.key.ToString(),
                 s.message());
   }
-  return results;
 }
 
 core::Result<store::EnqueueResult> Pipeline::SubmitOne(store::EnqueueRequest request,

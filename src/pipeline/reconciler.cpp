@@ -13,40 +13,39 @@ Reconciler::~Reconciler() { Stop(); }
 
 void Reconciler::Start() {
   std::lock_guard lock(mu_);
-  if (thread_.joinable()) return;
+  if (timer_) return;
   stopping_ = false;
-  thread_ = std::thread([this] { Loop(); });
+  timer_ = std::make_unique<core::Timer>();
+  timer_->Schedule(std::chrono::milliseconds(0), [this] { Pass(/*first=*/true); });
 }
 
 void Reconciler::Stop() {
+  std::unique_ptr<core::Timer> timer;
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
+    timer = std::move(timer_);
   }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  timer.reset();  // waits for a pass under way; the next one is dropped
 }
 
-void Reconciler::Loop() {
-  if (config_.republish_on_start) {
+void Reconciler::Pass(bool first) {
+  if (first && config_.republish_on_start) {
     std::int64_t republished = RepublishInFlight();
     if (republished > 0)
       core::Log(core::LogLevel::kInfo, "reconciler", "re-published {} packages in flight at start-up",
                 republished);
     std::lock_guard lock(mu_);
     totals_.republished += republished;
-  }
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    if (cv_.wait_for(lock, config_.interval, [&] { return stopping_; })) return;
-    lock.unlock();
+  } else if (!first) {
     ReconcileCounts counts = RunOnce();
     if (counts.republished + counts.retried + counts.refreshed > 0)
       core::Log(core::LogLevel::kInfo, "reconciler",
                 "re-published {} stuck, retried {} failed, refreshing {} stale", counts.republished,
                 counts.retried, counts.refreshed);
-    lock.lock();
   }
+  std::lock_guard lock(mu_);
+  if (!stopping_ && timer_) timer_->Schedule(config_.interval, [this] { Pass(/*first=*/false); });
 }
 
 std::int64_t Reconciler::Restart(const std::vector<store::PackageRecord>& records, const char* reason) {

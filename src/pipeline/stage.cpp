@@ -55,7 +55,7 @@ StageResult StageResult::Fail(std::string error) {
 }
 
 Stage::Stage(StageConfig config, StageHandler& handler, bus::Transport& transport, store::PackageStore& store,
-             Executor& executor, const core::Clock& clock)
+             core::Executor& executor, const core::Clock& clock)
     : config_(std::move(config)),
       handler_(handler),
       transport_(transport),

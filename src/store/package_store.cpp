@@ -346,7 +346,8 @@ class PackageStore::Impl {
   };
 
   // Rows of `sql` (which selects PACKAGE_COLUMNS) with its parameters bound by `bind`.
-  Result<std::vector<PackageRecord>> Query(const char* sql, const std::function<void(Statement&)>& bind) {
+  Result<std::vector<PackageRecord>> SelectPackages(const char* sql,
+                                                    const std::function<void(Statement&)>& bind) {
     Lease lease(*this);
     auto stmt = (*lease).Prepare(sql);
     if (!stmt.ok()) return stmt.status();
@@ -618,25 +619,25 @@ Status PackageStore::EndRepositoryReadsSync(std::vector<std::string> keys, std::
 }
 
 Result<std::vector<PackageRecord>> PackageStore::ListStuck(Millis since, std::size_t limit) {
-  return impl_->Query("SELECT " PACKAGE_COLUMNS
-                      " FROM packages WHERE state IN ('pending_registry', "
-                      "'pending_repository', 'pending_score') AND state_since < ? "
-                      "ORDER BY state_since LIMIT ?",
-                      [&](Statement& s) { s.Bind(since).Bind(static_cast<std::int64_t>(limit)); });
+  return impl_->SelectPackages("SELECT " PACKAGE_COLUMNS
+                               " FROM packages WHERE state IN ('pending_registry', "
+                               "'pending_repository', 'pending_score') AND state_since < ? "
+                               "ORDER BY state_since LIMIT ?",
+                               [&](Statement& s) { s.Bind(since).Bind(static_cast<std::int64_t>(limit)); });
 }
 
 Result<std::vector<PackageRecord>> PackageStore::ListRetryable(Millis now, std::size_t limit) {
-  return impl_->Query("SELECT " PACKAGE_COLUMNS
-                      " FROM packages WHERE state = 'failed' AND next_attempt_at <= ? "
-                      "ORDER BY next_attempt_at LIMIT ?",
-                      [&](Statement& s) { s.Bind(now).Bind(static_cast<std::int64_t>(limit)); });
+  return impl_->SelectPackages("SELECT " PACKAGE_COLUMNS
+                               " FROM packages WHERE state = 'failed' AND next_attempt_at <= ? "
+                               "ORDER BY next_attempt_at LIMIT ?",
+                               [&](Statement& s) { s.Bind(now).Bind(static_cast<std::int64_t>(limit)); });
 }
 
 Result<std::vector<PackageRecord>> PackageStore::ListStale(Millis before, std::size_t limit) {
-  return impl_->Query("SELECT " PACKAGE_COLUMNS
-                      " FROM packages WHERE state = 'complete' AND state_since < ? "
-                      "ORDER BY state_since LIMIT ?",
-                      [&](Statement& s) { s.Bind(before).Bind(static_cast<std::int64_t>(limit)); });
+  return impl_->SelectPackages("SELECT " PACKAGE_COLUMNS
+                               " FROM packages WHERE state = 'complete' AND state_since < ? "
+                               "ORDER BY state_since LIMIT ?",
+                               [&](Statement& s) { s.Bind(before).Bind(static_cast<std::int64_t>(limit)); });
 }
 
 Result<std::map<PackageState, std::int64_t>> PackageStore::CountByState() {
@@ -819,7 +820,7 @@ Result<AdvisoryImport> PackageStore::ImportAdvisoriesSync(std::vector<Advisory> 
 
 Result<std::vector<PackageRecord>> PackageStore::ListByState(PackageState state, std::int64_t after_id,
                                                              std::size_t limit) {
-  return impl_->Query(
+  return impl_->SelectPackages(
       "SELECT " PACKAGE_COLUMNS " FROM packages WHERE state = ? AND id > ? ORDER BY id LIMIT ?",
       [&](Statement& s) { s.Bind(StateText(state)).Bind(after_id).Bind(static_cast<std::int64_t>(limit)); });
 }
@@ -830,16 +831,16 @@ Result<std::vector<PackageRecord>> PackageStore::ListByPrefix(core::Ecosystem ec
   // 0xFF never occurs in UTF-8, so prefix + "\xff" bounds the range on the (ecosystem, name) index.
   std::string upper = prefix + '\xff';
   const std::string& lower = after > prefix ? after : prefix;
-  return impl_->Query("SELECT " PACKAGE_COLUMNS
-                      " FROM packages WHERE ecosystem = ? AND name >= ? AND name < ? AND name != ? "
-                      "ORDER BY name LIMIT ?",
-                      [&](Statement& s) {
-                        s.Bind(core::EcosystemName(ecosystem))
-                            .Bind(lower)
-                            .Bind(upper)
-                            .Bind(after)
-                            .Bind(static_cast<std::int64_t>(limit));
-                      });
+  return impl_->SelectPackages("SELECT " PACKAGE_COLUMNS
+                               " FROM packages WHERE ecosystem = ? AND name >= ? AND name < ? AND name != ? "
+                               "ORDER BY name LIMIT ?",
+                               [&](Statement& s) {
+                                 s.Bind(core::EcosystemName(ecosystem))
+                                     .Bind(lower)
+                                     .Bind(upper)
+                                     .Bind(after)
+                                     .Bind(static_cast<std::int64_t>(limit));
+                               });
 }
 
 Result<bool> PackageStore::PutCompleteFactSync(const core::PackageKey& key, std::int64_t generation,

@@ -35,7 +35,7 @@ namespace {
 // The API with its change feed over a temporary database; packages are finished by hand.
 class StreamUnderTest {
  public:
-  explicit StreamUnderTest(api::ChangeFeedConfig feed_config = {}, std::string db_path = "", int port = 0)
+  explicit StreamUnderTest(api::ChangeStreamConfig feed_config = {}, std::string db_path = "", int port = 0)
       : transport_(bus::Topology{}, {}) {
     if (db_path.empty()) db_path = dir_.File("changes.db");
     auto opened = store::PackageStore::Open({.path = db_path}, core::SystemClock::Instance());
@@ -43,10 +43,12 @@ class StreamUnderTest {
     store_ = std::move(opened).value();
     pipeline_ = std::make_unique<pipeline::Pipeline>(*store_, transport_, executor_, core::SystemClock::Instance(),
                                                      pipeline::ReconcilerConfig{.interval = 3600s});
-    api_ = std::make_unique<api::Api>(api::ApiConfig{}, *store_, *pipeline_, transport_,
+    lookup_ = std::make_unique<pipeline::PackageLookup>(pipeline::LookupConfig{}, *store_, *pipeline_,
+                                                        executor_, core::SystemClock::Instance());
+    api_ = std::make_unique<api::Api>(api::ApiConfig{}, *store_, *pipeline_, *lookup_,
                                       core::SystemClock::Instance());
-    feed_ = std::make_unique<api::ChangeFeed>(*store_, feed_config);
-    api_->SetChangeFeed(feed_.get());
+    feed_ = std::make_unique<api::ChangeStream>(*store_, feed_config);
+    api_->SetChangeStream(feed_.get());
     feed_->Start();
     server_ = std::make_unique<api::HttpServer>(api::ServerConfig{.port = port}, *api_);
     core::Status started = server_->Start();
@@ -97,11 +99,12 @@ class StreamUnderTest {
  private:
   testing::TempDir dir_;
   bus::MemoryTransport transport_;
-  pipeline::ThreadPoolExecutor executor_{2};
+  core::ThreadPoolExecutor executor_{2};
   std::unique_ptr<store::PackageStore> store_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
+  std::unique_ptr<pipeline::PackageLookup> lookup_;
   std::unique_ptr<api::Api> api_;
-  std::unique_ptr<api::ChangeFeed> feed_;
+  std::unique_ptr<api::ChangeStream> feed_;
   std::unique_ptr<api::HttpServer> server_;
 };
 
@@ -131,7 +134,7 @@ Received Read(testing::SseClient& client, const std::function<bool(const Receive
 }  // namespace
 
 TEST_CASE("a cold start while changes keep coming gets the state, then every change once", "[api][changes]") {
-  StreamUnderTest sut(api::ChangeFeedConfig{.page = 50});  // small pages: the state takes many reads
+  StreamUnderTest sut(api::ChangeStreamConfig{.page = 50});  // small pages: the state takes many reads
   sut.Finish("before-", 300, 5.0);
 
   testing::SseClient client = sut.Subscribe();
@@ -237,7 +240,7 @@ TEST_CASE("a subscriber resumes after its last offset, and one too old gets a re
 
 TEST_CASE("an idle subscriber gets a heartbeat comment every changes.heartbeat, and no event",
           "[api][changes]") {
-  api::ChangeFeedConfig config;
+  api::ChangeStreamConfig config;
   config.heartbeat = 200ms;
   StreamUnderTest sut(config);
   sut.Finish("beat", 1);
@@ -369,7 +372,7 @@ TEST_CASE("pkgtrust watch says why it retries in plain words, and Ctrl-C ends it
   CHECK_THAT(said, !Catch::Contains(".hpp") && !Catch::Contains("boost"));
 
   // Connected and following: Ctrl-C ends it without a word about reconnecting.
-  StreamUnderTest sut(api::ChangeFeedConfig{}, dir.File("w.db"), port);
+  StreamUnderTest sut(api::ChangeStreamConfig{}, dir.File("w.db"), port);
   sut.Finish("q", 2);
   pid_t following = SpawnWatch(port, dir.File("f.out"), dir.File("f.err"), "0");
   REQUIRE(testing::WaitUntil(
@@ -387,7 +390,7 @@ TEST_CASE("pkgtrust watch prints the state and the changes, and resumes after th
   testing::TempDir dir;
   int port = testing::FreeLoopbackPort();
   std::string db = dir.File("watch.db");
-  auto sut = std::make_unique<StreamUnderTest>(api::ChangeFeedConfig{}, db, port);
+  auto sut = std::make_unique<StreamUnderTest>(api::ChangeStreamConfig{}, db, port);
   sut->Finish("w", 3);  // offsets 1-3: the state
 
   std::string out_path = dir.File("watch.out"), err_path = dir.File("watch.err");
@@ -403,7 +406,7 @@ TEST_CASE("pkgtrust watch prints the state and the changes, and resumes after th
   CHECK(testing::WaitUntil([&] { return lines().size() == 5; }, 30s));
 
   sut.reset();  // the server goes away; watch keeps trying
-  sut = std::make_unique<StreamUnderTest>(api::ChangeFeedConfig{}, db, port);
+  sut = std::make_unique<StreamUnderTest>(api::ChangeStreamConfig{}, db, port);
   sut->Finish("y", 3);  // 6-8, after the reconnect or before it: either way once
   int status = 0;
   bool exited = testing::WaitUntil([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 60s);
@@ -424,7 +427,7 @@ TEST_CASE("pkgtrust watch prints the state and the changes, and resumes after th
 }
 
 TEST_CASE("a subscriber that falls out of the log is cut off with the reason", "[api][changes]") {
-  StreamUnderTest sut(api::ChangeFeedConfig{.recent_changes = 100});  // little in memory: the log serves
+  StreamUnderTest sut(api::ChangeStreamConfig{.recent_changes = 100});  // little in memory: the log serves
   auto stalled = sut.Subscribe();
   auto end = Read(stalled, [](const Received& r) { return r.snapshot_end >= 0; });
   REQUIRE(end.snapshot_end == 0);

@@ -16,7 +16,7 @@
 #include "app/config.hpp"
 #include "app/service.hpp"
 #include "pkgtrust/core/package_name.hpp"
-#include "pkgtrust/pipeline/ingest_handlers.hpp"
+#include "pkgtrust/pipeline/stage_handlers.hpp"
 #include "pkgtrust/scoring/model.hpp"
 #include "support/http_test_client.hpp"
 #include "support/replay_server.hpp"

@@ -9,6 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "app/config.hpp"
+#include "app/service.hpp"
+#include "support/http_test_client.hpp"
 #include "support/replay_server.hpp"
 #include "support/test_support.hpp"
 
@@ -138,6 +141,49 @@ TEST_CASE("pkgtrust score fetches one package and prints its report, readable or
   CHECK_THAT(bad.output, Catch::Contains("cobol"));
   CHECK(Pkgtrust("score").exit_code == 2);
   CHECK(Pkgtrust("score npm x --timeout soon").exit_code == 2);
+}
+
+TEST_CASE("pkgtrust score and GET /v1/packages give the same answer: one lookup, one set of rules",
+          "[app][cli]") {
+  pkgtrust::testing::TempDir dir;
+  pkgtrust::testing::ReplayServer upstream;
+  upstream.Add(
+      "GET", "/left-pad",
+      pkgtrust::testing::ReplayResponse{
+          200,
+          {},
+          pkgtrust::testing::ReadText(pkgtrust::testing::FixturePath("registry/npm/left-pad.json"))});
+  upstream.Add("GET", "/no-such-pkg", pkgtrust::testing::ReplayResponse{404, {}, R"({"error":"Not found"})"});
+  std::string yaml =
+      "database:\n  path: " + dir.File("same.db") + "\nserver:\n  listen: 127.0.0.1:0\nupstreams:\n";
+  for (const char* name : {"npm", "npm_downloads", "pypi", "crates", "maven", "go", "github"})
+    yaml += std::string("  ") + name + ": \"" + upstream.BaseUrl() + "\"\n";
+  // The configured not-found recheck applies to score as it does to the API (score once
+  // had its own hour): 0 s, so every score of a missing package asks the registry again.
+  yaml += "api:\n  not_found_recheck_seconds: 0\n";
+  pkgtrust::testing::WriteText(dir.File("same.yaml"), yaml);
+  std::string config = " --config " + dir.File("same.yaml");
+
+  auto cli = Pkgtrust("score npm left-pad 1.3.0 --json" + config);
+  INFO(cli.output);
+  REQUIRE(cli.exit_code == 0);
+  auto from_cli = nlohmann::json::parse(cli.output.substr(cli.output.find('{')));
+  CHECK(from_cli["version"]["version"] == "1.3.0");
+
+  CHECK(Pkgtrust("score npm no-such-pkg" + config).exit_code == 3);
+  CHECK(Pkgtrust("score npm no-such-pkg" + config).exit_code == 3);
+  CHECK(upstream.Hits("GET", "/no-such-pkg") == 2);
+
+  // The same database served over HTTP: the same report, field for field.
+  pkgtrust::app::Service service(pkgtrust::app::LoadConfigFile(dir.File("same.yaml")));
+  service.Start();
+  pkgtrust::testing::ApiClient client("http://127.0.0.1:" + std::to_string(service.http_port()));
+  auto rest = client.Get("/v1/packages/npm/left-pad?version=1.3.0");
+  REQUIRE(rest.status == 200);
+  CHECK(rest.Json() == from_cli);
+  CHECK(upstream.Hits("GET", "/left-pad") == 1);  // both answered from the one stored run
+  CHECK(client.Get("/v1/packages/npm/no-such-pkg").status == 404);
+  CHECK(upstream.Hits("GET", "/no-such-pkg") == 3);
 }
 
 TEST_CASE("each command's --help is its own: synopsis, options and an example", "[app][cli]") {

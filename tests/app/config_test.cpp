@@ -47,7 +47,7 @@ TEST_CASE("the shipped config files load and equal the embedded defaults", "[app
   REQUIRE(shipped.stages.size() == 3);
   CHECK(shipped.stages[0].concurrency == 64);
   CHECK(shipped.database.cache_mb_per_connection == 8);
-  CHECK(shipped.api.report_cache_entries == 10'000);
+  CHECK(shipped.lookup.report_cache_entries == 10'000);
   CHECK(embedded.server.port == shipped.server.port);
   CHECK(embedded.upstreams == shipped.upstreams);
   CHECK(embedded.stages[1].concurrency == shipped.stages[1].concurrency);

@@ -245,7 +245,7 @@ TEST_CASE("over every transport a stage takes its priority queue first", "[bus][
       auto store = store::PackageStore::Open({.path = dir.File("state.db")}, core::SystemClock::Instance());
       REQUIRE(store.ok());
       auto t = testing::MakeTransportUnderTest(kind, topology, {});
-      pipeline::ThreadPoolExecutor executor(2);
+      core::ThreadPoolExecutor executor(2);
       pipeline::Pipeline pipe(**store, t->transport(), executor, core::SystemClock::Instance(),
                               pipeline::ReconcilerConfig{.interval = 3600s});
       RecordingHandler handler;

@@ -366,7 +366,7 @@ TEST_CASE("an OSV-listed malicious package scores 0 and the report names the adv
   sut.upstream().Add("GET", "/02-echo",
                      ReplayResponse{200, {}, R"({"name":"02-echo","dist-tags":{"latest":"0.0.7"},
                        "versions":{"0.0.7":{}},"time":{"0.0.7":"2025-01-10T00:00:00.000Z"}})"});
-  sut.config().api.report_cache_ttl = 1h;  // only this process's own changes may refresh the cache
+  sut.config().lookup.report_cache_ttl = 1h;  // only this process's own changes may refresh the cache
   sut.Start();
   auto before = sut.client().Get("/v1/packages?purl=pkg:npm/02-echo&wait=10");
   REQUIRE(before.status == 200);
@@ -522,7 +522,7 @@ TEST_CASE("pipelined requests are answered in order; too many waiting requests a
   ServiceUnderTest sut;
   sut.AddNpmPackage("slow-one", 20s);
   sut.AddNpmPackage("slow-two", 20s);
-  sut.config().api.max_waiting_requests = 1;
+  sut.config().lookup.max_waiting = 1;
   sut.Start();
   asio::io_context ioc;
   asio::ip::tcp::socket socket(ioc);
@@ -1083,7 +1083,7 @@ TEST_CASE("a not_found answer is served for api.not_found_recheck_seconds, then 
     DYNAMIC_SECTION("recheck after " << recheck.count() << " ms") {
       ServiceUnderTest sut;
       sut.upstream().Add("GET", "/nowhere-to-be-found", ReplayResponse{404, {}, R"({"error":"Not found"})"});
-      sut.config().api.not_found_recheck = recheck;
+      sut.config().lookup.not_found_recheck = recheck;
       sut.Start();
       CHECK(sut.client().Get("/v1/packages/npm/nowhere-to-be-found?wait=30").status == 404);
       CHECK(sut.client().Get("/v1/packages/npm/nowhere-to-be-found?wait=30").status == 404);

@@ -8,7 +8,7 @@
 #include "app/config.hpp"
 #include "app/service.hpp"
 #include "pkgtrust/github/repository_facts.hpp"
-#include "pkgtrust/pipeline/ingest_handlers.hpp"
+#include "pkgtrust/pipeline/stage_handlers.hpp"
 #include "pkgtrust/registry/package_facts.hpp"
 #include "pkgtrust/scoring/model.hpp"
 #include "pkgtrust/scoring/osv.hpp"

@@ -28,7 +28,7 @@ TEST_CASE("1000 packages complete exactly once per stage despite a faulty bus", 
                                        .max_delay = 100ms,
                                        .drop_ack = 0.05,
                                        .seed = 2026});
-  pipeline::ThreadPoolExecutor executor(2);
+  core::ThreadPoolExecutor executor(2);
   testing::TestStages stages(1ms);
   pipeline::Pipeline pipe(db, faulty, executor, clock,
                           {.interval = 1s, .stuck_after = 1s, .refresh_after = 0s, .batch_limit = 10'000});

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "pkgtrust/github/github_client.hpp"
-#include "pkgtrust/pipeline/ingest_handlers.hpp"
+#include "pkgtrust/pipeline/stage_handlers.hpp"
 #include "pkgtrust/registry/package_facts.hpp"
 #include "pkgtrust/store/package_store.hpp"
 #include "support/replay_server.hpp"

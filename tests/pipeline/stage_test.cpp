@@ -63,7 +63,7 @@ struct Harness {
   testing::TempDir dir;
   bus::MemoryTransport transport;
   std::unique_ptr<store::PackageStore> db;
-  pipeline::ThreadPoolExecutor executor{2};
+  core::ThreadPoolExecutor executor{2};
   std::unique_ptr<pipeline::Pipeline> pipe;
   pipeline::Stage* stage = nullptr;
   std::mutex mu;

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pkgtrust/core/time.hpp"
-#include "pkgtrust/pipeline/ingest_handlers.hpp"
+#include "pkgtrust/pipeline/stage_handlers.hpp"
 #include "pkgtrust/registry/parsers.hpp"
 #include "pkgtrust/scoring/typosquat.hpp"
 #include "support/test_support.hpp"

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pkgtrust/core/time.hpp"
-#include "pkgtrust/pipeline/ingest_handlers.hpp"
+#include "pkgtrust/pipeline/stage_handlers.hpp"
 #include "pkgtrust/scoring/model.hpp"
 #include "pkgtrust/store/package_store.hpp"
 #include "support/test_support.hpp"

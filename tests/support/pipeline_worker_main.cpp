@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   }
   auto& db = **opened;
   bus::MemoryTransport transport(SeedTopology(), {.visibility_timeout = 5s});
-  pipeline::ThreadPoolExecutor executor(2);
+  core::ThreadPoolExecutor executor(2);
   testing::TestStages stages{std::chrono::milliseconds(latency_ms)};
   pipeline::Pipeline pipe(db, transport, executor, clock,
                           {.interval = 1s, .stuck_after = 1s, .refresh_after = 0s, .batch_limit = 10'000});

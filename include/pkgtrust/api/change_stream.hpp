@@ -27,8 +27,9 @@
 
 #include "pkgtrust/api/http_server.hpp"
 #include "pkgtrust/core/ecosystem.hpp"
+#include "pkgtrust/core/executor.hpp"
 #include "pkgtrust/core/status.hpp"
-#include "pkgtrust/pipeline/executor.hpp"
+#include "pkgtrust/core/timer.hpp"
 #include "pkgtrust/store/package_store.hpp"
 
 namespace pkgtrust::api {
@@ -47,7 +48,7 @@ struct ChangeFilter {
   static core::Result<ChangeFilter> FromParams(const std::map<std::string, std::string>& params);
 };
 
-struct ChangeFeedConfig {
+struct ChangeStreamConfig {
   std::chrono::milliseconds poll_interval{200};  // the log is read at least this often (other processes)
   std::size_t recent_changes = 65'536;           // changes kept in memory for subscribers
   std::chrono::milliseconds heartbeat{15'000};
@@ -57,17 +58,18 @@ struct ChangeFeedConfig {
   int threads = 2;                      // the pool that reads the store and builds events for subscribers
 };
 
-// Reads new changes from the log (woken at once by Notify, else every poll interval),
-// keeps the recent ones in memory and wakes subscribers. Safe for concurrent use.
-class ChangeFeed {
+// Reads new changes from the log (at once after Notify, else every poll interval, and at
+// each subscriber's heartbeat), keeps the recent ones in memory and wakes subscribers.
+// Its steps run one at a time on its core::Timer. Safe for concurrent use.
+class ChangeStream {
  public:
   struct Entry {
     store::PackageChange change;
     std::string data;  // the event's JSON
   };
 
-  ChangeFeed(store::PackageStore& store, ChangeFeedConfig config);
-  ~ChangeFeed();
+  ChangeStream(store::PackageStore& store, ChangeStreamConfig config);
+  ~ChangeStream();
   void Start();
   void Stop();
   // A change was committed in this process: read the log now.
@@ -85,7 +87,7 @@ class ChangeFeed {
   void Post(std::function<void()> work) { workers_.Post(std::move(work)); }
 
   store::PackageStore& store() { return store_; }
-  const ChangeFeedConfig& config() const { return config_; }
+  const ChangeStreamConfig& config() const { return config_; }
   std::int64_t subscribers() const { return subscribers_; }
   void AddSubscriber(int delta) { subscribers_ += delta; }
 
@@ -93,16 +95,17 @@ class ChangeFeed {
   static std::string EventData(const store::PackageChange& change);
 
  private:
-  void Loop();
+  // Reads what the log has after last_ and wakes the watchers that are due.
+  void Step();
+  // Step, then the next poll.
+  void Poll();
 
   store::PackageStore& store_;
-  ChangeFeedConfig config_;
+  ChangeStreamConfig config_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   std::deque<std::shared_ptr<const Entry>> recent_;
   std::int64_t last_ = 0;  // newest offset read
-  bool notified_ = false;
-  bool stopping_ = false;
+  bool notified_ = false;  // a step is scheduled for a Notify
   struct Watcher {
     std::int64_t offset;
     std::chrono::steady_clock::time_point deadline;
@@ -111,13 +114,13 @@ class ChangeFeed {
   std::map<std::uint64_t, Watcher> watchers_;
   std::uint64_t next_watch_ = 1;
   std::atomic<std::int64_t> subscribers_{0};
-  std::thread thread_;
-  pipeline::ThreadPoolExecutor workers_;
+  core::ThreadPoolExecutor workers_;
+  std::unique_ptr<core::Timer> timer_;  // while started: runs the steps (destroyed before workers_)
 };
 
 // One subscriber's stream: GET /v1/changes.
 // `resume_from`: the Last-Event-ID (or ?offset=), absent for a cold start.
-std::shared_ptr<ResponseStream> MakeChangeSubscription(ChangeFeed& feed, ChangeFilter filter,
+std::shared_ptr<ResponseStream> MakeChangeSubscription(ChangeStream& feed, ChangeFilter filter,
                                                        std::optional<std::int64_t> resume_from);
 
 }  // namespace pkgtrust::api

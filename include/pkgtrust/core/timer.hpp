@@ -19,6 +19,7 @@ class Timer {
   Timer& operator=(const Timer&) = delete;
 
   void Schedule(std::chrono::milliseconds delay, std::function<void()> callback);
+  void ScheduleAt(std::chrono::steady_clock::time_point when, std::function<void()> callback);
 
  private:
   void Run();

@@ -3,6 +3,7 @@
 // moves a package along; the API and the webhook call Submit.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,7 +19,7 @@ std::vector<StageConfig> DefaultStageConfigs();
 // Safe for concurrent use once started.
 class Pipeline {
  public:
-  Pipeline(store::PackageStore& store, bus::Transport& transport, Executor& executor,
+  Pipeline(store::PackageStore& store, bus::Transport& transport, core::Executor& executor,
            const core::Clock& clock, ReconcilerConfig reconciler_config);
   ~Pipeline();
 
@@ -34,14 +35,21 @@ class Pipeline {
                                                          std::string_view request_id = {});
   core::Result<store::EnqueueResult> SubmitOne(store::EnqueueRequest request,
                                                std::string_view request_id = {});
+  // The same without blocking: `done` runs on the executor (ahead of stage work) once the
+  // requests have committed and their work is published.
+  using SubmitDone = std::function<void(core::Result<std::vector<store::EnqueueResult>>)>;
+  void SubmitAsync(std::vector<store::EnqueueRequest> requests, std::string_view request_id, SubmitDone done);
 
   Reconciler& reconciler() { return reconciler_; }
   const std::vector<std::unique_ptr<Stage>>& stages() const { return stages_; }
 
  private:
+  // Publishes the first message of each run that started (or was raised).
+  void PublishStarted(const std::vector<store::EnqueueResult>& results, std::string_view request_id);
+
   store::PackageStore& store_;
   bus::Transport& transport_;
-  Executor& executor_;
+  core::Executor& executor_;
   const core::Clock& clock_;
   Reconciler reconciler_;
   std::vector<std::unique_ptr<Stage>> stages_;

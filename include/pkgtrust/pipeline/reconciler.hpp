@@ -5,12 +5,12 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
+#include <memory>
 #include <mutex>
-#include <thread>
 
 #include "pkgtrust/bus/transport.hpp"
 #include "pkgtrust/core/clock.hpp"
+#include "pkgtrust/core/timer.hpp"
 #include "pkgtrust/store/package_store.hpp"
 
 namespace pkgtrust::pipeline {
@@ -50,7 +50,8 @@ class Reconciler {
   ReconcileCounts Totals() const;
 
  private:
-  void Loop();
+  // One timed pass (the first also re-publishes when configured), then the next is scheduled.
+  void Pass(bool first);
   std::int64_t Restart(const std::vector<store::PackageRecord>& records, const char* reason);
 
   ReconcilerConfig config_;
@@ -58,10 +59,9 @@ class Reconciler {
   bus::Transport& transport_;
   const core::Clock& clock_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   bool stopping_ = false;
   ReconcileCounts totals_;
-  std::thread thread_;
+  std::unique_ptr<core::Timer> timer_;  // while started: runs the passes
 };
 
 }  // namespace pkgtrust::pipeline

@@ -17,8 +17,8 @@
 
 #include "pkgtrust/bus/transport.hpp"
 #include "pkgtrust/core/clock.hpp"
+#include "pkgtrust/core/executor.hpp"
 #include "pkgtrust/core/package_state.hpp"
-#include "pkgtrust/pipeline/executor.hpp"
 #include "pkgtrust/store/package_store.hpp"
 
 namespace pkgtrust::pipeline {
@@ -98,7 +98,7 @@ struct StageStats {
 class Stage {
  public:
   Stage(StageConfig config, StageHandler& handler, bus::Transport& transport, store::PackageStore& store,
-        Executor& executor, const core::Clock& clock);
+        core::Executor& executor, const core::Clock& clock);
   ~Stage();
 
   void Start();
@@ -125,7 +125,7 @@ class Stage {
   StageHandler& handler_;
   bus::Transport& transport_;
   store::PackageStore& store_;
-  Executor& executor_;
+  core::Executor& executor_;
   const core::Clock& clock_;
   std::function<void(const StageEvent&)> observer_;
 

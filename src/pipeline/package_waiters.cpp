@@ -1,24 +1,16 @@
-#include "pkgtrust/api/package_waiters.hpp"
+#include "pkgtrust/pipeline/package_waiters.hpp"
 
 #include <algorithm>
 
-namespace pkgtrust::api {
+namespace pkgtrust::pipeline {
 
-PackageWaiters::PackageWaiters() : timer_([this] { TimerLoop(); }) {}
+PackageWaiters::PackageWaiters() = default;
 
-PackageWaiters::~PackageWaiters() {
-  Stop();
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (timer_.joinable()) timer_.join();
-}
+PackageWaiters::~PackageWaiters() { Stop(); }
 
 std::function<void()> PackageWaiters::Finish(const std::shared_ptr<Waiter>& w) {
   w->done = true;
-  --waiting_;
+  live_.erase(w);
   for (const std::string& key : w->keys) {
     auto it = by_key_.find(key);
     if (it == by_key_.end()) continue;
@@ -38,14 +30,23 @@ void PackageWaiters::Wait(std::vector<std::string> keys, Deadline deadline, std:
       w->callback = std::move(done);
       for (const std::string& key : keys) by_key_[key].push_back(w);
       w->keys = std::move(keys);
-      bool earliest = deadlines_.empty() || deadline < deadlines_.begin()->first;
-      deadlines_.emplace(deadline, std::move(w));
-      ++waiting_;
-      if (earliest) cv_.notify_all();
+      live_.insert(w);
+      timer_.ScheduleAt(deadline, [this, weak = std::weak_ptr<Waiter>(w)] { Expire(weak); });
       return;
     }
   }
   done();
+}
+
+void PackageWaiters::Expire(const std::weak_ptr<Waiter>& weak) {
+  std::function<void()> callback;
+  {
+    std::lock_guard lock(mu_);
+    std::shared_ptr<Waiter> w = weak.lock();
+    if (!w || w->done) return;
+    callback = Finish(w);
+  }
+  callback();
 }
 
 void PackageWaiters::Notify(const std::string& key) {
@@ -67,41 +68,15 @@ void PackageWaiters::Stop() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
-    for (auto& [deadline, w] : deadlines_)
-      if (!w->done) ready.push_back(Finish(w));
-    deadlines_.clear();
+    std::vector<std::shared_ptr<Waiter>> live(live_.begin(), live_.end());
+    for (const auto& w : live) ready.push_back(Finish(w));
   }
-  cv_.notify_all();
   for (auto& callback : ready) callback();
 }
 
 std::size_t PackageWaiters::Waiting() const {
   std::lock_guard lock(mu_);
-  return waiting_;
+  return live_.size();
 }
 
-void PackageWaiters::TimerLoop() {
-  std::unique_lock lock(mu_);
-  while (true) {
-    // Drop waiters that were already answered by Notify.
-    while (!deadlines_.empty() && deadlines_.begin()->second->done) deadlines_.erase(deadlines_.begin());
-    if (stopping_ && deadlines_.empty()) return;
-    if (deadlines_.empty()) {
-      cv_.wait(lock);
-      continue;
-    }
-    Deadline next = deadlines_.begin()->first;
-    if (std::chrono::steady_clock::now() < next) {
-      cv_.wait_until(lock, next);
-      continue;
-    }
-    std::shared_ptr<Waiter> w = deadlines_.begin()->second;
-    deadlines_.erase(deadlines_.begin());
-    std::function<void()> callback = Finish(w);
-    lock.unlock();
-    callback();
-    lock.lock();
-  }
-}
-
-}  // namespace pkgtrust::api
+}  // namespace pkgtrust::pipeline

@@ -1,6 +1,6 @@
-// The package report of DESIGN.md ("identity, status, score, flags, package facts,
-// repository facts, provenance facts, timestamps"), assembled from the stored row and
-// facts. Pure: the caller reads the store.
+// The package report (docs/api.md, `GET /v1/packages/{ecosystem}/{name}`): identity, status,
+// score, flags, package, repository and provenance facts, timestamps, from the stored row and facts.
+// Pure: the caller reads the store (PackageLookup does, for every front end).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -9,13 +9,14 @@
 
 #include "pkgtrust/store/package_store.hpp"
 
-namespace pkgtrust::api {
+namespace pkgtrust::pipeline {
 
 // The report of a package that has a score fact; an error when it has none or a stored
 // fact is unreadable. With a `version`, the report also answers for that version
 // ("version": VersionSection).
 core::Result<nlohmann::json> BuildReport(const store::PackageRecord& record,
-                                         const std::vector<store::Fact>& facts, std::string_view version = {});
+                                         const std::vector<store::Fact>& facts,
+                                         std::string_view version = {});
 
 // What a user asking for one version needs: whether the registry has it, when it was
 // published, yanked, deprecated, its install scripts, the advisories in force that name it
@@ -34,4 +35,4 @@ std::string RedactUrls(std::string_view text);
 // "pkg:npm/left-pad" for a key.
 std::string PurlOf(const core::PackageKey& key);
 
-}  // namespace pkgtrust::api
+}  // namespace pkgtrust::pipeline

@@ -1,5 +1,6 @@
-// Where pipeline work runs. Stage handlers and post-commit steps are posted to an
-// Executor so that neither the bus pollers nor the store's writer thread ever block.
+// Where work runs off the threads that must not block: the pipeline's stage handlers and
+// post-commit steps (so that neither the bus pollers nor the store's writer thread ever
+// wait), lookups' answers, the API's store reads.
 #pragma once
 
 #include <condition_variable>
@@ -10,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-namespace pkgtrust::pipeline {
+namespace pkgtrust::core {
 
 class Executor {
  public:
@@ -42,4 +43,4 @@ class ThreadPoolExecutor final : public Executor {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace pkgtrust::pipeline
+}  // namespace pkgtrust::core

@@ -1,11 +1,11 @@
-#include "report.hpp"
+#include "pkgtrust/pipeline/report.hpp"
 
 #include "pkgtrust/core/purl.hpp"
 #include "pkgtrust/core/time.hpp"
 #include "pkgtrust/core/version.hpp"
-#include "pkgtrust/pipeline/ingest_handlers.hpp"
+#include "pkgtrust/pipeline/stage_handlers.hpp"
 
-namespace pkgtrust::api {
+namespace pkgtrust::pipeline {
 
 using json = nlohmann::json;
 
@@ -107,22 +107,26 @@ json RepositorySection(const json& repo) {
 
 }  // namespace
 
-json VersionSection(const core::PackageKey& key, const std::vector<store::Fact>& facts, std::string_view version) {
+json VersionSection(const core::PackageKey& key, const std::vector<store::Fact>& facts,
+                    std::string_view version) {
   json registry = json::object();
-  if (const store::Fact* f = FindFact(facts, pipeline::kRegistryFact)) registry = json::parse(f->json, nullptr, false);
+  if (const store::Fact* f = FindFact(facts, pipeline::kRegistryFact))
+    registry = json::parse(f->json, nullptr, false);
   const json* entry = nullptr;
   if (registry.is_object() && registry.contains("versions") && registry["versions"].is_array()) {
     for (const json& v : registry["versions"])  // the version as written, else one the ecosystem orders equal
       if (v.is_object() && v.value("version", "") == version) entry = &v;
     if (!entry)
       for (const json& v : registry["versions"])
-        if (v.is_object() && core::CompareVersions(key.ecosystem, v.value("version", ""), version) == 0) entry = &v;
+        if (v.is_object() && core::CompareVersions(key.ecosystem, v.value("version", ""), version) == 0)
+          entry = &v;
   }
   json score = json::object();
   std::vector<std::string> advisories;
   if (const store::Fact* f = FindFact(facts, pipeline::kScoreFact)) {
     score = json::parse(f->json, nullptr, false);
-    advisories = pipeline::AdvisoriesNamingVersion(f->json, key.ecosystem, entry ? entry->value("version", "") : version);
+    advisories = pipeline::AdvisoriesNamingVersion(f->json, key.ecosystem,
+                                                   entry ? entry->value("version", "") : version);
   }
   double value = score.is_object() ? score.value("score", 0.0) : 0.0;
   std::string deprecated = entry ? entry->value("deprecated", "") : "";
@@ -132,7 +136,8 @@ json VersionSection(const core::PackageKey& key, const std::vector<store::Fact>&
     value = std::min(value, 3.0);
   json out = {{"version", entry ? entry->value("version", "") : std::string(version)},
               {"exists", entry != nullptr},
-              {"latest", registry.is_object() && entry && registry.value("latest_version", "") == entry->value("version", "")},
+              {"latest", registry.is_object() && entry &&
+                             registry.value("latest_version", "") == entry->value("version", "")},
               {"published", entry ? entry->value("published", json(nullptr)) : json(nullptr)},
               {"yanked", entry ? entry->value("yanked", false) : false},
               {"deprecated", deprecated.empty() ? json(nullptr) : json(deprecated)},
@@ -206,7 +211,8 @@ std::string RedactUrls(std::string_view text) {
     out.append(text.substr(i, at - i));
     out += "<upstream>";
     std::size_t end = at;
-    while (end < text.size() && text[end] != ' ' && text[end] != '\n' && text[end] != '"' && text[end] != '\'')
+    while (end < text.size() && text[end] != ' ' && text[end] != '\n' && text[end] != '"' &&
+           text[end] != '\'')
       ++end;
     if (end > at && text[end - 1] == ':') --end;  // "GET http://host/x: 404" keeps its colon
     i = end;
@@ -225,4 +231,4 @@ json PendingBody(const store::PackageRecord& record, int retry_after_seconds) {
   return body;
 }
 
-}  // namespace pkgtrust::api
+}  // namespace pkgtrust::pipeline

@@ -1,4 +1,4 @@
-#include "pkgtrust/pipeline/ingest_handlers.hpp"
+#include "pkgtrust/pipeline/stage_handlers.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -448,7 +448,8 @@ core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,
       have_registry = true;
       in.latest_version = p->latest_version;
       for (const auto& v : p->versions)
-        in.versions.push_back({v.version, v.published, v.yanked, v.has_attestation, v.install_scripts, v.publisher});
+        in.versions.push_back(
+            {v.version, v.published, v.yanked, v.has_attestation, v.install_scripts, v.publisher});
       in.created = p->created;
       in.deprecated = p->deprecated;
       in.security_holder = p->security_holder;
@@ -535,8 +536,8 @@ void ScoringStageHandler::Handle(const WorkItem& item, std::function<void(StageR
 namespace {
 
 // Re-scores one complete package; counts what happened.
-void Rescore(store::PackageStore& store, const store::PackageRecord& record, const scoring::ModelOptions& options,
-             const core::Clock& clock, RescoreCounts& counts) {
+void Rescore(store::PackageStore& store, const store::PackageRecord& record,
+             const scoring::ModelOptions& options, const core::Clock& clock, RescoreCounts& counts) {
   auto facts = store.GetFacts(record.key);
   if (!facts.ok()) {
     counts.skipped++;
@@ -558,13 +559,15 @@ void Rescore(store::PackageStore& store, const store::PackageRecord& record, con
 
 }  // namespace
 
-core::Result<RescoreCounts> RescorePackages(store::PackageStore& store, const std::vector<core::PackageKey>& keys,
+core::Result<RescoreCounts> RescorePackages(store::PackageStore& store,
+                                            const std::vector<core::PackageKey>& keys,
                                             const scoring::ModelOptions& options, const core::Clock& clock) {
   RescoreCounts counts;
   for (const core::PackageKey& key : keys) {
     auto record = store.Get(key);
     if (!record.ok()) return record.status();
-    if (*record && (*record)->state == PackageState::kComplete) Rescore(store, **record, options, clock, counts);
+    if (*record && (*record)->state == PackageState::kComplete)
+      Rescore(store, **record, options, clock, counts);
   }
   return counts;
 }

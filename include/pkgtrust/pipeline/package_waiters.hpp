@@ -5,20 +5,20 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
-namespace pkgtrust::api {
+#include "pkgtrust/core/timer.hpp"
+
+namespace pkgtrust::pipeline {
 
 // Safe for concurrent use. Callbacks run on the notifying thread or on the waiters' own
-// timer thread; they must be short (post the real work elsewhere).
+// timer thread (a core::Timer); they must be short (post the real work elsewhere).
 class PackageWaiters {
  public:
   using Deadline = std::chrono::steady_clock::time_point;
@@ -42,17 +42,16 @@ class PackageWaiters {
     bool done = false;
     std::function<void()> callback;
   };
-  void TimerLoop();
+  // The deadline of `w` (held weakly: an answered waiter is not kept for its deadline).
+  void Expire(const std::weak_ptr<Waiter>& w);
   // With mu_ held: marks `w` done and unlinks it from every key; returns its callback.
   std::function<void()> Finish(const std::shared_ptr<Waiter>& w);
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> by_key_;
-  std::multimap<Deadline, std::shared_ptr<Waiter>> deadlines_;
-  std::size_t waiting_ = 0;
+  std::unordered_set<std::shared_ptr<Waiter>> live_;  // not answered yet
   bool stopping_ = false;
-  std::thread timer_;
+  core::Timer timer_;  // last: destroyed first, so no deadline runs on a half-destroyed object
 };
 
-}  // namespace pkgtrust::api
+}  // namespace pkgtrust::pipeline

@@ -1,10 +1,10 @@
-#include "pkgtrust/pipeline/executor.hpp"
+#include "pkgtrust/core/executor.hpp"
 
 #include <exception>
 
 #include "pkgtrust/core/log.hpp"
 
-namespace pkgtrust::pipeline {
+namespace pkgtrust::core {
 
 ThreadPoolExecutor::ThreadPoolExecutor(int threads, std::string name) {
   for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Run(); });
@@ -63,4 +63,4 @@ void ThreadPoolExecutor::Run() {
   }
 }
 
-}  // namespace pkgtrust::pipeline
+}  // namespace pkgtrust::core

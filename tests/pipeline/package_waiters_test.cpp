@@ -1,6 +1,6 @@
 // Requests waiting for packages: woken when all their packages finish, at their deadline,
 // or at shutdown, and exactly once.
-#include "pkgtrust/api/package_waiters.hpp"
+#include "pkgtrust/pipeline/package_waiters.hpp"
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -10,8 +10,8 @@
 using namespace pkgtrust;
 using namespace std::chrono_literals;
 
-TEST_CASE("a waiter for several packages wakes when the last one finishes", "[api]") {
-  api::PackageWaiters waiters;
+TEST_CASE("a waiter for several packages wakes when the last one finishes", "[pipeline]") {
+  pipeline::PackageWaiters waiters;
   std::atomic<int> calls{0};
   waiters.Wait({"npm/a", "npm/b"}, std::chrono::steady_clock::now() + 60s, [&] { calls++; });
   std::atomic<int> single{0};
@@ -29,8 +29,8 @@ TEST_CASE("a waiter for several packages wakes when the last one finishes", "[ap
   CHECK(calls == 1);
 }
 
-TEST_CASE("a waiter is answered at its deadline, and the earliest deadline comes first", "[api]") {
-  api::PackageWaiters waiters;
+TEST_CASE("a waiter is answered at its deadline, and the earliest deadline comes first", "[pipeline]") {
+  pipeline::PackageWaiters waiters;
   std::atomic<int> late{0}, early{0};
   waiters.Wait({"npm/x"}, std::chrono::steady_clock::now() + 60s, [&] { late++; });
   waiters.Wait({"npm/y"}, std::chrono::steady_clock::now() + 20ms, [&] { early++; });

@@ -164,7 +164,8 @@ core::Result<RescoreCounts> RescoreAll(store::PackageStore& store, const scoring
                                        const core::Clock& clock);
 // The same for the given packages (those not complete are left alone): after an advisory
 // import, only the packages whose advisories changed.
-core::Result<RescoreCounts> RescorePackages(store::PackageStore& store, const std::vector<core::PackageKey>& keys,
+core::Result<RescoreCounts> RescorePackages(store::PackageStore& store,
+                                            const std::vector<core::PackageKey>& keys,
                                             const scoring::ModelOptions& options, const core::Clock& clock);
 
 // The ids of the advisories in a stored score (its "advisories") that name `version`.
@@ -174,7 +175,8 @@ std::vector<std::string> AdvisoriesNamingVersion(std::string_view score_json, co
 class ScoringStageHandler final : public StageHandler {
  public:
   // `options` (and the popular lists it points to) must outlive the handler.
-  ScoringStageHandler(store::PackageStore& store, const core::Clock& clock, const scoring::ModelOptions& options)
+  ScoringStageHandler(store::PackageStore& store, const core::Clock& clock,
+                      const scoring::ModelOptions& options)
       : store_(store), clock_(clock), options_(options) {}
   void Handle(const WorkItem& item, std::function<void(StageResult)> done) override;
 
