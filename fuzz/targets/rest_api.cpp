@@ -11,7 +11,8 @@
 #include "fuzz_support.hpp"
 #include "pkgtrust/api/api.hpp"
 #include "pkgtrust/bus/memory_transport.hpp"
-#include "pkgtrust/pipeline/executor.hpp"
+#include "pkgtrust/core/executor.hpp"
+#include "pkgtrust/pipeline/package_lookup.hpp"
 #include "pkgtrust/pipeline/pipeline.hpp"
 
 using namespace pkgtrust;
@@ -31,13 +32,16 @@ struct World {
     config.max_wait = std::chrono::milliseconds(0);
     config.admin_token = "admin";
     config.feed_token = "feed";
-    api = std::make_unique<api::Api>(config, *store, *pipeline, transport, core::SystemClock::Instance());
+    lookup = std::make_unique<pipeline::PackageLookup>(pipeline::LookupConfig{}, *store, *pipeline, executor,
+                                                       core::SystemClock::Instance());
+    api = std::make_unique<api::Api>(config, *store, *pipeline, *lookup, core::SystemClock::Instance());
     api->SetReady(true);
   }
   bus::MemoryTransport transport;
-  pipeline::ThreadPoolExecutor executor;
+  core::ThreadPoolExecutor executor;
   std::unique_ptr<store::PackageStore> store;
   std::unique_ptr<pipeline::Pipeline> pipeline;
+  std::unique_ptr<pipeline::PackageLookup> lookup;
   std::unique_ptr<api::Api> api;
 };
 

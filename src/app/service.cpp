@@ -182,6 +182,8 @@ void Service::Start(bool serve_http) {
   // The lookup hears every stage event: finished packages wake the lookups waiting for them.
   pipeline::LookupConfig lookup_config = config_.lookup;
   lookup_config.refresh_after = config_.reconciler.refresh_after;
+  // With shared SQS queues another process may run what a lookup here waits for.
+  if (config_.transport_kind == "sqs") lookup_config.recheck_interval = std::chrono::seconds(1);
   lookup_pool_ = std::make_unique<core::ThreadPoolExecutor>(2, "lookup");
   lookup_ =
       std::make_unique<pipeline::PackageLookup>(lookup_config, *store_, *pipeline_, *lookup_pool_, clock);

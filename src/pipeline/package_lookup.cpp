@@ -47,7 +47,9 @@ LookupAnswer StoreErrorAnswer(const PackageKey& key, core::Status error) {
 
 PackageLookup::PackageLookup(LookupConfig config, store::PackageStore& store, Pipeline& pipeline,
                              core::Executor& answer_on, const core::Clock& clock)
-    : config_(config), store_(store), pipeline_(pipeline), answer_on_(answer_on), clock_(clock) {}
+    : config_(config), store_(store), pipeline_(pipeline), answer_on_(answer_on), clock_(clock) {
+  if (config_.recheck_interval.count() > 0) recheck_timer_ = std::make_unique<core::Timer>();
+}
 
 PackageLookup::~PackageLookup() { waiters_.Stop(); }
 
@@ -142,15 +144,38 @@ void PackageLookup::SubmitAndWait(std::vector<std::string> keys, std::vector<sto
     answer_on_.Post([answer, failed = std::move(failed)] { answer(failed); });
   };
   // Wait first, then submit: a run that finishes in between still wakes this lookup.
-  waiters_.Wait(std::move(keys), Steady::now() + wait, [once] { once(core::Status::Ok()); });
-  pipeline_.SubmitAsync(std::move(runs), request_id,
-                        [this, once](core::Result<std::vector<store::EnqueueResult>> submitted) {
-                          if (!submitted.ok()) return once(submitted.status());
-                          // Another lookup's run finished since the read: answer with its result.
-                          for (const store::EnqueueResult& result : *submitted)
-                            if (result.outcome == store::EnqueueOutcome::kUnchanged)
-                              waiters_.Notify(result.record.key.ToString());
-                        });
+  auto deadline = Steady::now() + wait;
+  waiters_.Wait(std::move(keys), deadline, [once] { once(core::Status::Ok()); });
+  pipeline_.SubmitAsync(
+      std::move(runs), request_id,
+      [this, once, answered, deadline](core::Result<std::vector<store::EnqueueResult>> submitted) {
+        if (!submitted.ok()) return once(submitted.status());
+        auto recheck = std::make_shared<Recheck>();
+        recheck->answered = answered;
+        recheck->deadline = deadline;
+        for (const store::EnqueueResult& result : *submitted) {
+          // Another lookup's run finished since the read: answer with its result.
+          if (result.outcome == store::EnqueueOutcome::kUnchanged)
+            waiters_.Notify(result.record.key.ToString());
+          else if (core::IsInFlight(result.record.state))
+            recheck->runs.emplace_back(result.record.key, result.record.generation);
+        }
+        if (recheck_timer_ && !recheck->runs.empty()) ScheduleRecheck(std::move(recheck));
+      });
+}
+
+void PackageLookup::ScheduleRecheck(std::shared_ptr<Recheck> recheck) {
+  recheck_timer_->Schedule(config_.recheck_interval, [this, recheck] {
+    if (recheck->answered->load() || Steady::now() >= recheck->deadline) return;
+    std::erase_if(recheck->runs, [this](const std::pair<PackageKey, std::int64_t>& run) {
+      auto record = store_.Get(run.first);
+      bool finished = record.ok() && *record &&
+                      ((*record)->generation > run.second || !core::IsInFlight((*record)->state));
+      if (finished) waiters_.Notify(run.first.ToString());
+      return finished;
+    });
+    if (!recheck->runs.empty()) ScheduleRecheck(recheck);
+  });
 }
 
 void PackageLookup::Lookup(const LookupRequest& request, std::chrono::milliseconds wait,

@@ -19,6 +19,7 @@
 #include "pkgtrust/core/executor.hpp"
 #include "pkgtrust/core/metrics.hpp"
 #include "pkgtrust/core/status.hpp"
+#include "pkgtrust/core/timer.hpp"
 #include "pkgtrust/pipeline/package_waiters.hpp"
 #include "pkgtrust/pipeline/pipeline.hpp"
 #include "pkgtrust/store/package_store.hpp"
@@ -34,6 +35,10 @@ struct LookupConfig {
   // made by another process (pkgtrust rescore, a second instance) goes unseen.
   std::size_t report_cache_entries = 10'000;  // about 2.5 KB each
   std::chrono::milliseconds report_cache_ttl{2000};
+  // When other processes may finish the runs (shared SQS queues), a waiting lookup also
+  // re-reads its packages this often: their stage events reach only the process that ran
+  // them. 0: only this process's events wake lookups (the memory transport).
+  std::chrono::milliseconds recheck_interval{0};
 };
 
 // What one package's lookup found.
@@ -117,6 +122,14 @@ class PackageLookup {
   // Waits for `keys` (up to `wait`), then submits `runs` without blocking; `answer` runs
   // once, on answer_on_, when they have finished, the wait ran out, or the submit failed
   // (`failed` says why).
+  // Runs another process may finish, re-read every recheck_interval until they are
+  // finished (then their waiters are woken), the lookup is answered, or its deadline passes.
+  struct Recheck {
+    std::vector<std::pair<core::PackageKey, std::int64_t>> runs;  // (package, generation in flight)
+    std::shared_ptr<std::atomic<bool>> answered;
+    Steady::time_point deadline;
+  };
+  void ScheduleRecheck(std::shared_ptr<Recheck> recheck);
   void SubmitAndWait(std::vector<std::string> keys, std::vector<store::EnqueueRequest> runs,
                      std::chrono::milliseconds wait, std::string_view request_id,
                      std::function<void(const core::Status& failed)> answer);
@@ -140,6 +153,7 @@ class PackageLookup {
 
   std::atomic<std::int64_t> ondemand_{0}, timeouts_{0}, refused_{0};
   core::LatencyHistogram ondemand_latency_;
+  std::unique_ptr<core::Timer> recheck_timer_;  // with recheck_interval; last: destroyed first
 };
 
 }  // namespace pkgtrust::pipeline
