@@ -84,8 +84,7 @@ class Service {
                                                      pipeline::ReconcilerConfig{.interval = std::chrono::hours(1)});
     lookup_ = std::make_unique<pipeline::PackageLookup>(pipeline::LookupConfig{}, *store_, *pipeline_,
                                                         executor_, core::SystemClock::Instance());
-    api_ = std::make_unique<api::Api>(api::ApiConfig{}, *store_, *pipeline_, *lookup_,
-                                      core::SystemClock::Instance());
+    api_ = std::make_unique<api::Api>(api::ApiConfig{}, *store_, *pipeline_, *lookup_);
     feed_ = std::make_unique<api::ChangeStream>(*store_, api::ChangeStreamConfig{});
     api_->SetChangeStream(feed_.get());
     feed_->Start();

@@ -34,7 +34,7 @@ struct World {
     config.feed_token = "feed";
     lookup = std::make_unique<pipeline::PackageLookup>(pipeline::LookupConfig{}, *store, *pipeline, executor,
                                                        core::SystemClock::Instance());
-    api = std::make_unique<api::Api>(config, *store, *pipeline, *lookup, core::SystemClock::Instance());
+    api = std::make_unique<api::Api>(config, *store, *pipeline, *lookup);
     api->SetReady(true);
   }
   bus::MemoryTransport transport;

@@ -136,8 +136,8 @@ std::string Api::Impl::RequestId(const ServerRequest& request, std::string_view 
 // ------------------------------------------------------------------ Api
 
 Api::Api(ApiConfig config, store::PackageStore& store, pipeline::Pipeline& pipeline,
-         pipeline::PackageLookup& lookup, const core::Clock& clock)
-    : impl_(std::make_unique<Impl>(std::move(config), store, pipeline, lookup, clock)) {}
+         pipeline::PackageLookup& lookup)
+    : impl_(std::make_unique<Impl>(std::move(config), store, pipeline, lookup)) {}
 Api::~Api() = default;
 void Api::Handle(ServerRequest request, Responder respond) {
   impl_->Handle(std::move(request), std::move(respond));

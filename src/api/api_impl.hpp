@@ -142,12 +142,11 @@ inline core::Status CheckVersion(std::string_view version) {
 class Api::Impl {
  public:
   Impl(ApiConfig config, store::PackageStore& store, pipeline::Pipeline& pipeline,
-       pipeline::PackageLookup& lookup, const core::Clock& clock)
+       pipeline::PackageLookup& lookup)
       : config_(std::move(config)),
         store_(store),
         pipeline_(pipeline),
         lookup_(lookup),
-        clock_(clock),
         renderer_(2, "api-work") {}
 
   ~Impl() { renderer_.Stop(); }
@@ -158,7 +157,6 @@ class Api::Impl {
   store::PackageStore& store_;
   pipeline::Pipeline& pipeline_;
   pipeline::PackageLookup& lookup_;
-  const core::Clock& clock_;
   // Store reads of batch queries and searches: off the HTTP threads.
   core::ThreadPoolExecutor renderer_;
   std::atomic<bool> ready_{false};

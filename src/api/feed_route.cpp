@@ -19,11 +19,11 @@ void Api::Impl::Feed(const ServerRequest& request, const std::map<std::string, s
     feed_rejected_.fetch_add(1, std::memory_order_relaxed);
     return respond(ErrorResponse(400, "invalid_body", batch.error));
   }
+  std::vector<store::EnqueueRequest> accepted_requests = std::move(batch.accepted);
   auto parsed = std::make_shared<FeedBatch>(std::move(batch));
-  auto answer = [this, batch = parsed, respond] {
+  auto answer = [this, batch = parsed, accepted = accepted_requests.size(), respond] {
     json errors = json::array();
     for (const auto& r : batch->rejected) errors.push_back({{"index", r.index}, {"message", r.message}});
-    std::size_t accepted = batch->accepted.size();
     feed_accepted_.fetch_add(static_cast<std::int64_t>(accepted), std::memory_order_relaxed);
     feed_ignored_.fetch_add(static_cast<std::int64_t>(batch->ignored), std::memory_order_relaxed);
     feed_rejected_.fetch_add(static_cast<std::int64_t>(batch->rejected.size()), std::memory_order_relaxed);
@@ -39,10 +39,10 @@ void Api::Impl::Feed(const ServerRequest& request, const std::map<std::string, s
     }
     respond(JsonResponse(200, body));
   };
-  if (parsed->accepted.empty()) return answer();
+  if (accepted_requests.empty()) return answer();
   // Durable before the answer: it is sent once the transaction has committed, from the
   // commit's callback (the I/O thread does not wait for the database).
-  pipeline_.SubmitAsync(parsed->accepted, RequestId(request, "feed"),
+  pipeline_.SubmitAsync(std::move(accepted_requests), RequestId(request, "feed"),
                         [answer, respond](core::Result<std::vector<store::EnqueueResult>> submitted) {
                           if (!submitted.ok()) return respond(StoreError(submitted.status()));
                           answer();

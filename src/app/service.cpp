@@ -191,7 +191,7 @@ void Service::Start(bool serve_http) {
   if (const char* token = std::getenv(config_.secrets.admin_token_env.c_str()))
     api_config.admin_token = token;
   if (const char* token = std::getenv(config_.secrets.feed_token_env.c_str())) api_config.feed_token = token;
-  api_ = std::make_unique<api::Api>(api_config, *store_, *pipeline_, *lookup_, clock);
+  api_ = std::make_unique<api::Api>(api_config, *store_, *pipeline_, *lookup_);
   change_stream_ = std::make_unique<api::ChangeStream>(*store_, api::ChangeStreamConfig{});
   api_->SetChangeStream(change_stream_.get());
   for (const auto& stage : pipeline_->stages())

@@ -45,8 +45,7 @@ class StreamUnderTest {
                                                      pipeline::ReconcilerConfig{.interval = 3600s});
     lookup_ = std::make_unique<pipeline::PackageLookup>(pipeline::LookupConfig{}, *store_, *pipeline_,
                                                         executor_, core::SystemClock::Instance());
-    api_ = std::make_unique<api::Api>(api::ApiConfig{}, *store_, *pipeline_, *lookup_,
-                                      core::SystemClock::Instance());
+    api_ = std::make_unique<api::Api>(api::ApiConfig{}, *store_, *pipeline_, *lookup_);
     feed_ = std::make_unique<api::ChangeStream>(*store_, feed_config);
     api_->SetChangeStream(feed_.get());
     feed_->Start();

@@ -33,6 +33,28 @@ Run Pkgtrust(const std::string& args) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
+// The replay upstream of the score tests: left-pad as recorded, no-such-pkg a 404.
+void AddScoreRoutes(pkgtrust::testing::ReplayServer& upstream) {
+  upstream.Add(
+      "GET", "/left-pad",
+      pkgtrust::testing::ReplayResponse{
+          200,
+          {},
+          pkgtrust::testing::ReadText(pkgtrust::testing::FixturePath("registry/npm/left-pad.json"))});
+  upstream.Add("GET", "/no-such-pkg", pkgtrust::testing::ReplayResponse{404, {}, R"({"error":"Not found"})"});
+}
+
+// A config file with the database `db`, `more` YAML, and every upstream at `upstream`.
+std::string WriteScoreConfig(pkgtrust::testing::TempDir& dir, const pkgtrust::testing::ReplayServer& upstream,
+                             const std::string& db, const std::string& more = "") {
+  std::string yaml = "database:\n  path: " + dir.File(db) + "\n" + more + "upstreams:\n";
+  for (const char* name : {"npm", "npm_downloads", "pypi", "crates", "maven", "go", "github"})
+    yaml += std::string("  ") + name + ": \"" + upstream.BaseUrl() + "\"\n";
+  std::string path = dir.File(db + ".yaml");
+  pkgtrust::testing::WriteText(path, yaml);
+  return path;
+}
+
 }  // namespace
 
 TEST_CASE("--help and --version answer and exit 0", "[app][cli]") {
@@ -105,18 +127,8 @@ TEST_CASE("an unusable database path is a clear start-up error", "[app][cli]") {
 TEST_CASE("pkgtrust score fetches one package and prints its report, readable or JSON", "[app][cli]") {
   pkgtrust::testing::TempDir dir;
   pkgtrust::testing::ReplayServer upstream;
-  upstream.Add(
-      "GET", "/left-pad",
-      pkgtrust::testing::ReplayResponse{
-          200,
-          {},
-          pkgtrust::testing::ReadText(pkgtrust::testing::FixturePath("registry/npm/left-pad.json"))});
-  upstream.Add("GET", "/no-such-pkg", pkgtrust::testing::ReplayResponse{404, {}, R"({"error":"Not found"})"});
-  std::string yaml = "database:\n  path: " + dir.File("score.db") + "\nupstreams:\n";
-  for (const char* name : {"npm", "npm_downloads", "pypi", "crates", "maven", "go", "github"})
-    yaml += std::string("  ") + name + ": \"" + upstream.BaseUrl() + "\"\n";
-  pkgtrust::testing::WriteText(dir.File("score.yaml"), yaml);
-  std::string config = " --config " + dir.File("score.yaml");
+  AddScoreRoutes(upstream);
+  std::string config = " --config " + WriteScoreConfig(dir, upstream, "score.db");
 
   auto readable = Pkgtrust("score npm left-pad" + config);
   INFO(readable.output);
@@ -147,22 +159,12 @@ TEST_CASE("pkgtrust score and GET /v1/packages give the same answer: one lookup,
           "[app][cli]") {
   pkgtrust::testing::TempDir dir;
   pkgtrust::testing::ReplayServer upstream;
-  upstream.Add(
-      "GET", "/left-pad",
-      pkgtrust::testing::ReplayResponse{
-          200,
-          {},
-          pkgtrust::testing::ReadText(pkgtrust::testing::FixturePath("registry/npm/left-pad.json"))});
-  upstream.Add("GET", "/no-such-pkg", pkgtrust::testing::ReplayResponse{404, {}, R"({"error":"Not found"})"});
-  std::string yaml =
-      "database:\n  path: " + dir.File("same.db") + "\nserver:\n  listen: 127.0.0.1:0\nupstreams:\n";
-  for (const char* name : {"npm", "npm_downloads", "pypi", "crates", "maven", "go", "github"})
-    yaml += std::string("  ") + name + ": \"" + upstream.BaseUrl() + "\"\n";
+  AddScoreRoutes(upstream);
   // The configured not-found recheck applies to score as it does to the API (score once
   // had its own hour): 0 s, so every score of a missing package asks the registry again.
-  yaml += "api:\n  not_found_recheck_seconds: 0\n";
-  pkgtrust::testing::WriteText(dir.File("same.yaml"), yaml);
-  std::string config = " --config " + dir.File("same.yaml");
+  std::string config_path = WriteScoreConfig(
+      dir, upstream, "same.db", "server:\n  listen: 127.0.0.1:0\napi:\n  not_found_recheck_seconds: 0\n");
+  std::string config = " --config " + config_path;
 
   auto cli = Pkgtrust("score npm left-pad 1.3.0 --json" + config);
   INFO(cli.output);
@@ -175,7 +177,7 @@ TEST_CASE("pkgtrust score and GET /v1/packages give the same answer: one lookup,
   CHECK(upstream.Hits("GET", "/no-such-pkg") == 2);
 
   // The same database served over HTTP: the same report, field for field.
-  pkgtrust::app::Service service(pkgtrust::app::LoadConfigFile(dir.File("same.yaml")));
+  pkgtrust::app::Service service(pkgtrust::app::LoadConfigFile(config_path));
   service.Start();
   pkgtrust::testing::ApiClient client("http://127.0.0.1:" + std::to_string(service.http_port()));
   auto rest = client.Get("/v1/packages/npm/left-pad?version=1.3.0");

@@ -26,6 +26,25 @@ struct LookupUnderTest {
         std::make_unique<pipeline::PackageLookup>(pipeline::LookupConfig{.recheck_interval = recheck}, *store,
                                                   *pipeline, executor, core::SystemClock::Instance());
   }
+  // A lookup for `key` with a long wait, once its submit has committed; its answer comes
+  // through the future.
+  std::future<pipeline::LookupAnswer> WaitFor(const core::PackageKey& key) {
+    auto answered = std::make_shared<std::promise<pipeline::LookupAnswer>>();
+    lookup->Lookup({key, ""}, 600s, "test",
+                   [answered](pipeline::LookupAnswer answer) { answered->set_value(std::move(answer)); });
+    REQUIRE(testing::WaitUntil(
+        [&] { return lookup->GetStats().waiting == 1 && (*store->Get(key)).has_value(); }, 30s));
+    return answered->get_future();
+  }
+  // Finishes the run as another process would: in the store, with no stage event here.
+  void FinishInStore(const core::PackageKey& key) {
+    auto record = store->Get(key);
+    REQUIRE((*record)->state == core::PackageState::kPendingRegistry);
+    REQUIRE(store
+                ->TransitionSync({key, core::PackageState::kPendingRegistry, (*record)->generation,
+                                  core::PackageState::kNotFound})
+                .ok());
+  }
   ~LookupUnderTest() {
     lookup->StopWaiting();
     store->Close();
@@ -44,23 +63,11 @@ struct LookupUnderTest {
 TEST_CASE("a lookup waiting on a run another process finishes is answered by the recheck", "[pipeline]") {
   LookupUnderTest sut(20ms);
   const core::PackageKey key{core::Ecosystem::kNpm, "finished-elsewhere"};
-  std::promise<pipeline::LookupAnswer> answered;
-  sut.lookup->Lookup({key, ""}, 600s, "test",
-                     [&](pipeline::LookupAnswer answer) { answered.set_value(std::move(answer)); });
-  // The submit committed; then "another process" finishes the run, with no stage event here.
-  REQUIRE(testing::WaitUntil(
-      [&] { return sut.lookup->GetStats().waiting == 1 && (*sut.store->Get(key)).has_value(); }, 30s));
-  auto record = sut.store->Get(key);
-  REQUIRE((*record)->state == core::PackageState::kPendingRegistry);
-  REQUIRE(sut.store
-              ->TransitionSync({key, core::PackageState::kPendingRegistry, (*record)->generation,
-                                core::PackageState::kNotFound})
-              .ok());
-  auto future = answered.get_future();
+  auto answered = sut.WaitFor(key);
+  sut.FinishInStore(key);
   // Without the recheck it would be answered only at its 600 s deadline.
-  REQUIRE(future.wait_for(60s) == std::future_status::ready);
-  pipeline::LookupAnswer answer = future.get();
-  CHECK(answer.kind == pipeline::LookupAnswer::Kind::kNotFound);
+  REQUIRE(answered.wait_for(60s) == std::future_status::ready);
+  CHECK(answered.get().kind == pipeline::LookupAnswer::Kind::kNotFound);
   CHECK(sut.lookup->GetStats().waiting == 0);
   CHECK(sut.lookup->GetStats().timeouts == 0);
 }
@@ -68,23 +75,14 @@ TEST_CASE("a lookup waiting on a run another process finishes is answered by the
 TEST_CASE("without a recheck, only a stage event of this process wakes a lookup", "[pipeline]") {
   LookupUnderTest sut(0ms);
   const core::PackageKey key{core::Ecosystem::kNpm, "finished-here"};
-  std::promise<pipeline::LookupAnswer> answered;
-  sut.lookup->Lookup({key, ""}, 600s, "test",
-                     [&](pipeline::LookupAnswer answer) { answered.set_value(std::move(answer)); });
-  REQUIRE(testing::WaitUntil(
-      [&] { return sut.lookup->GetStats().waiting == 1 && (*sut.store->Get(key)).has_value(); }, 30s));
-  auto record = sut.store->Get(key);
-  REQUIRE(sut.store
-              ->TransitionSync({key, core::PackageState::kPendingRegistry, (*record)->generation,
-                                core::PackageState::kNotFound})
-              .ok());
+  auto answered = sut.WaitFor(key);
+  sut.FinishInStore(key);
   CHECK(sut.lookup->GetStats().waiting == 1);  // still waiting: nothing told it
   pipeline::StageEvent event;
   event.kind = pipeline::StageEvent::Kind::kCompleted;
   event.key = key;
   event.to = core::PackageState::kNotFound;
   sut.lookup->OnStageEvent(event);
-  auto future = answered.get_future();
-  REQUIRE(future.wait_for(60s) == std::future_status::ready);
-  CHECK(future.get().kind == pipeline::LookupAnswer::Kind::kNotFound);
+  REQUIRE(answered.wait_for(60s) == std::future_status::ready);
+  CHECK(answered.get().kind == pipeline::LookupAnswer::Kind::kNotFound);
 }

@@ -38,7 +38,7 @@ class ChangeStream;
 class Api final : public RequestHandler {
  public:
   Api(ApiConfig config, store::PackageStore& store, pipeline::Pipeline& pipeline,
-      pipeline::PackageLookup& lookup, const core::Clock& clock);
+      pipeline::PackageLookup& lookup);
   ~Api() override;
 
   void Handle(ServerRequest request, Responder respond) override;

@@ -53,7 +53,8 @@ struct LookupAnswer {
   };
   Kind kind = Kind::kPending;
   core::PackageKey key;
-  std::optional<store::PackageRecord> record;  // the row as read; absent when the package is unknown
+  std::optional<store::PackageRecord>
+      record;  // the row as read; absent when unknown or served from the cache
   std::shared_ptr<const std::string> report;   // kReport: JSON text, with "version" when one was asked
   core::Status error;
 };
