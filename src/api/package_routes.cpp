@@ -313,14 +313,9 @@ void Api::Impl::SearchStore(core::Ecosystem ecosystem, const std::string& prefix
                  {"purl", PurlOf(record.key)},
                  {"status", core::PackageStateName(record.state)},
                  {"score", nullptr}};
-    auto score = store_.GetFact(record.key, pipeline::kScoreFact);
-    if (score.ok() && *score) {
-      json parsed = json::parse(**score, nullptr, false);
-      if (parsed.is_object()) {
-        item["score"] = parsed.value("score", json(nullptr));
-        item["flags"] = parsed.value("flags", json::object());
-      }
-    }
+    auto score = store_.GetFact(record.key, store::kScoreFact);
+    if (score.ok() && *score)
+      if (json summary = pipeline::ScoreSummary(**score); summary.is_object()) item.update(summary);
     packages.push_back(std::move(item));
   }
   respond(JsonResponse(200, {{"packages", std::move(packages)},

@@ -10,8 +10,23 @@ namespace pkgtrust::github {
 using nlohmann::json;
 
 namespace {
-std::string_view StatusName(RepositoryStatus s) {
-  switch (s) {
+constexpr std::pair<ManifestStatus, const char*> kManifestStatusNames[] = {
+    {ManifestStatus::kNotRead, "not_read"},
+    {ManifestStatus::kFound, "found"},
+    {ManifestStatus::kMissing, "missing"},
+    {ManifestStatus::kUnreadable, "unreadable"}};
+json ManifestJson(const Manifest& manifest) {
+  json m = {{"status", ManifestStatusName(manifest.status)},
+            {"path", manifest.path},
+            {"declared_name", manifest.declared_name}};
+  if (!manifest.error.empty()) m["error"] = manifest.error;
+  return m;
+}
+std::string Time(core::Millis t) { return t ? core::FormatTimestamp(t) : std::string(); }
+}  // namespace
+
+std::string_view RepositoryStatusName(RepositoryStatus status) {
+  switch (status) {
     case RepositoryStatus::kFound:
       return "found";
     case RepositoryStatus::kNotFound:
@@ -21,21 +36,12 @@ std::string_view StatusName(RepositoryStatus s) {
   }
   return "found";
 }
-constexpr std::pair<ManifestStatus, const char*> kManifestStatusNames[] = {
-    {ManifestStatus::kNotRead, "not_read"},
-    {ManifestStatus::kFound, "found"},
-    {ManifestStatus::kMissing, "missing"},
-    {ManifestStatus::kUnreadable, "unreadable"}};
-json ManifestJson(const Manifest& manifest) {
-  const char* status_name = "not_read";
+
+std::string_view ManifestStatusName(ManifestStatus status) {
   for (const auto& [s, name] : kManifestStatusNames)
-    if (s == manifest.status) status_name = name;
-  json m = {{"status", status_name}, {"path", manifest.path}, {"declared_name", manifest.declared_name}};
-  if (!manifest.error.empty()) m["error"] = manifest.error;
-  return m;
+    if (s == status) return name;
+  return "not_read";
 }
-std::string Time(core::Millis t) { return t ? core::FormatTimestamp(t) : std::string(); }
-}  // namespace
 
 std::string RepositoryFacts::ToJson() const {
   json tags_json = json::array();
@@ -49,7 +55,7 @@ std::string RepositoryFacts::ToJson() const {
                 {"owner", requested.owner},
                 {"name", requested.name},
                 {"subdirectory", requested.subdirectory}}},
-              {"status", StatusName(status)},
+              {"status", RepositoryStatusName(status)},
               {"full_name", full_name},
               {"moved", moved},
               {"stars", stars},

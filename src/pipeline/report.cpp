@@ -3,7 +3,9 @@
 #include "pkgtrust/core/purl.hpp"
 #include "pkgtrust/core/time.hpp"
 #include "pkgtrust/core/version.hpp"
-#include "pkgtrust/pipeline/stage_handlers.hpp"
+#include "pkgtrust/github/repository_facts.hpp"
+#include "pkgtrust/registry/package_facts.hpp"
+#include "pkgtrust/scoring/model.hpp"
 
 namespace pkgtrust::pipeline {
 
@@ -15,177 +17,172 @@ json TimeOrNull(core::Millis millis) {
   return millis > 0 ? json(core::FormatTimestamp(millis)) : json(nullptr);
 }
 
+json NonNegativeOrNull(std::int64_t value) { return value >= 0 ? json(value) : json(nullptr); }
+
 const store::Fact* FindFact(const std::vector<store::Fact>& facts, std::string_view kind) {
   for (const store::Fact& f : facts)
     if (f.kind == kind) return &f;
   return nullptr;
 }
 
-json NonNegativeOrNull(const json& value) {
-  return value.is_number_integer() && value.get<std::int64_t>() >= 0 ? value : json(nullptr);
+// The typed facts of one kind, read by their owner; nullopt when absent or unreadable.
+template <typename Facts>
+std::optional<Facts> ReadFact(const std::vector<store::Fact>& facts, std::string_view kind) {
+  const store::Fact* f = FindFact(facts, kind);
+  if (!f) return std::nullopt;
+  auto parsed = Facts::FromJson(f->json);
+  if (!parsed.ok()) return std::nullopt;
+  return std::move(parsed).value();
 }
 
 // A summary of the registry facts: everything but the per-version list, which can run to
 // thousands of entries.
-json PackageSection(const json& registry) {
-  const json& versions = registry.contains("versions") ? registry["versions"] : json::array();
+json PackageSection(const registry::PackageFacts& registry) {
   std::int64_t yanked = 0, attested = 0;
-  std::string first_published, latest_published;
-  for (const json& v : versions) {
-    if (v.value("yanked", false)) ++yanked;
-    if (v.value("attestation", false)) ++attested;
-    std::string published = v.value("published", "");
-    if (!published.empty() && (first_published.empty() || published < first_published))
-      first_published = published;
-    if (!published.empty() && published > latest_published) latest_published = published;
+  core::Millis first_published = 0, latest_published = 0;
+  for (const registry::VersionFacts& v : registry.versions) {
+    if (v.yanked) ++yanked;
+    if (v.has_attestation) ++attested;
+    if (v.published > 0 && (first_published == 0 || v.published < first_published))
+      first_published = v.published;
+    latest_published = std::max(latest_published, v.published);
   }
-  json section = {
-      {"display_name", registry.value("display_name", "")},
-      {"description", registry.value("description", "")},
-      {"license", registry.value("license", "")},
-      {"homepage", registry.value("homepage", "")},
-      {"latest_version", registry.value("latest_version", "")},
-      {"versions", versions.size()},
+  return {
+      {"display_name", registry.display_name},
+      {"description", registry.description},
+      {"license", registry.license},
+      {"homepage", registry.homepage},
+      {"latest_version", registry.latest_version},
+      {"versions", registry.versions.size()},
       {"yanked_versions", yanked},
       {"attested_versions", attested},
-      {"first_published", first_published.empty() ? json(nullptr) : json(first_published)},
-      {"latest_published", latest_published.empty() ? json(nullptr) : json(latest_published)},
-      {"maintainers", registry.value("maintainers", json::array())},
-      {"downloads_last_month", NonNegativeOrNull(registry.value("downloads_last_month", json(-1)))},
-      {"downloads_total", NonNegativeOrNull(registry.value("downloads_total", json(-1)))},
-      {"deprecated", registry.value("deprecated", "")},
-      {"security_holder", registry.value("security_holder", false)},
-      {"repository_declared", registry.value("repository_declared", "")},
-      {"repository_url", registry.contains("repository") ? registry["repository"].value("url", "") : ""},
+      {"first_published", TimeOrNull(first_published)},
+      {"latest_published", TimeOrNull(latest_published)},
+      {"maintainers", registry.maintainers},
+      {"downloads_last_month", NonNegativeOrNull(registry.downloads_last_month)},
+      {"downloads_total", NonNegativeOrNull(registry.downloads_total)},
+      {"deprecated", registry.deprecated},
+      {"security_holder", registry.security_holder},
+      {"repository_declared", registry.repository_declared},
+      {"repository_url", registry.repository ? registry.repository->Url() : ""},
   };
-  return section;
 }
 
 // A repository GitHub did not describe (missing: a 404; moved elsewhere and not read) has
 // only the name asked for; every fact GitHub would have given is null, never a 0 or "" that
 // reads like an answer. `full_name` is then the repository the package declares.
-json RepositorySection(const json& repo) {
-  std::string status = repo.value("status", "found");
+json RepositorySection(const github::RepositoryFacts& repo) {
+  json manifest = {{"status", github::ManifestStatusName(repo.manifest.status)},
+                   {"path", repo.manifest.path},
+                   {"declared_name", repo.manifest.declared_name}};
+  if (!repo.manifest.error.empty()) manifest["error"] = repo.manifest.error;
   // `read_at`: when the repository's shared facts this report used were read from GitHub
   // (every package of the repository may use the same read).
-  json out = {{"status", status},
-              {"moved", repo.value("moved", false)},
-              {"read_at", TimeOrNull(repo.value("read_at", core::Millis{0}))},
-              {"manifest", repo.value("manifest", json(nullptr))}};
-  const char* facts[] = {"full_name", "stars",  "forks",   "open_issues",  "archived",          "fork",
-                         "created",   "pushed", "license", "contributors", "commits_last_year", "tags",
-                         "releases"};
-  if (status != "found") {
-    for (const char* key : facts) out[key] = nullptr;
-    const json& requested = repo.contains("requested") ? repo["requested"] : json::object();
-    if (requested.is_object() && requested.value("owner", "") != "")
-      out["full_name"] = requested.value("owner", "") + "/" + requested.value("name", "");
+  json out = {{"status", github::RepositoryStatusName(repo.status)},
+              {"moved", repo.moved},
+              {"read_at", TimeOrNull(repo.read_at)},
+              {"manifest", std::move(manifest)}};
+  if (repo.status != github::RepositoryStatus::kFound) {
+    for (const char* key : {"full_name", "stars", "forks", "open_issues", "archived", "fork", "created",
+                            "pushed", "license", "contributors", "commits_last_year", "tags", "releases"})
+      out[key] = nullptr;
+    out["full_name"] = repo.requested.owner + "/" + repo.requested.name;
     return out;
   }
-  auto text_or_null = [&](const char* key) {
-    std::string text = repo.value(key, "");
-    return text.empty() ? json(nullptr) : json(text);
-  };
-  auto count_or_null = [&](const char* key) {
-    return repo.contains(key) && repo[key].is_array() ? json(repo[key].size()) : json(nullptr);
-  };
-  out["full_name"] = text_or_null("full_name");
-  out["stars"] = NonNegativeOrNull(repo.value("stars", json(-1)));
-  out["forks"] = NonNegativeOrNull(repo.value("forks", json(-1)));
-  out["open_issues"] = NonNegativeOrNull(repo.value("open_issues", json(-1)));
-  out["archived"] = repo.value("archived", json(nullptr));
-  out["fork"] = repo.value("fork", json(nullptr));
-  out["created"] = repo.value("created", json(nullptr));
-  out["pushed"] = repo.value("pushed", json(nullptr));
-  out["license"] = text_or_null("license");  // GitHub names none
-  out["contributors"] = NonNegativeOrNull(repo.value("contributors", json(-1)));
-  out["commits_last_year"] = NonNegativeOrNull(repo.value("commits_last_year", json(-1)));
-  out["tags"] = count_or_null("tags");
-  out["releases"] = count_or_null("releases");
+  auto text_or_null = [](const std::string& text) { return text.empty() ? json(nullptr) : json(text); };
+  // A time GitHub did not give is "" here (as the stored facts have always spelled it).
+  auto time_or_empty = [](core::Millis t) { return t ? core::FormatTimestamp(t) : std::string(); };
+  out["full_name"] = text_or_null(repo.full_name);
+  out["stars"] = NonNegativeOrNull(repo.stars);
+  out["forks"] = NonNegativeOrNull(repo.forks);
+  out["open_issues"] = NonNegativeOrNull(repo.open_issues);
+  out["archived"] = repo.archived;
+  out["fork"] = repo.is_fork;
+  out["created"] = time_or_empty(repo.created);
+  out["pushed"] = time_or_empty(repo.pushed);
+  out["license"] = text_or_null(repo.license);  // GitHub names none
+  out["contributors"] = NonNegativeOrNull(repo.contributors);
+  out["commits_last_year"] = NonNegativeOrNull(repo.commits_last_year);
+  out["tags"] = repo.tags.size();
+  out["releases"] = repo.releases.size();
   return out;
+}
+
+// The registry's entry for `version`: as written, else one the ecosystem orders equal.
+const registry::VersionFacts* FindVersion(const core::PackageKey& key, const registry::PackageFacts& registry,
+                                          std::string_view version) {
+  if (const registry::VersionFacts* exact = registry.FindVersion(version)) return exact;
+  const registry::VersionFacts* equal = nullptr;
+  for (const registry::VersionFacts& v : registry.versions)
+    if (core::CompareVersions(key.ecosystem, v.version, version) == 0) equal = &v;
+  return equal;
+}
+
+json VersionSectionOf(const core::PackageKey& key, const std::optional<registry::PackageFacts>& registry,
+                      const std::optional<scoring::Report>& score, std::string_view version) {
+  const registry::VersionFacts* entry = registry ? FindVersion(key, *registry, version) : nullptr;
+  std::string name = entry ? entry->version : std::string(version);
+  std::vector<std::string> advisories =
+      score ? score->AdvisoriesNaming(key.ecosystem, name) : std::vector<std::string>{};
+  double value = score ? score->score : 0.0;
+  if (!advisories.empty())
+    value = 0;
+  else if (entry && !entry->deprecated.empty())
+    value = std::min(value, 3.0);
+  json install_scripts = json::object();
+  if (entry)
+    for (const auto& [script, command] : entry->install_scripts) install_scripts[script] = command;
+  return {{"version", name},
+          {"exists", entry != nullptr},
+          {"latest", entry && registry->latest_version == entry->version},
+          {"published", entry ? TimeOrNull(entry->published) : json(nullptr)},
+          {"yanked", entry && entry->yanked},
+          {"deprecated", entry && !entry->deprecated.empty() ? json(entry->deprecated) : json(nullptr)},
+          {"install_scripts", std::move(install_scripts)},
+          {"malicious", !advisories.empty()},
+          {"advisories", advisories},
+          {"score", value}};
 }
 
 }  // namespace
 
 json VersionSection(const core::PackageKey& key, const std::vector<store::Fact>& facts,
                     std::string_view version) {
-  json registry = json::object();
-  if (const store::Fact* f = FindFact(facts, pipeline::kRegistryFact))
-    registry = json::parse(f->json, nullptr, false);
-  const json* entry = nullptr;
-  if (registry.is_object() && registry.contains("versions") && registry["versions"].is_array()) {
-    for (const json& v : registry["versions"])  // the version as written, else one the ecosystem orders equal
-      if (v.is_object() && v.value("version", "") == version) entry = &v;
-    if (!entry)
-      for (const json& v : registry["versions"])
-        if (v.is_object() && core::CompareVersions(key.ecosystem, v.value("version", ""), version) == 0)
-          entry = &v;
-  }
-  json score = json::object();
-  std::vector<std::string> advisories;
-  if (const store::Fact* f = FindFact(facts, pipeline::kScoreFact)) {
-    score = json::parse(f->json, nullptr, false);
-    advisories = pipeline::AdvisoriesNamingVersion(f->json, key.ecosystem,
-                                                   entry ? entry->value("version", "") : version);
-  }
-  double value = score.is_object() ? score.value("score", 0.0) : 0.0;
-  std::string deprecated = entry ? entry->value("deprecated", "") : "";
-  if (!advisories.empty())
-    value = 0;
-  else if (!deprecated.empty())
-    value = std::min(value, 3.0);
-  json out = {{"version", entry ? entry->value("version", "") : std::string(version)},
-              {"exists", entry != nullptr},
-              {"latest", registry.is_object() && entry &&
-                             registry.value("latest_version", "") == entry->value("version", "")},
-              {"published", entry ? entry->value("published", json(nullptr)) : json(nullptr)},
-              {"yanked", entry ? entry->value("yanked", false) : false},
-              {"deprecated", deprecated.empty() ? json(nullptr) : json(deprecated)},
-              {"install_scripts", entry ? entry->value("install_scripts", json::object()) : json::object()},
-              {"malicious", !advisories.empty()},
-              {"advisories", advisories},
-              {"score", value}};
-  return out;
+  return VersionSectionOf(key, ReadFact<registry::PackageFacts>(facts, store::kRegistryFact),
+                          ReadFact<scoring::Report>(facts, store::kScoreFact), version);
 }
 
 std::string PurlOf(const core::PackageKey& key) { return core::FormatPurl(core::PurlFromPackageKey(key)); }
 
 core::Result<json> BuildReport(const store::PackageRecord& record, const std::vector<store::Fact>& facts,
                                std::string_view version) {
-  const store::Fact* score_fact = FindFact(facts, pipeline::kScoreFact);
+  const store::Fact* score_fact = FindFact(facts, store::kScoreFact);
   if (!score_fact) return core::Status::NotFound(record.key.ToString() + " has no score yet");
-  json score = json::parse(score_fact->json, nullptr, false);
-  if (!score.is_object()) return core::Status::Internal(record.key.ToString() + ": stored score is not JSON");
+  auto parsed_score = scoring::Report::FromJson(score_fact->json);
+  if (!parsed_score.ok()) return core::Status::Internal(record.key.ToString() + ": stored score is not JSON");
+  std::optional<scoring::Report> score = std::move(parsed_score).value();
+  auto registry = ReadFact<registry::PackageFacts>(facts, store::kRegistryFact);
+  auto repository = ReadFact<github::RepositoryFacts>(facts, store::kRepositoryFact);
 
+  json score_json = score->ToJsonValue();
   json report = {{"ecosystem", core::EcosystemName(record.key.ecosystem)},
                  {"name", record.key.name},
                  {"purl", PurlOf(record.key)},
                  {"status", core::PackageStateName(record.state)}};
-  json components = score.value("components", json::object());
-  report["score"] = {{"value", score.value("score", 0.0)},
-                     {"model_version", score.value("model_version", "")},
-                     {"components", components},
-                     {"explanation", score.value("explanation", json::array())}};
-  report["flags"] = score.value("flags", json::object());
-  report["advisories"] = score.value("advisories", json::array());
-
-  json package = nullptr;
-  if (const store::Fact* f = FindFact(facts, pipeline::kRegistryFact)) {
-    json registry = json::parse(f->json, nullptr, false);
-    if (registry.is_object()) package = PackageSection(registry);
-  }
-  json repository = nullptr;
-  if (const store::Fact* f = FindFact(facts, pipeline::kRepositoryFact)) {
-    json repo = json::parse(f->json, nullptr, false);
-    if (repo.is_object()) repository = RepositorySection(repo);
-  }
-  json provenance = components.value("provenance", json::object());
-  if (package.is_object()) {
+  json provenance = score_json["components"]["provenance"];
+  report["score"] = {{"value", score->score},
+                     {"model_version", score->model_version},
+                     {"components", std::move(score_json["components"])},
+                     {"explanation", std::move(score_json["explanation"])}};
+  report["flags"] = std::move(score_json["flags"]);
+  report["advisories"] = std::move(score_json["advisories"]);
+  json package = registry ? PackageSection(*registry) : json(nullptr);
+  if (registry) {
     provenance["attested_versions"] = package["attested_versions"];
-    provenance["repository_declared"] = !package["repository_url"].get<std::string>().empty();
+    provenance["repository_declared"] = registry->repository.has_value();
   }
   report["package"] = std::move(package);
-  report["repository"] = std::move(repository);
+  report["repository"] = repository ? RepositorySection(*repository) : json(nullptr);
   report["provenance"] = std::move(provenance);
   report["timestamps"] = {{"first_seen", TimeOrNull(record.created_at)},
                           {"scored", TimeOrNull(record.state_since)}};
@@ -194,10 +191,16 @@ core::Result<json> BuildReport(const store::PackageRecord& record, const std::ve
     report["timestamps"]["scored"] = nullptr;
     report["refreshing"] = true;
   }
-  if (!version.empty()) report["version"] = VersionSection(record.key, facts, version);
+  if (!version.empty()) report["version"] = VersionSectionOf(record.key, registry, score, version);
   return report;
 }
 
+json ScoreSummary(std::string_view score_fact) {
+  auto score = scoring::Report::FromJson(score_fact);
+  if (!score.ok()) return nullptr;
+  json value = score->ToJsonValue();
+  return {{"score", score->score}, {"flags", std::move(value["flags"])}};
+}
 std::string RedactUrls(std::string_view text) {
   std::string out;
   out.reserve(text.size());

@@ -29,7 +29,7 @@ void RegistryStageHandler::Handle(const WorkItem& item, std::function<void(Stage
         PackageState next = facts.repository && facts.repository->IsGitHub()
                                 ? PackageState::kPendingRepository
                                 : PackageState::kPendingScore;
-        done(StageResult::Advance(next, {{kRegistryFact, facts.ToJson()}}));
+        done(StageResult::Advance(next, {{store::kRegistryFact, facts.ToJson()}}));
       },
       item.priority == core::Priority::kPriority);
 }
@@ -105,10 +105,10 @@ void RepositoryStageHandler::Handle(const WorkItem& item, std::function<void(Sta
   std::optional<registry::PackageFacts> package;
   std::optional<github::RepositoryFacts> previous;
   for (const store::Fact& fact : *facts) {
-    if (fact.kind == kRegistryFact) {
+    if (fact.kind == store::kRegistryFact) {
       if (auto parsed = registry::PackageFacts::FromJson(fact.json); parsed.ok())
         package = std::move(parsed).value();
-    } else if (fact.kind == kRepositoryFact) {
+    } else if (fact.kind == store::kRepositoryFact) {
       if (auto parsed = github::RepositoryFacts::FromJson(fact.json); parsed.ok())
         previous = std::move(parsed).value();
     }
@@ -341,7 +341,7 @@ void RepositoryStageHandler::Answer(BatchRequest& request, const github::Reposit
   facts.requested = request.repo;
   if (facts.status != github::RepositoryStatus::kFound)
     return request.done(
-        StageResult::Advance(PackageState::kPendingScore, {{kRepositoryFact, facts.ToJson()}}));
+        StageResult::Advance(PackageState::kPendingScore, {{store::kRepositoryFact, facts.ToJson()}}));
   // As the REST search decides: the first path whose manifest declares the package, else
   // the first manifest found; a file that cannot be read as text ends the search.
   github::Manifest first;
@@ -370,7 +370,7 @@ void RepositoryStageHandler::Answer(BatchRequest& request, const github::Reposit
     if (first.status == github::ManifestStatus::kFound) facts.manifest = first;
   }
   facts.etags.erase("manifest");
-  request.done(StageResult::Advance(PackageState::kPendingScore, {{kRepositoryFact, facts.ToJson()}}));
+  request.done(StageResult::Advance(PackageState::kPendingScore, {{store::kRepositoryFact, facts.ToJson()}}));
 }
 
 void RepositoryStageHandler::StoreShared(const std::string& key, github::RepositoryFacts& facts) {
@@ -426,12 +426,13 @@ void RepositoryStageHandler::Finish(const WorkItem& item, const github::Reposito
                                     const std::optional<github::RepositoryFacts>& previous,
                                     std::function<void(StageResult)> done) {
   if (shared.status != github::RepositoryStatus::kFound)
-    return done(StageResult::Advance(PackageState::kPendingScore, {{kRepositoryFact, shared.ToJson()}}));
+    return done(
+        StageResult::Advance(PackageState::kPendingScore, {{store::kRepositoryFact, shared.ToJson()}}));
   client_.ReadManifest(
       shared, item.key, previous ? &*previous : nullptr,
       [this, done = std::move(done)](github::GitHubResult facts) {
         if (!facts.ok()) return done(Failed(facts.status()));
-        done(StageResult::Advance(PackageState::kPendingScore, {{kRepositoryFact, facts->ToJson()}}));
+        done(StageResult::Advance(PackageState::kPendingScore, {{store::kRepositoryFact, facts->ToJson()}}));
       },
       item.priority == core::Priority::kPriority);
 }
@@ -442,7 +443,7 @@ core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,
   in.key = key;
   bool have_registry = false;
   for (const store::Fact& fact : facts) {
-    if (fact.kind == kRegistryFact) {
+    if (fact.kind == store::kRegistryFact) {
       auto p = registry::PackageFacts::FromJson(fact.json);
       if (!p.ok()) return p.status();
       have_registry = true;
@@ -463,7 +464,7 @@ core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,
         in.repository_name = p->repository->name;
         in.repository_subdirectory = p->repository->subdirectory;
       }
-    } else if (fact.kind == kRepositoryFact) {
+    } else if (fact.kind == store::kRepositoryFact) {
       auto r = github::RepositoryFacts::FromJson(fact.json);
       if (!r.ok()) return r.status();
       scoring::Inputs::GitHub gh;
@@ -530,7 +531,7 @@ void ScoringStageHandler::Handle(const WorkItem& item, std::function<void(StageR
       return done(StageResult::Retry(report.status().message()));
     return done(StageResult::Fail(report.status().message()));
   }
-  done(StageResult::Advance(PackageState::kComplete, {{kScoreFact, report->ToJson()}}));
+  done(StageResult::Advance(PackageState::kComplete, {{store::kScoreFact, report->ToJson()}}));
 }
 
 namespace {
@@ -550,10 +551,11 @@ void Rescore(store::PackageStore& store, const store::PackageRecord& record,
   }
   counts.scored++;
   std::string json = report->ToJson();
-  bool same = std::any_of(facts->begin(), facts->end(),
-                          [&](const store::Fact& f) { return f.kind == kScoreFact && f.json == json; });
+  bool same = std::any_of(facts->begin(), facts->end(), [&](const store::Fact& f) {
+    return f.kind == store::kScoreFact && f.json == json;
+  });
   if (same) return;
-  auto written = store.PutCompleteFactSync(record.key, record.generation, {kScoreFact, json});
+  auto written = store.PutCompleteFactSync(record.key, record.generation, {store::kScoreFact, json});
   if (written.ok() && *written) counts.changed++;
 }
 
@@ -570,19 +572,6 @@ core::Result<RescoreCounts> RescorePackages(store::PackageStore& store,
       Rescore(store, **record, options, clock, counts);
   }
   return counts;
-}
-
-std::vector<std::string> AdvisoriesNamingVersion(std::string_view score_json, core::Ecosystem ecosystem,
-                                                 std::string_view version) {
-  std::vector<std::string> ids;
-  nlohmann::json score = nlohmann::json::parse(score_json, nullptr, false);
-  if (!score.is_object() || !score.contains("advisories") || !score["advisories"].is_array()) return ids;
-  for (const nlohmann::json& advisory : score["advisories"]) {
-    if (!advisory.is_object() || !advisory.contains("affected")) continue;
-    auto affected = scoring::OsvAffected::FromJson(advisory["affected"].dump());
-    if (affected.ok() && affected->Affects(ecosystem, version)) ids.push_back(advisory.value("id", ""));
-  }
-  return ids;
 }
 
 core::Result<RescoreCounts> RescoreAll(store::PackageStore& store, const scoring::ModelOptions& options,

@@ -463,6 +463,10 @@ Report Score(const Inputs& in, core::Millis now, const ModelOptions& options) {
 }
 
 std::string Report::ToJson() const {
+  return ToJsonValue().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+nlohmann::json Report::ToJsonValue() const {
   using nlohmann::json;
   auto component = [](const Component& c) { return json{{"value", c.value}, {"facts", c.facts}}; };
   json reasons_json = json::array();
@@ -504,8 +508,80 @@ std::string Report::ToJson() const {
                 {"popularity", component(popularity)}}},
               {"flags", std::move(flags)},
               {"advisories", std::move(advisories_json)},
-              {"explanation", std::move(reasons_json)}}
-      .dump(-1, ' ', false, json::error_handler_t::replace);
+              {"explanation", std::move(reasons_json)}};
+}
+
+core::Result<Report> Report::FromJson(std::string_view text) {
+  using nlohmann::json;
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return core::Status::InvalidArgument("the stored score is not a JSON object");
+  auto string_at = [](const json& object, const char* key) {
+    return object.is_object() && object.contains(key) && object[key].is_string()
+               ? object[key].get<std::string>()
+               : std::string();
+  };
+  auto strings_at = [](const json& object, const char* key) {
+    std::vector<std::string> out;
+    if (object.is_object() && object.contains(key) && object[key].is_array())
+      for (const json& item : object[key])
+        if (item.is_string()) out.push_back(item.get<std::string>());
+    return out;
+  };
+  auto number_at = [](const json& object, const char* key) {
+    return object.is_object() && object.contains(key) && object[key].is_number() ? object[key].get<double>()
+                                                                                 : 0.0;
+  };
+  auto bool_at = [](const json& object, const char* key) {
+    return object.is_object() && object.contains(key) && object[key].is_boolean() && object[key].get<bool>();
+  };
+  static const json kEmpty = json::object();
+  auto object_at = [](const json& object, const char* key) -> const json& {
+    return object.is_object() && object.contains(key) && object[key].is_object() ? object[key] : kEmpty;
+  };
+  Report r;
+  r.model_version = string_at(j, "model_version");
+  r.score = number_at(j, "score");
+  const json& components = object_at(j, "components");
+  for (auto [name, component] : {std::pair{"activity", &r.activity}, std::pair{"provenance", &r.provenance},
+                                 std::pair{"popularity", &r.popularity}}) {
+    component->value = number_at(object_at(components, name), "value");
+    component->facts = strings_at(object_at(components, name), "facts");
+  }
+  const json& flags = object_at(j, "flags");
+  r.malicious = string_at(flags, "advisory");
+  r.malicious_versions = strings_at(flags, "malicious_versions");
+  r.latest_clean_version = string_at(flags, "latest_clean_version");
+  r.deprecated = string_at(flags, "deprecation_message");
+  r.archived = bool_at(flags, "archived");
+  r.typosquat_of = string_at(flags, "looks_like");
+  r.typosquat_rule = string_at(flags, "looks_like_rule");
+  r.install_script_added = bool_at(flags, "install_script_added");
+  r.dependency_confusion = string_at(flags, "internal_name_pattern");
+  r.repository_declares = string_at(flags, "repository_declares");
+  if (j.contains("advisories") && j["advisories"].is_array())
+    for (const json& a : j["advisories"]) {
+      AdvisoryFinding finding{string_at(a, "id"),
+                              string_at(a, "summary"),
+                              bool_at(a, "all_versions"),
+                              strings_at(a, "versions"),
+                              {}};
+      auto affected = OsvAffected::FromJson(object_at(a, "affected").dump());
+      if (!affected.ok()) return affected.status();
+      finding.affected = std::move(affected).value();
+      r.advisories.push_back(std::move(finding));
+    }
+  if (j.contains("explanation") && j["explanation"].is_array())
+    for (const json& reason : j["explanation"])
+      r.reasons.push_back(
+          {string_at(reason, "reason"), number_at(reason, "effect"), string_at(reason, "signal")});
+  return r;
+}
+
+std::vector<std::string> Report::AdvisoriesNaming(core::Ecosystem ecosystem, std::string_view version) const {
+  std::vector<std::string> ids;
+  for (const AdvisoryFinding& a : advisories)
+    if (a.affected.Affects(ecosystem, version)) ids.push_back(a.id);
+  return ids;
 }
 
 }  // namespace pkgtrust::scoring

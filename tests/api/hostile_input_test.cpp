@@ -134,7 +134,7 @@ class Target {
                                    core::PackageState::kPendingScore,
                                    e.record.generation,
                                    core::PackageState::kComplete,
-                                   {{pipeline::kScoreFact, score}}})
+                                   {{store::kScoreFact, score}}})
                   .ok());
     }
   }

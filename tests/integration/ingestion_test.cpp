@@ -116,28 +116,28 @@ TEST_CASE("one package of each ecosystem is ingested through the real stages", "
                    << counts[core::PackageState::kFailed]);
   REQUIRE(done);
 
-  auto lodash = registry::PackageFacts::FromJson(*FactOf(db, keys[0], pipeline::kRegistryFact));
+  auto lodash = registry::PackageFacts::FromJson(*FactOf(db, keys[0], store::kRegistryFact));
   REQUIRE(lodash.ok());
   CHECK(lodash->latest_version == "4.17.21");
   CHECK(lodash->downloads_last_month == 42);
-  auto lodash_repo = github::RepositoryFacts::FromJson(*FactOf(db, keys[0], pipeline::kRepositoryFact));
+  auto lodash_repo = github::RepositoryFacts::FromJson(*FactOf(db, keys[0], store::kRepositoryFact));
   REQUIRE(lodash_repo.ok());
   CHECK(lodash_repo->stars == 59000);
-  auto jaxb_repo = github::RepositoryFacts::FromJson(*FactOf(db, keys[3], pipeline::kRepositoryFact));
+  auto jaxb_repo = github::RepositoryFacts::FromJson(*FactOf(db, keys[3], store::kRepositoryFact));
   CHECK(jaxb_repo->full_name == "eclipse-ee4j/jaxb-ri");
-  auto gorp = registry::PackageFacts::FromJson(*FactOf(db, keys[4], pipeline::kRegistryFact));
+  auto gorp = registry::PackageFacts::FromJson(*FactOf(db, keys[4], store::kRegistryFact));
   CHECK(gorp->FindVersion("v3.0.1")->yanked);
-  CHECK_FALSE(FactOf(db, keys[5], pipeline::kRepositoryFact).has_value());  // psycopg2: no repository
-  CHECK(FactOf(db, keys[5], pipeline::kRegistryFact).has_value());
+  CHECK_FALSE(FactOf(db, keys[5], store::kRepositoryFact).has_value());  // psycopg2: no repository
+  CHECK(FactOf(db, keys[5], store::kRegistryFact).has_value());
   for (const auto& key : keys) {  // every complete package has its report
-    auto score = FactOf(db, key, pipeline::kScoreFact);
+    auto score = FactOf(db, key, store::kScoreFact);
     REQUIRE(score.has_value());
     auto report = nlohmann::json::parse(*score);
     CHECK(report["model_version"] == scoring::kModelVersion);
     CHECK(report["score"].get<double>() >= 0);
     CHECK(report["score"].get<double>() <= 10);
   }
-  CHECK_FALSE(FactOf(db, {Ecosystem::kNpm, "no-such-package-anywhere"}, pipeline::kScoreFact).has_value());
+  CHECK_FALSE(FactOf(db, {Ecosystem::kNpm, "no-such-package-anywhere"}, store::kScoreFact).has_value());
   service.Stop();
 }
 
@@ -159,7 +159,7 @@ TEST_CASE("an OSV-listed malicious package is ingested and scores 0 naming the a
   REQUIRE(testing::WaitUntil(
       [&] { return service.store().CountByState()->at(core::PackageState::kComplete) == 1; }, 30s));
   auto report =
-      nlohmann::json::parse(*FactOf(service.store(), {Ecosystem::kNpm, "02-echo"}, pipeline::kScoreFact));
+      nlohmann::json::parse(*FactOf(service.store(), {Ecosystem::kNpm, "02-echo"}, store::kScoreFact));
   CHECK(report["score"] == 0.0);
   CHECK(report["flags"]["malicious"] == true);
   CHECK(report["flags"]["advisory"] == "MAL-2025-191025");
@@ -182,7 +182,7 @@ TEST_CASE("rescore applies an advisory imported after scoring, without asking an
   int requests_before = server.TotalRequests();
   auto db = store::PackageStore::Open(config.database, core::SystemClock::Instance());
   REQUIRE(db.ok());
-  auto before = nlohmann::json::parse(*FactOf(**db, {Ecosystem::kNpm, "02-echo"}, pipeline::kScoreFact));
+  auto before = nlohmann::json::parse(*FactOf(**db, {Ecosystem::kNpm, "02-echo"}, store::kScoreFact));
   CHECK(before["flags"]["malicious"] == false);
   REQUIRE((*db)
               ->ImportAdvisoriesSync(
@@ -192,7 +192,7 @@ TEST_CASE("rescore applies an advisory imported after scoring, without asking an
   REQUIRE(counts.ok());
   CHECK(counts->scored == 1);
   CHECK(counts->changed == 1);
-  auto after = nlohmann::json::parse(*FactOf(**db, {Ecosystem::kNpm, "02-echo"}, pipeline::kScoreFact));
+  auto after = nlohmann::json::parse(*FactOf(**db, {Ecosystem::kNpm, "02-echo"}, store::kScoreFact));
   CHECK(after["score"] == 0.0);
   CHECK(after["flags"]["advisory"] == "MAL-2025-191025");
   CHECK(server.TotalRequests() == requests_before);  // nothing fetched

@@ -129,7 +129,7 @@ class SharingFixture {
                                          core::PackageState::kPendingRegistry,
                                          enqueued->record.generation,
                                          core::PackageState::kPendingRepository,
-                                         {{pipeline::kRegistryFact, facts.ToJson()}}});
+                                         {{store::kRegistryFact, facts.ToJson()}}});
     REQUIRE(moved.ok());
     std::string manifest = nlohmann::json{{"name", name}, {"version", "1.0.0"}}.dump();
     {

@@ -178,7 +178,7 @@ TEST_CASE("stored facts of a real package are scored", "[scoring]") {
   auto lodash = registry::ParseNpmPackument(
       testing::ReadText(testing::FixturePath("registry/npm/lodash.json")), {core::Ecosystem::kNpm, "lodash"});
   REQUIRE(lodash.ok());
-  std::vector<store::Fact> facts = {{pipeline::kRegistryFact, lodash->ToJson()}};
+  std::vector<store::Fact> facts = {{store::kRegistryFact, lodash->ToJson()}};
   auto inputs = pipeline::ScoringInputs(lodash->key, facts);
   REQUIRE(inputs.ok());
   CHECK(inputs->versions.size() == 114);
@@ -198,7 +198,7 @@ Inputs FromPackument(const std::string& fixture, const std::string& name) {
   auto facts = registry::ParseNpmPackument(testing::ReadText(testing::FixturePath("registry/npm/" + fixture)),
                                            {core::Ecosystem::kNpm, name});
   REQUIRE(facts.ok());
-  auto inputs = pipeline::ScoringInputs(facts->key, {{pipeline::kRegistryFact, facts->ToJson()}});
+  auto inputs = pipeline::ScoringInputs(facts->key, {{store::kRegistryFact, facts->ToJson()}});
   REQUIRE(inputs.ok());
   return *inputs;
 }

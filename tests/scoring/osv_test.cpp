@@ -181,11 +181,11 @@ TEST_CASE("a package is malicious as a whole only when every version or the late
   CHECK(json["flags"]["has_malicious_versions"] == true);
   CHECK(json["advisories"][0]["versions"] == nlohmann::json({"1.0.0", "1.2.9"}));
   // The version's own verdict, from the stored report alone (removed versions too).
-  CHECK(pipeline::AdvisoriesNamingVersion(r.ToJson(), Ecosystem::kNpm, "1.0.0") ==
-        std::vector<std::string>{"MAL-9000-0002"});
-  CHECK(pipeline::AdvisoriesNamingVersion(r.ToJson(), Ecosystem::kNpm, "1.2.11").empty());
-  CHECK(pipeline::AdvisoriesNamingVersion(r.ToJson(), Ecosystem::kNpm, "1.1.7") ==
-        std::vector<std::string>{"MAL-9000-0002"});
+  auto stored = scoring::Report::FromJson(r.ToJson());
+  REQUIRE(stored.ok());
+  CHECK(stored->AdvisoriesNaming(Ecosystem::kNpm, "1.0.0") == std::vector<std::string>{"MAL-9000-0002"});
+  CHECK(stored->AdvisoriesNaming(Ecosystem::kNpm, "1.2.11").empty());
+  CHECK(stored->AdvisoriesNaming(Ecosystem::kNpm, "1.1.7") == std::vector<std::string>{"MAL-9000-0002"});
 
   // The latest named: the whole package.
   auto latest = fsevents;

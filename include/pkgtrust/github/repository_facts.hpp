@@ -66,4 +66,9 @@ struct RepositoryFacts {
   static core::Result<RepositoryFacts> FromJson(std::string_view json);
 };
 
+// The names the stored facts and the report give them: "found", "not_found", "unavailable";
+// "not_read", "found", "missing", "unreadable".
+std::string_view RepositoryStatusName(RepositoryStatus status);
+std::string_view ManifestStatusName(ManifestStatus status);
+
 }  // namespace pkgtrust::github

@@ -25,6 +25,9 @@ core::Result<nlohmann::json> BuildReport(const store::PackageRecord& record,
 nlohmann::json VersionSection(const core::PackageKey& key, const std::vector<store::Fact>& facts,
                               std::string_view version);
 
+// The "score" and "flags" of a stored score fact (a search result's); null when unreadable.
+nlohmann::json ScoreSummary(std::string_view score_fact);
+
 // What a request for a package still in flight (or failed) is told, with a 202.
 nlohmann::json PendingBody(const store::PackageRecord& record, int retry_after_seconds);
 

@@ -26,10 +26,6 @@
 
 namespace pkgtrust::pipeline {
 
-inline constexpr const char* kRegistryFact = "registry";
-inline constexpr const char* kRepositoryFact = "repository";
-inline constexpr const char* kScoreFact = "score";
-
 class RegistryStageHandler final : public StageHandler {
  public:
   explicit RegistryStageHandler(registry::RegistryClient& client) : client_(client) {}
@@ -167,10 +163,6 @@ core::Result<RescoreCounts> RescoreAll(store::PackageStore& store, const scoring
 core::Result<RescoreCounts> RescorePackages(store::PackageStore& store,
                                             const std::vector<core::PackageKey>& keys,
                                             const scoring::ModelOptions& options, const core::Clock& clock);
-
-// The ids of the advisories in a stored score (its "advisories") that name `version`.
-std::vector<std::string> AdvisoriesNamingVersion(std::string_view score_json, core::Ecosystem ecosystem,
-                                                 std::string_view version);
 
 class ScoringStageHandler final : public StageHandler {
  public:

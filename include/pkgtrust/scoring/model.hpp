@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -116,7 +117,16 @@ struct Report {
   std::string repository_declares;    // the popular package whose repository this one declares
   std::vector<Reason> reasons;
 
+  // The stored "score" fact (store::kScoreFact) and the report's score, flags, advisories
+  // and explanation (docs/api.md). FromJson reads back every member ToJson writes
+  // (tests/scoring/model_test.cpp round-trips a report with every member set).
   std::string ToJson() const;
+  nlohmann::json ToJsonValue() const;
+  static core::Result<Report> FromJson(std::string_view json);
+
+  // The ids of the advisories that name `version`, judged on each advisory's versions and
+  // ranges (so a version the registry no longer lists is judged too).
+  std::vector<std::string> AdvisoriesNaming(core::Ecosystem ecosystem, std::string_view version) const;
 };
 
 Report Score(const Inputs& inputs, core::Millis now, const ModelOptions& options);

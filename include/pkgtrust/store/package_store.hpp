@@ -44,11 +44,22 @@ struct PackageRecord {
   core::Millis created_at = 0;
 };
 
-// A stage's output, stored as JSON text under a kind ("registry", "repository", "score").
+// A stage's output, stored as JSON text under a kind.
 struct Fact {
   std::string kind;
   std::string json;
 };
+
+// The kinds of fact. Each has one owner that writes its JSON and reads it back, so a field
+// is named in one file (tests/pipeline/report_test.cpp fails when one written is not read):
+//   kRegistryFact    registry::PackageFacts::ToJson / FromJson   (the registry stage)
+//   kRepositoryFact  github::RepositoryFacts::ToJson / FromJson  (the repository stage)
+//   kScoreFact       scoring::Report::ToJson / FromJson          (the scoring stage)
+// The store itself reads two members of the score fact, "score" and "flags", into the
+// change log (package_store.cpp, AppendChange); Report::ToJson keeps them at the top level.
+inline constexpr const char* kRegistryFact = "registry";
+inline constexpr const char* kRepositoryFact = "repository";
+inline constexpr const char* kScoreFact = "score";
 
 // A malicious-package advisory (an OSV record) naming one package. `versions` and `ranges`
 // are the record's affected versions and ranges as OSV's JSON arrays; both empty means every
