@@ -1,0 +1,174 @@
+// Private to the store (src/store/): the writer every store source shares. One writer
+// connection on its own thread commits queued operations in batches (writer.cpp); a few
+// read-only connections serve reads (Lease). package_store.cpp holds the package rows, facts
+// and repositories; change_log.cpp the change log; advisories.cpp the OSV advisories.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "pkgtrust/store/package_store.hpp"
+#include "sqlite.hpp"
+
+namespace pkgtrust::store {
+
+using core::Millis;
+using core::PackageState;
+using core::Result;
+using core::Status;
+
+// The package columns every query returns, in ReadRecord's order. A macro so that each
+// statement is one string literal (prepared statements are cached by the literal's address).
+#define PACKAGE_COLUMNS                                                                                    \
+  "id, ecosystem, name, state, generation, priority, attempts, state_since, last_error, next_attempt_at, " \
+  "requested_version, created_at"
+
+Result<PackageRecord> ReadRecord(const Statement& row);
+std::string_view StateText(PackageState s);
+std::string_view EcoText(const core::PackageKey& key);
+// Runs a statement without parameters from the connection's cache of prepared statements.
+Status RunCached(Connection& conn, const char* sql);
+// Appends the package's report as it is now to the change log, in the caller's transaction
+// (change_log.cpp).
+Status AppendChange(Connection& conn, std::int64_t package_id, Millis now);
+
+// Runs an asynchronous store call and waits for its result (the *Sync methods).
+template <typename T, typename Submit>
+Result<T> Wait(Submit&& submit) {
+  std::promise<Result<T>> promise;
+  auto future = promise.get_future();
+  submit([&promise](Result<T> result) { promise.set_value(std::move(result)); });
+  return future.get();
+}
+
+class PackageStore::Impl {
+ public:
+  // A queued write: Run executes it inside the batch transaction, then Complete (after
+  // the commit) or Fail (the batch could not be committed) reports to its caller.
+  struct Op {
+    virtual ~Op() = default;
+    virtual void Run(Connection& conn, Millis now) = 0;
+    virtual void Complete() = 0;
+    virtual void Fail(Status status) = 0;
+  };
+
+  // How many statements an op writes. One statement is atomic by itself in SQLite; an op
+  // that writes several runs inside a savepoint of the batch transaction, so that failing
+  // half-way leaves nothing behind while the others in the batch still commit.
+  enum class Writes { kOne, kSeveral };
+
+  template <typename T, typename Body>
+  struct TypedOp final : Op {
+    TypedOp(Body b, Callback<T> d, Writes w) : body(std::move(b)), done(std::move(d)), writes(w) {}
+    void Run(Connection& conn, Millis now) override {
+      if (writes == Writes::kOne) {
+        result.emplace(body(conn, now));
+        return;
+      }
+      if (auto s = RunCached(conn, "SAVEPOINT op"); !s.ok()) {
+        result.emplace(s);
+        return;
+      }
+      result.emplace(body(conn, now));
+      if (!result->ok()) (void)RunCached(conn, "ROLLBACK TO op");
+      (void)RunCached(conn, "RELEASE op");
+    }
+    void Complete() override {
+      if (done) done(std::move(*result));
+    }
+    void Fail(Status status) override {
+      if (done) done(std::move(status));
+    }
+    Body body;
+    Callback<T> done;
+    Writes writes;
+    std::optional<Result<T>> result;
+  };
+
+  Impl(StoreConfig config, const core::Clock& clock) : config_(std::move(config)), clock_(clock) {}
+
+  Status Open();
+
+  ~Impl() { Close(); }
+
+  void Close();
+
+  void Submit(std::unique_ptr<Op> op);
+
+  // ---- operations run on the writer connection, inside the batch transaction ----------
+
+  Result<std::optional<PackageRecord>> SelectByKey(Connection& conn, const core::PackageKey& key);
+
+  // Runs an UPDATE/INSERT ... RETURNING <columns>; nullopt when no row was affected.
+  Result<std::optional<PackageRecord>> Returning(Statement& s);
+
+  Result<EnqueueResult> DoEnqueue(Connection& conn, const EnqueueRequest& req, Millis now);
+
+  Result<TransitionResult> DoTransition(Connection& conn, const TransitionRequest& req, Millis now);
+
+  Result<TransitionResult> DoFailure(Connection& conn, const FailureRequest& req, Millis now);
+
+  Result<bool> DoTouch(Connection& conn, const core::PackageKey& key, PackageState state,
+                       std::int64_t generation, Millis now);
+
+  // Queues `body` (Connection&, Millis) -> Result<T>; `done` gets its result after the commit.
+  template <typename T, typename F>
+  void SubmitOp(F&& body, Callback<T> done, Writes writes = Writes::kSeveral) {
+    Submit(std::make_unique<TypedOp<T, std::decay_t<F>>>(std::forward<F>(body), std::move(done), writes));
+  }
+
+  // ---- reads ----------------------------------------------------------------------------
+
+  class Lease {
+   public:
+    Lease(Impl& impl) : impl_(impl) {
+      std::unique_lock lock(impl_.read_mu_);
+      impl_.read_cv_.wait(lock, [&] { return !impl_.readers_.empty(); });
+      conn_ = std::move(impl_.readers_.back());
+      impl_.readers_.pop_back();
+    }
+    ~Lease() {
+      std::lock_guard lock(impl_.read_mu_);
+      impl_.readers_.push_back(std::move(conn_));
+      impl_.read_cv_.notify_one();
+    }
+    Connection& operator*() { return *conn_; }
+
+   private:
+    Impl& impl_;
+    std::unique_ptr<Connection> conn_;
+  };
+
+  // Rows of `sql` (which selects PACKAGE_COLUMNS) with its parameters bound by `bind`.
+  Result<std::vector<PackageRecord>> SelectPackages(const char* sql,
+                                                    const std::function<void(Statement&)>& bind);
+
+  StoreConfig config_;
+  const core::Clock& clock_;
+  std::unique_ptr<Connection> writer_;
+  std::mutex read_mu_;
+  std::condition_variable read_cv_;
+  std::vector<std::unique_ptr<Connection>> readers_;
+  std::atomic<std::int64_t> requests_{0}, transactions_{0}, stale_{0};
+
+ private:
+  void WriterLoop();
+
+  void RunBatch(std::vector<std::unique_ptr<Op>>& batch);
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Op>> queue_;
+  bool closed_ = false;
+  std::thread writer_thread_;
+};
+
+}  // namespace pkgtrust::store
