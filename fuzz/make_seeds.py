@@ -70,6 +70,7 @@ def main():
         write("rest_api", request)
     for path in glob.glob(os.path.join(FIX, "registry", "npm", "*")):
         write("registry_npm", read(path))
+        write("gateway_npm", read(path))
     write("registry_npm", '{"downloads":42,"package":"left-pad"}')
     for path in glob.glob(os.path.join(FIX, "registry", "pypi", "*.json")):
         write("registry_pypi", read(path))

@@ -1,0 +1,21 @@
+// The gateway's npm metadata filter on whatever an upstream might answer: both forms, with
+// a decision that refuses some versions and warns on others (by the version's first byte),
+// so removal, dist-tag moves and tarball rewriting all run on hostile documents.
+#include "fuzz_support.hpp"
+#include "pkgtrust/gateway/npm_metadata.hpp"
+
+using namespace pkgtrust;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view text = fuzz::AsText(data, size);
+  auto decide = [](std::string_view version, core::Millis) {
+    gateway::Decision d;
+    if (!version.empty() && version[0] % 3 == 0) d = {gateway::Action::kBlock, "malicious", "refused", true};
+    if (!version.empty() && version[0] % 3 == 1) d = {gateway::Action::kWarn, "typosquat", "warned", false};
+    return d;
+  };
+  for (auto form : {gateway::NpmForm::kFull, gateway::NpmForm::kAbbreviated})
+    (void)gateway::FilterNpmPackument(text, form, "https://registry.npmjs.org/",
+                                      "http://127.0.0.1/registry/npm/", decide);
+  return 0;
+}
