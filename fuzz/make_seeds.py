@@ -72,6 +72,7 @@ def main():
         write("registry_npm", read(path))
         write("gateway_npm", read(path))
     write("registry_npm", '{"downloads":42,"package":"left-pad"}')
+    write("gateway_pypi", read(os.path.join(FIX, "registry", "pypi", "numpy-simple.json")))
     for path in glob.glob(os.path.join(FIX, "registry", "pypi", "*.json")):
         write("registry_pypi", read(path))
     for path in glob.glob(os.path.join(FIX, "registry", "crates", "*.json")):

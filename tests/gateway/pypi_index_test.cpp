@@ -1,0 +1,155 @@
+// The PyPI simple index the gateway sends: PEP 691 content negotiation, versions of files,
+// refused versions gone from files and versions, file URLs through the gateway (refused
+// off the upstream host), and the PEP 503 HTML with hashes, requires-python, yanked marks and
+// metadata marks, on PyPI's recorded numpy page and a hand-written one.
+#include "pkgtrust/gateway/pypi_index.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "pkgtrust/core/time.hpp"
+#include "support/test_support.hpp"
+
+using namespace pkgtrust;
+using json = nlohmann::json;
+
+namespace {
+
+const char* kFiles = "https://files.pythonhosted.org/";
+const char* kGatewayFiles = "http://127.0.0.1:8080/registry/pypi/files/";
+
+std::string Numpy() { return testing::ReadText(testing::FixturePath("registry/pypi/numpy-simple.json")); }
+
+auto Refusing(std::vector<std::string> versions) {
+  return [versions](std::string_view version, core::Millis) {
+    gateway::Decision d;
+    if (std::find(versions.begin(), versions.end(), version) != versions.end())
+      d = {gateway::Action::kBlock, "malicious", std::string(version) + " is malicious", true};
+    return d;
+  };
+}
+
+// A hand-written page: one yanked file with a reason, requires-python with '<', a metadata hash.
+std::string Demo() {
+  json files = json::array();
+  files.push_back({{"filename", "Demo_Pkg-1.0-py3-none-any.whl"},
+                   {"url", std::string(kFiles) + "packages/aa/Demo_Pkg-1.0-py3-none-any.whl"},
+                   {"hashes", {{"sha256", "abc"}}},
+                   {"requires-python", ">=3.8,<4"},
+                   {"core-metadata", {{"sha256", "def"}}},
+                   {"yanked", "broken \"build\""},
+                   {"upload-time", "2025-01-01T00:00:00.000000Z"}});
+  files.push_back({{"filename", "demo-pkg-1.1.tar.gz"},
+                   {"url", std::string(kFiles) + "packages/bb/demo-pkg-1.1.tar.gz"},
+                   {"hashes", {{"sha256", "123"}}},
+                   {"yanked", true},
+                   {"upload-time", "2025-02-01T00:00:00.000000Z"}});
+  return json{{"meta", {{"api-version", "1.1"}}},
+              {"name", "demo-pkg"},
+              {"files", files},
+              {"versions", {"1.0", "1.1"}}}
+      .dump();
+}
+
+}  // namespace
+
+TEST_CASE("pypi index: PEP 691 negotiation follows the q values", "[gateway]") {
+  // What pip sends.
+  CHECK(
+      gateway::PypiFormFor("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, "
+                           "text/html; q=0.01") == gateway::PypiForm::kJson);
+  CHECK(gateway::PypiFormFor("application/vnd.pypi.simple.v1+json; q=0.2, text/html") ==
+        gateway::PypiForm::kHtml);
+  CHECK(gateway::PypiFormFor("text/html, application/vnd.pypi.simple.v1+json") ==
+        gateway::PypiForm::kJson);  // a tie
+  CHECK(gateway::PypiFormFor("text/html") == gateway::PypiForm::kHtml);
+  CHECK(gateway::PypiFormFor("") == gateway::PypiForm::kHtml);
+  CHECK(gateway::PypiContentType(gateway::PypiForm::kJson) == "application/vnd.pypi.simple.v1+json");
+}
+
+TEST_CASE("pypi index: the version of a file, from the listed versions or its name", "[gateway]") {
+  std::vector<std::string> listed = {"1.5", "1.5.0", "1.5.1"};
+  CHECK(gateway::PypiFileVersion("numpy", "numpy-1.5.0.win32-py2.6.exe", listed) == "1.5.0");
+  CHECK(gateway::PypiFileVersion("numpy", "numpy-1.5.1-cp27-none-macosx_10_6_intel.whl", listed) == "1.5.1");
+  CHECK(gateway::PypiFileVersion("numpy", "numpy-1.5.tar.gz", listed) == "1.5");
+  CHECK(gateway::PypiFileVersion("demo-pkg", "Demo_Pkg-1.0-py3-none-any.whl") == "1.0");
+  CHECK(gateway::PypiFileVersion("demo-pkg", "demo.pkg-2.0rc1.tar.gz") == "2.0rc1");
+  CHECK(gateway::PypiFileVersion("demo-pkg", "demo-pkgs-1.0.tar.gz").empty());   // another project
+  CHECK(gateway::PypiFileVersion("numpy", "numpy-9.9.tar.gz", listed).empty());  // not a listed version
+}
+
+TEST_CASE("pypi index: a refused version leaves files and versions; each version is asked once",
+          "[gateway]") {
+  std::map<std::string, core::Millis> asked;
+  auto out = gateway::FilterPypiIndex(Numpy(), gateway::PypiForm::kJson, kFiles, kGatewayFiles,
+                                      [&](std::string_view version, core::Millis published) {
+                                        CHECK(asked.emplace(std::string(version), published).second);
+                                        return Refusing({"1.5.0"})(version, published);
+                                      });
+  REQUIRE(out.ok());
+  CHECK(asked.size() == 2);
+  // The version's first upload: the Windows installer came before the sdist.
+  CHECK(asked.at("1.5.0") == core::ParseTimestamp("2010-08-31T18:15:09.478Z").value());
+  CHECK(out->kept == 6);
+  CHECK(out->removed.size() == 2);
+  json doc = json::parse(out->body);
+  CHECK(doc["meta"]["api-version"] == "1.1");
+  CHECK(doc["versions"] == json({"1.5.1"}));
+  REQUIRE(doc["files"].size() == 6);
+  for (const json& f : doc["files"]) {
+    INFO(f.dump());
+    CHECK(f["filename"].get<std::string>().starts_with("numpy-1.5.1"));
+    CHECK(f["url"].get<std::string>().starts_with(kGatewayFiles));
+  }
+  // Everything else in a file is as the upstream wrote it.
+  json upstream = json::parse(Numpy());
+  json wheel = doc["files"][0];
+  CHECK(wheel["hashes"] == upstream["files"][2]["hashes"]);
+  CHECK(wheel["core-metadata"] == upstream["files"][2]["core-metadata"]);
+  CHECK(wheel["upload-time"] == upstream["files"][2]["upload-time"]);
+  CHECK(wheel["url"] ==
+        std::string(kGatewayFiles) + upstream["files"][2]["url"].get<std::string>().substr(31));
+}
+
+TEST_CASE("pypi index: PEP 503 HTML keeps hashes, requires-python, yanked and metadata marks, escaped",
+          "[gateway]") {
+  auto out = gateway::FilterPypiIndex(Demo(), gateway::PypiForm::kHtml, kFiles, kGatewayFiles, Refusing({}));
+  REQUIRE(out.ok());
+  const std::string& html = out->body;
+  CHECK(html.find("<meta name=\"pypi:repository-version\" content=\"1.1\">") != std::string::npos);
+  CHECK(html.find(
+            "<a href=\"http://127.0.0.1:8080/registry/pypi/files/packages/aa/Demo_Pkg-1.0-py3-none-any.whl"
+            "#sha256=abc\" data-requires-python=\"&gt;=3.8,&lt;4\" data-yanked=\"broken &quot;build&quot;\" "
+            "data-core-metadata=\"sha256=def\" data-dist-info-metadata=\"sha256=def\">"
+            "Demo_Pkg-1.0-py3-none-any.whl</a><br/>") != std::string::npos);
+  CHECK(
+      html.find(
+          "<a href=\"http://127.0.0.1:8080/registry/pypi/files/packages/bb/demo-pkg-1.1.tar.gz#sha256=123\" "
+          "data-yanked=\"\">demo-pkg-1.1.tar.gz</a><br/>") != std::string::npos);
+}
+
+TEST_CASE("pypi index: a file off the upstream host is removed; everything refused leaves nothing",
+          "[gateway]") {
+  json page = json::parse(Demo());
+  page["files"][1]["url"] = "https://files.pythonhosted.org.evil.example/demo-pkg-1.1.tar.gz";
+  auto out = gateway::FilterPypiIndex(page.dump(), gateway::PypiForm::kJson, "https://files.pythonhosted.org",
+                                      kGatewayFiles, Refusing({}));
+  REQUIRE(out.ok());
+  CHECK(out->kept == 1);
+  REQUIRE(out->removed.size() == 1);
+  CHECK(out->removed[0].decision.rule == "file_host");
+  auto none = gateway::FilterPypiIndex(Demo(), gateway::PypiForm::kJson, kFiles, kGatewayFiles,
+                                       Refusing({"1.0", "1.1"}));
+  REQUIRE(none.ok());
+  CHECK(none->kept == 0);
+  CHECK(json::parse(none->body)["versions"] == json::array());
+}
+
+TEST_CASE("pypi index: what is not a PEP 691 page is an error naming it", "[gateway]") {
+  auto f = [](std::string_view body) {
+    return gateway::FilterPypiIndex(body, gateway::PypiForm::kJson, kFiles, kGatewayFiles, Refusing({}));
+  };
+  CHECK(f("<html>").status().code() == core::StatusCode::kInvalidArgument);
+  CHECK(f("{}").status().message() == "the upstream index is not a PEP 691 project page (no \"files\" list)");
+  CHECK(f(R"({"files":[]})").status().message() == "the upstream index names no project");
+}
