@@ -73,6 +73,7 @@ def main():
         write("gateway_npm", read(path))
     write("registry_npm", '{"downloads":42,"package":"left-pad"}')
     write("gateway_pypi", read(os.path.join(FIX, "registry", "pypi", "numpy-simple.json")))
+    write("gateway_npm", '{"evil":["1.0.0","1.0.1"],"@scope/all":["0.1.0"],"left-pad":["1.3.0"]}')
     for path in glob.glob(os.path.join(FIX, "registry", "pypi", "*.json")):
         write("registry_pypi", read(path))
     for path in glob.glob(os.path.join(FIX, "registry", "crates", "*.json")):

@@ -1,7 +1,8 @@
-// The gateway's npm metadata filter on whatever an upstream might answer: both forms, with
-// a decision that refuses some versions and warns on others (by the version's first byte),
-// so removal, dist-tag moves and tarball rewriting all run on hostile documents.
+// The gateway's npm side on hostile input: the metadata filter on whatever an upstream might
+// answer (both forms, with a decision that refuses some versions and warns on others, by the
+// version's first byte), and the audit endpoint on whatever a client might send.
 #include "fuzz_support.hpp"
+#include "pkgtrust/gateway/npm_audit.hpp"
 #include "pkgtrust/gateway/npm_metadata.hpp"
 
 using namespace pkgtrust;
@@ -17,5 +18,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (auto form : {gateway::NpmForm::kFull, gateway::NpmForm::kAbbreviated})
     (void)gateway::FilterNpmPackument(text, form, "https://registry.npmjs.org/",
                                       "http://127.0.0.1/registry/npm/", decide);
+  (void)gateway::AnswerNpmAuditBulk(text, [](const core::PackageKey& key) {
+    scoring::OsvAffected affected;
+    affected.versions = {key.name};
+    return core::Result<std::vector<gateway::PackageKnowledge::Advisory>>(
+        std::vector<gateway::PackageKnowledge::Advisory>{{"MAL-1", key.name, affected}, {"MAL-2", "", {}}});
+  });
   return 0;
 }
