@@ -4,6 +4,7 @@
 #include "fuzz_support.hpp"
 #include "pkgtrust/gateway/npm_audit.hpp"
 #include "pkgtrust/gateway/npm_metadata.hpp"
+#include "pkgtrust/gateway/requests.hpp"
 
 using namespace pkgtrust;
 
@@ -24,5 +25,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return core::Result<std::vector<gateway::PackageKnowledge::Advisory>>(
         std::vector<gateway::PackageKnowledge::Advisory>{{"MAL-1", key.name, affected}, {"MAL-2", "", {}}});
   });
+  (void)gateway::ParseNpmRequest(text);
   return 0;
 }

@@ -2,6 +2,7 @@
 // decision that refuses some versions and warns on others (by the version's first byte).
 #include "fuzz_support.hpp"
 #include "pkgtrust/gateway/pypi_index.hpp"
+#include "pkgtrust/gateway/requests.hpp"
 
 using namespace pkgtrust;
 
@@ -17,5 +18,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)gateway::FilterPypiIndex(text, form, "https://files.pythonhosted.org/",
                                    "http://127.0.0.1/registry/pypi/files/", decide);
   (void)gateway::PypiFormFor(text);
+  (void)gateway::ParsePypiRequest(text);
   return 0;
 }

@@ -1,0 +1,131 @@
+#include "pkgtrust/gateway/requests.hpp"
+
+#include <fmt/format.h>
+
+#include "pkgtrust/core/package_name.hpp"
+
+namespace pkgtrust::gateway {
+
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+core::Result<std::string> Decode(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size() || HexValue(text[i + 1]) < 0 || HexValue(text[i + 2]) < 0)
+      return core::Status::InvalidArgument("a malformed percent escape in the path");
+    out += static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]));
+    i += 2;
+  }
+  return out;
+}
+
+core::Status Refuse(std::string_view what, std::string_view path) {
+  return core::Status::InvalidArgument(fmt::format("{}: '{}'", what, path.substr(0, 200)));
+}
+
+// A path segment that may reach an upstream URL: no climbing, no hidden separators or controls.
+bool SafeSegment(std::string_view segment) {
+  if (segment.empty() || segment == "." || segment == "..") return false;
+  for (char c : segment)
+    if (c == '/' || c == '\\' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  return true;
+}
+
+}  // namespace
+
+core::Result<NpmRequest> ParseNpmRequest(std::string_view path) {
+  NpmRequest request;
+  if (path == "-/npm/v1/security/advisories/bulk") {
+    request.kind = NpmRequest::Kind::kAudit;
+    return request;
+  }
+  // Scoped names arrive as "@scope%2fname" (npm) or "@scope/name" (other clients).
+  auto decoded = Decode(path);
+  if (!decoded.ok()) return decoded.status();
+  std::string_view rest = *decoded;
+  std::string name;
+  std::size_t name_end;
+  if (rest.starts_with('@')) {
+    std::size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) return Refuse("a scope without a package name", path);
+    name_end = rest.find('/', slash + 1);
+  } else {
+    name_end = rest.find('/');
+  }
+  name = std::string(rest.substr(0, name_end));
+  auto key = core::MakePackageKey(core::Ecosystem::kNpm, name);
+  if (!key.ok()) return Refuse(fmt::format("not an npm package name ({})", key.status().message()), path);
+  request.key = *key;
+  request.name = name;
+  std::string encoded_name = name;
+  if (std::size_t slash = encoded_name.find('/'); slash != std::string::npos)
+    encoded_name.replace(slash, 1, "%2f");
+  if (name_end == std::string_view::npos || name_end + 1 == rest.size()) {
+    request.upstream_path = encoded_name;
+    return request;
+  }
+  // "<name>/-/<file>.tgz": the file is named after the unscoped name and the version.
+  std::string_view tail = rest.substr(name_end + 1);
+  if (!tail.starts_with("-/")) return Refuse("not a packument or tarball path", path);
+  std::string_view file = tail.substr(2);
+  std::string unscoped = name.substr(name.find('/') == std::string::npos ? 0 : name.find('/') + 1);
+  if (!SafeSegment(file) || !file.ends_with(".tgz") || !file.starts_with(unscoped + "-") ||
+      file.size() <= unscoped.size() + 1 + 4)
+    return Refuse(fmt::format("not a tarball of {}", name), path);
+  request.kind = NpmRequest::Kind::kTarball;
+  request.version = std::string(file.substr(unscoped.size() + 1, file.size() - unscoped.size() - 1 - 4));
+  request.upstream_path = name + "/-/" + std::string(file);
+  return request;
+}
+
+core::Result<PypiRequest> ParsePypiRequest(std::string_view path) {
+  PypiRequest request;
+  auto decoded = Decode(path);
+  if (!decoded.ok()) return decoded.status();
+  std::string_view rest = *decoded;
+  if (rest.starts_with("simple/")) {
+    std::string_view project = rest.substr(7);
+    if (project.ends_with('/')) project.remove_suffix(1);
+    if (!SafeSegment(project)) return Refuse("not a project page", path);
+    auto key = core::MakePackageKey(core::Ecosystem::kPypi, project);
+    if (!key.ok()) return Refuse(fmt::format("not a PyPI project name ({})", key.status().message()), path);
+    request.key = *key;
+    request.upstream_path = "simple/" + key->name + "/";
+    return request;
+  }
+  if (!rest.starts_with("files/")) return Refuse("not a simple-index or file path", path);
+  std::string_view file_path = rest.substr(6);
+  if (!path.starts_with("files/")) return Refuse("not a file path", path);
+  // Every segment of the file's path is checked: the path is appended to the file host's URL.
+  std::string_view walk = file_path;
+  std::string_view last;
+  while (true) {
+    std::size_t slash = walk.find('/');
+    std::string_view segment = walk.substr(0, slash);
+    if (!SafeSegment(segment)) return Refuse("not a file path", path);
+    last = segment;
+    if (slash == std::string_view::npos) break;
+    walk.remove_prefix(slash + 1);
+  }
+  request.kind = PypiRequest::Kind::kFile;
+  request.upstream_path = std::string(path.substr(6));  // as the client sent it, still encoded
+  request.filename = std::string(last);
+  if (request.filename.ends_with(".metadata")) {
+    request.metadata = true;
+    request.filename.resize(request.filename.size() - 9);
+  }
+  return request;
+}
+
+}  // namespace pkgtrust::gateway
