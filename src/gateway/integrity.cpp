@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -81,10 +82,11 @@ std::string EncodeHex(std::string_view bytes) {
 
 }  // namespace
 
-IntegrityCheck::IntegrityCheck(std::string algorithm, std::string digest, std::string expected_text, bool hex)
+IntegrityCheck::IntegrityCheck(std::string algorithm, std::vector<std::string> digests,
+                               std::string expected_text, bool hex)
     : hasher_(std::make_unique<Hasher>()),
       algorithm_(std::move(algorithm)),
-      digest_(std::move(digest)),
+      digests_(std::move(digests)),
       expected_text_(std::move(expected_text)),
       hex_(hex) {
   EVP_DigestInit_ex(hasher_->ctx, Digest(algorithm_), nullptr);
@@ -95,7 +97,8 @@ IntegrityCheck& IntegrityCheck::operator=(IntegrityCheck&&) noexcept = default;
 IntegrityCheck::~IntegrityCheck() = default;
 
 core::Result<IntegrityCheck> IntegrityCheck::FromNpm(std::string_view integrity, std::string_view shasum) {
-  std::string best_algorithm, best_digest, best_text;
+  std::string best_algorithm, best_text;
+  std::vector<std::string> best_digests;
   while (!integrity.empty()) {
     std::size_t space = integrity.find_first_of(" \t\n");
     std::string_view item = integrity.substr(0, space);
@@ -106,16 +109,21 @@ core::Result<IntegrityCheck> IntegrityCheck::FromNpm(std::string_view integrity,
     std::string_view value = item.substr(dash + 1);
     value = value.substr(0, value.find('?'));  // SRI options
     auto digest = DecodeBase64(value);
-    if (!digest || Strength(algorithm) <= Strength(best_algorithm) ||
+    if (!digest || Strength(algorithm) == 0 || Strength(algorithm) < Strength(best_algorithm) ||
         digest->size() != static_cast<std::size_t>(EVP_MD_size(Digest(algorithm))))
       continue;
-    best_algorithm = algorithm;
-    best_digest = std::move(*digest);
-    best_text = fmt::format("{}-{}", algorithm, value);
+    if (Strength(algorithm) > Strength(best_algorithm)) {
+      best_algorithm = algorithm;
+      best_digests.clear();
+      best_text.clear();
+    }
+    best_digests.push_back(std::move(*digest));
+    best_text += fmt::format("{}{}-{}", best_text.empty() ? "" : " ", algorithm, value);
   }
-  if (!best_algorithm.empty()) return IntegrityCheck(best_algorithm, best_digest, best_text, false);
+  if (!best_algorithm.empty())
+    return IntegrityCheck(best_algorithm, std::move(best_digests), best_text, false);
   if (auto digest = DecodeHex(shasum); digest && digest->size() == 20)
-    return IntegrityCheck("sha1", *digest, std::string(shasum), true);
+    return IntegrityCheck("sha1", {*digest}, std::string(shasum), true);
   return core::Status::InvalidArgument("the registry published no usable integrity hash or shasum");
 }
 
@@ -123,7 +131,7 @@ core::Result<IntegrityCheck> IntegrityCheck::FromSha256Hex(std::string_view hex)
   auto digest = DecodeHex(hex);
   if (!digest || digest->size() != 32)
     return core::Status::InvalidArgument("the index published no usable sha256 for the file");
-  return IntegrityCheck("sha256", *digest, std::string(hex), true);
+  return IntegrityCheck("sha256", {*digest}, std::string(hex), true);
 }
 
 void IntegrityCheck::Update(std::string_view bytes) {
@@ -136,7 +144,7 @@ bool IntegrityCheck::Finish() {
   EVP_DigestFinal_ex(hasher_->ctx, out, &size);
   std::string actual(reinterpret_cast<const char*>(out), size);
   actual_text_ = hex_ ? EncodeHex(actual) : fmt::format("{}-{}", algorithm_, EncodeBase64(actual));
-  return actual == digest_;
+  return std::find(digests_.begin(), digests_.end(), actual) != digests_.end();
 }
 
 }  // namespace pkgtrust::gateway

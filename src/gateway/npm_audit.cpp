@@ -2,21 +2,35 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/json_document.hpp"
 #include "pkgtrust/core/package_name.hpp"
+#include "pkgtrust/core/version.hpp"
 
 namespace pkgtrust::gateway {
 
 std::string NpmVulnerableRange(const scoring::OsvAffected& affected) {
   if (affected.AllVersions()) return "*";
-  std::vector<std::string> parts(affected.versions.begin(), affected.versions.end());
+  // A listed version npm cannot read as one version ("1.0" would be the X-range 1.0.x) is left out.
+  std::vector<std::string> parts;
+  for (const std::string& v : affected.versions)
+    if (core::IsValidVersion(core::Ecosystem::kNpm, v)) parts.push_back(v);
   for (const scoring::OsvRange& range : affected.ranges) {
     if (range.type != "SEMVER" && range.type != "ECOSYSTEM") continue;
+    // In version order, as OSV evaluates them (scoring::OsvAffected::Affects does the same).
+    std::vector<std::pair<std::string, std::string>> events;
+    for (const auto& event : range.events)
+      if (event.second == "0" || core::IsValidVersion(core::Ecosystem::kNpm, event.second))
+        events.push_back(event);
+    std::stable_sort(events.begin(), events.end(), [](const auto& a, const auto& b) {
+      if (a.second == "0" || b.second == "0") return a.second == "0" && b.second != "0";
+      return core::CompareVersions(core::Ecosystem::kNpm, a.second, b.second).value_or(0) < 0;
+    });
     std::string lower;
     bool open = false;
-    for (const auto& [event, version] : range.events) {
+    for (const auto& [event, version] : events) {
       if (event == "introduced") {
         lower = version == "0" ? ">=0.0.0-0" : ">=" + version;
         open = true;

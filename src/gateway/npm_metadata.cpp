@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "core/json_document.hpp"
 #include "pkgtrust/core/time.hpp"
@@ -146,6 +148,16 @@ core::Result<NpmMetadata> FilterNpmPackument(
   bool has_times = root["time"].get(times) == simdjson::SUCCESS;
   bool has_tags = root["dist-tags"].get(tags) == simdjson::SUCCESS;
 
+  // `time` read once (simdjson's at_key is a linear search: per version it would make a
+  // packument of n versions cost n² comparisons).
+  std::unordered_map<std::string_view, std::string_view> published_at;
+  if (has_times)
+    for (auto [key, value] : times) {
+      std::string_view text;
+      if (value.get(text) == simdjson::SUCCESS) published_at.emplace(key, text);
+    }
+  std::unordered_set<std::string_view> version_names;
+
   NpmMetadata result;
   // Each version's fate, in the upstream's order: kept ones with their rewritten tarball.
   std::map<std::string, std::string, std::less<>> kept_tarballs;
@@ -153,10 +165,10 @@ core::Result<NpmMetadata> FilterNpmPackument(
   if (has_versions) {
     for (auto [key, value] : versions) {
       std::string version(key);
+      version_names.insert(key);
       core::Millis published = 0;
-      std::string_view time_text;
-      if (has_times && times[key].get(time_text) == simdjson::SUCCESS)
-        published = core::ParseTimestamp(time_text).value_or(0);
+      if (auto at = published_at.find(key); at != published_at.end())
+        published = core::ParseTimestamp(at->second).value_or(0);
       Decision decision = decide(version, published);
       if (decision.refused) {
         result.removed.push_back({version, std::move(decision)});
@@ -180,20 +192,28 @@ core::Result<NpmMetadata> FilterNpmPackument(
   }
   result.kept = kept_order.size();
 
-  // dist-tags: a tag naming a removed version moves to the highest version left.
+  // dist-tags: a tag naming a removed version moves to the highest version left at or below
+  // it of the same kind (release or pre-release), so `latest` steps back to the previous
+  // release and a maintenance tag never crosses to a newer line; with none such, to the
+  // highest version left (a release when there is one).
+  auto higher = [](const std::string& a, const std::string& b) {  // whether a should replace b
+    if (b.empty()) return true;
+    bool a_pre = IsPrerelease(a), b_pre = IsPrerelease(b);
+    if (a_pre != b_pre) return b_pre;
+    return core::CompareVersions(core::Ecosystem::kNpm, a, b).value_or(0) > 0;
+  };
   std::string highest;
-  for (const std::string& v : kept_order) {
-    if (highest.empty()) {
-      highest = v;
-      continue;
-    }
-    bool v_pre = IsPrerelease(v), highest_pre = IsPrerelease(highest);
-    if (v_pre != highest_pre) {
-      if (highest_pre) highest = v;
-      continue;
-    }
-    if (core::CompareVersions(core::Ecosystem::kNpm, v, highest).value_or(0) > 0) highest = v;
-  }
+  for (const std::string& v : kept_order)
+    if (higher(v, highest)) highest = v;
+  auto retarget = [&](std::string_view tagged) -> std::string {
+    std::string best;
+    for (const std::string& v : kept_order)
+      if (IsPrerelease(v) == IsPrerelease(tagged) &&
+          core::CompareVersions(core::Ecosystem::kNpm, v, tagged).value_or(1) <= 0 &&
+          (best.empty() || core::CompareVersions(core::Ecosystem::kNpm, v, best).value_or(0) > 0))
+        best = v;
+    return best.empty() ? highest : best;
+  };
   auto append_tags = [&](std::string& out) {
     out += '{';
     bool first = true;
@@ -201,7 +221,7 @@ core::Result<NpmMetadata> FilterNpmPackument(
       for (auto [tag, value] : tags) {
         std::string_view named;
         if (value.get(named) != simdjson::SUCCESS) continue;
-        std::string_view target = kept_tarballs.contains(named) ? named : std::string_view(highest);
+        std::string target = kept_tarballs.contains(named) ? std::string(named) : retarget(named);
         if (target.empty()) continue;
         AppendMember(out, first, tag);
         AppendJsonString(out, target);
@@ -257,7 +277,7 @@ core::Result<NpmMetadata> FilterNpmPackument(
       bool first_time = true;
       for (auto [version, when] : times) {
         // Versions removed here leave `time` too; created, modified and unpublished stay.
-        bool is_version = has_versions && versions.at_key(version).error() == simdjson::SUCCESS;
+        bool is_version = version_names.contains(version);
         if (is_version && !kept_tarballs.contains(version)) continue;
         AppendMember(out, first_time, version);
         out += simdjson::to_string(when);

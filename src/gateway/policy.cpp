@@ -71,6 +71,7 @@ core::Result<ListEntry> ParseListEntry(std::string_view pattern, std::string rea
   if (!pattern.starts_with("pkg:")) return entry;
   // "pkg:TYPE/NAMESPACE/NAME@VERSION": the type names the ecosystem, the rest the name glob.
   std::string_view rest = pattern.substr(4);
+  rest = rest.substr(0, rest.find_first_of("?#"));  // qualifiers and a subpath say nothing about the name
   std::size_t slash = rest.find('/');
   if (slash == std::string_view::npos || slash == 0 || slash + 1 == rest.size())
     return core::Status::InvalidArgument(fmt::format("'{}' is not a purl (pkg:type/name)", pattern));

@@ -8,6 +8,7 @@
 
 #include "core/json_document.hpp"
 #include "pkgtrust/core/time.hpp"
+#include "pkgtrust/core/version.hpp"
 
 namespace pkgtrust::gateway {
 
@@ -116,7 +117,10 @@ PypiForm PypiFormFor(std::string_view accept) {
   return json_q >= 0 && json_q >= html_q ? PypiForm::kJson : PypiForm::kHtml;
 }
 
-std::string_view PypiContentType(PypiForm form) { return form == PypiForm::kJson ? kJsonType : kHtmlType; }
+std::string_view PypiContentType(PypiForm form, std::string_view accept) {
+  if (form == PypiForm::kJson) return kJsonType;
+  return accept.find(kHtmlType) != std::string_view::npos ? kHtmlType : std::string_view("text/html");
+}
 
 std::string PypiFileVersion(std::string_view project, std::string_view filename,
                             const std::vector<std::string>& versions) {
@@ -130,11 +134,19 @@ std::string PypiFileVersion(std::string_view project, std::string_view filename,
       if (v.size() > best.size() && rest.starts_with(v) &&
           (rest.size() == v.size() || rest[v.size()] == '-' || rest[v.size()] == '.'))
         best = v;
-    if (!best.empty() || !versions.empty()) return best;
-    if (filename.ends_with(".whl") || filename.ends_with(".egg"))
-      return std::string(rest.substr(0, rest.find('-')));
-    for (std::string_view suffix : {".tar.gz", ".tar.bz2", ".tgz", ".zip", ".tar.xz"})
-      if (rest.ends_with(suffix)) return std::string(rest.substr(0, rest.size() - suffix.size()));
+    if (!best.empty()) return best;
+    // The version the file's name spells (wheels carry it normalized: "2023.1.5" for a
+    // release listed as "2023.01.05"), matched to a listed one as PEP 440 orders them.
+    std::string spelled;
+    if (filename.ends_with(".whl") || filename.ends_with(".egg")) {
+      spelled = std::string(rest.substr(0, rest.find('-')));
+    } else {
+      for (std::string_view suffix : {".tar.gz", ".tar.bz2", ".tgz", ".zip", ".tar.xz"})
+        if (rest.ends_with(suffix)) spelled = std::string(rest.substr(0, rest.size() - suffix.size()));
+    }
+    if (versions.empty() || spelled.empty()) return spelled;
+    for (const std::string& v : versions)
+      if (core::CompareVersions(core::Ecosystem::kPypi, v, spelled) == std::optional<int>(0)) return v;
     return {};
   }
   return {};
@@ -181,14 +193,27 @@ core::Result<PypiIndex> FilterPypiIndex(
     all.push_back(std::move(f));
   }
   for (const std::string& v : versions) first_upload.try_emplace(v, 0);
-  std::map<std::string, Decision> decisions;
-  for (const auto& [version, uploaded] : first_upload) decisions[version] = decide(version, uploaded);
+  // A version is judged at its first upload; each file also at its own, since PyPI lets new
+  // files join an old release (a wheel added today is as young as a release made today).
+  std::map<std::pair<std::string, core::Millis>, Decision> decisions;
+  auto decision_for = [&](const std::string& version, core::Millis uploaded) -> const Decision& {
+    auto [it, added] = decisions.try_emplace({version, uploaded});
+    if (added) it->second = decide(version, uploaded);
+    return it->second;
+  };
 
   PypiIndex result;
   std::vector<const File*> kept;
   std::vector<std::string> rewritten;
   for (const File& f : all) {
-    const Decision& decision = decisions[f.version];
+    if (f.version.empty()) {  // a file no listed version claims is never judged as another: out
+      result.removed.push_back({f.filename,
+                                "",
+                                {Action::kBlock, "unknown_version",
+                                 fmt::format("{}: no listed version of {}", f.filename, name), true}});
+      continue;
+    }
+    const Decision& decision = decision_for(f.version, f.uploaded > 0 ? f.uploaded : first_upload[f.version]);
     if (decision.refused) {
       result.removed.push_back({f.filename, f.version, decision});
       continue;
@@ -231,7 +256,7 @@ core::Result<PypiIndex> FilterPypiIndex(
     out += R"(],"versions":[)";
     bool first = true;
     for (const std::string& v : versions) {
-      if (decisions[v].refused) continue;
+      if (decision_for(v, first_upload[v]).refused) continue;
       if (!first) out += ',';
       first = false;
       AppendJsonString(out, v);

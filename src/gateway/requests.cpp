@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "pkgtrust/core/package_name.hpp"
+#include "pkgtrust/core/version.hpp"
 
 namespace pkgtrust::gateway {
 
@@ -85,7 +86,11 @@ core::Result<NpmRequest> ParseNpmRequest(std::string_view path) {
     return Refuse(fmt::format("not a tarball of {}", name), path);
   request.kind = NpmRequest::Kind::kTarball;
   request.version = std::string(file.substr(unscoped.size() + 1, file.size() - unscoped.size() - 1 - 4));
-  request.upstream_path = name + "/-/" + std::string(file);
+  // The version decides which advisories and publish time apply, so it must be one npm could
+  // publish: "1.0.0.tgz?" or an escaped separator never reaches the upstream.
+  if (!core::IsValidVersion(core::Ecosystem::kNpm, request.version))
+    return Refuse(fmt::format("not a tarball of {} (no valid version in its name)", name), path);
+  request.upstream_path = name + "/-/" + unscoped + "-" + request.version + ".tgz";
   return request;
 }
 

@@ -560,6 +560,8 @@ core::Result<Report> Report::FromJson(std::string_view text) {
   r.repository_declares = string_at(flags, "repository_declares");
   if (j.contains("advisories") && j["advisories"].is_array())
     for (const json& a : j["advisories"]) {
+      // Without its affected versions an entry would read as naming every version: skipped.
+      if (!a.is_object() || !a.contains("affected") || !a["affected"].is_object()) continue;
       AdvisoryFinding finding{string_at(a, "id"),
                               string_at(a, "summary"),
                               bool_at(a, "all_versions"),

@@ -59,6 +59,11 @@ TEST_CASE("integrity: the strongest hash an SRI names is the one checked", "[gat
   REQUIRE(check.ok());
   CHECK(check->expected() == wrong512);
   CHECK_FALSE(Check(std::move(check), Content(), 100));
+  // Two digests of the strongest algorithm: either matching passes (SRI's rule).
+  auto either = gateway::IntegrityCheck::FromNpm(wrong512 + " " + kSha512, "");
+  REQUIRE(either.ok());
+  CHECK(either->expected() == wrong512 + " " + kSha512);
+  CHECK(Check(std::move(either), Content(), 100));
   // SRI options after '?' are ignored.
   CHECK(Check(gateway::IntegrityCheck::FromNpm(std::string(kSha512) + "?foo", ""), Content(), 100));
 }

@@ -40,6 +40,11 @@ TEST_CASE("npm audit: OSV versions and ranges as npm semver ranges", "[gateway]"
                          {{"introduced", "2.0.0"}, {"last_affected", "2.0.3"}, {"introduced", "3.0.0"}}}})) ==
         "0.9.0 || >=2.0.0 <=2.0.3 || >=3.0.0");
   CHECK(gateway::NpmVulnerableRange(Affected({}, {{"GIT", {{"introduced", "abc"}}}})).empty());
+  // Events in version order, as OSV evaluates them, whatever order the record wrote them in.
+  CHECK(gateway::NpmVulnerableRange(
+            Affected({}, {{"SEMVER", {{"fixed", "1.0.5"}, {"introduced", "1.0.0"}}}})) == ">=1.0.0 <1.0.5");
+  // "1.0" would be npm's X-range 1.0.x: a listed version npm cannot read as one is left out.
+  CHECK(gateway::NpmVulnerableRange(Affected({"1.0", "1.0.1"})) == "1.0.1");
   CHECK(gateway::NpmAdvisoryNumber("MAL-2025-1") == gateway::NpmAdvisoryNumber("MAL-2025-1"));
   CHECK(gateway::NpmAdvisoryNumber("MAL-2025-1") != gateway::NpmAdvisoryNumber("MAL-2025-2"));
   CHECK(gateway::NpmAdvisoryNumber("MAL-2025-1") >= 0);

@@ -178,3 +178,22 @@ TEST_CASE("npm metadata: garbage from the upstream is an error naming it", "[gat
         gateway::NpmForm::kAbbreviated);
   CHECK(gateway::NpmFormFor("application/json") == gateway::NpmForm::kFull);
 }
+
+TEST_CASE("npm metadata: a tag steps back within its line, never forward", "[gateway]") {
+  json versions = json::object();
+  for (const char* v : {"2.5.0", "2.5.1", "3.0.0"})
+    versions[v] = {{"version", v}, {"dist", {{"tarball", std::string(kUpstream) + "x/-/x-" + v + ".tgz"}}}};
+  json doc = {
+      {"name", "x"}, {"dist-tags", {{"latest", "3.0.0"}, {"v2-lts", "2.5.1"}}}, {"versions", versions}};
+  auto out = gateway::FilterNpmPackument(doc.dump(), gateway::NpmForm::kFull, kUpstream, kGateway,
+                                         Refusing({"2.5.1", "3.0.0"}));
+  REQUIRE(out.ok());
+  json tags = json::parse(out->body)["dist-tags"];
+  CHECK(tags["v2-lts"] == "2.5.0");
+  CHECK(tags["latest"] == "2.5.0");
+  auto only_lts = gateway::FilterNpmPackument(doc.dump(), gateway::NpmForm::kFull, kUpstream, kGateway,
+                                              Refusing({"2.5.1"}));
+  REQUIRE(only_lts.ok());
+  CHECK(json::parse(only_lts->body)["dist-tags"]["v2-lts"] == "2.5.0");  // not 3.0.0
+  CHECK(json::parse(only_lts->body)["dist-tags"]["latest"] == "3.0.0");
+}

@@ -167,6 +167,10 @@ TEST_CASE("gateway policy: list entries are checked when configured", "[gateway]
   REQUIRE(scoped.ok());
   CHECK(scoped->pattern == "npm:@acme/*");
   CHECK(scoped->version == "1.0.0");
+  auto qualified = gateway::ParseListEntry("pkg:npm/evil@1.0.0?repository_url=x#sub", "r");
+  REQUIRE(qualified.ok());
+  CHECK(qualified->pattern == "npm:evil");
+  CHECK(qualified->version == "1.0.0");
   CHECK(gateway::ParseAction("block") == Action::kBlock);
   CHECK_FALSE(gateway::ParseAction("deny").has_value());
 }

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "pkgtrust/core/time.hpp"
 #include "support/test_support.hpp"
@@ -64,7 +65,10 @@ TEST_CASE("pypi index: PEP 691 negotiation follows the q values", "[gateway]") {
         gateway::PypiForm::kJson);  // a tie
   CHECK(gateway::PypiFormFor("text/html") == gateway::PypiForm::kHtml);
   CHECK(gateway::PypiFormFor("") == gateway::PypiForm::kHtml);
-  CHECK(gateway::PypiContentType(gateway::PypiForm::kJson) == "application/vnd.pypi.simple.v1+json");
+  CHECK(gateway::PypiContentType(gateway::PypiForm::kJson, "") == "application/vnd.pypi.simple.v1+json");
+  CHECK(gateway::PypiContentType(gateway::PypiForm::kHtml, "text/html") == "text/html");  // pip < 22.2
+  CHECK(gateway::PypiContentType(gateway::PypiForm::kHtml, "application/vnd.pypi.simple.v1+html") ==
+        "application/vnd.pypi.simple.v1+html");
 }
 
 TEST_CASE("pypi index: the version of a file, from the listed versions or its name", "[gateway]") {
@@ -76,20 +80,24 @@ TEST_CASE("pypi index: the version of a file, from the listed versions or its na
   CHECK(gateway::PypiFileVersion("demo-pkg", "demo.pkg-2.0rc1.tar.gz") == "2.0rc1");
   CHECK(gateway::PypiFileVersion("demo-pkg", "demo-pkgs-1.0.tar.gz").empty());   // another project
   CHECK(gateway::PypiFileVersion("numpy", "numpy-9.9.tar.gz", listed).empty());  // not a listed version
+  // Wheels carry the normalized version; the listed spelling is returned.
+  CHECK(gateway::PypiFileVersion("cal", "cal-2023.1.5-py3-none-any.whl", {"2023.01.05"}) == "2023.01.05");
 }
 
-TEST_CASE("pypi index: a refused version leaves files and versions; each version is asked once",
+TEST_CASE("pypi index: a refused version leaves files and versions; each file judged at its upload",
           "[gateway]") {
-  std::map<std::string, core::Millis> asked;
-  auto out = gateway::FilterPypiIndex(Numpy(), gateway::PypiForm::kJson, kFiles, kGatewayFiles,
-                                      [&](std::string_view version, core::Millis published) {
-                                        CHECK(asked.emplace(std::string(version), published).second);
-                                        return Refusing({"1.5.0"})(version, published);
-                                      });
+  std::set<std::pair<std::string, core::Millis>> asked;
+  auto out =
+      gateway::FilterPypiIndex(Numpy(), gateway::PypiForm::kJson, kFiles, kGatewayFiles,
+                               [&](std::string_view version, core::Millis published) {
+                                 CHECK(asked.emplace(std::string(version), published).second);  // once each
+                                 return Refusing({"1.5.0"})(version, published);
+                               });
   REQUIRE(out.ok());
-  CHECK(asked.size() == 2);
-  // The version's first upload: the Windows installer came before the sdist.
-  CHECK(asked.at("1.5.0") == core::ParseTimestamp("2010-08-31T18:15:09.478Z").value());
+  // Each file at its own upload time (a wheel added to an old release is judged as new).
+  CHECK(asked.count({"1.5.0", core::ParseTimestamp("2010-08-31T18:15:09.478Z").value()}) == 1);
+  CHECK(asked.count({"1.5.1", core::ParseTimestamp("2014-07-30T22:27:08.796Z").value()}) == 1);
+  CHECK(asked.size() == 8);
   CHECK(out->kept == 6);
   CHECK(out->removed.size() == 2);
   json doc = json::parse(out->body);
@@ -152,4 +160,38 @@ TEST_CASE("pypi index: what is not a PEP 691 page is an error naming it", "[gate
   CHECK(f("<html>").status().code() == core::StatusCode::kInvalidArgument);
   CHECK(f("{}").status().message() == "the upstream index is not a PEP 691 project page (no \"files\" list)");
   CHECK(f(R"({"files":[]})").status().message() == "the upstream index names no project");
+}
+
+TEST_CASE("pypi index: a file no listed version claims is removed, not judged as another", "[gateway]") {
+  json page = json::parse(Demo());
+  page["files"][1]["filename"] = "demo-pkg-9.9.tar.gz";  // 9.9 is not listed
+  auto out =
+      gateway::FilterPypiIndex(page.dump(), gateway::PypiForm::kJson, kFiles, kGatewayFiles, Refusing({}));
+  REQUIRE(out.ok());
+  CHECK(out->kept == 1);
+  REQUIRE(out->removed.size() == 1);
+  CHECK(out->removed[0].decision.rule == "unknown_version");
+}
+
+TEST_CASE(
+    "pypi index: a young file added to an old release goes; the release stays, judged at its first upload",
+    "[gateway]") {
+  json page = json::parse(Demo());
+  json late = page["files"][1];
+  late["filename"] = "demo_pkg-1.1-py3-none-any.whl";
+  late["url"] = std::string(kFiles) + "packages/cc/demo_pkg-1.1-py3-none-any.whl";
+  late["upload-time"] = "2025-12-31T00:00:00.000000Z";
+  page["files"].push_back(late);
+  const core::Millis cutoff = core::ParseTimestamp("2025-06-01T00:00:00Z").value();
+  auto out = gateway::FilterPypiIndex(page.dump(), gateway::PypiForm::kJson, kFiles, kGatewayFiles,
+                                      [&](std::string_view, core::Millis published) {
+                                        gateway::Decision d;
+                                        if (published > cutoff)
+                                          d = {gateway::Action::kBlock, "min_release_age", "too young", true};
+                                        return d;
+                                      });
+  REQUIRE(out.ok());
+  REQUIRE(out->removed.size() == 1);
+  CHECK(out->removed[0].filename == "demo_pkg-1.1-py3-none-any.whl");
+  CHECK(json::parse(out->body)["versions"] == json({"1.0", "1.1"}));
 }

@@ -39,7 +39,9 @@ TEST_CASE("gateway requests: npm paths that climb, smuggle or misname are refuse
   for (std::string_view bad :
        {"", "..", "left-pad%2f..%2f..%2fetc", "left-pad/-/../../x.tgz", "left-pad/-/other-1.0.0.tgz",
         "left-pad/-/left-pad-.tgz", "left-pad/x", "@scope", "a b", "left-pad/-/left-pad-1.0.0.tgz%00", "%zz",
-        "left-pad/-/left-pad-1.0.0.zip"}) {
+        "left-pad/-/left-pad-1.0.0.zip",
+        // a version no advisory could name; an escaped separator meant for the upstream
+        "evil/-/evil-1.0.0.tgz%3F.tgz", "foo/-/foo-1%252f..%252fevil-1.0.0.tgz"}) {
     INFO(bad);
     CHECK_FALSE(gateway::ParseNpmRequest(bad).ok());
   }

@@ -242,3 +242,13 @@ TEST_CASE("stored facts: the score reads back every member written", "[pipeline]
   CHECK(read->AdvisoriesNaming(core::Ecosystem::kNpm, "2.0.3") == std::vector<std::string>{"MAL-1"});
   CHECK(read->AdvisoriesNaming(core::Ecosystem::kNpm, "2.0.5").empty());
 }
+
+TEST_CASE(
+    "stored facts: a score advisory without its affected versions is skipped, not read as every version",
+    "[pipeline][report]") {
+  auto read =
+      scoring::Report::FromJson(R"({"score":5,"advisories":[{"id":"MAL-1"},{"id":"MAL-2","affected":[]}]})");
+  REQUIRE(read.ok());
+  CHECK(read->advisories.empty());
+  CHECK(read->AdvisoriesNaming(core::Ecosystem::kNpm, "1.0.0").empty());
+}

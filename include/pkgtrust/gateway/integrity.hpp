@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pkgtrust/core/status.hpp"
 
@@ -15,9 +16,10 @@ namespace pkgtrust::gateway {
 
 class IntegrityCheck {
  public:
-  // The strongest hash an SRI string names (sha512, sha384, sha256, then sha1; options
-  // after '?' are ignored); without a usable one, `shasum` as hex SHA-1. An error when
-  // neither names a hash this check knows.
+  // The strongest algorithm an SRI string names (sha512, sha384, sha256, then sha1; options
+  // after '?' are ignored): the bytes match when they match any of its digests, as SRI says.
+  // Without a usable one, `shasum` as hex SHA-1. An error when neither names a hash this
+  // check knows.
   static core::Result<IntegrityCheck> FromNpm(std::string_view integrity, std::string_view shasum);
   // PyPI's "sha256" (hex).
   static core::Result<IntegrityCheck> FromSha256Hex(std::string_view hex);
@@ -35,10 +37,11 @@ class IntegrityCheck {
 
  private:
   struct Hasher;
-  IntegrityCheck(std::string algorithm, std::string digest, std::string expected_text, bool hex);
+  IntegrityCheck(std::string algorithm, std::vector<std::string> digests, std::string expected_text,
+                 bool hex);
   std::unique_ptr<Hasher> hasher_;
   std::string algorithm_;  // "sha512", "sha384", "sha256", "sha1"
-  std::string digest_;     // expected, raw bytes
+  std::vector<std::string> digests_;  // expected, raw bytes (any one matches)
   std::string expected_text_, actual_text_;
   bool hex_ = false;  // notation of actual(): hex (shasum, PyPI) or SRI
 };

@@ -21,7 +21,10 @@ enum class PypiForm { kHtml, kJson };
 // PEP 691 content negotiation: the form the Accept header rates highest (by its q values;
 // JSON when they tie, as PyPI does); HTML when it names neither.
 PypiForm PypiFormFor(std::string_view accept);
-std::string_view PypiContentType(PypiForm form);
+// The Content-Type of the answer: PEP 691's JSON type; for HTML, PEP 691's HTML type when
+// the client named it, else "text/html" (pip before 22.2 asks for text/html and refuses
+// anything else).
+std::string_view PypiContentType(PypiForm form, std::string_view accept);
 
 // The version a distribution file belongs to: the longest of `versions` that follows the
 // project's name in `filename` (the name compared normalized, as PEP 503 does), or, without
