@@ -38,8 +38,9 @@ struct NpmMetadata {
 // with `upstream_base` (the registry the gateway fetches from) and is rewritten to start
 // with `gateway_base` instead; a version whose tarball points anywhere else is removed (rule
 // "tarball_host"), never followed. `time` loses the removed versions; a `dist-tags` entry
-// that named a removed version moves to the highest version left (a pre-release only when
-// no release is left), and is dropped when nothing is left.
+// that named a removed version steps back to the highest version left at or below it of the
+// same kind (release or pre-release), else moves to the highest version left (a release when
+// there is one), and is dropped when nothing is left.
 core::Result<NpmMetadata> FilterNpmPackument(
     std::string_view upstream, NpmForm form, std::string_view upstream_base, std::string_view gateway_base,
     const std::function<Decision(std::string_view version, core::Millis published)>& decide);

@@ -46,9 +46,11 @@ struct PypiIndex {
   std::size_t kept = 0;               // files left; 0 with removals: the project answers 403
 };
 
-// `decide` is asked once per version, with the version's first upload time (0 when no file
-// says). A file whose URL does not start with `files_base` (the upstream's file host) is
-// removed (rule "file_host"); kept files get `gateway_files_base` instead.
+// `decide` is asked for each file with its version and its own upload time (PyPI lets new
+// files join an old release), and for each listed version with its first upload (whether it
+// stays in "versions"); each pair once. A file no listed version claims is removed (rule
+// "unknown_version"), as is one whose URL does not start with `files_base` (rule
+// "file_host"); kept files get `gateway_files_base` instead.
 core::Result<PypiIndex> FilterPypiIndex(
     std::string_view upstream, PypiForm form, std::string_view files_base,
     std::string_view gateway_files_base,
