@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "pkgtrust/core/json_limits.hpp"
 #include "pkgtrust/core/log.hpp"
 #include "pkgtrust/core/purl.hpp"
 #include "pkgtrust/core/time.hpp"
@@ -121,27 +122,13 @@ void ChangeStream::Poll() {
 // Written by hand, not through a JSON DOM: the state of a million packages is sent as a
 // million of these. The flags are the JSON SQLite stored, embedded as they are.
 std::string ChangeStream::EventData(const store::PackageChange& change) {
-  auto quoted = [](std::string& out, std::string_view text) {
-    out += '"';
-    for (char c : text) {
-      if (c == '"' || c == '\\') {
-        out += '\\';
-        out += c;
-      } else if (static_cast<unsigned char>(c) < 0x20) {
-        out += fmt::format("\\u{:04x}", static_cast<int>(c));
-      } else {
-        out += c;
-      }
-    }
-    out += '"';
-  };
   std::string out;
   out.reserve(256 + change.flags_json.size());
   out += fmt::format(R"({{"offset":{},"ecosystem":"{}","name":)", change.offset,
                      core::EcosystemName(change.key.ecosystem));
-  quoted(out, change.key.name);
+  core::AppendJsonString(out, change.key.name);
   out += R"(,"purl":)";
-  quoted(out, core::FormatPurl(core::PurlFromPackageKey(change.key)));
+  core::AppendJsonString(out, core::FormatPurl(core::PurlFromPackageKey(change.key)));
   out += fmt::format(R"(,"state":"{}","generation":{},"at":"{}")", core::PackageStateName(change.state),
                      change.generation, core::FormatTimestamp(change.committed_at));
   if (change.score) out += fmt::format(R"(,"score":{})", *change.score);

@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "core/json_document.hpp"
+#include "pkgtrust/core/json_limits.hpp"
 #include "pkgtrust/core/time.hpp"
 #include "pkgtrust/core/version.hpp"
 
@@ -39,39 +40,10 @@ const std::set<std::string_view> kAbbreviatedVersionMembers = {"name",
                                                                "libc",
                                                                "funding"};
 
-void AppendJsonString(std::string& out, std::string_view text) {
-  out += '"';
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20)
-          out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
-        else
-          out += c;
-    }
-  }
-  out += '"';
-}
-
 void AppendMember(std::string& out, bool& first, std::string_view key) {
   if (!first) out += ',';
   first = false;
-  AppendJsonString(out, key);
+  core::AppendJsonString(out, key);
   out += ':';
 }
 
@@ -106,7 +78,7 @@ void AppendVersion(std::string& out, simdjson::dom::object version, NpmForm form
       for (auto [dist_key, dist_value] : dist) {
         AppendMember(out, first_in_dist, dist_key);
         if (dist_key == "tarball")
-          AppendJsonString(out, tarball);
+          core::AppendJsonString(out, tarball);
         else
           out += simdjson::to_string(dist_value);
       }
@@ -224,7 +196,7 @@ core::Result<NpmMetadata> FilterNpmPackument(
         std::string target = kept_tarballs.contains(named) ? std::string(named) : retarget(named);
         if (target.empty()) continue;
         AppendMember(out, first, tag);
-        AppendJsonString(out, target);
+        core::AppendJsonString(out, target);
       }
     out += '}';
   };
@@ -249,12 +221,12 @@ core::Result<NpmMetadata> FilterNpmPackument(
     std::string_view text;
     if (root["name"].get(text) == simdjson::SUCCESS) {
       AppendMember(out, first, "name");
-      AppendJsonString(out, text);
+      core::AppendJsonString(out, text);
     }
     if ((has_times && times["modified"].get(text) == simdjson::SUCCESS) ||
         root["modified"].get(text) == simdjson::SUCCESS) {
       AppendMember(out, first, "modified");
-      AppendJsonString(out, text);
+      core::AppendJsonString(out, text);
     }
     AppendMember(out, first, "dist-tags");
     append_tags(out);

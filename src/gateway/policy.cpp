@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "pkgtrust/core/percent_encoding.hpp"
 #include "pkgtrust/core/time.hpp"
 #include "pkgtrust/scoring/model.hpp"
 
@@ -29,30 +30,6 @@ std::string_view ActionName(Action action) {
 }
 
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decoding of a purl's path; nullopt when an escape is malformed.
-std::optional<std::string> PercentDecode(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    int high = HexValue(text[i + 1]), low = HexValue(text[i + 2]);
-    if (high < 0 || low < 0) return std::nullopt;
-    out += static_cast<char>(high * 16 + low);
-    i += 2;
-  }
-  return out;
-}
 
 bool Matches(const ListEntry& entry, const core::PackageKey& key, std::string_view version) {
   if (!entry.version.empty() && entry.version != version) return false;
@@ -81,14 +58,14 @@ core::Result<ListEntry> ParseListEntry(std::string_view pattern, std::string rea
         "'{}': unknown purl type '{}' (npm, pypi, cargo, maven, golang)", pattern, rest.substr(0, slash)));
   std::string_view path = rest.substr(slash + 1);
   if (std::size_t at = path.rfind('@'); at != std::string_view::npos && at > 0) {
-    auto version = PercentDecode(path.substr(at + 1));
-    if (!version || version->empty())
+    auto version = core::PercentDecode(path.substr(at + 1));
+    if (!version.ok() || version->empty())
       return core::Status::InvalidArgument(fmt::format("'{}': a malformed version", pattern));
     entry.version = *version;
     path = path.substr(0, at);
   }
-  auto name = PercentDecode(path);
-  if (!name || name->empty())
+  auto name = core::PercentDecode(path);
+  if (!name.ok() || name->empty())
     return core::Status::InvalidArgument(fmt::format("'{}': a malformed name", pattern));
   // Maven purls write group/artifact; the service's Maven names are group:artifact.
   if (*ecosystem == core::Ecosystem::kMaven)

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "core/json_document.hpp"
+#include "pkgtrust/core/json_limits.hpp"
 #include "pkgtrust/core/time.hpp"
 #include "pkgtrust/core/version.hpp"
 
@@ -37,21 +38,6 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-void AppendJsonString(std::string& out, std::string_view text) {
-  out += '"';
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
 }
 
 void AppendHtml(std::string& out, std::string_view text) {
@@ -235,7 +221,7 @@ core::Result<PypiIndex> FilterPypiIndex(
   std::string& out = result.body;
   if (form == PypiForm::kJson) {
     out += R"({"meta":{"api-version":"1.1"},"name":)";
-    AppendJsonString(out, name);
+    core::AppendJsonString(out, name);
     out += R"(,"files":[)";
     for (std::size_t i = 0; i < kept.size(); ++i) {
       if (i) out += ',';
@@ -244,10 +230,10 @@ core::Result<PypiIndex> FilterPypiIndex(
       for (auto [key, value] : kept[i]->object) {
         if (!first) out += ',';
         first = false;
-        AppendJsonString(out, key);
+        core::AppendJsonString(out, key);
         out += ':';
         if (key == "url")
-          AppendJsonString(out, rewritten[i]);
+          core::AppendJsonString(out, rewritten[i]);
         else
           out += simdjson::to_string(value);
       }
@@ -259,7 +245,7 @@ core::Result<PypiIndex> FilterPypiIndex(
       if (decision_for(v, first_upload[v]).refused) continue;
       if (!first) out += ',';
       first = false;
-      AppendJsonString(out, v);
+      core::AppendJsonString(out, v);
     }
     out += "]}";
     return result;

@@ -3,33 +3,12 @@
 #include <fmt/format.h>
 
 #include "pkgtrust/core/package_name.hpp"
+#include "pkgtrust/core/percent_encoding.hpp"
 #include "pkgtrust/core/version.hpp"
 
 namespace pkgtrust::gateway {
 
 namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-core::Result<std::string> Decode(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    if (i + 2 >= text.size() || HexValue(text[i + 1]) < 0 || HexValue(text[i + 2]) < 0)
-      return core::Status::InvalidArgument("a malformed percent escape in the path");
-    out += static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2]));
-    i += 2;
-  }
-  return out;
-}
 
 core::Status Refuse(std::string_view what, std::string_view path) {
   return core::Status::InvalidArgument(fmt::format("{}: '{}'", what, path.substr(0, 200)));
@@ -52,8 +31,8 @@ core::Result<NpmRequest> ParseNpmRequest(std::string_view path) {
     return request;
   }
   // Scoped names arrive as "@scope%2fname" (npm) or "@scope/name" (other clients).
-  auto decoded = Decode(path);
-  if (!decoded.ok()) return decoded.status();
+  auto decoded = core::PercentDecode(path);
+  if (!decoded.ok()) return Refuse("a malformed percent escape", path);
   std::string_view rest = *decoded;
   std::string name;
   std::size_t name_end;
@@ -96,8 +75,8 @@ core::Result<NpmRequest> ParseNpmRequest(std::string_view path) {
 
 core::Result<PypiRequest> ParsePypiRequest(std::string_view path) {
   PypiRequest request;
-  auto decoded = Decode(path);
-  if (!decoded.ok()) return decoded.status();
+  auto decoded = core::PercentDecode(path);
+  if (!decoded.ok()) return Refuse("a malformed percent escape", path);
   std::string_view rest = *decoded;
   if (rest.starts_with("simple/")) {
     std::string_view project = rest.substr(7);

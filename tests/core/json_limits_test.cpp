@@ -73,3 +73,10 @@ TEST_CASE("long JSON strings: keys too, several of them, and an unterminated one
   CHECK(core::ElideLongJsonStrings(empty, 10) == 0);
   CHECK(empty.empty());
 }
+
+TEST_CASE("AppendJsonString escapes quotes, backslashes and control characters, and keeps UTF-8", "[core]") {
+  std::string out = "x";
+  core::AppendJsonString(out, "a\"b\\c\n\x01 \xc3\xa9");
+  CHECK(out == "x\"a\\\"b\\\\c\\u000a\\u0001 \xc3\xa9\"");
+  CHECK(nlohmann::json::parse(out.substr(1)) == "a\"b\\c\n\x01 \xc3\xa9");
+}

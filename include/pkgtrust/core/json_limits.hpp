@@ -27,4 +27,9 @@ inline constexpr std::size_t kMaxJsonStringBytes = 1u << 20;
 // as it is for the parser to refuse.
 std::size_t ElideLongJsonStrings(std::string& text, std::size_t max_bytes = kMaxJsonStringBytes);
 
+// Appends `text` as a JSON string ('"' and '\\' escaped, control characters as \u00XX), for
+// JSON written by hand where building a DOM would cost more than the answer (the change
+// stream's events, the gateway's filtered packuments and indexes).
+void AppendJsonString(std::string& out, std::string_view text);
+
 }  // namespace pkgtrust::core
