@@ -33,7 +33,7 @@ MAY_USE = {
     "scoring": {"core"},
     "pipeline": {"core", "bus", "store", "registry", "github", "scoring"},
     "api": {"core", "store", "pipeline"},
-    "gateway": {"core", "net", "store", "pipeline", "scoring"},
+    "gateway": {"core", "net", "store", "pipeline", "scoring", "api"},
     "app": {"core", "net", "bus", "store", "registry", "github", "scoring", "pipeline", "api", "gateway"},
 }
 

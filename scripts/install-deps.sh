@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build ccache pkg-config ca-certificates
   libboost1.81-dev libsqlite3-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev catch2 libssl-dev zlib1g-dev libpugixml-dev libsimdjson-dev
   python3  # scripts/check_includes.py and its test, scripts/mutate.sh
+  python3-pip  # the gateway tests download through the gateway with Debian's pip
   clang libclang-rt-14-dev)  # clang and libFuzzer: scripts/fuzz.sh
 # Node.js and npm run the SNS/SQS emulator of the tests; a newer Node already on the machine is kept.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)

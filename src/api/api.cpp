@@ -20,6 +20,8 @@ void Api::Impl::Handle(ServerRequest request, Responder respond) {
   const std::string& path = request.path;
   const std::string& method = request.method;
   auto start = Steady::now();
+  for (const auto& [prefix, handler] : mounted_)
+    if (path.starts_with(prefix)) return handler->Handle(std::move(request), std::move(respond));
   Route route = Route::kOther;
   if (path == "/healthz")
     route = Route::kHealth;
@@ -149,6 +151,9 @@ void Api::AddMetricsCollector(std::function<void(std::string&)> collector) {
 void Api::AddReadinessCheck(std::string code, std::function<core::Status()> check) {
   std::lock_guard lock(impl_->collectors_mu_);
   impl_->readiness_checks_.emplace_back(std::move(code), std::move(check));
+}
+void Api::Mount(std::string prefix, RequestHandler& handler) {
+  impl_->mounted_.emplace_back(std::move(prefix), &handler);
 }
 void Api::SetReady(bool ready) { impl_->ready_ = ready; }
 void Api::SetChangeStream(ChangeStream* feed) { impl_->change_stream_ = feed; }

@@ -161,6 +161,7 @@ class Api::Impl {
   core::ThreadPoolExecutor renderer_;
   std::atomic<bool> ready_{false};
   ChangeStream* change_stream_ = nullptr;  // set before the server starts
+  std::vector<std::pair<std::string, RequestHandler*>> mounted_;  // Mount(): set before serving
   std::mutex collectors_mu_;               // guards collectors_ and readiness_checks_
   std::vector<std::function<void(std::string&)>> collectors_;
   std::vector<std::pair<std::string, std::function<core::Status()>>>

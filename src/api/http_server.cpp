@@ -203,6 +203,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res_ = {};
     res_.version(11);
     res_.result(static_cast<unsigned>(response.status));
+    if (!response.reason.empty()) res_.reason(ReasonPhrase(response));
     res_.set(http::field::server, "pkgtrust");
     res_.set(http::field::content_type, response.content_type);
     for (auto& [name, value] : response.headers) res_.set(name, value);
@@ -224,21 +225,43 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // --- streamed bodies ----------------------------------------------------------------
 
+  static std::string ReasonPhrase(const ServerResponse& response) {
+    if (response.reason.empty())
+      return std::string(http::obsolete_reason(static_cast<http::status>(response.status)));
+    std::string reason = response.reason.substr(0, 512);
+    for (char& c : reason)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+    return reason;
+  }
+
   void StartStream(ServerResponse response) {
     body_stream_ = std::move(response.stream);
-    // A small send buffer: a client that stops reading blocks the next write soon (and then
-    // the stall timeout cuts it off) instead of parking megabytes in the kernel for ever.
+    stream_length_ = response.stream_length;
+    stream_sent_ = 0;
     beast::error_code ignored;
-    stream_.socket().set_option(asio::socket_base::send_buffer_size(kStreamSendBuffer), ignored);
-    std::string head = fmt::format("HTTP/1.1 {} {}\r\nServer: pkgtrust\r\nContent-Type: {}\r\n", response.status,
-                                   std::string(http::obsolete_reason(static_cast<http::status>(response.status))),
-                                   response.content_type);
+    // A small send buffer: a client that stops reading blocks the next write soon (and then
+    // the stall timeout cuts it off) instead of parking megabytes in the kernel for ever. A
+    // file of known length keeps the default: it ends by itself.
+    if (!stream_length_)
+      stream_.socket().set_option(asio::socket_base::send_buffer_size(kStreamSendBuffer), ignored);
+    std::string head = fmt::format("HTTP/1.1 {} {}\r\nServer: pkgtrust\r\nContent-Type: {}\r\n",
+                                   response.status, ReasonPhrase(response), response.content_type);
     for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
-    head += "Connection: close\r\n\r\n";
+    bool keep_alive = stream_length_ && keep_alive_ && !server_.draining_;
+    if (stream_length_) head += fmt::format("Content-Length: {}\r\n", *stream_length_);
+    head += keep_alive ? "\r\n" : "Connection: close\r\n\r\n";
+    stream_keep_alive_ = keep_alive;
+    stream_head_bytes_ = head.size();
     WriteStreamBytes(std::move(head), false);
   }
 
   void WriteStreamBytes(std::string bytes, bool end) {
+    stream_sent_ += bytes.size();
+    // A stream of known length never sends more than it announced.
+    if (stream_length_ && stream_sent_ > stream_head_bytes_ + *stream_length_) {
+      core::Log(core::LogLevel::kError, "http", "a streamed body went past its announced length; closed");
+      return EndStream();
+    }
     stream_out_ = std::move(bytes);
     stream_ends_ = end;
     stream_.expires_after(server_.config_.stream_write_timeout);
@@ -248,23 +271,31 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnStreamWrite(beast::error_code ec) {
     stream_.expires_never();
-    if (ec || stream_ends_ || !body_stream_) return EndStream();
+    if (ec || !body_stream_) return EndStream();
+    if (stream_ends_) return EndStream(/*sent=*/true);
     // The next bytes may come later, from another thread: back to this strand to write.
     body_stream_->Next([self = shared_from_this()](std::string bytes, bool end) {
       asio::dispatch(self->stream_.get_executor(), [self, bytes = std::move(bytes), end]() mutable {
         if (!self->body_stream_) return;  // ended meanwhile
-        if (bytes.empty() && end) return self->EndStream();
+        if (bytes.empty() && end) return self->EndStream(/*sent=*/true);
         self->WriteStreamBytes(std::move(bytes), end);
       });
     });
   }
 
-  void EndStream() {
+  // `sent`: the stream ended by itself and everything it gave was written.
+  void EndStream(bool sent = false) {
+    // A stream of known length that went out whole leaves the connection open for the next
+    // request; anything else closes it (a short body is then visible as such).
+    bool whole = sent && stream_length_ && stream_sent_ == stream_head_bytes_ + *stream_length_;
     if (auto stream = std::move(body_stream_)) {
       stream->Cancel();
       busy_ = false;
+      answered_++;
       server_.RequestFinished();
     }
+    stream_length_.reset();
+    if (whole && stream_keep_alive_) return Read();
     Close();
   }
 
@@ -302,6 +333,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<ResponseStream> body_stream_;  // set while a streamed body is being sent
   std::string stream_out_;
   bool stream_ends_ = false;
+  std::optional<std::uint64_t> stream_length_;  // announced body length, for a file
+  std::uint64_t stream_sent_ = 0, stream_head_bytes_ = 0;
+  bool stream_keep_alive_ = false;
   std::string remote_;
   bool keep_alive_ = true;
   bool busy_ = false;

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -223,6 +224,102 @@ static bus::Topology ParseTopologyUnguarded(std::string_view yaml, const std::st
 
 bus::Topology LoadTopologyFile(const std::string& path) { return ParseTopology(ReadFile(path), path); }
 
+// `gateway:` (docs/gateway.md has every key).
+static void ParseGateway(const Reader& r, const YAML::Node& gw,
+                         const std::function<std::string(const std::string&)>& resolve, Config* config) {
+  gateway::GatewayConfig& g = config->gateway;
+  r.ExpectMap(
+      gw, "gateway",
+      {"enabled", "npm_prefix", "pypi_prefix", "public_url", "metadata_ttl_seconds", "stale_if_error_seconds",
+       "metadata_cache_mb", "cache_folder", "cache_max_mb", "upstream_timeout_seconds", "policy"});
+  r.Get(gw, "gateway", "enabled", &config->gateway_enabled);
+  for (const char* key : {"npm_prefix", "pypi_prefix"}) {
+    std::string& prefix = std::string_view(key) == "npm_prefix" ? g.npm_prefix : g.pypi_prefix;
+    if (!r.Get(gw, "gateway", key, &prefix) || prefix.empty()) continue;
+    if (!prefix.starts_with('/') || !prefix.ends_with('/') || prefix == "/" || prefix.starts_with("/v1/") ||
+        prefix.find_first_of(" ?#%") != std::string::npos)
+      r.Fail(gw[key], std::string("gateway.") + key,
+             "expected a path that starts and ends with '/', such as /registry/npm/ (not / nor below /v1/)");
+  }
+  if (!g.npm_prefix.empty() && g.npm_prefix == g.pypi_prefix)
+    r.Fail(gw, "gateway", "npm_prefix and pypi_prefix must differ");
+  if (r.Get(gw, "gateway", "public_url", &g.public_url) && !g.public_url.empty() &&
+      !g.public_url.starts_with("http://") && !g.public_url.starts_with("https://"))
+    r.Fail(gw["public_url"], "gateway.public_url", "expected an http:// or https:// URL, or empty");
+  double seconds = static_cast<double>(g.metadata_ttl.count());
+  r.GetInRange(gw, "gateway", "metadata_ttl_seconds", 0.0, 86400.0 * 30, &seconds);
+  g.metadata_ttl = std::chrono::seconds(static_cast<std::int64_t>(seconds));
+  seconds = static_cast<double>(g.stale_if_error.count());
+  r.GetInRange(gw, "gateway", "stale_if_error_seconds", 0.0, 86400.0 * 365, &seconds);
+  g.stale_if_error = std::chrono::seconds(static_cast<std::int64_t>(seconds));
+  seconds = static_cast<double>(g.upstream_timeout.count()) / 1000;
+  r.GetInRange(gw, "gateway", "upstream_timeout_seconds", 1.0, 3600.0, &seconds);
+  g.upstream_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+  double mb = static_cast<double>(g.metadata_cache_bytes >> 20);
+  r.GetInRange(gw, "gateway", "metadata_cache_mb", 0.0, 1'048'576.0, &mb);
+  g.metadata_cache_bytes = static_cast<std::size_t>(mb * (1 << 20));
+  mb = static_cast<double>(g.files.max_bytes >> 20);
+  r.GetInRange(gw, "gateway", "cache_max_mb", 0.0, 1e9, &mb);
+  g.files.max_bytes = static_cast<std::uint64_t>(mb * (1 << 20));
+  if (r.Get(gw, "gateway", "cache_folder", &g.files.folder) && !g.files.folder.empty())
+    g.files.folder = resolve(g.files.folder);
+
+  YAML::Node policy = gw["policy"];
+  if (!policy.IsDefined()) return;
+  r.ExpectMap(policy, "gateway.policy",
+              {"mode", "malicious", "typosquat", "min_score", "below_min_score", "min_release_age_hours",
+               "unscored", "allow", "deny"});
+  gateway::Policy& p = g.policy;
+  std::string text;
+  if (r.Get(policy, "gateway.policy", "mode", &text)) {
+    if (text != "enforce" && text != "monitor")
+      r.Fail(policy["mode"], "gateway.policy.mode",
+             fmt::format("expected enforce or monitor, got '{}'", text));
+    p.monitor = text == "monitor";
+  }
+  for (auto [key, action] : {std::pair<const char*, gateway::Action*>{"malicious", &p.malicious},
+                             {"typosquat", &p.typosquat},
+                             {"below_min_score", &p.below_min_score}}) {
+    if (!r.Get(policy, "gateway.policy", key, &text)) continue;
+    auto parsed = gateway::ParseAction(text);
+    if (!parsed)
+      r.Fail(policy[key], std::string("gateway.policy.") + key,
+             fmt::format("expected block, warn or off, got '{}'", text));
+    *action = *parsed;
+  }
+  if (YAML::Node min = policy["min_score"]; min.IsDefined() && !min.IsNull()) {
+    double score = 0;
+    r.GetInRange(policy, "gateway.policy", "min_score", 0.0, 10.0, &score);
+    p.min_score = score;
+  }
+  r.GetInRange(policy, "gateway.policy", "min_release_age_hours", 0.0, 87600.0, &p.min_release_age_hours);
+  if (r.Get(policy, "gateway.policy", "unscored", &text)) {
+    if (text != "allow" && text != "deny")
+      r.Fail(policy["unscored"], "gateway.policy.unscored",
+             fmt::format("expected allow or deny, got '{}'", text));
+    p.deny_unscored = text == "deny";
+  }
+  for (auto [key, list] :
+       {std::pair<const char*, std::vector<gateway::ListEntry>*>{"allow", &p.allow}, {"deny", &p.deny}}) {
+    YAML::Node entries = policy[key];
+    if (!entries.IsDefined() || entries.IsNull()) continue;
+    std::string path = std::string("gateway.policy.") + key;
+    if (!entries.IsSequence())
+      r.Fail(entries, path, "expected a list of {package: <name pattern or purl>, reason: <why>}");
+    for (const auto& item : entries) {
+      r.ExpectMap(item, path, {"package", "reason"});
+      std::string package, reason;
+      if (!r.Get(item, path, "package", &package) || package.empty())
+        r.Fail(item, path + ".package", "each entry names a package (a name pattern or a purl)");
+      if (!r.Get(item, path, "reason", &reason) || reason.empty())
+        r.Fail(item, path + ".reason", "each entry says why (it is logged and shown to the client)");
+      auto entry = gateway::ParseListEntry(package, reason);
+      if (!entry.ok()) r.Fail(item["package"], path + ".package", entry.status().message());
+      list->push_back(std::move(entry).value());
+    }
+  }
+}
+
 static Config ParseConfigUnguarded(std::string_view yaml, const std::string& source, const std::string& base_dir) {
   Reader r(source);
   YAML::Node root = r.Load(yaml);
@@ -231,7 +328,7 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
   if (root.IsNull()) root.reset(YAML::Node(YAML::NodeType::Map));
   r.ExpectMap(root, "",
               {"server", "api", "database", "transport", "workers", "stages", "reconciler", "changes",
-               "upstreams", "secrets", "scoring", "log", "github"});
+               "upstreams", "secrets", "scoring", "log", "github", "gateway"});
   auto resolve = [&](const std::string& path) {
     if (path.empty() || path.front() == '/' || base_dir.empty()) return path;
     return (std::filesystem::path(base_dir) / path).string();
@@ -406,7 +503,9 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
   }
 
   if (YAML::Node up = root["upstreams"]; up.IsDefined()) {
-    r.ExpectMap(up, "upstreams", {"npm", "npm_downloads", "pypi", "crates", "maven", "go", "github", "redirect_hosts"});
+    r.ExpectMap(
+        up, "upstreams",
+        {"npm", "npm_downloads", "pypi", "pypi_files", "crates", "maven", "go", "github", "redirect_hosts"});
     for (auto it = up.begin(); it != up.end(); ++it) {
       std::string name = it->first.as<std::string>();
       if (name == "redirect_hosts") {
@@ -446,7 +545,9 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
   }
 
   if (YAML::Node sec = root["secrets"]; sec.IsDefined()) {
-    r.ExpectMap(sec, "secrets", {"github_token_env", "admin_token_env", "feed_token_env"});
+    r.ExpectMap(sec, "secrets",
+                {"github_token_env", "admin_token_env", "feed_token_env", "gateway_token_env"});
+    r.Get(sec, "secrets", "gateway_token_env", &config.secrets.gateway_token_env);
     r.Get(sec, "secrets", "github_token_env", &config.secrets.github_token_env);
     r.Get(sec, "secrets", "admin_token_env", &config.secrets.admin_token_env);
     r.Get(sec, "secrets", "feed_token_env", &config.secrets.feed_token_env);
@@ -475,6 +576,8 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
     r.GetInRange(scoring, "scoring", "young_package_days", 0.0, 3650.0, &config.scoring.young_package_days);
     r.GetInRange(scoring, "scoring", "young_version_hours", 0.0, 87600.0, &config.scoring.young_version_hours);
   }
+
+  if (YAML::Node gw = root["gateway"]; gw.IsDefined()) ParseGateway(r, gw, resolve, &config);
 
   if (YAML::Node log = root["log"]; log.IsDefined()) {
     r.ExpectMap(log, "log", {"level"});

@@ -15,6 +15,7 @@
 #include "pkgtrust/bus/sqs_transport.hpp"
 #include "pkgtrust/bus/topology.hpp"
 #include "pkgtrust/core/log.hpp"
+#include "pkgtrust/gateway/gateway.hpp"
 #include "pkgtrust/pipeline/package_lookup.hpp"
 #include "pkgtrust/pipeline/pipeline.hpp"
 #include "pkgtrust/pipeline/stage_handlers.hpp"
@@ -33,6 +34,7 @@ struct SecretsConfig {
   std::string github_token_env = "GITHUB_TOKEN";
   std::string admin_token_env = "PKGTRUST_ADMIN_TOKEN";
   std::string feed_token_env = "PKGTRUST_FEED_TOKEN";
+  std::string gateway_token_env = "PKGTRUST_GATEWAY_TOKEN";  // set: gateway clients must present it
 };
 
 // `scoring:`: what the model reads beyond the facts (scoring::ModelOptions).
@@ -75,6 +77,10 @@ struct Config {
   std::size_t upstream_body_budget_bytes = 128u << 20;  // upstream bodies in flight, all requests
   SecretsConfig secrets;
   ScoringConfig scoring;
+  // `gateway:`. Service takes its upstreams from `upstreams` (npm, pypi, pypi_files); an
+  // empty files.folder is the database's path with "-gateway-cache" added.
+  bool gateway_enabled = true;
+  gateway::GatewayConfig gateway;
   core::LogLevel log_level = core::LogLevel::kInfo;
 };
 

@@ -125,6 +125,7 @@ void Service::Start(bool serve_http) {
                   {"npm", endpoints.npm},
                   {"npm_downloads", endpoints.npm_downloads},
                   {"pypi", endpoints.pypi},
+                  {"pypi_files", upstream("pypi_files", config_.gateway.pypi_files_upstream)},
                   {"crates", endpoints.crates},
                   {"maven", endpoints.maven},
                   {"go", endpoints.go},
@@ -224,6 +225,7 @@ void Service::Start(bool serve_http) {
     core::AppendPrometheusSample(out, "pkgtrust_upstream_redirects_refused_total", "",
                                  static_cast<double>(stats.refused_redirects));
   });
+  if (serve_http && config_.gateway_enabled) StartGateway(clock);
   pipeline_->Start();
   started_ = true;
   if (serve_http) {
@@ -266,6 +268,33 @@ void Service::Start(bool serve_http) {
             server_ ? fmt::format(", HTTP on {}:{}", config_.server.host, server_->port()) : "");
 }
 
+// The package gateway, mounted on the API's server below its prefixes.
+void Service::StartGateway(const core::Clock& clock) {
+  gateway::GatewayConfig gateway_config = config_.gateway;
+  for (auto [name, base] : {std::pair<const char*, std::string*>{"npm", &gateway_config.npm_upstream},
+                            {"pypi", &gateway_config.pypi_upstream},
+                            {"pypi_files", &gateway_config.pypi_files_upstream}})
+    if (auto it = config_.upstreams.find(name); it != config_.upstreams.end()) *base = it->second;
+  if (gateway_config.files.folder.empty())
+    gateway_config.files.folder = config_.database.path + "-gateway-cache";
+  if (const char* token = std::getenv(config_.secrets.gateway_token_env.c_str()))
+    gateway_config.client_token = token;
+  gateway_pool_ = std::make_unique<core::ThreadPoolExecutor>(2, "gateway");
+  auto gateway = gateway::Gateway::Create(gateway_config, *store_, pipeline_.get(), &popular_,
+                                          *measured_http_, *gateway_pool_, clock);
+  if (!gateway.ok()) throw std::runtime_error(gateway.status().message());
+  gateway_ = std::move(gateway).value();
+  for (const std::string& prefix : {gateway_config.npm_prefix, gateway_config.pypi_prefix})
+    if (!prefix.empty()) api_->Mount(prefix, *gateway_);
+  api_->AddMetricsCollector([gateway = gateway_.get()](std::string& out) { gateway->AppendPrometheus(out); });
+  core::Log(core::LogLevel::kInfo, "service",
+            "gateway: npm at {} (from {}), PyPI at {} (from {}); policy {}{}",
+            gateway_config.npm_prefix.empty() ? "-" : gateway_config.npm_prefix, gateway_config.npm_upstream,
+            gateway_config.pypi_prefix.empty() ? "-" : gateway_config.pypi_prefix,
+            gateway_config.pypi_upstream, gateway_config.policy.monitor ? "monitor" : "enforce",
+            gateway_config.client_token.empty() ? "" : ", clients need the token");
+}
+
 // Large upstream bodies come and go; glibc keeps the freed pages in its heaps. Giving them
 // back every half minute keeps the resident size near what is in use (a gzip bomb's 500 MB
 // do not stay with the process for ever).
@@ -287,12 +316,14 @@ void Service::Stop() {
   lookup_->StopWaiting();
   if (server_) server_->Stop(config_.shutdown_grace, config_.shutdown_delay);
   change_stream_->Stop();
+  if (gateway_pool_) gateway_pool_->Stop();  // metadata being filtered is answered (or dropped)
   lookup_pool_->Stop();  // the last answers are built (they read the store)
   pipeline_->Stop();
   store_->Close();
   executor_->Stop();
   if (repository_handler_) repository_handler_->StopBatching();
   http_.reset();  // joins the HTTP threads; no handler callback can arrive after this
+  gateway_.reset();  // after the HTTP client: a file download's callbacks use it
   server_.reset();
   api_.reset();
   lookup_.reset();

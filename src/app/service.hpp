@@ -15,6 +15,7 @@
 #include "pkgtrust/bus/transport.hpp"
 #include "pkgtrust/core/executor.hpp"
 #include "pkgtrust/core/timer.hpp"
+#include "pkgtrust/gateway/gateway.hpp"
 #include "pkgtrust/github/github_client.hpp"
 #include "pkgtrust/net/http_client.hpp"
 #include "pkgtrust/net/measured_http_client.hpp"
@@ -43,6 +44,7 @@ class Service {
   // The port the HTTP server listens on (useful with server.listen port 0), or 0.
   int http_port() const { return server_ ? server_->port() : 0; }
   api::Api& api() { return *api_; }
+  gateway::Gateway* gateway() { return gateway_.get(); }
   // The answer for one package, as the REST API gives it (pkgtrust score asks here).
   pipeline::PackageLookup& lookup() { return *lookup_; }
 
@@ -72,7 +74,10 @@ class Service {
   std::unique_ptr<pipeline::PackageLookup> lookup_;
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<api::HttpServer> server_;
+  std::unique_ptr<core::ThreadPoolExecutor> gateway_pool_;  // filters gateway metadata
+  std::unique_ptr<gateway::Gateway> gateway_;               // null when gateway.enabled is false
   std::atomic<bool> started_{false};
+  void StartGateway(const core::Clock& clock);
   void ScheduleMemoryTrim();
   core::Timer memory_timer_;  // last: its callbacks use the members above
 };

@@ -23,7 +23,7 @@ core::Result<PackageKnowledge> KnowledgeOf(store::PackageStore& store,
   if (!score.ok()) return score.status();
   if (*score)
     if (auto report = scoring::Report::FromJson(**score); report.ok()) knowledge.score = report->score;
-  knowledge.checked = true;
+  knowledge.checked = knowledge.score.has_value();
   return knowledge;
 }
 

@@ -217,6 +217,21 @@ core::Result<PypiIndex> FilterPypiIndex(
     rewritten.push_back(gateway_prefix + f.url.substr(upstream_prefix.size()));
   }
   result.kept = kept.size();
+  // Nothing left by the policy's choice: the refused files are listed as yanked, the
+  // refusal as the reason, and their downloads answer 403. pip and uv print a yank reason
+  // (and then the 403's); an empty page or a 403 page would only say "no versions".
+  std::vector<std::string> yank_reasons(kept.size());
+  if (kept.empty())
+    for (const File& f : all) {
+      if (f.version.empty() || !f.url.starts_with(upstream_prefix)) continue;
+      const Decision& decision =
+          decision_for(f.version, f.uploaded > 0 ? f.uploaded : first_upload[f.version]);
+      if (!decision.refused) continue;
+      kept.push_back(&f);
+      rewritten.push_back(gateway_prefix + f.url.substr(upstream_prefix.size()));
+      yank_reasons.push_back("blocked by the pkgtrust gateway: " + decision.reason);
+      result.yanked_refused++;
+    }
 
   std::string& out = result.body;
   if (form == PypiForm::kJson) {
@@ -228,6 +243,7 @@ core::Result<PypiIndex> FilterPypiIndex(
       out += '{';
       bool first = true;
       for (auto [key, value] : kept[i]->object) {
+        if (!yank_reasons[i].empty() && key == "yanked") continue;
         if (!first) out += ',';
         first = false;
         core::AppendJsonString(out, key);
@@ -237,12 +253,16 @@ core::Result<PypiIndex> FilterPypiIndex(
         else
           out += simdjson::to_string(value);
       }
+      if (!yank_reasons[i].empty()) {
+        out += first ? "\"yanked\":" : ",\"yanked\":";
+        core::AppendJsonString(out, yank_reasons[i]);
+      }
       out += '}';
     }
     out += R"(],"versions":[)";
     bool first = true;
     for (const std::string& v : versions) {
-      if (decision_for(v, first_upload[v]).refused) continue;
+      if (decision_for(v, first_upload[v]).refused && result.yanked_refused == 0) continue;
       if (!first) out += ',';
       first = false;
       core::AppendJsonString(out, v);
@@ -277,7 +297,11 @@ core::Result<PypiIndex> FilterPypiIndex(
       out += '"';
     }
     bool yanked = false;
-    if (file["yanked"].get(text) == simdjson::SUCCESS) {
+    if (!yank_reasons[i].empty()) {
+      out += " data-yanked=\"";
+      AppendHtml(out, yank_reasons[i]);
+      out += '"';
+    } else if (file["yanked"].get(text) == simdjson::SUCCESS) {
       out += " data-yanked=\"";
       AppendHtml(out, text);
       out += '"';

@@ -51,6 +51,7 @@ core::Result<NpmRequest> ParseNpmRequest(std::string_view path) {
   std::string encoded_name = name;
   if (std::size_t slash = encoded_name.find('/'); slash != std::string::npos)
     encoded_name.replace(slash, 1, "%2f");
+  request.packument_path = encoded_name;
   if (name_end == std::string_view::npos || name_end + 1 == rest.size()) {
     request.upstream_path = encoded_name;
     return request;
@@ -89,8 +90,21 @@ core::Result<PypiRequest> ParsePypiRequest(std::string_view path) {
     return request;
   }
   if (!rest.starts_with("files/")) return Refuse("not a simple-index or file path", path);
-  std::string_view file_path = rest.substr(6);
   if (!path.starts_with("files/")) return Refuse("not a file path", path);
+  // "files/<project>/<path on the file host>": the project names the index page that
+  // publishes the file's hash and version.
+  std::string_view encoded = path.substr(6);
+  std::size_t project_end = encoded.find('/');
+  if (project_end == std::string_view::npos) return Refuse("not a file path (no project)", path);
+  std::string_view project = encoded.substr(0, project_end);
+  if (!SafeSegment(project)) return Refuse("not a file path", path);
+  auto key = core::MakePackageKey(core::Ecosystem::kPypi, project);
+  if (!key.ok()) return Refuse(fmt::format("not a PyPI project name ({})", key.status().message()), path);
+  request.key = *key;
+  encoded.remove_prefix(project_end + 1);
+  auto file_decoded = core::PercentDecode(encoded);
+  if (!file_decoded.ok()) return Refuse("not a file path", path);
+  std::string_view file_path = *file_decoded;
   // Every segment of the file's path is checked: the path is appended to the file host's URL.
   std::string_view walk = file_path;
   std::string_view last;
@@ -103,7 +117,7 @@ core::Result<PypiRequest> ParsePypiRequest(std::string_view path) {
     walk.remove_prefix(slash + 1);
   }
   request.kind = PypiRequest::Kind::kFile;
-  request.upstream_path = std::string(path.substr(6));  // as the client sent it, still encoded
+  request.upstream_path = std::string(encoded);  // as the client sent it, still encoded
   request.filename = std::string(last);
   if (request.filename.ends_with(".metadata")) {
     request.metadata = true;

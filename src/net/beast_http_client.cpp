@@ -339,7 +339,28 @@ struct Attempt {
 
 std::string Describe(const HttpRequest& req) { return fmt::format("{} {}", req.method, req.url); }
 
+// A streamed exchange's sink, and whether any of the body went to it (no retry after that).
+struct StreamedBody {
+  BodySink sink;
+  bool handed_over = false;
+};
+
+void ReadHead(const http::response_header<>& header, HttpResponse& out) {
+  out.status = static_cast<int>(header.result_int());
+  for (const auto& field : header) {
+    std::string name(field.name_string());
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    out.headers.emplace_back(std::move(name), std::string(field.value()));
+  }
+}
+
 }  // namespace
+
+void HttpClient::FetchStreamed(HttpRequest request, BodySink,
+                               std::function<void(Result<HttpResponse>)> done) {
+  done(Status::FailedPrecondition(
+      fmt::format("{}: this HTTP client cannot stream bodies", Describe(request))));
+}
 
 class BeastHttpClient::Impl {
  public:
@@ -377,14 +398,17 @@ class BeastHttpClient::Impl {
     for (auto& t : threads_) t.join();
   }
 
-  void Fetch(HttpRequest request, std::function<void(Result<HttpResponse>)> done) {
+  // `streamed` null: the body is read whole.
+  void Fetch(HttpRequest request, std::shared_ptr<StreamedBody> streamed,
+             std::function<void(Result<HttpResponse>)> done) {
     stats_.requests++;
     asio::co_spawn(
         io_,
-        [this, request = std::move(request), done = std::move(done)]() mutable -> asio::awaitable<void> {
+        [this, request = std::move(request), streamed = std::move(streamed),
+         done = std::move(done)]() mutable -> asio::awaitable<void> {
           Result<HttpResponse> result = Status::Internal("HTTP client: unexpected exception");
           try {
-            result = co_await Run(std::move(request));
+            result = co_await Run(std::move(request), streamed.get());
           } catch (const std::exception& e) {
             result = Status::Internal(fmt::format("HTTP client: {}", e.what()));
           }
@@ -407,19 +431,19 @@ class BeastHttpClient::Impl {
   }
 
  private:
-  asio::awaitable<Result<HttpResponse>> Run(HttpRequest request) {
+  asio::awaitable<Result<HttpResponse>> Run(HttpRequest request, StreamedBody* streamed) {
     auto start = Clock::now();
     auto url = ParseUrl(request.url);
     if (!url.ok()) co_return url.status();
     Attempt attempt;
     int max_attempts = std::max(1, request.max_attempts);
     for (int n = 1; n <= max_attempts; ++n) {
-      attempt = co_await FollowRedirects(request, *url);
+      attempt = co_await FollowRedirects(request, *url, streamed);
       if (attempt.result.ok()) {
         attempt.result->attempts = n;
         attempt.result->elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
       }
-      if (!attempt.retryable || n == max_attempts) break;
+      if (!attempt.retryable || n == max_attempts || (streamed && streamed->handed_over)) break;
       auto delay = RetryDelay(n, attempt);
       if (!delay) break;  // the upstream asked for a longer wait than we hold a request for
       stats_.retries++;
@@ -448,12 +472,12 @@ class BeastHttpClient::Impl {
     return std::chrono::milliseconds(static_cast<std::int64_t>(jittered));
   }
 
-  asio::awaitable<Attempt> FollowRedirects(const HttpRequest& request, Url url) {
+  asio::awaitable<Attempt> FollowRedirects(const HttpRequest& request, Url url, StreamedBody* streamed) {
     const Url origin = url;
     HttpRequest current = request;
     bool refuse_private = false;  // the request's own host is the caller's choice; a redirect's is not
     for (int hop = 0; hop <= config_.max_redirects; ++hop) {
-      Attempt attempt = co_await Exchange(current, url, refuse_private);
+      Attempt attempt = co_await Exchange(current, url, refuse_private, streamed);
       if (!attempt.result.ok() || !IsRedirect(attempt.result->status)) {
         if (attempt.result.ok())
           attempt.retryable = IsRetryableStatus(attempt.result->status) &&
@@ -506,7 +530,8 @@ class BeastHttpClient::Impl {
   // One request/response on a pooled connection. A reused connection that the server
   // closed while idle is replaced once without counting as an attempt. The body is read a
   // piece at a time, its share of the byte budget growing (and waiting) as it arrives.
-  asio::awaitable<Attempt> Exchange(const HttpRequest& request, const Url& url, bool refuse_private) {
+  asio::awaitable<Attempt> Exchange(const HttpRequest& request, const Url& url, bool refuse_private,
+                                    StreamedBody* streamed) {
     stats_.attempts++;
     for (int stale_retry = 0; stale_retry < 2; ++stale_retry) {
       auto conn_or = co_await Acquire(url, request.timeout, request.urgent, refuse_private);
@@ -528,6 +553,28 @@ class BeastHttpClient::Impl {
         req.prepare_payload();
       }
       req.keep_alive(true);
+
+      if (streamed) {
+        conn->lowest().expires_after(request.timeout);
+        bool reusable = false;
+        Attempt attempt;
+        if (conn->tls) {
+          co_await http::async_write(*conn->tls, req, asio::redirect_error(asio::use_awaitable, ec));
+          if (!ec) attempt = co_await ReadStreamed(*conn->tls, *conn, request, url, *streamed, reusable);
+        } else {
+          co_await http::async_write(*conn->plain, req, asio::redirect_error(asio::use_awaitable, ec));
+          if (!ec) attempt = co_await ReadStreamed(*conn->plain, *conn, request, url, *streamed, reusable);
+        }
+        if (ec) {
+          bool stale = conn->reused && ec != beast::error::timeout;
+          Release(url, std::move(conn), false);
+          if (stale) continue;
+          co_return Attempt{Status::Unavailable(fmt::format("{}: {}", Describe(request), ec.message())),
+                            true};
+        }
+        Release(url, std::move(conn), reusable);
+        co_return attempt;
+      }
 
       http::response_parser<http::string_body> parser;
       parser.body_limit(request.max_body_bytes);
@@ -638,6 +685,72 @@ class BeastHttpClient::Impl {
     }
   }
 
+  // A streamed exchange's response: a 2xx body goes to the sink a piece at a time (the
+  // deadline restarts with each piece: a large file may take long, a stalled one may not);
+  // any other body is read whole, up to kMaxUnstreamedBody.
+  template <typename Stream>
+  asio::awaitable<Attempt> ReadStreamed(Stream& stream, Connection& conn, const HttpRequest& request,
+                                        const Url& url, StreamedBody& streamed, bool& reusable) {
+    boost::system::error_code ec;
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(boost::none);
+    co_await http::async_read_header(stream, conn.buffer, parser,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    auto failed = [&](bool retryable) {
+      if (ec == beast::error::timeout)
+        return Attempt{Status::DeadlineExceeded(fmt::format("{}: timed out after {} ms", Describe(request),
+                                                            request.timeout.count())),
+                       retryable};
+      return Attempt{Status::Unavailable(fmt::format("{}: {}", Describe(request), ec.message())), retryable};
+    };
+    if (ec) co_return failed(true);  // nothing was handed over yet
+    HttpResponse head;
+    head.url = url.ToString();
+    ReadHead(parser.get().base(), head);
+    bool to_sink = head.status / 100 == 2;
+    auto abandoned = [&] {
+      return Attempt{
+          Status::FailedPrecondition(fmt::format("{}: abandoned by its reader", Describe(request))), false};
+    };
+    if (to_sink) {
+      if (!streamed.sink.on_head(head)) co_return abandoned();
+      streamed.handed_over = true;
+    }
+    auto piece = std::make_unique<char[]>(kStreamPiece);
+    std::string small;
+    while (!parser.is_done()) {
+      parser.get().body().data = piece.get();
+      parser.get().body().size = kStreamPiece;
+      conn.lowest().expires_after(request.timeout);
+      co_await http::async_read(stream, conn.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) co_return failed(!streamed.handed_over);
+      std::size_t n = kStreamPiece - parser.get().body().size;
+      if (n == 0) continue;
+      if (to_sink) {
+        if (!streamed.sink.on_body(std::string_view(piece.get(), n))) co_return abandoned();
+      } else {
+        small.append(piece.get(), n);
+        if (small.size() > kMaxUnstreamedBody)
+          co_return Attempt{
+              Status::ResourceExhausted(fmt::format("{}: a {} answer's body is larger than {} bytes",
+                                                    Describe(request), head.status, kMaxUnstreamedBody)),
+              false};
+      }
+    }
+    reusable = parser.get().keep_alive();
+    const std::string* encoding = head.Header("content-encoding");
+    if (!to_sink && encoding != nullptr && (*encoding == "gzip" || *encoding == "x-gzip")) {
+      auto decoded = Gunzip(small, kMaxUnstreamedBody);
+      if (!decoded.ok()) co_return Attempt{decoded.status(), false};
+      small = std::move(decoded).value();
+    }
+    head.body = std::move(small);
+    co_return Attempt{std::move(head), false};
+  }
+
+  static constexpr std::size_t kStreamPiece = 64u << 10;
+  static constexpr std::size_t kMaxUnstreamedBody = 1u << 20;
   static constexpr std::size_t kBudgetStep = 1u << 20;   // a body's share grows by this much
   static constexpr std::size_t kReadAhead = 128u << 10;  // what one read may add to a body
 
@@ -770,7 +883,12 @@ BeastHttpClient::BeastHttpClient(HttpClientConfig config)
     : impl_(std::make_unique<Impl>(std::move(config))) {}
 BeastHttpClient::~BeastHttpClient() = default;
 void BeastHttpClient::Fetch(HttpRequest request, std::function<void(Result<HttpResponse>)> done) {
-  impl_->Fetch(std::move(request), std::move(done));
+  impl_->Fetch(std::move(request), nullptr, std::move(done));
+}
+void BeastHttpClient::FetchStreamed(HttpRequest request, BodySink sink,
+                                    std::function<void(Result<HttpResponse>)> done) {
+  impl_->Fetch(std::move(request), std::make_shared<StreamedBody>(StreamedBody{std::move(sink)}),
+               std::move(done));
 }
 HttpClientStats BeastHttpClient::Stats() const { return impl_->Stats(); }
 

@@ -31,10 +31,11 @@ MeasuredHttpClient::Upstream& MeasuredHttpClient::Find(const std::string& url) {
   return *best;
 }
 
-void MeasuredHttpClient::Fetch(HttpRequest request, std::function<void(core::Result<HttpResponse>)> done) {
-  Upstream& upstream = Find(request.url);
+std::function<void(core::Result<HttpResponse>)> MeasuredHttpClient::Measured(
+    const std::string& url, std::function<void(core::Result<HttpResponse>)> done) {
+  Upstream& upstream = Find(url);
   auto start = std::chrono::steady_clock::now();
-  inner_.Fetch(std::move(request), [&upstream, start, done = std::move(done)](core::Result<HttpResponse> r) {
+  return [&upstream, start, done = std::move(done)](core::Result<HttpResponse> r) {
     std::size_t outcome = kOutcomes.size() - 1;
     if (r.ok() && r->status >= 200 && r->status < 600)
       outcome = static_cast<std::size_t>(r->status / 100 - 2);
@@ -42,7 +43,18 @@ void MeasuredHttpClient::Fetch(HttpRequest request, std::function<void(core::Res
     upstream.requests[outcome].fetch_add(1, std::memory_order_relaxed);
     upstream.latency.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     done(std::move(r));
-  });
+  };
+}
+
+void MeasuredHttpClient::Fetch(HttpRequest request, std::function<void(core::Result<HttpResponse>)> done) {
+  auto measured = Measured(request.url, std::move(done));
+  inner_.Fetch(std::move(request), std::move(measured));
+}
+
+void MeasuredHttpClient::FetchStreamed(HttpRequest request, BodySink sink,
+                                       std::function<void(core::Result<HttpResponse>)> done) {
+  auto measured = Measured(request.url, std::move(done));
+  inner_.FetchStreamed(std::move(request), std::move(sink), std::move(measured));
 }
 
 void MeasuredHttpClient::AppendPrometheus(std::string& out) const {

@@ -43,7 +43,7 @@ TEST_CASE("the shipped config files load and equal the embedded defaults", "[app
   CHECK(shipped.reconciler.interval == std::chrono::hours(1));
   CHECK(shipped.reconciler.refresh_after == std::chrono::hours(168));
   CHECK(shipped.upstreams.at("npm") == "https://registry.npmjs.org");
-  CHECK(shipped.upstreams.size() == 7);
+  CHECK(shipped.upstreams.size() == 8);
   REQUIRE(shipped.stages.size() == 3);
   CHECK(shipped.stages[0].concurrency == 64);
   CHECK(shipped.database.cache_mb_per_connection == 8);
@@ -181,4 +181,81 @@ TEST_CASE("github.repository_ttl_hours: 24 by default, 0 to 720", "[app][config]
   CHECK(ConfigError("github:\n  graphql_batch: 100\n  batch_wait_ms: 5000\n").empty());
   CHECK_THAT(ConfigError("github:\n  graphql_batch: 101\n"), Catch::Contains("github.graphql_batch"));
   CHECK_THAT(ConfigError("github:\n  batch_wait_ms: 5001\n"), Catch::Contains("github.batch_wait_ms"));
+}
+
+TEST_CASE("gateway: on by default with the documented policy; every key read; mistakes named",
+          "[app][config]") {
+  app::Config embedded = app::DefaultConfig();
+  CHECK(embedded.gateway_enabled);
+  CHECK(embedded.gateway.npm_prefix == "/registry/npm/");
+  CHECK(embedded.gateway.pypi_prefix == "/registry/pypi/");
+  CHECK(embedded.gateway.policy.malicious == gateway::Action::kBlock);
+  CHECK(embedded.gateway.policy.typosquat == gateway::Action::kWarn);
+  CHECK_FALSE(embedded.gateway.policy.monitor);
+  CHECK_FALSE(embedded.gateway.policy.min_score.has_value());
+  CHECK_FALSE(embedded.gateway.policy.deny_unscored);
+  CHECK(embedded.gateway.metadata_ttl == std::chrono::seconds(300));
+  CHECK(embedded.gateway.files.folder.empty());  // the service puts it beside the database
+  CHECK(embedded.upstreams.at("pypi_files") == "https://files.pythonhosted.org");
+  CHECK(embedded.secrets.gateway_token_env == "PKGTRUST_GATEWAY_TOKEN");
+
+  testing::TempDir dir;
+  testing::WriteText(dir.File("pkgtrust.yaml"), R"(gateway:
+  enabled: false
+  npm_prefix: /npm/
+  pypi_prefix: ""
+  public_url: https://pkgtrust.example.com
+  metadata_ttl_seconds: 60
+  stale_if_error_seconds: 0
+  cache_folder: files
+  cache_max_mb: 100
+  policy:
+    mode: monitor
+    malicious: warn
+    typosquat: block
+    min_score: 4.5
+    below_min_score: warn
+    min_release_age_hours: 48
+    unscored: deny
+    allow:
+      - {package: "pkg:npm/left-pad", reason: reviewed}
+    deny:
+      - {package: "npm:event-*", reason: compromised}
+)");
+  app::Config config = app::LoadConfigFile(dir.File("pkgtrust.yaml"));
+  const auto& g = config.gateway;
+  CHECK_FALSE(config.gateway_enabled);
+  CHECK(g.npm_prefix == "/npm/");
+  CHECK(g.pypi_prefix.empty());
+  CHECK(g.public_url == "https://pkgtrust.example.com");
+  CHECK(g.metadata_ttl == std::chrono::seconds(60));
+  CHECK(g.stale_if_error == std::chrono::seconds(0));
+  CHECK(g.files.folder == dir.File("files"));
+  CHECK(g.files.max_bytes == 100ull << 20);
+  CHECK(g.policy.monitor);
+  CHECK(g.policy.malicious == gateway::Action::kWarn);
+  CHECK(g.policy.typosquat == gateway::Action::kBlock);
+  CHECK(g.policy.min_score == 4.5);
+  CHECK(g.policy.below_min_score == gateway::Action::kWarn);
+  CHECK(g.policy.min_release_age_hours == 48);
+  CHECK(g.policy.deny_unscored);
+  REQUIRE(g.policy.allow.size() == 1);
+  CHECK(g.policy.allow[0].reason == "reviewed");
+  REQUIRE(g.policy.deny.size() == 1);
+  CHECK(g.policy.deny[0].written == "npm:event-*");
+
+  CHECK(ConfigError("gateway:\n  policy:\n    typosquat: deny\n") ==
+        "pkgtrust.yaml:3: gateway.policy.typosquat: expected block, warn or off, got 'deny'");
+  CHECK(ConfigError("gateway:\n  policy:\n    mode: audit\n") ==
+        "pkgtrust.yaml:3: gateway.policy.mode: expected enforce or monitor, got 'audit'");
+  CHECK(ConfigError("gateway:\n  npm_prefix: registry/npm\n").find("gateway.npm_prefix: expected a path") !=
+        std::string::npos);
+  CHECK(ConfigError("gateway:\n  npm_prefix: /v1/npm/\n").find("gateway.npm_prefix") != std::string::npos);
+  CHECK(ConfigError("gateway:\n  policy:\n    min_score: 11\n") ==
+        "pkgtrust.yaml:3: gateway.policy.min_score: must be between 0 and 10");
+  CHECK(ConfigError("gateway:\n  policy:\n    allow:\n      - {package: left-pad}\n")
+            .find("gateway.policy.allow.reason: each entry says why") != std::string::npos);
+  CHECK(ConfigError("gateway:\n  policy:\n    deny:\n      - {package: \"pkg:npm/\", reason: x}\n")
+            .find("gateway.policy.deny.package") != std::string::npos);
+  CHECK(ConfigError("gateway:\n  cache: x\n").find("gateway.cache: unknown key") != std::string::npos);
 }

@@ -80,5 +80,5 @@ TEST_CASE("gateway knowledge: advisories in force, the look-alike and the stored
   CHECK(unseen->looks_like.empty());
   CHECK_FALSE(unseen->score.has_value());
   CHECK(unseen->advisories.empty());
-  CHECK(unseen->checked);
+  CHECK_FALSE(unseen->checked);  // `unscored: deny` refuses it until its first report
 }

@@ -136,7 +136,7 @@ TEST_CASE("pypi index: PEP 503 HTML keeps hashes, requires-python, yanked and me
           "data-yanked=\"\">demo-pkg-1.1.tar.gz</a><br/>") != std::string::npos);
 }
 
-TEST_CASE("pypi index: a file off the upstream host is removed; everything refused leaves nothing",
+TEST_CASE("pypi index: a file off the upstream host is removed; everything refused is listed yanked with why",
           "[gateway]") {
   json page = json::parse(Demo());
   page["files"][1]["url"] = "https://files.pythonhosted.org.evil.example/demo-pkg-1.1.tar.gz";
@@ -150,7 +150,36 @@ TEST_CASE("pypi index: a file off the upstream host is removed; everything refus
                                        Refusing({"1.0", "1.1"}));
   REQUIRE(none.ok());
   CHECK(none->kept == 0);
-  CHECK(json::parse(none->body)["versions"] == json::array());
+  CHECK(none->removed.size() == 2);
+  CHECK(none->yanked_refused == 2);
+  json listed = json::parse(none->body);
+  REQUIRE(listed["files"].size() == 2);
+  for (const json& file : listed["files"]) {
+    CHECK(file["yanked"].get<std::string>().starts_with("blocked by the pkgtrust gateway: "));
+    CHECK(file["url"].get<std::string>().starts_with(kGatewayFiles));
+  }
+  CHECK(listed["versions"] == json::array({"1.0", "1.1"}));
+  auto html = gateway::FilterPypiIndex(Demo(), gateway::PypiForm::kHtml, kFiles, kGatewayFiles,
+                                       Refusing({"1.0", "1.1"}));
+  REQUIRE(html.ok());
+  CHECK(html->body.find("data-yanked=\"blocked by the pkgtrust gateway: ") != std::string::npos);
+  CHECK(html->body.find("broken &quot;build&quot;") == std::string::npos);  // the refusal replaces the yank
+
+  // One file refused, the other kept: the refused one is removed, not yanked.
+  auto one =
+      gateway::FilterPypiIndex(Demo(), gateway::PypiForm::kJson, kFiles, kGatewayFiles, Refusing({"1.1"}));
+  REQUIRE(one.ok());
+  CHECK(one->kept == 1);
+  CHECK(one->yanked_refused == 0);
+  CHECK(json::parse(one->body)["files"].size() == 1);
+
+  // Off the upstream host and refused: never listed again, not even yanked.
+  auto off_host = gateway::FilterPypiIndex(page.dump(), gateway::PypiForm::kJson, kFiles, kGatewayFiles,
+                                           Refusing({"1.0"}));
+  REQUIRE(off_host.ok());
+  CHECK(off_host->kept == 0);
+  CHECK(off_host->yanked_refused == 1);
+  CHECK(json::parse(off_host->body)["files"].size() == 1);
 }
 
 TEST_CASE("pypi index: what is not a PEP 691 page is an error naming it", "[gateway]") {

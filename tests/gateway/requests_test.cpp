@@ -57,13 +57,14 @@ TEST_CASE("gateway requests: PyPI project pages in any spelling, files and their
     CHECK(page->kind == Pypi::kProjectPage);
     CHECK(page->upstream_path == "simple/django-rest-framework/");
   }
-  auto file = gateway::ParsePypiRequest("files/packages/aa/bb/numpy-1.5.1.tar.gz");
+  auto file = gateway::ParsePypiRequest("files/NumPy/packages/aa/bb/numpy-1.5.1.tar.gz");
   REQUIRE(file.ok());
   CHECK(file->kind == Pypi::kFile);
+  CHECK(file->key.name == "numpy");
   CHECK(file->filename == "numpy-1.5.1.tar.gz");
   CHECK(file->upstream_path == "packages/aa/bb/numpy-1.5.1.tar.gz");
   CHECK_FALSE(file->metadata);
-  auto metadata = gateway::ParsePypiRequest("files/packages/aa/numpy-1.5.1-py3-none-any.whl.metadata");
+  auto metadata = gateway::ParsePypiRequest("files/numpy/packages/aa/numpy-1.5.1-py3-none-any.whl.metadata");
   REQUIRE(metadata.ok());
   CHECK(metadata->metadata);
   CHECK(metadata->filename == "numpy-1.5.1-py3-none-any.whl");
@@ -71,8 +72,9 @@ TEST_CASE("gateway requests: PyPI project pages in any spelling, files and their
 
 TEST_CASE("gateway requests: PyPI paths that climb or misname are refused", "[gateway]") {
   for (std::string_view bad :
-       {"simple/", "simple/../../etc/", "simple/a%2fb/", "files/", "files/../x.whl",
-        "files/packages/%2e%2e/x.whl", "files/packages//x.whl", "other/x", "simple/-bad-/"}) {
+       {"simple/", "simple/../../etc/", "simple/a%2fb/", "files/", "files/../x.whl", "files/x.whl",
+        "files/numpy/packages/%2e%2e/x.whl", "files/numpy/packages//x.whl", "files/-bad-/packages/x.whl",
+        "files/numpy/packages%2f..%2fx.whl", "other/x", "simple/-bad-/"}) {
     INFO(bad);
     CHECK_FALSE(gateway::ParsePypiRequest(bad).ok());
   }

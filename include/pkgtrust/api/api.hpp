@@ -49,6 +49,9 @@ class Api final : public RequestHandler {
   // /readyz also asks `check` (the transport, say): an error answers 503 with `code` and
   // the error's message, Retry-After 10.
   void AddReadinessCheck(std::string code, std::function<core::Status()> check);
+  // Requests whose path starts with `prefix` ("/registry/npm/") go to `handler` instead
+  // (the package gateway), whatever their method. Call before serving.
+  void Mount(std::string prefix, RequestHandler& handler);
   // GET /v1/changes streams from this feed (503 while none is set). Set before serving.
   void SetChangeStream(ChangeStream* feed);
   // Change stream subscribers now (0 without a feed).

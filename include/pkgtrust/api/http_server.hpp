@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -73,6 +74,13 @@ struct ServerResponse {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::shared_ptr<ResponseStream> stream;  // set: `body` is ignored, the stream is the body
+  // For a stream whose length is known (a package file): sent as Content-Length, and the
+  // connection stays open for the next request once exactly that many bytes went out. A
+  // stream that ends early closes the connection, so the client sees a truncated body.
+  std::optional<std::uint64_t> stream_length;
+  // The status line's reason phrase instead of the standard one (pip prints it when it
+  // refuses a file); control characters are replaced.
+  std::string reason;
 };
 
 // Must be called exactly once, from any thread.

@@ -49,7 +49,9 @@ struct Policy {
 // What is known of a package when a client asks for it.
 struct PackageKnowledge {
   core::PackageKey key;
-  bool checked = false;  // the advisories and the typosquat check were consulted
+  // The package has a report: the pipeline has checked it (policy `unscored: deny` refuses
+  // it until then). Advisories and the typosquat check apply either way.
+  bool checked = false;
   struct Advisory {
     std::string id, summary;
     scoring::OsvAffected affected;  // which versions it names (every one when empty)

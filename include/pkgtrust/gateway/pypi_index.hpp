@@ -43,14 +43,18 @@ struct PypiIndex {
   std::string body;
   std::vector<FileDecision> removed;  // files taken out, with why
   std::vector<FileDecision> warned;   // files kept with a warning (or a block in monitor mode)
-  std::size_t kept = 0;               // files left; 0 with removals: the project answers 403
+  std::size_t kept = 0;               // files left
+  // When the policy refuses every file, they stay listed as yanked with the refusal as the
+  // reason (pip and uv print it; their downloads answer 403): how many. Still in `removed`.
+  std::size_t yanked_refused = 0;
 };
 
 // `decide` is asked for each file with its version and its own upload time (PyPI lets new
 // files join an old release), and for each listed version with its first upload (whether it
 // stays in "versions"); each pair once. A file no listed version claims is removed (rule
 // "unknown_version"), as is one whose URL does not start with `files_base` (rule
-// "file_host"); kept files get `gateway_files_base` instead.
+// "file_host"); kept files get `gateway_files_base` instead. With nothing left but files the
+// policy refused, those are listed as yanked (see PypiIndex::yanked_refused).
 core::Result<PypiIndex> FilterPypiIndex(
     std::string_view upstream, PypiForm form, std::string_view files_base,
     std::string_view gateway_files_base,

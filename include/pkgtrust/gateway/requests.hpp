@@ -19,6 +19,7 @@ struct NpmRequest {
   std::string name;           // as npm spells it ("@scope/name")
   std::string version;        // kTarball: the version in the file's name
   std::string upstream_path;  // below the upstream registry's root: "@scope%2fname", "name/-/name-1.0.0.tgz"
+  std::string packument_path;  // the package's packument, for either kind: "@scope%2fname"
 };
 
 // `path`: the request's path below the npm prefix, still percent-encoded, without the query:
@@ -30,14 +31,15 @@ core::Result<NpmRequest> ParseNpmRequest(std::string_view path);
 struct PypiRequest {
   enum class Kind { kProjectPage, kFile };
   Kind kind = Kind::kProjectPage;
-  core::PackageKey key;       // kProjectPage: the project, normalized
+  core::PackageKey key;       // the project, normalized
   std::string upstream_path;  // kProjectPage: "simple/<normalized>/"; kFile: the file's path on the file host
   std::string filename;       // kFile
   bool metadata = false;      // kFile: the PEP 658 metadata file ("<file>.metadata")
 };
 
 // `path` below the PyPI prefix: "simple/<project>/" (with or without the last slash, any
-// spelling of the name) or "files/<path on the upstream file host>".
+// spelling of the name) or "files/<project>/<path on the upstream file host>" (the URLs
+// the gateway's index pages give).
 core::Result<PypiRequest> ParsePypiRequest(std::string_view path);
 
 }  // namespace pkgtrust::gateway

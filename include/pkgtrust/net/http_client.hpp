@@ -53,6 +53,16 @@ struct HttpResponse {
   const std::string* Header(std::string_view name) const;
 };
 
+// A body handed over as it arrives instead of held whole (a package file through the
+// gateway). Both run on one of the client's threads, in order.
+struct BodySink {
+  // A 2xx response's status and headers, before its body; false abandons the exchange (the
+  // connection is closed) and `done` gets a Cancelled error.
+  std::function<bool(const HttpResponse& head)> on_head;
+  // The next piece of the body (at most 64 KiB); false abandons the exchange as above.
+  std::function<bool(std::string_view piece)> on_body;
+};
+
 // Safe for concurrent use.
 class HttpClient {
  public:
@@ -61,6 +71,15 @@ class HttpClient {
   // status; 5xx/429 only once retries are spent) or with an error Status naming the
   // method, URL and cause (connection refused, timed out, body too large, ...).
   virtual void Fetch(HttpRequest request, std::function<void(core::Result<HttpResponse>)> done) = 0;
+  // The same, but a 2xx body goes to `sink` as it arrives, never held whole: `done` gets
+  // the head with an empty body once the last piece went to the sink, or the error that
+  // ended the transfer. Redirects are followed and retries made as for Fetch until the first
+  // piece is handed over, never after. Other statuses come to `done` as from Fetch (their
+  // bodies are small: error pages). The request should ask for `Accept-Encoding: identity`;
+  // an encoded body is handed over as it came. Clients that cannot stream answer
+  // Unimplemented.
+  virtual void FetchStreamed(HttpRequest request, BodySink sink,
+                             std::function<void(core::Result<HttpResponse>)> done);
 };
 
 struct RetryPolicy {
@@ -111,6 +130,8 @@ class BeastHttpClient final : public HttpClient {
   explicit BeastHttpClient(HttpClientConfig config);
   ~BeastHttpClient() override;
   void Fetch(HttpRequest request, std::function<void(core::Result<HttpResponse>)> done) override;
+  void FetchStreamed(HttpRequest request, BodySink sink,
+                     std::function<void(core::Result<HttpResponse>)> done) override;
   HttpClientStats Stats() const;
 
  private:

@@ -22,6 +22,8 @@ class MeasuredHttpClient final : public HttpClient {
   // the longest base URL it starts with, others to "other".
   MeasuredHttpClient(HttpClient& inner, const std::vector<std::pair<std::string, std::string>>& upstreams);
   void Fetch(HttpRequest request, std::function<void(core::Result<HttpResponse>)> done) override;
+  void FetchStreamed(HttpRequest request, BodySink sink,
+                     std::function<void(core::Result<HttpResponse>)> done) override;
 
   // pkgtrust_upstream_requests_total{upstream,outcome} and
   // pkgtrust_upstream_request_duration_seconds{upstream}.
@@ -36,6 +38,9 @@ class MeasuredHttpClient final : public HttpClient {
     core::LatencyHistogram latency;
   };
   Upstream& Find(const std::string& url);
+  // `done`, counting the outcome and the time from now for the upstream of `url`.
+  std::function<void(core::Result<HttpResponse>)> Measured(
+      const std::string& url, std::function<void(core::Result<HttpResponse>)> done);
 
   HttpClient& inner_;
   std::vector<std::unique_ptr<Upstream>> upstreams_;  // the last is "other"

@@ -1,0 +1,345 @@
+// The package gateway with real clients: the npm that the scripts install and Debian's pip,
+// run against `pkgtrust`'s service (in this process, on a loopback port) in front of the
+// replay upstream. The npm packages are small fixture packages packed with `npm pack`; the
+// wheel is built here; packuments and the PEP 691 page are written from their bytes.
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "app/service.hpp"
+#include "support/http_test_client.hpp"
+#include "support/replay_server.hpp"
+#include "support/test_support.hpp"
+
+using namespace pkgtrust;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+struct Run {
+  int exit_code;
+  std::string output;
+};
+
+// `command` in a shell, stdout and stderr together.
+Run Shell(const std::string& command) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string output;
+  std::array<char, 4096> buffer;
+  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
+  int status = pclose(pipe);
+  return {WEXITSTATUS(status), output};
+}
+
+std::string Digest(const EVP_MD* md, const std::string& bytes) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(bytes.data(), bytes.size(), out, &n, md, nullptr);
+  return std::string(reinterpret_cast<char*>(out), n);
+}
+std::string Hex(const std::string& raw) {
+  std::string hex;
+  for (unsigned char c : raw) hex += fmt::format("{:02x}", c);
+  return hex;
+}
+std::string Base64(const std::string& raw) {
+  std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string IsoNow(std::chrono::hours ago = 0h) {
+  auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() - ago);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+  return text;
+}
+
+struct NpmFixture {
+  std::string name, version;
+  std::map<std::string, std::string> dependencies;
+  std::string published = "2020-01-01T00:00:00.000Z";
+  bool corrupt = false;  // the packument publishes a hash the tarball does not have
+};
+
+// The npm side of the upstream: packuments and tarballs on the replay server.
+void PublishNpm(testing::ReplayServer& upstream, const testing::TempDir& dir,
+                const std::vector<NpmFixture>& fixtures) {
+  std::string specs;
+  for (const NpmFixture& f : fixtures) {
+    std::filesystem::path src = dir.path() / "src" / (f.name + "-" + f.version);
+    std::filesystem::create_directories(src);
+    json manifest = {{"name", f.name}, {"version", f.version}, {"main", "index.js"}, {"license", "MIT"}};
+    if (!f.dependencies.empty()) manifest["dependencies"] = f.dependencies;
+    testing::WriteText((src / "package.json").string(), manifest.dump(2));
+    testing::WriteText((src / "index.js").string(),
+                       fmt::format("module.exports = '{}@{}';\n", f.name, f.version));
+    specs += " " + src.string();
+  }
+  std::filesystem::create_directories(dir.path() / "packs");
+  Run pack = Shell(fmt::format("cd {} && npm pack --silent --pack-destination {} {}", dir.path().string(),
+                               (dir.path() / "packs").string(), specs));
+  INFO(pack.output);
+  REQUIRE(pack.exit_code == 0);
+
+  std::map<std::string, json> packuments;
+  for (const NpmFixture& f : fixtures) {
+    std::string file = f.name + "-" + f.version + ".tgz";
+    std::string tarball = testing::ReadText((dir.path() / "packs" / file).string());
+    REQUIRE(!tarball.empty());
+    std::string path = "/" + f.name + "/-/" + file;
+    upstream.Add("GET", path,
+                 testing::ReplayResponse{200, {{"Content-Type", "application/octet-stream"}}, tarball});
+    json& doc = packuments[f.name];
+    doc["name"] = f.name;
+    std::string hashed = f.corrupt ? tarball + "x" : tarball;
+    json version = {{"name", f.name},
+                    {"version", f.version},
+                    {"dist",
+                     {{"tarball", upstream.BaseUrl() + path},
+                      {"integrity", "sha512-" + Base64(Digest(EVP_sha512(), hashed))},
+                      {"shasum", Hex(Digest(EVP_sha1(), hashed))}}}};
+    if (!f.dependencies.empty()) version["dependencies"] = f.dependencies;
+    doc["versions"][f.version] = version;
+    doc["time"][f.version] = f.published;
+    doc["dist-tags"]["latest"] = f.version;  // fixtures come oldest first
+  }
+  for (const auto& [name, doc] : packuments)
+    upstream.Add(
+        "GET", "/" + name,
+        testing::ReplayResponse{200, {{"Content-Type", "application/json"}, {"ETag", "\"v1\""}}, doc.dump()});
+}
+
+// A wheel built here (a zip with the dist-info pip reads), served with a PEP 691 page.
+std::string PublishWheel(testing::ReplayServer& upstream, const testing::TempDir& dir,
+                         const std::string& project, const std::string& version) {
+  std::string module = project;
+  std::replace(module.begin(), module.end(), '-', '_');
+  std::string filename = fmt::format("{}-{}-py3-none-any.whl", module, version);
+  std::string script = fmt::format(R"(import zipfile
+info = "{0}-{1}.dist-info"
+with zipfile.ZipFile("{2}", "w") as z:
+    z.writestr("{0}/__init__.py", "")
+    z.writestr(info + "/METADATA", "Metadata-Version: 2.1\nName: {3}\nVersion: {1}\n")
+    z.writestr(info + "/WHEEL", "Wheel-Version: 1.0\nGenerator: pkgtrust-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+    z.writestr(info + "/RECORD", "")
+)",
+                                   module, version, dir.File(filename), project);
+  testing::WriteText(dir.File("make_wheel.py"), script);
+  Run made = Shell("/usr/bin/python3 " + dir.File("make_wheel.py"));
+  INFO(made.output);
+  REQUIRE(made.exit_code == 0);
+  std::string wheel = testing::ReadText(dir.File(filename));
+  std::string path = "/pypi-files/packages/ab/cd/" + filename;
+  upstream.Add("GET", path,
+               testing::ReplayResponse{200, {{"Content-Type", "application/octet-stream"}}, wheel});
+  json page = {{"meta", {{"api-version", "1.1"}}},
+               {"name", project},
+               {"versions", {version}},
+               {"files",
+                {{{"filename", filename},
+                  {"url", upstream.BaseUrl() + path},
+                  {"hashes", {{"sha256", Hex(Digest(EVP_sha256(), wheel))}}},
+                  {"requires-python", ">=3.7"},
+                  {"upload-time", "2021-01-01T00:00:00.000000Z"},
+                  {"yanked", false}}}}};
+  upstream.Add(
+      "GET", "/simple/" + project + "/",
+      testing::ReplayResponse{200, {{"Content-Type", "application/vnd.pypi.simple.v1+json"}}, page.dump()});
+  return filename;
+}
+
+app::Config GatewayConfigFor(const testing::TempDir& dir, const testing::ReplayServer& upstream) {
+  app::Config config = app::DefaultConfig();
+  config.database.path = dir.File("gateway.db");
+  config.server.port = 0;
+  std::string base = upstream.BaseUrl();
+  config.upstreams = {{"npm", base},    {"npm_downloads", base + "/npm-downloads"},
+                      {"pypi", base},   {"pypi_files", base + "/pypi-files"},
+                      {"crates", base}, {"maven", base + "/maven2"},
+                      {"go", base},     {"github", base}};
+  config.gateway.policy.min_release_age_hours = 48;
+  config.log_level = core::LogLevel::kWarn;
+  return config;
+}
+
+store::Advisory Malicious(const std::string& name, const std::string& id, const std::string& versions = "[]",
+                          core::Ecosystem ecosystem = core::Ecosystem::kNpm) {
+  store::Advisory a;
+  a.key = {ecosystem, name};
+  a.id = id;
+  a.summary = "Malicious code in " + name;
+  a.versions = versions;
+  a.modified = "2026-01-01T00:00:00Z";
+  a.published = "2026-01-01T00:00:00Z";
+  return a;
+}
+
+// npm with nothing from the user's own configuration, its cache in `dir`.
+std::string Npm(const testing::TempDir& dir, const std::string& project, const std::string& registry,
+                const std::string& args) {
+  return fmt::format(
+      "cd {} && npm {} --registry {} --cache {} --userconfig {} --no-fund --no-update-notifier", project,
+      args, registry, dir.File("npm-cache"), dir.File("npmrc"));
+}
+
+std::string Project(const testing::TempDir& dir, const std::string& name, const json& dependencies) {
+  std::filesystem::path folder = dir.path() / name;
+  std::filesystem::create_directories(folder);
+  testing::WriteText(
+      (folder / "package.json").string(),
+      json{{"name", name}, {"version", "1.0.0"}, {"private", true}, {"dependencies", dependencies}}.dump());
+  return folder.string();
+}
+
+std::string InstalledVersion(const std::string& project, const std::string& name) {
+  std::string manifest = testing::ReadText(project + "/node_modules/" + name + "/package.json");
+  return manifest.empty() ? "" : json::parse(manifest).value("version", "");
+}
+
+}  // namespace
+
+TEST_CASE("gateway clients: npm installs, audits and is refused through the gateway", "[gateway][clients]") {
+  testing::TempDir dir;
+  testing::WriteText(dir.File("npmrc"), "");
+  testing::ReplayServer upstream(2);
+  PublishNpm(upstream, dir,
+             {{"gw-leaf", "1.0.0"},
+              {"gw-mid", "1.0.0", {{"gw-leaf", "^1.0.0"}}},
+              {"gw-top", "1.0.0", {{"gw-mid", "^1.0.0"}}},
+              {"gw-evil", "1.0.0"},
+              {"gw-newest", "1.0.0"},
+              {"gw-newest", "1.1.0"},
+              {"gw-fresh", "1.0.0"},
+              {"gw-fresh", "1.1.0", {}, IsoNow(1h)},
+              {"gw-corrupt", "1.0.0", {}, "2020-01-01T00:00:00.000Z", true}});
+  app::Service service(GatewayConfigFor(dir, upstream));
+  service.Start();
+  REQUIRE(service.store()
+              .ImportAdvisoriesSync({Malicious("gw-evil", "MAL-2099-0001"),
+                                     Malicious("gw-newest", "MAL-2099-0002", R"(["1.1.0"])")})
+              .ok());
+  std::string registry = fmt::format("http://127.0.0.1:{}/registry/npm/", service.http_port());
+
+  // A tree of three with a transitive dependency installs, and npm ls shows it.
+  std::string app = Project(dir, "app", {{"gw-top", "^1.0.0"}});
+  Run install = Shell(Npm(dir, app, registry, "install --no-audit"));
+  INFO(install.output);
+  REQUIRE(install.exit_code == 0);
+  Run tree = Shell(Npm(dir, app, registry, "ls --all"));
+  INFO(tree.output);
+  CHECK(tree.output.find("gw-top@1.0.0") != std::string::npos);
+  CHECK(tree.output.find("gw-mid@1.0.0") != std::string::npos);
+  CHECK(tree.output.find("gw-leaf@1.0.0") != std::string::npos);
+  CHECK(InstalledVersion(app, "gw-leaf") == "1.0.0");
+  // The lockfile points back at the gateway, not at the upstream.
+  std::string lock = testing::ReadText(app + "/package-lock.json");
+  CHECK(lock.find(registry + "gw-leaf/-/gw-leaf-1.0.0.tgz") != std::string::npos);
+  CHECK(lock.find(upstream.BaseUrl()) == std::string::npos);
+  CHECK(service.gateway()->FileStats().stored == 3);
+
+  // Every version malicious: the install fails and says which advisory.
+  std::string evil = Project(dir, "evil", {{"gw-evil", "*"}});
+  Run refused = Shell(Npm(dir, evil, registry, "install --no-audit"));
+  INFO(refused.output);
+  CHECK(refused.exit_code != 0);
+  CHECK(refused.output.find("MAL-2099-0001") != std::string::npos);
+  CHECK(upstream.Hits("GET", "/gw-evil/-/gw-evil-1.0.0.tgz") == 0);
+  // A direct request for its file is refused with the reason.
+  testing::ApiClient client(fmt::format("http://127.0.0.1:{}", service.http_port()));
+  auto direct = client.Get("/registry/npm/gw-evil/-/gw-evil-1.0.0.tgz");
+  CHECK(direct.status == 403);
+  CHECK(direct.body.find("MAL-2099-0001") != std::string::npos);
+
+  // Only the newest version malicious: npm installs the one before it.
+  std::string newest = Project(dir, "newest", {{"gw-newest", "^1.0.0"}});
+  Run stepped = Shell(Npm(dir, newest, registry, "install --no-audit"));
+  INFO(stepped.output);
+  REQUIRE(stepped.exit_code == 0);
+  CHECK(InstalledVersion(newest, "gw-newest") == "1.0.0");
+
+  // A version younger than min_release_age_hours (48) is not installed; the older one is.
+  std::string fresh = Project(dir, "fresh", {{"gw-fresh", "^1.0.0"}});
+  Run aged = Shell(Npm(dir, fresh, registry, "install --no-audit"));
+  INFO(aged.output);
+  REQUIRE(aged.exit_code == 0);
+  CHECK(InstalledVersion(fresh, "gw-fresh") == "1.0.0");
+  CHECK(upstream.Hits("GET", "/gw-fresh/-/gw-fresh-1.1.0.tgz") == 0);
+
+  // A tarball whose bytes do not match the published hash is refused and never cached:
+  // the next request goes to the upstream again.
+  std::string corrupt = Project(dir, "corrupt", {{"gw-corrupt", "1.0.0"}});
+  Run mismatch = Shell(Npm(dir, corrupt, registry, "install --no-audit"));
+  INFO(mismatch.output);
+  CHECK(mismatch.exit_code != 0);
+  int fetched = upstream.Hits("GET", "/gw-corrupt/-/gw-corrupt-1.0.0.tgz");
+  CHECK(fetched >= 1);
+  auto again = client.Get("/registry/npm/gw-corrupt/-/gw-corrupt-1.0.0.tgz");
+  CHECK(again.body.size() < 100'000);
+  CHECK(upstream.Hits("GET", "/gw-corrupt/-/gw-corrupt-1.0.0.tgz") == fetched + 1);
+  CHECK(service.gateway()->FileStats().stored == 5);  // gw-newest@1.0.0 and gw-fresh@1.0.0 came in between
+  std::string metrics = client.Get("/metrics").body;
+  CHECK(testing::MetricValue(metrics, "pkgtrust_gateway_events_total", "event=\"integrity_mismatch\"") ==
+        fetched + 1);
+
+  // npm audit through the gateway reports an advisory imported after the install.
+  REQUIRE(service.store().ImportAdvisoriesSync({Malicious("gw-leaf", "MAL-2099-0003")}).ok());
+  Run audit = Shell(Npm(dir, app, registry, "audit"));
+  INFO(audit.output);
+  CHECK(audit.exit_code != 0);
+  CHECK(audit.output.find("gw-leaf") != std::string::npos);
+  CHECK(audit.output.find("MAL-2099-0003") != std::string::npos);
+  service.Stop();
+}
+
+TEST_CASE("gateway clients: pip downloads a wheel through the gateway and is refused a blocked one",
+          "[gateway][clients]") {
+  testing::TempDir dir;
+  testing::ReplayServer upstream(2);
+  std::string wheel = PublishWheel(upstream, dir, "gw-wheel", "1.0.0");
+  PublishWheel(upstream, dir, "gw-evil-py", "2.0.0");
+  app::Service service(GatewayConfigFor(dir, upstream));
+  service.Start();
+  REQUIRE(service.store()
+              .ImportAdvisoriesSync({Malicious("gw-evil-py", "MAL-2099-0101", "[]", core::Ecosystem::kPypi)})
+              .ok());
+  std::string index = fmt::format("http://127.0.0.1:{}/registry/pypi/simple/", service.http_port());
+  auto pip = [&](const std::string& project, const std::string& into) {
+    return Shell(fmt::format(
+        "COLUMNS=500 /usr/bin/python3 -m pip download --no-deps --no-cache-dir --disable-pip-version-check "
+        "--isolated --index-url {} -d {} {}",
+        index, dir.File(into), project));
+  };
+  Run fetched = pip("gw-wheel", "wheels");
+  INFO(fetched.output);
+  REQUIRE(fetched.exit_code == 0);
+  CHECK(std::filesystem::exists(dir.File("wheels/" + wheel)));
+  CHECK(service.gateway()->FileStats().stored == 1);
+
+  // Every file refused: the page lists them yanked with the reason, so pip finds nothing to
+  // take unpinned, and pinned it takes the yanked file and prints the 403's reason.
+  Run unpinned = pip("gw-evil-py", "refused");
+  INFO(unpinned.output);
+  CHECK(unpinned.exit_code != 0);
+  Run refused = pip("gw-evil-py==2.0.0", "refused");
+  INFO(refused.output);
+  CHECK(refused.exit_code != 0);
+  CHECK(
+      refused.output.find("403 Client Error: blocked by the pkgtrust gateway: gw-evil-py 2.0.0 is malicious: "
+                          "advisory MAL-2099-0101") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.File("refused/gw_evil_py-2.0.0-py3-none-any.whl")));
+  CHECK(upstream.Hits("GET", "/pypi-files/packages/ab/cd/gw_evil_py-2.0.0-py3-none-any.whl") == 0);
+  service.Stop();
+}
