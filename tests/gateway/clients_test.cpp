@@ -15,6 +15,7 @@
 #include "app/service.hpp"
 #include "support/http_test_client.hpp"
 #include "support/replay_server.hpp"
+#include "support/test_stages.hpp"
 #include "support/test_support.hpp"
 
 using namespace pkgtrust;
@@ -342,4 +343,114 @@ TEST_CASE("gateway clients: pip downloads a wheel through the gateway and is ref
   CHECK_FALSE(std::filesystem::exists(dir.File("refused/gw_evil_py-2.0.0-py3-none-any.whl")));
   CHECK(upstream.Hits("GET", "/pypi-files/packages/ab/cd/gw_evil_py-2.0.0-py3-none-any.whl") == 0);
   service.Stop();
+}
+
+TEST_CASE("gateway: metadata revalidated with If-None-Match, served stale while the upstream is down",
+          "[gateway]") {
+  testing::TempDir dir;
+  auto upstream = std::make_unique<testing::ReplayServer>(1);
+  std::string packument =
+      json{
+          {"name", "gw-cached"},
+          {"dist-tags", {{"latest", "1.0.0"}}},
+          {"versions",
+           {{"1.0.0",
+             {{"name", "gw-cached"},
+              {"version", "1.0.0"},
+              {"dist",
+               {{"tarball", upstream->BaseUrl() + "/gw-cached/-/gw-cached-1.0.0.tgz"}, {"shasum", "00"}}}}}}},
+          {"time", {{"1.0.0", "2020-01-01T00:00:00.000Z"}}}}
+          .dump();
+  // The first answer carries an ETag; later ones say "not modified".
+  upstream->Add("GET", "/gw-cached",
+                std::vector<testing::ReplayResponse>{{200, {{"ETag", "\"rev-1\""}}, packument},
+                                                     {304, {{"ETag", "\"rev-1\""}}, ""}});
+  app::Config config = GatewayConfigFor(dir, *upstream);
+  config.gateway.metadata_ttl = 0s;  // every request asks the upstream
+  config.gateway.stale_if_error = 3600s;
+  testing::TestStages stages;  // the pipeline's own stages never ask this upstream
+  app::Service service(
+      config,
+      {{"registry", &stages.registry}, {"repository", &stages.repository}, {"scoring", &stages.scoring}});
+  service.Start();
+  testing::ApiClient client(fmt::format("http://127.0.0.1:{}", service.http_port()));
+  auto first = client.Get("/registry/npm/gw-cached");
+  REQUIRE(first.status == 200);
+  auto second = client.Get("/registry/npm/gw-cached");
+  REQUIRE(second.status == 200);
+  CHECK(second.body == first.body);
+  CHECK(upstream->Hits("GET", "/gw-cached") == 2);
+  bool asked_if_changed = false;
+  for (const auto& [name, value] : upstream->LastHeaders("GET", "/gw-cached"))
+    if (name == "if-none-match" && value == "\"rev-1\"") asked_if_changed = true;
+  CHECK(asked_if_changed);
+  // A package the service has no report for was submitted to the pipeline.
+  CHECK(testing::WaitUntil([&] { return stages.scoring.invocations() >= 1; }, 10s));
+
+  upstream.reset();  // the upstream is gone: the cached copy is served within stale_if_error
+  auto stale = client.Get("/registry/npm/gw-cached");
+  CHECK(stale.status == 200);
+  CHECK(stale.body == first.body);
+  // Never fetched: nothing to fall back on.
+  auto missing = client.Get("/registry/npm/gw-never-fetched");
+  CHECK(missing.status == 502);
+  CHECK(missing.body.find("upstream") != std::string::npos);
+  std::string metrics = client.Get("/metrics").body;
+  CHECK(testing::MetricValue(metrics, "pkgtrust_gateway_events_total", "event=\"metadata_revalidated\"") ==
+        1);
+  CHECK(testing::MetricValue(metrics, "pkgtrust_gateway_events_total", "event=\"metadata_stale_served\"") ==
+        1);
+  service.Stop();
+}
+
+TEST_CASE("gateway: past stale_if_error a failing upstream is an error, not old metadata", "[gateway]") {
+  testing::TempDir dir;
+  auto upstream = std::make_unique<testing::ReplayServer>(1);
+  upstream->Add("GET", "/gw-cached",
+                testing::ReplayResponse{200, {}, R"({"name":"gw-cached","versions":{}})"});
+  app::Config config = GatewayConfigFor(dir, *upstream);
+  config.gateway.metadata_ttl = 0s;
+  config.gateway.stale_if_error = 0s;
+  testing::TestStages stages;
+  app::Service service(
+      config,
+      {{"registry", &stages.registry}, {"repository", &stages.repository}, {"scoring", &stages.scoring}});
+  service.Start();
+  testing::ApiClient client(fmt::format("http://127.0.0.1:{}", service.http_port()));
+  REQUIRE(client.Get("/registry/npm/gw-cached").status == 200);
+  upstream.reset();
+  CHECK(client.Get("/registry/npm/gw-cached").status == 502);
+  service.Stop();
+}
+
+TEST_CASE("gateway: a configured token is asked of clients, as npm and pip send it", "[gateway]") {
+  testing::TempDir dir;
+  testing::ReplayServer upstream(1);
+  upstream.Add("GET", "/gw-private",
+               testing::ReplayResponse{200, {}, R"({"name":"gw-private","versions":{}})"});
+  setenv("PKGTRUST_TEST_GATEWAY_TOKEN", "s3cret", 1);
+  app::Config config = GatewayConfigFor(dir, upstream);
+  config.secrets.gateway_token_env = "PKGTRUST_TEST_GATEWAY_TOKEN";
+  testing::TestStages stages;
+  app::Service service(
+      config,
+      {{"registry", &stages.registry}, {"repository", &stages.repository}, {"scoring", &stages.scoring}});
+  service.Start();
+  testing::ApiClient client(fmt::format("http://127.0.0.1:{}", service.http_port()));
+  auto anonymous = client.Get("/registry/npm/gw-private");
+  CHECK(anonymous.status == 401);
+  CHECK(client.Call("GET", "/registry/npm/gw-private", "", {{"Authorization", "Bearer wrong"}}).status ==
+        401);
+  CHECK(client.Call("GET", "/registry/npm/gw-private", "", {{"Authorization", "Bearer s3cret"}}).status ==
+        200);
+  // pip: http://anyone:s3cret@host/... ("anyone:s3cret" in base64)
+  CHECK(client.Call("GET", "/registry/npm/gw-private", "", {{"Authorization", "Basic YW55b25lOnMzY3JldA=="}})
+            .status == 200);
+  CHECK(client.Call("GET", "/registry/npm/gw-private", "", {{"Authorization", "Basic YW55b25lOnMzY3JldDI="}})
+            .status == 401);                        // anyone:s3cret2
+  CHECK(upstream.Hits("GET", "/gw-private") == 1);  // refused requests never reach the upstream
+  // The REST API is not behind the gateway's token.
+  CHECK(client.Get("/healthz").status == 200);
+  service.Stop();
+  unsetenv("PKGTRUST_TEST_GATEWAY_TOKEN");
 }
