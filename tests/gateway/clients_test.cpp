@@ -8,12 +8,15 @@
 
 #include <array>
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "app/service.hpp"
 #include "support/http_test_client.hpp"
+#include "support/loopback_socket.hpp"
 #include "support/replay_server.hpp"
 #include "support/test_stages.hpp"
 #include "support/test_support.hpp"
@@ -453,4 +456,126 @@ TEST_CASE("gateway: a configured token is asked of clients, as npm and pip send 
   CHECK(client.Get("/healthz").status == 200);
   service.Stop();
   unsetenv("PKGTRUST_TEST_GATEWAY_TOKEN");
+}
+
+namespace {
+
+// The resident size of process `pid` in KiB: "VmRSS" now, "VmHWM" the peak since the last
+// reset (writing 5 to /proc/PID/clear_refs resets it).
+long ProcessKib(pid_t pid, const std::string& field) {
+  std::string status = testing::ReadText(fmt::format("/proc/{}/status", pid));
+  std::size_t at = status.find(field + ":");
+  return at == std::string::npos ? -1 : std::stol(status.substr(at + field.size() + 1));
+}
+
+}  // namespace
+
+TEST_CASE("gateway: a 50 MB tarball streams through with the gateway's peak memory rising less than 10 MB",
+          "[gateway]") {
+  testing::TempDir dir;
+  testing::ReplayServer upstream(1);
+  std::string tarball(50u << 20, '\0');
+  std::mt19937_64 random(19);
+  for (std::size_t i = 0; i + 8 <= tarball.size(); i += 8) {
+    std::uint64_t word = random();
+    std::memcpy(tarball.data() + i, &word, 8);
+  }
+  std::string path = "/gw-big/-/gw-big-1.0.0.tgz";
+  json packument = {{"name", "gw-big"},
+                    {"dist-tags", {{"latest", "1.0.0"}}},
+                    {"versions",
+                     {{"1.0.0",
+                       {{"name", "gw-big"},
+                        {"version", "1.0.0"},
+                        {"dist",
+                         {{"tarball", upstream.BaseUrl() + path},
+                          {"integrity", "sha512-" + Base64(Digest(EVP_sha512(), tarball))}}}}}}},
+                    {"time", {{"1.0.0", "2020-01-01T00:00:00.000Z"}}}};
+  upstream.Add("GET", "/gw-big", testing::ReplayResponse{200, {}, packument.dump()});
+  upstream.Add("GET", path, testing::ReplayResponse{200, {}, std::move(tarball)});
+
+  // The gateway in its own process (`pkgtrust serve`), so that its memory is its own.
+  int port = testing::FreeLoopbackPort();
+  std::string yaml = fmt::format(
+      "server:\n  listen: \"127.0.0.1:{}\"\ndatabase:\n  path: {}\nlog:\n  level: warn\nupstreams:\n", port,
+      dir.File("serve.db"));
+  for (const char* name : {"npm", "npm_downloads", "pypi", "pypi_files", "crates", "maven", "go", "github"})
+    yaml += fmt::format("  {}: \"{}\"\n", name, upstream.BaseUrl());
+  testing::WriteText(dir.File("serve.yaml"), yaml);
+  std::string config_path = dir.File("serve.yaml");
+  // Under AddressSanitizer (the test build) freed memory waits in a quarantine before it is
+  // reused, which would count every freed chunk as resident: no quarantine for this child.
+  std::string asan = std::string("ASAN_OPTIONS=quarantine_size_mb=0:thread_local_quarantine_size_kb=0:") +
+                     (std::getenv("ASAN_OPTIONS") ? std::getenv("ASAN_OPTIONS") : "");
+  std::string path_env = std::string("PATH=") + (std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin");
+  char* child_env[] = {asan.data(), path_env.data(), nullptr};
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    execle(PKGTRUST_BINARY, PKGTRUST_BINARY, "serve", "--config", config_path.c_str(),
+           static_cast<char*>(nullptr), child_env);
+    _exit(127);
+  }
+  std::string base = fmt::format("http://127.0.0.1:{}", port);
+  testing::ApiClient client(base);
+  bool up = testing::WaitUntil([&] { return client.Get("/readyz").status == 200; }, 30s);
+  if (up) {
+    REQUIRE(client.Get("/registry/npm/gw-big").status == 200);  // the packument is cached now
+    testing::WriteText(fmt::format("/proc/{}/clear_refs", pid), "5");
+    long before = ProcessKib(pid, "VmRSS");
+    Run download = Shell(fmt::format(
+        "curl -s -o /dev/null -w '%{{http_code}} %{{size_download}}' {}/registry/npm{}", base, path));
+    long peak = ProcessKib(pid, "VmHWM");
+    INFO(download.output << "; RSS before " << before << " KiB, peak during " << peak << " KiB");
+    CHECK(download.output == fmt::format("200 {}", 50u << 20));
+    CHECK(before > 0);
+    CHECK(peak - before < 10 * 1024);
+    CHECK(upstream.Hits("GET", path) == 1);
+  }
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(up);
+}
+
+TEST_CASE("gateway: a typosquat is warned about in a header npm prints, counted, and still served",
+          "[gateway]") {
+  testing::TempDir dir;
+  testing::ReplayServer upstream(1);
+  std::string body =
+      json{{"name", "expresss"},
+           {"dist-tags", {{"latest", "1.0.0"}}},
+           {"versions",
+            {{"1.0.0",
+              {{"name", "expresss"},
+               {"version", "1.0.0"},
+               {"dist",
+                {{"tarball", upstream.BaseUrl() + "/expresss/-/expresss-1.0.0.tgz"}, {"shasum", "00"}}}}}}},
+           {"time", {{"1.0.0", "2020-01-01T00:00:00.000Z"}}}}
+          .dump();
+  upstream.Add("GET", "/expresss", testing::ReplayResponse{200, {}, body});
+  testing::TestStages stages;
+  app::Service service(
+      GatewayConfigFor(dir, upstream),
+      {{"registry", &stages.registry}, {"repository", &stages.repository}, {"scoring", &stages.scoring}});
+  service.Start();
+  testing::ApiClient client(fmt::format("http://127.0.0.1:{}", service.http_port()));
+  auto answer =
+      client.Call("GET", "/registry/npm/expresss", "", {{"Accept", "application/vnd.npm.install-v1+json"}});
+  REQUIRE(answer.status == 200);
+  std::string warning, notice, type;
+  for (const auto& [name, value] : answer.headers) {
+    if (name == "x-pkgtrust-warning") warning = value;
+    if (name == "npm-notice") notice = value;
+    if (name == "content-type") type = value;
+  }
+  CHECK(type == "application/vnd.npm.install-v1+json");
+  CHECK(warning.find("expresss@1.0.0") != std::string::npos);
+  CHECK(warning.find("express") != std::string::npos);
+  CHECK(notice == "pkgtrust: " + warning);
+  CHECK(json::parse(answer.body)["versions"].contains("1.0.0"));
+  std::string metrics = client.Get("/metrics").body;
+  CHECK(testing::MetricValue(metrics, "pkgtrust_gateway_decisions_total",
+                             "ecosystem=\"npm\",rule=\"typosquat\",action=\"warn\"") == 1);
+  service.Stop();
 }
