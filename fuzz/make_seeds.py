@@ -74,6 +74,8 @@ def main():
     write("registry_npm", '{"downloads":42,"package":"left-pad"}')
     write("gateway_pypi", read(os.path.join(FIX, "registry", "pypi", "numpy-simple.json")))
     write("gateway_npm", '{"evil":["1.0.0","1.0.1"],"@scope/all":["0.1.0"],"left-pad":["1.3.0"]}')
+    write("gateway_npm", "@scope%2fname/-/name-1.0.0.tgz")
+    write("gateway_pypi", "files/numpy/packages/aa/bb/numpy-1.5.1-py3-none-any.whl.metadata")
     for path in glob.glob(os.path.join(FIX, "registry", "pypi", "*.json")):
         write("registry_pypi", read(path))
     for path in glob.glob(os.path.join(FIX, "registry", "crates", "*.json")):
