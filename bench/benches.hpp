@@ -18,4 +18,11 @@ int BenchOsvImport(int records, bool json);
 // The memory attacks (silent change-stream subscribers, gzip bombs) against `binary`.
 int BenchAttack(const std::string& binary, int packages, int subscribers, bool json);
 
+// The package gateway (gateway_bench.cpp): a cached file with wrk against nginx; filtering
+// the largest recorded packument; npm install through it, direct and through Verdaccio
+// (`verdaccio`: a folder with node_modules/verdaccio; empty: not measured).
+int BenchGatewayFiles(int seconds, int connections, bool json);
+int BenchGatewayMetadata(int rounds, bool json);
+int BenchGatewayInstall(int packages, int rounds, const std::string& verdaccio, bool json);
+
 }  // namespace pkgtrust::bench

@@ -312,7 +312,7 @@ int main(int argc, char** argv) {
   int count = 0, seconds = 10, connections = 64, threads = 2, rounds = 3, publishers = 16, subscribers = 1000,
       changes = 5000, rate = 1000;
   bool json = false;
-  std::string binary;
+  std::string binary, verdaccio;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     if ((arg == "--messages" || arg == "--packages" || arg == "--requests" || arg == "--records") &&
@@ -338,6 +338,8 @@ int main(int argc, char** argv) {
       json = true;
     else if (arg == "--binary" && i + 1 < argc)
       binary = argv[++i];
+    else if (arg == "--verdaccio" && i + 1 < argc)
+      verdaccio = argv[++i];
   }
   if (what == "bus") return BenchBus(count > 0 ? count : 1'000'000, json);
   if (what == "store") return BenchStore(count > 0 ? count : 200'000, json);
@@ -350,6 +352,11 @@ int main(int argc, char** argv) {
     return bench::BenchChanges(count > 0 ? count : 1'000'000, subscribers, changes, std::max(1, rate), json);
   if (what == "sqs") return bench::BenchSqs(count > 0 ? count : 5000, rounds, publishers, json);
   if (what == "osv") return bench::BenchOsvImport(count > 0 ? count : 31'500, json);
+  if (what == "gateway-files")
+    return bench::BenchGatewayFiles(seconds > 0 ? seconds : 10, connections > 0 ? connections : 64, json);
+  if (what == "gateway-metadata") return bench::BenchGatewayMetadata(std::max(rounds, 5), json);
+  if (what == "gateway-install")
+    return bench::BenchGatewayInstall(count > 0 ? count : 100, rounds, verdaccio, json);
   if (what == "attack")
     return bench::BenchAttack(binary.empty() ? PKGTRUST_BINARY : binary, count > 0 ? count : 3500,
                               subscribers, json);
@@ -359,6 +366,8 @@ int main(int argc, char** argv) {
       " | api [--packages N] [--seconds S] [--connections C] [--server-threads T]"
       " | sqs [--messages N] [--rounds R] [--publishers P]"
       " | changes [--packages N] [--subscribers S] [--changes C] [--rate R] | osv [--records N] | attack "
-      "[--packages N] [--subscribers S] [--binary PATH]  [--json]\n");
+      "[--packages N] [--subscribers S] [--binary PATH] | gateway-files [--seconds S] [--connections C]"
+      " | gateway-metadata [--rounds R] | gateway-install [--packages N] [--rounds R] [--verdaccio DIR]"
+      "  [--json]\n");
   return 2;
 }
