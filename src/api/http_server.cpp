@@ -200,6 +200,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Write(ServerResponse response) {
     if (response.stream) return StartStream(std::move(response));
+    if (response.shared_body) return WriteShared(std::move(response));
     res_ = {};
     res_.version(11);
     res_.result(static_cast<unsigned>(response.status));
@@ -221,6 +222,31 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!ec && unread_input_) return LingeringClose();
     if (ec || !res_.keep_alive()) return Close();
     Read();
+  }
+
+  // A body shared with its owner (a file in the gateway's memory): written from where it is.
+  void WriteShared(ServerResponse response) {
+    shared_owner_ = std::move(response.shared_body);
+    shared_res_ = {};
+    shared_res_.version(11);
+    shared_res_.result(static_cast<unsigned>(response.status));
+    if (!response.reason.empty()) shared_res_.reason(ReasonPhrase(response));
+    shared_res_.set(http::field::server, "pkgtrust");
+    shared_res_.set(http::field::content_type, response.content_type);
+    for (auto& [name, value] : response.headers) shared_res_.set(name, value);
+    shared_res_.body() =
+        http::span_body<const char>::value_type(shared_owner_->data(), shared_owner_->size());
+    shared_res_.keep_alive(keep_alive_ && !server_.draining_);
+    shared_res_.prepare_payload();
+    stream_.expires_after(server_.config_.write_timeout);
+    http::async_write(stream_, shared_res_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->shared_owner_.reset();
+      self->busy_ = false;
+      self->answered_++;
+      self->server_.RequestFinished();
+      if (ec || !self->shared_res_.keep_alive()) return self->Close();
+      self->Read();
+    });
   }
 
   // --- streamed bodies ----------------------------------------------------------------
@@ -330,6 +356,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
+  http::response<http::span_body<const char>> shared_res_;
+  std::shared_ptr<const std::string> shared_owner_;  // the body shared_res_ points into
   std::shared_ptr<ResponseStream> body_stream_;  // set while a streamed body is being sent
   std::string stream_out_;
   bool stream_ends_ = false;

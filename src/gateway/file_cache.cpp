@@ -24,7 +24,9 @@ constexpr std::string_view kTempSuffix = ".partial";
 std::string Sha256Hex(std::string_view text) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
+  // Fetched once (OpenSSL 3's implicit fetch takes a global lock each time).
+  static const EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_Digest(text.data(), text.size(), digest, &length, sha256, nullptr);
   std::string hex;
   for (unsigned int i = 0; i < length; ++i) hex += fmt::format("{:02x}", digest[i]);
   return hex;

@@ -38,6 +38,9 @@ constexpr std::uint64_t kWholeFileBytes = 1u << 20;
 constexpr std::size_t kStreamChunk = 256u << 10;
 // How long a package submitted for scoring is not submitted again by the gateway.
 constexpr auto kResubmitAfter = std::chrono::seconds(60);
+// How long what is known of a package (advisories, score) is reused for its file requests: a
+// new advisory or report applies to files within this. Metadata requests always read afresh.
+constexpr auto kKnowledgeReuse = std::chrono::seconds(1);
 
 std::string WithoutTrailingSlash(std::string url) {
   while (url.ends_with('/')) url.pop_back();
@@ -53,6 +56,7 @@ struct Metadata {
   mutable std::once_flag files_once;
   mutable core::Result<std::unordered_map<std::string, PublishedFile>> files =
       core::Status::Internal("not read");
+  mutable std::atomic<bool> files_read{false};  // after files_once ran
 
   Steady::time_point fetched() const { return Steady::time_point(Steady::duration(fetched_ns.load())); }
   void Touch() { fetched_ns = Steady::now().time_since_epoch().count(); }
@@ -103,6 +107,45 @@ class MetadataCache {
   };
   const std::size_t max_bytes_;
   mutable std::mutex mu_;
+  std::list<std::string> order_;
+  std::unordered_map<std::string, Entry> entries_;
+  std::size_t bytes_ = 0;
+};
+
+// Cached files up to kWholeFileBytes also kept in memory, this many bytes of them, least
+// recently used out: the files of popular packages are answered without touching the disk
+// or copying (the server writes the shared bytes).
+constexpr std::size_t kHotFilesBytes = 64u << 20;
+
+class HotFiles {
+ public:
+  std::shared_ptr<const std::string> Find(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return nullptr;
+    order_.splice(order_.begin(), order_, it->second.position);
+    return it->second.bytes;
+  }
+  void Put(const std::string& key, std::shared_ptr<const std::string> bytes) {
+    std::lock_guard lock(mu_);
+    if (entries_.contains(key)) return;
+    order_.push_front(key);
+    bytes_ += bytes->size();
+    entries_[key] = {std::move(bytes), order_.begin()};
+    while (bytes_ > kHotFilesBytes && !order_.empty()) {
+      auto victim = entries_.find(order_.back());
+      bytes_ -= victim->second.bytes->size();
+      entries_.erase(victim);
+      order_.pop_back();
+    }
+  }
+
+ private:
+  struct Entry {
+    std::shared_ptr<const std::string> bytes;
+    std::list<std::string>::iterator position;
+  };
+  std::mutex mu_;
   std::list<std::string> order_;
   std::unordered_map<std::string, Entry> entries_;
   std::size_t bytes_ = 0;
@@ -221,6 +264,15 @@ class Gateway::Impl {
 
   // What the policy needs; a store error leaves the package unchecked (`unscored` decides).
   PackageKnowledge Know(const core::PackageKey& key);
+  // The same, reused for kKnowledgeReuse (file requests: many per package in one install).
+  std::shared_ptr<const PackageKnowledge> KnowRecent(const core::PackageKey& key);
+  // The cached document for `url` when it is fresh and its files are read: a file request
+  // is then answered on the I/O thread, with no hop to the executor.
+  MetadataPtr FreshWithFiles(const std::string& url);
+  void NpmTarballWith(const NpmRequest& parsed, const CallPtr& call,
+                      const core::Result<MetadataPtr>& metadata);
+  void PypiFileWith(const PypiRequest& parsed, const CallPtr& call,
+                    const core::Result<MetadataPtr>& metadata);
   void SubmitIfUnscored(const PackageKnowledge& knowledge);
   void CountDecision(std::string_view ecosystem, const Decision& decision);
   void Warn(ServerResponse& response, const Call& call, const std::vector<std::string>& warnings);
@@ -243,9 +295,15 @@ class Gateway::Impl {
   const core::Clock& clock_;
   std::unique_ptr<FileCache> files_;
   MetadataCache metadata_;
+  std::mutex knowledge_mu_;
+  std::unordered_map<std::string, std::pair<Steady::time_point, std::shared_ptr<const PackageKnowledge>>>
+      knowledge_;
   std::mutex submitted_mu_;
   std::unordered_map<std::string, Steady::time_point> submitted_;
   Counters requests_, decisions_, events_;
+  HotFiles hot_;
+  // The two events of every cached answer, counted without a lock.
+  std::atomic<std::int64_t> metadata_hits_{0}, file_cache_hits_{0};
 };
 
 namespace {
@@ -364,6 +422,29 @@ PackageKnowledge Gateway::Impl::Know(const core::PackageKey& key) {
   return unknown;
 }
 
+std::shared_ptr<const PackageKnowledge> Gateway::Impl::KnowRecent(const core::PackageKey& key) {
+  std::string id = key.ToString();
+  auto now = Steady::now();
+  {
+    std::lock_guard lock(knowledge_mu_);
+    if (auto it = knowledge_.find(id); it != knowledge_.end() && now - it->second.first < kKnowledgeReuse)
+      return it->second.second;
+  }
+  auto known = std::make_shared<const PackageKnowledge>(Know(key));
+  std::lock_guard lock(knowledge_mu_);
+  if (knowledge_.size() > 10'000) knowledge_.clear();
+  knowledge_[id] = {now, known};
+  return known;
+}
+
+MetadataPtr Gateway::Impl::FreshWithFiles(const std::string& url) {
+  std::shared_ptr<Metadata> cached = metadata_.Find(url);
+  if (!cached || !cached->files_read || Steady::now() - cached->fetched() >= config_.metadata_ttl)
+    return nullptr;
+  metadata_hits_.fetch_add(1, std::memory_order_relaxed);
+  return cached;
+}
+
 void Gateway::Impl::SubmitIfUnscored(const PackageKnowledge& knowledge) {
   if (pipeline_ == nullptr || knowledge.score) return;
   std::string id = knowledge.key.ToString();
@@ -417,7 +498,7 @@ void Gateway::Impl::GetMetadata(const std::string& url, const std::string& accep
                                 std::function<void(core::Result<MetadataPtr>)> done) {
   std::shared_ptr<Metadata> cached = metadata_.Find(url);
   if (cached && Steady::now() - cached->fetched() < config_.metadata_ttl) {
-    events_.Add("event=\"metadata_hit\"");
+    metadata_hits_.fetch_add(1, std::memory_order_relaxed);
     return done(MetadataPtr(cached));
   }
   net::HttpRequest request;
@@ -437,6 +518,8 @@ void Gateway::Impl::GetMetadata(const std::string& url, const std::string& accep
     if (r.ok() && r->status == 200) {
       auto fresh = std::make_shared<Metadata>();
       fresh->body = std::move(r->body);
+      // Room for the JSON reader to look past the end, so the document is read in place.
+      fresh->body.reserve(fresh->body.size() + kJsonPadding);
       if (const std::string* etag = r->Header("etag")) fresh->etag = *etag;
       fresh->Touch();
       metadata_.Put(url, fresh);
@@ -460,6 +543,10 @@ void Gateway::Impl::GetMetadata(const std::string& url, const std::string& accep
 const core::Result<std::unordered_map<std::string, PublishedFile>>& Gateway::Impl::FilesOf(const Metadata& m,
                                                                                            bool npm) const {
   std::call_once(m.files_once, [&] {
+    struct MarkRead {
+      const Metadata& m;
+      ~MarkRead() { m.files_read = true; }
+    } mark{m};
     if (npm) {
       auto files = ReadNpmFiles(m.body);
       m.files = files.ok()
@@ -488,10 +575,13 @@ void Gateway::Impl::NpmPackument(NpmRequest parsed, CallPtr call) {
       SubmitIfUnscored(knowledge);
       core::Millis now = clock_.NowMillis();
       NpmForm form = NpmFormFor(call->accept);
-      auto filtered = FilterNpmPackument((*metadata)->body, form, config_.npm_upstream, call->base,
-                                         [&](std::string_view version, core::Millis published) {
-                                           return Decide(config_.policy, knowledge, version, published, now);
-                                         });
+      const std::string& body = (*metadata)->body;
+      auto filtered = FilterNpmPackument(
+          body, form, config_.npm_upstream, call->base,
+          [&](std::string_view version, core::Millis published) {
+            return Decide(config_.policy, knowledge, version, published, now);
+          },
+          body.capacity() - body.size());
       if (!filtered.ok()) return Fail(*call, 502, filtered.status().message());
       std::vector<std::string> warnings;
       for (const VersionDecision& v : filtered->removed) CountDecision("npm", v.decision);
@@ -521,35 +611,37 @@ void Gateway::Impl::NpmPackument(NpmRequest parsed, CallPtr call) {
 
 void Gateway::Impl::NpmTarball(NpmRequest parsed, CallPtr call) {
   std::string url = config_.npm_upstream + "/" + parsed.packument_path;
+  if (MetadataPtr fresh = FreshWithFiles(url)) return NpmTarballWith(parsed, call, fresh);
   GetMetadata(url, "application/json", [this, parsed, call](core::Result<MetadataPtr> metadata) {
-    executor_.PostUrgent([this, parsed, call, metadata = std::move(metadata)] {
-      if (!metadata.ok()) return Fail(*call, StatusFor(metadata.status()), metadata.status().message());
-      const auto& files = FilesOf(**metadata, /*npm=*/true);
-      if (!files.ok()) return Fail(*call, 502, files.status().message());
-      auto it = files->find(parsed.version);
-      if (it == files->end())
-        return Fail(*call, 404, fmt::format("{}@{} is not published upstream", parsed.name, parsed.version));
-      const PublishedFile& file = it->second;
-      PackageKnowledge knowledge = Know(parsed.key);
-      Decision decision =
-          Decide(config_.policy, knowledge, parsed.version, file.published, clock_.NowMillis());
-      CountDecision("npm", decision);
-      std::string label = parsed.name + "@" + parsed.version;
-      if (decision.refused) {
-        core::Log(core::LogLevel::kWarn, "gateway", "npm {}: refused: {}", label, decision.reason);
-        return Fail(*call, 403,
-                    fmt::format("{} is blocked by the pkgtrust gateway: {}", label, decision.reason));
-      }
-      if (!file.url.starts_with(config_.npm_upstream + "/"))
-        return Fail(*call, 403,
-                    fmt::format("{}: its tarball is not on the configured upstream registry", label));
-      auto check = IntegrityCheck::FromNpm(file.integrity, file.shasum);
-      if (!check.ok()) return Fail(*call, 502, fmt::format("{}: {}", label, check.status().message()));
-      std::vector<std::string> warnings;
-      if (decision.action != Action::kOff) warnings.push_back(label + ": " + decision.reason);
-      ServeFile({"npm", label, file.url, std::move(check).value()}, call, std::move(warnings));
-    });
+    executor_.PostUrgent(
+        [this, parsed, call, metadata = std::move(metadata)] { NpmTarballWith(parsed, call, metadata); });
   });
+}
+
+void Gateway::Impl::NpmTarballWith(const NpmRequest& parsed, const CallPtr& call,
+                                   const core::Result<MetadataPtr>& metadata) {
+  if (!metadata.ok()) return Fail(*call, StatusFor(metadata.status()), metadata.status().message());
+  const auto& files = FilesOf(**metadata, /*npm=*/true);
+  if (!files.ok()) return Fail(*call, 502, files.status().message());
+  auto it = files->find(parsed.version);
+  if (it == files->end())
+    return Fail(*call, 404, fmt::format("{}@{} is not published upstream", parsed.name, parsed.version));
+  const PublishedFile& file = it->second;
+  Decision decision =
+      Decide(config_.policy, *KnowRecent(parsed.key), parsed.version, file.published, clock_.NowMillis());
+  CountDecision("npm", decision);
+  std::string label = parsed.name + "@" + parsed.version;
+  if (decision.refused) {
+    core::Log(core::LogLevel::kWarn, "gateway", "npm {}: refused: {}", label, decision.reason);
+    return Fail(*call, 403, fmt::format("{} is blocked by the pkgtrust gateway: {}", label, decision.reason));
+  }
+  if (!file.url.starts_with(config_.npm_upstream + "/"))
+    return Fail(*call, 403, fmt::format("{}: its tarball is not on the configured upstream registry", label));
+  auto check = IntegrityCheck::FromNpm(file.integrity, file.shasum);
+  if (!check.ok()) return Fail(*call, 502, fmt::format("{}: {}", label, check.status().message()));
+  std::vector<std::string> warnings;
+  if (decision.action != Action::kOff) warnings.push_back(label + ": " + decision.reason);
+  ServeFile({"npm", label, file.url, std::move(check).value()}, call, std::move(warnings));
 }
 
 void Gateway::Impl::NpmAudit(const ServerRequest& request, CallPtr call) {
@@ -624,46 +716,46 @@ void Gateway::Impl::PypiPage(PypiRequest parsed, CallPtr call) {
 
 void Gateway::Impl::PypiFile(PypiRequest parsed, CallPtr call) {
   std::string url = config_.pypi_upstream + "/simple/" + parsed.key.name + "/";
+  if (MetadataPtr fresh = FreshWithFiles(url)) return PypiFileWith(parsed, call, fresh);
   GetMetadata(
       url, "application/vnd.pypi.simple.v1+json", [this, parsed, call](core::Result<MetadataPtr> metadata) {
-        executor_.PostUrgent([this, parsed, call, metadata = std::move(metadata)] {
-          if (!metadata.ok()) return Fail(*call, StatusFor(metadata.status()), metadata.status().message());
-          const auto& files = FilesOf(**metadata, /*npm=*/false);
-          if (!files.ok()) return Fail(*call, 502, files.status().message());
-          auto it = files->find(parsed.filename);
-          std::string upstream_url = config_.pypi_files_upstream + "/" + parsed.upstream_path;
-          std::string file_url = it == files->end() ? "" : StripFragment(it->second.url);
-          if (it == files->end() || (parsed.metadata ? file_url + ".metadata" : file_url) != upstream_url)
-            return Fail(*call, 404,
-                        fmt::format("{} is not a file of {} upstream", parsed.filename, parsed.key.name));
-          const PublishedFile& file = it->second;
-          PackageKnowledge knowledge = Know(parsed.key);
-          Decision decision =
-              Decide(config_.policy, knowledge, file.version, file.published, clock_.NowMillis());
-          CountDecision("pypi", decision);
-          if (decision.refused) {
-            core::Log(core::LogLevel::kWarn, "gateway", "pypi {}: refused: {}", parsed.filename,
-                      decision.reason);
-            return Fail(*call, 403, fmt::format("blocked by the pkgtrust gateway: {}", decision.reason));
-          }
-          std::optional<IntegrityCheck> check;
-          std::string_view hex =
-              parsed.metadata ? std::string_view(file.metadata_sha256) : std::string_view(file.sha256);
-          if (parsed.metadata && !file.has_metadata)
-            return Fail(*call, 404, fmt::format("{} has no metadata file upstream", parsed.filename));
-          if (!hex.empty() || !parsed.metadata) {
-            auto made = IntegrityCheck::FromSha256Hex(hex);
-            if (!made.ok())
-              return Fail(*call, 502, fmt::format("{}: {}", parsed.filename, made.status().message()));
-            check = std::move(made).value();
-          }
-          std::vector<std::string> warnings;
-          if (decision.action != Action::kOff) warnings.push_back(parsed.filename + ": " + decision.reason);
-          ServeFile({"pypi", parsed.filename + (parsed.metadata ? ".metadata" : ""), upstream_url,
-                     std::move(check)},
-                    call, std::move(warnings));
-        });
+        executor_.PostUrgent(
+            [this, parsed, call, metadata = std::move(metadata)] { PypiFileWith(parsed, call, metadata); });
       });
+}
+
+void Gateway::Impl::PypiFileWith(const PypiRequest& parsed, const CallPtr& call,
+                                 const core::Result<MetadataPtr>& metadata) {
+  if (!metadata.ok()) return Fail(*call, StatusFor(metadata.status()), metadata.status().message());
+  const auto& files = FilesOf(**metadata, /*npm=*/false);
+  if (!files.ok()) return Fail(*call, 502, files.status().message());
+  auto it = files->find(parsed.filename);
+  std::string upstream_url = config_.pypi_files_upstream + "/" + parsed.upstream_path;
+  std::string file_url = it == files->end() ? "" : StripFragment(it->second.url);
+  if (it == files->end() || (parsed.metadata ? file_url + ".metadata" : file_url) != upstream_url)
+    return Fail(*call, 404, fmt::format("{} is not a file of {} upstream", parsed.filename, parsed.key.name));
+  const PublishedFile& file = it->second;
+  Decision decision =
+      Decide(config_.policy, *KnowRecent(parsed.key), file.version, file.published, clock_.NowMillis());
+  CountDecision("pypi", decision);
+  if (decision.refused) {
+    core::Log(core::LogLevel::kWarn, "gateway", "pypi {}: refused: {}", parsed.filename, decision.reason);
+    return Fail(*call, 403, fmt::format("blocked by the pkgtrust gateway: {}", decision.reason));
+  }
+  std::optional<IntegrityCheck> check;
+  std::string_view hex =
+      parsed.metadata ? std::string_view(file.metadata_sha256) : std::string_view(file.sha256);
+  if (parsed.metadata && !file.has_metadata)
+    return Fail(*call, 404, fmt::format("{} has no metadata file upstream", parsed.filename));
+  if (!hex.empty() || !parsed.metadata) {
+    auto made = IntegrityCheck::FromSha256Hex(hex);
+    if (!made.ok()) return Fail(*call, 502, fmt::format("{}: {}", parsed.filename, made.status().message()));
+    check = std::move(made).value();
+  }
+  std::vector<std::string> warnings;
+  if (decision.action != Action::kOff) warnings.push_back(parsed.filename + ": " + decision.reason);
+  ServeFile({"pypi", parsed.filename + (parsed.metadata ? ".metadata" : ""), upstream_url, std::move(check)},
+            call, std::move(warnings));
 }
 
 // ------------------------------------------------------------------ files
@@ -859,16 +951,24 @@ class Download final : public api::ResponseStream, public std::enable_shared_fro
 void Gateway::Impl::ServeFile(FileToServe file, CallPtr call, std::vector<std::string> warnings) {
   std::string key = file.check ? FileCache::KeyFor(file.check->expected()) : "";
   if (!key.empty()) {
+    ServerResponse response;
+    response.content_type = "application/octet-stream";
+    if (auto hot = hot_.Find(key)) {
+      file_cache_hits_.fetch_add(1, std::memory_order_relaxed);
+      Warn(response, *call, warnings);
+      response.shared_body = std::move(hot);
+      return call->respond(std::move(response));
+    }
     if (auto opened = files_->Open(key)) {
-      events_.Add("event=\"file_cache_hit\"");
-      ServerResponse response;
-      response.content_type = "application/octet-stream";
+      file_cache_hits_.fetch_add(1, std::memory_order_relaxed);
       Warn(response, *call, warnings);
       if (opened->size <= kWholeFileBytes) {
-        response.body.resize(static_cast<std::size_t>(opened->size));
-        ssize_t n = ::pread(opened->fd, response.body.data(), response.body.size(), 0);
+        auto bytes = std::make_shared<std::string>(static_cast<std::size_t>(opened->size), '\0');
+        ssize_t n = ::pread(opened->fd, bytes->data(), bytes->size(), 0);
         ::close(opened->fd);
         if (n != static_cast<ssize_t>(opened->size)) return Fail(*call, 500, "cannot read the cached file");
+        hot_.Put(key, bytes);
+        response.shared_body = std::move(bytes);
       } else {
         response.stream = std::make_shared<CachedFileStream>(opened->fd, opened->size);
         response.stream_length = opened->size;
@@ -898,6 +998,10 @@ void Gateway::Impl::AppendPrometheus(std::string& out) const {
                                "Gateway events: metadata cache hits, revalidations, stale answers, upstream "
                                "failures, files fetched, cache hits, integrity mismatches, submissions.");
   events_.Append(out, "pkgtrust_gateway_events_total");
+  core::AppendPrometheusSample(out, "pkgtrust_gateway_events_total", "event=\"metadata_hit\"",
+                               static_cast<double>(metadata_hits_.load(std::memory_order_relaxed)));
+  core::AppendPrometheusSample(out, "pkgtrust_gateway_events_total", "event=\"file_cache_hit\"",
+                               static_cast<double>(file_cache_hits_.load(std::memory_order_relaxed)));
   FileCacheStats stats = files_->Stats();
   core::AppendPrometheusHeader(out, "pkgtrust_gateway_file_cache_bytes", "gauge",
                                "Bytes of package files in the gateway's cache.");

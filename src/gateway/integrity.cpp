@@ -16,11 +16,17 @@ struct IntegrityCheck::Hasher {
 
 namespace {
 
+// Fetched once: OpenSSL 3 looks an algorithm up under a global lock each time EVP_sha512()
+// and friends are used to start a hash ("implicit fetch"), a cost on every file answered.
 const EVP_MD* Digest(std::string_view algorithm) {
-  if (algorithm == "sha512") return EVP_sha512();
-  if (algorithm == "sha384") return EVP_sha384();
-  if (algorithm == "sha256") return EVP_sha256();
-  if (algorithm == "sha1") return EVP_sha1();
+  static const EVP_MD* const sha512 = EVP_MD_fetch(nullptr, "SHA512", nullptr);
+  static const EVP_MD* const sha384 = EVP_MD_fetch(nullptr, "SHA384", nullptr);
+  static const EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  static const EVP_MD* const sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+  if (algorithm == "sha512") return sha512;
+  if (algorithm == "sha384") return sha384;
+  if (algorithm == "sha256") return sha256;
+  if (algorithm == "sha1") return sha1;
   return nullptr;
 }
 
@@ -84,12 +90,19 @@ std::string EncodeHex(std::string_view bytes) {
 
 IntegrityCheck::IntegrityCheck(std::string algorithm, std::vector<std::string> digests,
                                std::string expected_text, bool hex)
-    : hasher_(std::make_unique<Hasher>()),
-      algorithm_(std::move(algorithm)),
+    : algorithm_(std::move(algorithm)),
       digests_(std::move(digests)),
       expected_text_(std::move(expected_text)),
-      hex_(hex) {
-  EVP_DigestInit_ex(hasher_->ctx, Digest(algorithm_), nullptr);
+      hex_(hex) {}
+
+// The hash starts with the first bytes: a check made only for its expected() (a cache
+// lookup) costs no hashing context.
+IntegrityCheck::Hasher& IntegrityCheck::Started() {
+  if (!hasher_) {
+    hasher_ = std::make_unique<Hasher>();
+    EVP_DigestInit_ex(hasher_->ctx, Digest(algorithm_), nullptr);
+  }
+  return *hasher_;
 }
 
 IntegrityCheck::IntegrityCheck(IntegrityCheck&&) noexcept = default;
@@ -135,13 +148,13 @@ core::Result<IntegrityCheck> IntegrityCheck::FromSha256Hex(std::string_view hex)
 }
 
 void IntegrityCheck::Update(std::string_view bytes) {
-  EVP_DigestUpdate(hasher_->ctx, bytes.data(), bytes.size());
+  EVP_DigestUpdate(Started().ctx, bytes.data(), bytes.size());
 }
 
 bool IntegrityCheck::Finish() {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
-  EVP_DigestFinal_ex(hasher_->ctx, out, &size);
+  EVP_DigestFinal_ex(Started().ctx, out, &size);
   std::string actual(reinterpret_cast<const char*>(out), size);
   actual_text_ = hex_ ? EncodeHex(actual) : fmt::format("{}-{}", algorithm_, EncodeBase64(actual));
   return std::find(digests_.begin(), digests_.end(), actual) != digests_.end();

@@ -197,3 +197,31 @@ TEST_CASE("npm metadata: a tag steps back within its line, never forward", "[gat
   CHECK(json::parse(only_lts->body)["dist-tags"]["v2-lts"] == "2.5.0");  // not 3.0.0
   CHECK(json::parse(only_lts->body)["dist-tags"]["latest"] == "3.0.0");
 }
+
+TEST_CASE("npm metadata: read in place with padding, pretty-printed, repeated members written once",
+          "[gateway]") {
+  // Pretty-printed upstream JSON: values are copied as written and the answer still parses.
+  std::string pretty = json::parse(Packument()).dump(2);
+  pretty.reserve(pretty.size() + gateway::kJsonPadding);  // read in place, as the gateway keeps bodies
+  auto in_place = gateway::FilterNpmPackument(pretty, gateway::NpmForm::kFull, kUpstream, kGateway,
+                                              Refusing({"1.2.0"}), pretty.capacity() - pretty.size());
+  REQUIRE(in_place.ok());
+  json doc = json::parse(in_place->body);
+  CHECK(doc["versions"].size() == 3);
+  CHECK(doc["dist-tags"]["latest"] == "1.1.0");
+  CHECK(doc["readme"] == json::parse(Packument())["readme"]);
+
+  // A second "versions" member (JSON parsers keep the last) cannot smuggle a refused
+  // version past the filter: one "versions" is written, without it.
+  std::string twice =
+      R"({"name":"demo","versions":{"1.0.0":{"name":"demo","version":"1.0.0","dist":{"tarball":")" +
+      std::string(kUpstream) + R"(demo/-/demo-1.0.0.tgz"}}},"versions":{"6.6.6":{"name":"demo",)" +
+      R"("version":"6.6.6","dist":{"tarball":")" + std::string(kUpstream) + R"(demo/-/demo-6.6.6.tgz"}}}})";
+  auto once =
+      gateway::FilterNpmPackument(twice, gateway::NpmForm::kFull, kUpstream, kGateway, Refusing({"6.6.6"}));
+  REQUIRE(once.ok());
+  CHECK(once->removed.size() == 1);
+  CHECK(once->body.find("6.6.6") == std::string::npos);
+  CHECK(once->body.find("\"versions\"") == once->body.rfind("\"versions\""));
+  CHECK(json::parse(once->body)["versions"].contains("1.0.0"));
+}

@@ -74,6 +74,8 @@ struct ServerResponse {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::shared_ptr<ResponseStream> stream;  // set: `body` is ignored, the stream is the body
+  // Set: `body` is ignored and this is written without a copy (kept alive until written).
+  std::shared_ptr<const std::string> shared_body;
   // For a stream whose length is known (a package file): sent as Content-Length, and the
   // connection stays open for the next request once exactly that many bytes went out. A
   // stream that ends early closes the connection, so the client sees a truncated body.

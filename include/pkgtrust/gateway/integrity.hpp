@@ -39,7 +39,8 @@ class IntegrityCheck {
   struct Hasher;
   IntegrityCheck(std::string algorithm, std::vector<std::string> digests, std::string expected_text,
                  bool hex);
-  std::unique_ptr<Hasher> hasher_;
+  Hasher& Started();
+  std::unique_ptr<Hasher> hasher_;  // made by the first Update (or Finish)
   std::string algorithm_;  // "sha512", "sha384", "sha256", "sha1"
   std::vector<std::string> digests_;  // expected, raw bytes (any one matches)
   std::string expected_text_, actual_text_;

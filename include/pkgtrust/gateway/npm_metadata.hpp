@@ -41,8 +41,19 @@ struct NpmMetadata {
 // that named a removed version steps back to the highest version left at or below it of the
 // same kind (release or pre-release), else moves to the highest version left (a release when
 // there is one), and is dropped when nothing is left.
+// Bytes the parser may read past the end of the document (never used): when the caller's
+// buffer has this many more (a string's capacity beyond its size), the document is read in
+// place; otherwise it is copied first.
+inline constexpr std::size_t kJsonPadding = 64;
+
+// `readable_after`: bytes readable after `upstream` ends (see kJsonPadding). The document is
+// read without building a tree, so the filter's memory stays near the answer's size plus
+// half the body's. Values are copied as the upstream wrote them: one that is malformed makes
+// the answer malformed too (the client refuses it). A repeated member is written once, with
+// what was filtered.
 core::Result<NpmMetadata> FilterNpmPackument(
     std::string_view upstream, NpmForm form, std::string_view upstream_base, std::string_view gateway_base,
-    const std::function<Decision(std::string_view version, core::Millis published)>& decide);
+    const std::function<Decision(std::string_view version, core::Millis published)>& decide,
+    std::size_t readable_after = 0);
 
 }  // namespace pkgtrust::gateway
