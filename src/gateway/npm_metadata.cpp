@@ -215,6 +215,9 @@ core::Result<NpmMetadata> FilterNpmPackument(
     }
   }
 
+  // An error the loops above stepped over (in a value they skipped) leaves the reader unusable.
+  if (!doc.is_alive()) return not_json();
+
   NpmMetadata result;
   std::unordered_set<std::string> version_names;
   std::unordered_map<std::string, std::string> kept_tarballs;  // version -> its tarball through the gateway
@@ -335,6 +338,7 @@ core::Result<NpmMetadata> FilterNpmPackument(
     }
     if (!versions_written) out += "{}";
     out += '}';
+    if (!doc.is_alive()) return not_json();
     return result;
   }
   std::unordered_set<std::string> members_written;
@@ -373,6 +377,7 @@ core::Result<NpmMetadata> FilterNpmPackument(
     }
   }
   out += '}';
+  if (!doc.is_alive()) return not_json();
   return result;
 }
 
