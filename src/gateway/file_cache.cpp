@@ -40,7 +40,7 @@ FileCache::FileCache(FileCacheConfig config) : config_(std::move(config)) {}
 
 FileCache::~FileCache() = default;
 
-core::Result<std::unique_ptr<FileCache>> FileCache::Open(FileCacheConfig config) {
+core::Result<std::unique_ptr<FileCache>> FileCache::OpenFolder(FileCacheConfig config) {
   std::error_code ec;
   fs::create_directories(config.folder, ec);
   if (ec)

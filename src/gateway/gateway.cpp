@@ -1024,7 +1024,7 @@ core::Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config, sto
                                                        const scoring::PopularPackages* popular,
                                                        net::HttpClient& http, core::Executor& executor,
                                                        const core::Clock& clock) {
-  auto files = FileCache::Open(config.files);
+  auto files = FileCache::OpenFolder(config.files);
   if (!files.ok()) return files.status();
   auto impl = std::make_unique<Impl>(std::move(config), store, pipeline, popular, http, executor, clock,
                                      std::move(files).value());

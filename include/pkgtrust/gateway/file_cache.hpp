@@ -33,7 +33,7 @@ class FileCache {
  public:
   // Opens (or creates) the folder, counts what is in it (oldest modification first in the
   // eviction order), removes temporary files a crash left, and evicts down to the limit.
-  static core::Result<std::unique_ptr<FileCache>> Open(FileCacheConfig config);
+  static core::Result<std::unique_ptr<FileCache>> OpenFolder(FileCacheConfig config);
 
   // The key for a published hash, as the registry spelled it ("sha512-<base64>", a hex
   // digest): a name that is safe on disk.
