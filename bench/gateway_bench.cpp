@@ -31,6 +31,7 @@
 #include "pkgtrust/net/http_client.hpp"
 #include "support/loopback_socket.hpp"
 #include "support/replay_server.hpp"
+#include "support/test_support.hpp"
 
 namespace pkgtrust::bench {
 
@@ -39,24 +40,8 @@ namespace {
 namespace fs = std::filesystem;
 using Steady = std::chrono::steady_clock;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-struct Run {
-  int status;
-  std::string output;
-};
-Run Shell(const std::string& command) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return {-1, ""};
-  std::string output;
-  char buffer[4096];
-  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  int status = pclose(pipe);
-  return {WEXITSTATUS(status), output};
-}
+using testing::ReadText;
+using testing::RunCommand;
 
 std::string Sri512(const std::string& bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -69,11 +54,7 @@ std::string Sri512(const std::string& bytes) {
 }
 
 // KiB of this process's resident memory: "VmRSS" now or "VmHWM", the peak since ResetPeak.
-long SelfKib(const char* field) {
-  std::string status = ReadFile("/proc/self/status");
-  std::size_t at = status.find(std::string(field) + ":");
-  return at == std::string::npos ? -1 : std::stol(status.substr(at + std::strlen(field) + 1));
-}
+long SelfKib(const char* field) { return testing::ProcessStatusKib(::getpid(), field); }
 // Gives freed memory back first, so that what the next step touches shows as a rise.
 void ResetPeak() {
   malloc_trim(0);
@@ -103,10 +84,10 @@ end
 
 std::optional<nlohmann::json> Wrk(const fs::path& dir, const std::string& url, int connections, int seconds) {
   std::ofstream(dir / "done.lua") << kWrkDone;
-  Run run = Shell(fmt::format("wrk -t2 -c{} -d{}s --latency -s {} {}", connections, seconds,
-                              (dir / "done.lua").string(), url));
+  auto run = RunCommand(fmt::format("wrk -t2 -c{} -d{}s --latency -s {} {}", connections, seconds,
+                                    (dir / "done.lua").string(), url));
   auto brace = run.output.rfind("\n{");
-  if (run.status != 0 || brace == std::string::npos) {
+  if (run.exit_code != 0 || brace == std::string::npos) {
     fmt::print(stderr, "wrk failed (apt-get install wrk):\n{}", run.output);
     return std::nullopt;
   }
@@ -122,7 +103,8 @@ double PerSecond(const nlohmann::json& wrk) {
 bool WaitForPort(int port, std::chrono::seconds timeout) {
   auto deadline = Steady::now() + timeout;
   while (Steady::now() < deadline) {
-    if (Shell(fmt::format("curl -s -o /dev/null http://127.0.0.1:{}/", port)).status == 0) return true;
+    if (RunCommand(fmt::format("curl -s -o /dev/null http://127.0.0.1:{}/", port)).exit_code == 0)
+      return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return false;
@@ -178,7 +160,7 @@ int BenchGatewayFiles(int seconds, int connections, bool json) {
   app::Service service(ServiceConfig(dir, upstream.BaseUrl()));
   service.Start();
   std::string gateway_url = fmt::format("http://127.0.0.1:{}/registry/npm{}", service.http_port(), path);
-  Run warm = Shell(fmt::format("curl -s -o /dev/null -w '%{{http_code}}' {}", gateway_url));
+  auto warm = RunCommand(fmt::format("curl -s -o /dev/null -w '%{{http_code}}' {}", gateway_url));
   if (warm.output != "200") {
     fmt::print(stderr, "gateway-files: warming the cache answered {}\n", warm.output);
     return 1;
@@ -197,7 +179,7 @@ int BenchGatewayFiles(int seconds, int connections, bool json) {
   pid_t nginx = Spawn({"nginx", "-c", (dir / "nginx.conf").string(), "-p", dir.string()}, dir / "nginx.log");
   if (!WaitForPort(port, std::chrono::seconds(10))) {
     fmt::print(stderr, "gateway-files: nginx did not start (apt-get install nginx): {}\n",
-               ReadFile((dir / "nginx.log").string()));
+               ReadText((dir / "nginx.log").string()));
     Stop(nginx);
     return 1;
   }
@@ -222,7 +204,7 @@ int BenchGatewayFiles(int seconds, int connections, bool json) {
 
 int BenchGatewayMetadata(int rounds, bool json) {
   std::string path = std::string(PKGTRUST_SOURCE_DIR) + "/bench/data/next.json.gz";
-  auto body = net::Gunzip(ReadFile(path), 256u << 20);
+  auto body = net::Gunzip(ReadText(path), 256u << 20);
   if (!body.ok()) {
     fmt::print(stderr, "gateway-metadata: {}: {}\n", path, body.status().message());
     return 1;
@@ -301,15 +283,15 @@ Tree PublishTree(testing::ReplayServer& upstream, const fs::path& dir, int packa
     specs += " " + src.string();
   }
   fs::create_directories(dir / "packs");
-  Shell(fmt::format("cd {} && npm pack --silent --pack-destination {} {}", dir.string(), (dir / "packs").string(),
-                    specs));
+  RunCommand(fmt::format("cd {} && npm pack --silent --pack-destination {} {}", dir.string(),
+                         (dir / "packs").string(), specs));
   for (int i = 0; i < packages; ++i) {
     std::string name = fmt::format("bench-tree-{}", i);
     std::string file = name + "-1.0.0.tgz";
-    std::string tarball = ReadFile((dir / "packs" / file).string());
+    std::string tarball = ReadText((dir / "packs" / file).string());
     std::string path = "/" + name + "/-/" + file;
     upstream.Add("GET", path, testing::ReplayResponse{200, {}, tarball});
-    nlohmann::json manifest = nlohmann::json::parse(ReadFile((dir / "src" / name / "package.json").string()));
+    nlohmann::json manifest = nlohmann::json::parse(ReadText((dir / "src" / name / "package.json").string()));
     manifest["dist"] = {{"tarball", upstream.BaseUrl() + path}, {"integrity", Sri512(tarball)}};
     nlohmann::json packument = {{"name", name},
                                 {"dist-tags", {{"latest", "1.0.0"}}},
@@ -332,11 +314,12 @@ double NpmInstall(const fs::path& dir, const Tree& tree, const std::string& regi
   std::ofstream(project / "package.json") << manifest.dump();
   std::ofstream(dir / "npmrc") << "";
   auto start = Steady::now();
-  Run run = Shell(fmt::format("cd {} && npm install --registry {} --cache {} --userconfig {} --no-audit --no-fund "
-                              "--no-update-notifier --loglevel=error",
-                              project.string(), registry, (dir / "npm-cache").string(), (dir / "npmrc").string()));
+  auto run = RunCommand(
+      fmt::format("cd {} && npm install --registry {} --cache {} --userconfig {} --no-audit --no-fund "
+                  "--no-update-notifier --loglevel=error",
+                  project.string(), registry, (dir / "npm-cache").string(), (dir / "npmrc").string()));
   double seconds = std::chrono::duration<double>(Steady::now() - start).count();
-  if (run.status != 0) {
+  if (run.exit_code != 0) {
     fmt::print(stderr, "npm install from {} failed:\n{}\n", registry, run.output);
     return -1;
   }
@@ -379,7 +362,8 @@ int BenchGatewayInstall(int packages, int rounds, const std::string& verdaccio, 
                            (dir / "verdaccio.yaml").string(), "-l", fmt::format("127.0.0.1:{}", port)},
                           dir / "verdaccio.log");
     if (!WaitForPort(port, std::chrono::seconds(30))) {
-      fmt::print(stderr, "gateway-install: Verdaccio did not start: {}\n", ReadFile((dir / "verdaccio.log").string()));
+      fmt::print(stderr, "gateway-install: Verdaccio did not start: {}\n",
+                 ReadText((dir / "verdaccio.log").string()));
     } else {
       std::string registry = fmt::format("http://127.0.0.1:{}/", port);
       verdaccio_cold = NpmInstall(dir, tree, registry);

@@ -3,6 +3,7 @@
 // version's first byte), the files a packument publishes, and the audit endpoint on
 // whatever a client might send.
 #include "fuzz_support.hpp"
+#include "gateway_fuzz_support.hpp"
 #include "pkgtrust/gateway/file_index.hpp"
 #include "pkgtrust/gateway/npm_audit.hpp"
 #include "pkgtrust/gateway/npm_metadata.hpp"
@@ -12,12 +13,7 @@ using namespace pkgtrust;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view text = fuzz::AsText(data, size);
-  auto decide = [](std::string_view version, core::Millis) {
-    gateway::Decision d;
-    if (!version.empty() && version[0] % 3 == 0) d = {gateway::Action::kBlock, "malicious", "refused", true};
-    if (!version.empty() && version[0] % 3 == 1) d = {gateway::Action::kWarn, "typosquat", "warned", false};
-    return d;
-  };
+  auto decide = fuzz::DecideByFirstByte;
   for (auto form : {gateway::NpmForm::kFull, gateway::NpmForm::kAbbreviated})
     (void)gateway::FilterNpmPackument(text, form, "https://registry.npmjs.org/",
                                       "http://127.0.0.1/registry/npm/", decide);

@@ -2,6 +2,7 @@
 // decision that refuses some versions and warns on others (by the version's first byte), the
 // files a page publishes, and request paths.
 #include "fuzz_support.hpp"
+#include "gateway_fuzz_support.hpp"
 #include "pkgtrust/gateway/file_index.hpp"
 #include "pkgtrust/gateway/pypi_index.hpp"
 #include "pkgtrust/gateway/requests.hpp"
@@ -10,12 +11,7 @@ using namespace pkgtrust;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view text = fuzz::AsText(data, size);
-  auto decide = [](std::string_view version, core::Millis) {
-    gateway::Decision d;
-    if (!version.empty() && version[0] % 3 == 0) d = {gateway::Action::kBlock, "malicious", "refused", true};
-    if (!version.empty() && version[0] % 3 == 1) d = {gateway::Action::kWarn, "typosquat", "warned", false};
-    return d;
-  };
+  auto decide = fuzz::DecideByFirstByte;
   for (auto form : {gateway::PypiForm::kJson, gateway::PypiForm::kHtml})
     (void)gateway::FilterPypiIndex(text, form, "https://files.pythonhosted.org/",
                                    "http://127.0.0.1/registry/pypi/files/", decide);

@@ -543,21 +543,8 @@ void Gateway::Impl::GetMetadata(const std::string& url, const std::string& accep
 const core::Result<std::unordered_map<std::string, PublishedFile>>& Gateway::Impl::FilesOf(const Metadata& m,
                                                                                            bool npm) const {
   std::call_once(m.files_once, [&] {
-    struct MarkRead {
-      const Metadata& m;
-      ~MarkRead() { m.files_read = true; }
-    } mark{m};
-    if (npm) {
-      auto files = ReadNpmFiles(m.body);
-      m.files = files.ok()
-                    ? core::Result<std::unordered_map<std::string, PublishedFile>>(std::move(files).value())
-                    : core::Result<std::unordered_map<std::string, PublishedFile>>(files.status());
-    } else {
-      auto files = ReadPypiFiles(m.body);
-      m.files = files.ok()
-                    ? core::Result<std::unordered_map<std::string, PublishedFile>>(std::move(files).value())
-                    : core::Result<std::unordered_map<std::string, PublishedFile>>(files.status());
-    }
+    m.files = npm ? ReadNpmFiles(m.body) : ReadPypiFiles(m.body);  // NpmFiles and PypiFiles are one type
+    m.files_read = true;
   });
   return m.files;
 }

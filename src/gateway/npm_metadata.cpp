@@ -55,6 +55,11 @@ bool IsPrerelease(std::string_view version) {
 using simdjson::ondemand::object;
 using simdjson::ondemand::value;
 
+// A member's key (unescaped) and value; false when the document is malformed there.
+bool ReadField(simdjson::simdjson_result<simdjson::ondemand::field>& field, std::string_view& key, value& v) {
+  return field.unescaped_key().get(key) == simdjson::SUCCESS && field.value().get(v) == simdjson::SUCCESS;
+}
+
 // Appends `v` as the upstream wrote it (a raw span of the document: no re-serialisation).
 bool AppendRaw(std::string& out, value& v) {
   std::string_view raw;
@@ -72,8 +77,7 @@ bool AppendVersion(std::string& out, object version, NpmForm form, const std::st
   for (auto field : version) {
     std::string_view key;
     value v;
-    if (field.unescaped_key().get(key) != simdjson::SUCCESS || field.value().get(v) != simdjson::SUCCESS)
-      return false;
+    if (!ReadField(field, key, v)) return false;
     if (form == NpmForm::kAbbreviated && key == "scripts") {
       object scripts;
       if (v.get_object().get(scripts) == simdjson::SUCCESS)
@@ -94,9 +98,7 @@ bool AppendVersion(std::string& out, object version, NpmForm form, const std::st
       for (auto dist_field : dist) {
         std::string_view dist_key;
         value dist_value;
-        if (dist_field.unescaped_key().get(dist_key) != simdjson::SUCCESS ||
-            dist_field.value().get(dist_value) != simdjson::SUCCESS)
-          return false;
+        if (!ReadField(dist_field, dist_key, dist_value)) return false;
         AppendMember(out, first_in_dist, dist_key);
         if (dist_key == "tarball")
           core::AppendJsonString(out, tarball);
@@ -164,17 +166,14 @@ core::Result<NpmMetadata> FilterNpmPackument(
   for (auto field : root) {
     std::string_view key;
     value v;
-    if (field.unescaped_key().get(key) != simdjson::SUCCESS || field.value().get(v) != simdjson::SUCCESS)
-      return not_json();
+    if (!ReadField(field, key, v)) return not_json();
     object members;
     if (key == "versions" && v.get_object().get(members) == simdjson::SUCCESS) {
       for (auto version_field : members) {
         Listed entry;
         std::string_view version;
         value version_value;
-        if (version_field.unescaped_key().get(version) != simdjson::SUCCESS ||
-            version_field.value().get(version_value) != simdjson::SUCCESS)
-          return not_json();
+        if (!ReadField(version_field, version, version_value)) return not_json();
         entry.version = std::string(version);
         object version_object, dist;
         std::string_view tarball;
@@ -286,9 +285,7 @@ core::Result<NpmMetadata> FilterNpmPackument(
     for (auto version_field : versions) {
       std::string_view version;
       value version_value;
-      if (version_field.unescaped_key().get(version) != simdjson::SUCCESS ||
-          version_field.value().get(version_value) != simdjson::SUCCESS)
-        return false;
+      if (!ReadField(version_field, version, version_value)) return false;
       std::string version_copy(version);
       auto kept = kept_tarballs.find(version_copy);
       object version_object;
@@ -328,8 +325,7 @@ core::Result<NpmMetadata> FilterNpmPackument(
     for (auto field : root) {
       std::string_view key;
       value v;
-      if (field.unescaped_key().get(key) != simdjson::SUCCESS || field.value().get(v) != simdjson::SUCCESS)
-        return not_json();
+      if (!ReadField(field, key, v)) return not_json();
       object versions;
       if (key != "versions" || versions_written || v.get_object().get(versions) != simdjson::SUCCESS)
         continue;
@@ -345,8 +341,7 @@ core::Result<NpmMetadata> FilterNpmPackument(
   for (auto field : root) {
     std::string_view key;
     value v;
-    if (field.unescaped_key().get(key) != simdjson::SUCCESS || field.value().get(v) != simdjson::SUCCESS)
-      return not_json();
+    if (!ReadField(field, key, v)) return not_json();
     std::string key_copy(key);
     // A repeated member is written once (the first), so the client reads what was filtered.
     if (!members_written.insert(key_copy).second) continue;
@@ -362,9 +357,7 @@ core::Result<NpmMetadata> FilterNpmPackument(
       for (auto time_field : members) {
         std::string_view version;
         value when;
-        if (time_field.unescaped_key().get(version) != simdjson::SUCCESS ||
-            time_field.value().get(when) != simdjson::SUCCESS)
-          return not_json();
+        if (!ReadField(time_field, version, when)) return not_json();
         // Versions removed here leave `time` too; created, modified and unpublished stay.
         std::string version_copy(version);
         if (version_names.contains(version_copy) && !kept_tarballs.contains(version_copy)) continue;

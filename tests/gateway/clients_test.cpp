@@ -27,21 +27,8 @@ using nlohmann::json;
 
 namespace {
 
-struct Run {
-  int exit_code;
-  std::string output;
-};
-
-// `command` in a shell, stdout and stderr together.
-Run Shell(const std::string& command) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string output;
-  std::array<char, 4096> buffer;
-  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  int status = pclose(pipe);
-  return {WEXITSTATUS(status), output};
-}
+using Run = testing::CommandRun;
+using testing::RunCommand;
 
 std::string Digest(const EVP_MD* md, const std::string& bytes) {
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -93,8 +80,8 @@ void PublishNpm(testing::ReplayServer& upstream, const testing::TempDir& dir,
     specs += " " + src.string();
   }
   std::filesystem::create_directories(dir.path() / "packs");
-  Run pack = Shell(fmt::format("cd {} && npm pack --silent --pack-destination {} {}", dir.path().string(),
-                               (dir.path() / "packs").string(), specs));
+  Run pack = RunCommand(fmt::format("cd {} && npm pack --silent --pack-destination {} {}",
+                                    dir.path().string(), (dir.path() / "packs").string(), specs));
   INFO(pack.output);
   REQUIRE(pack.exit_code == 0);
 
@@ -152,7 +139,7 @@ with zipfile.ZipFile("{2}", "w") as z:
 )",
                                    module, version, dir.File(filename), project);
   testing::WriteText(dir.File("make_wheel.py"), script);
-  Run made = Shell("/usr/bin/python3 " + dir.File("make_wheel.py"));
+  Run made = RunCommand("/usr/bin/python3 " + dir.File("make_wheel.py"));
   INFO(made.output);
   REQUIRE(made.exit_code == 0);
   std::string wheel = testing::ReadText(dir.File(filename));
@@ -187,6 +174,12 @@ app::Config GatewayConfigFor(const testing::TempDir& dir, const testing::ReplayS
   config.gateway.policy.min_release_age_hours = 48;
   config.log_level = core::LogLevel::kWarn;
   return config;
+}
+
+// The pipeline's stages as test handlers, which never ask the upstream: its hits are the
+// gateway's alone.
+std::map<std::string, pipeline::StageHandler*> WithoutUpstream(testing::TestStages& stages) {
+  return {{"registry", &stages.registry}, {"repository", &stages.repository}, {"scoring", &stages.scoring}};
 }
 
 store::Advisory Malicious(const std::string& name, const std::string& id, const std::string& versions = "[]",
@@ -250,10 +243,10 @@ TEST_CASE("gateway clients: npm installs, audits and is refused through the gate
 
   // A tree of four with transitive dependencies (one scoped) installs, and npm ls shows it.
   std::string app = Project(dir, "app", {{"gw-top", "^1.0.0"}});
-  Run install = Shell(Npm(dir, app, registry, "install --no-audit"));
+  Run install = RunCommand(Npm(dir, app, registry, "install --no-audit"));
   INFO(install.output);
   REQUIRE(install.exit_code == 0);
-  Run tree = Shell(Npm(dir, app, registry, "ls --all"));
+  Run tree = RunCommand(Npm(dir, app, registry, "ls --all"));
   INFO(tree.output);
   CHECK(tree.output.find("gw-top@1.0.0") != std::string::npos);
   CHECK(tree.output.find("gw-mid@1.0.0") != std::string::npos);
@@ -269,7 +262,7 @@ TEST_CASE("gateway clients: npm installs, audits and is refused through the gate
 
   // Every version malicious: the install fails and says which advisory.
   std::string evil = Project(dir, "evil", {{"gw-evil", "*"}});
-  Run refused = Shell(Npm(dir, evil, registry, "install --no-audit"));
+  Run refused = RunCommand(Npm(dir, evil, registry, "install --no-audit"));
   INFO(refused.output);
   CHECK(refused.exit_code != 0);
   CHECK(refused.output.find("MAL-2099-0001") != std::string::npos);
@@ -282,14 +275,14 @@ TEST_CASE("gateway clients: npm installs, audits and is refused through the gate
 
   // Only the newest version malicious: npm installs the one before it.
   std::string newest = Project(dir, "newest", {{"gw-newest", "^1.0.0"}});
-  Run stepped = Shell(Npm(dir, newest, registry, "install --no-audit"));
+  Run stepped = RunCommand(Npm(dir, newest, registry, "install --no-audit"));
   INFO(stepped.output);
   REQUIRE(stepped.exit_code == 0);
   CHECK(InstalledVersion(newest, "gw-newest") == "1.0.0");
 
   // A version younger than min_release_age_hours (48) is not installed; the older one is.
   std::string fresh = Project(dir, "fresh", {{"gw-fresh", "^1.0.0"}});
-  Run aged = Shell(Npm(dir, fresh, registry, "install --no-audit"));
+  Run aged = RunCommand(Npm(dir, fresh, registry, "install --no-audit"));
   INFO(aged.output);
   REQUIRE(aged.exit_code == 0);
   CHECK(InstalledVersion(fresh, "gw-fresh") == "1.0.0");
@@ -298,7 +291,7 @@ TEST_CASE("gateway clients: npm installs, audits and is refused through the gate
   // A tarball whose bytes do not match the published hash is refused and never cached:
   // the next request goes to the upstream again.
   std::string corrupt = Project(dir, "corrupt", {{"gw-corrupt", "1.0.0"}});
-  Run mismatch = Shell(Npm(dir, corrupt, registry, "install --no-audit"));
+  Run mismatch = RunCommand(Npm(dir, corrupt, registry, "install --no-audit"));
   INFO(mismatch.output);
   CHECK(mismatch.exit_code != 0);
   int fetched = upstream.Hits("GET", "/gw-corrupt/-/gw-corrupt-1.0.0.tgz");
@@ -315,7 +308,7 @@ TEST_CASE("gateway clients: npm installs, audits and is refused through the gate
 
   // npm audit through the gateway reports an advisory imported after the install.
   REQUIRE(service.store().ImportAdvisoriesSync({Malicious("gw-leaf", "MAL-2099-0003")}).ok());
-  Run audit = Shell(Npm(dir, app, registry, "audit"));
+  Run audit = RunCommand(Npm(dir, app, registry, "audit"));
   INFO(audit.output);
   CHECK(audit.exit_code != 0);
   CHECK(audit.output.find("gw-leaf") != std::string::npos);
@@ -336,7 +329,7 @@ TEST_CASE("gateway clients: pip downloads a wheel through the gateway and is ref
               .ok());
   std::string index = fmt::format("http://127.0.0.1:{}/registry/pypi/simple/", service.http_port());
   auto pip = [&](const std::string& project, const std::string& into) {
-    return Shell(fmt::format(
+    return RunCommand(fmt::format(
         "COLUMNS=500 /usr/bin/python3 -m pip download --no-deps --no-cache-dir --disable-pip-version-check "
         "--isolated --index-url {} -d {} {}",
         index, dir.File(into), project));
@@ -387,9 +380,7 @@ TEST_CASE("gateway: metadata revalidated with If-None-Match, served stale while 
   config.gateway.metadata_ttl = 0s;  // every request asks the upstream
   config.gateway.stale_if_error = 3600s;
   testing::TestStages stages;  // the pipeline's own stages never ask this upstream
-  app::Service service(
-      config,
-      {{"registry", &stages.registry}, {"repository", &stages.repository}, {"scoring", &stages.scoring}});
+  app::Service service(config, WithoutUpstream(stages));
   service.Start();
   testing::ApiClient client(fmt::format("http://127.0.0.1:{}", service.http_port()));
   auto first = client.Get("/registry/npm/gw-cached");
@@ -430,9 +421,7 @@ TEST_CASE("gateway: past stale_if_error a failing upstream is an error, not old 
   config.gateway.metadata_ttl = 0s;
   config.gateway.stale_if_error = 0s;
   testing::TestStages stages;
-  app::Service service(
-      config,
-      {{"registry", &stages.registry}, {"repository", &stages.repository}, {"scoring", &stages.scoring}});
+  app::Service service(config, WithoutUpstream(stages));
   service.Start();
   testing::ApiClient client(fmt::format("http://127.0.0.1:{}", service.http_port()));
   REQUIRE(client.Get("/registry/npm/gw-cached").status == 200);
@@ -450,9 +439,7 @@ TEST_CASE("gateway: a configured token is asked of clients, as npm and pip send 
   app::Config config = GatewayConfigFor(dir, upstream);
   config.secrets.gateway_token_env = "PKGTRUST_TEST_GATEWAY_TOKEN";
   testing::TestStages stages;
-  app::Service service(
-      config,
-      {{"registry", &stages.registry}, {"repository", &stages.repository}, {"scoring", &stages.scoring}});
+  app::Service service(config, WithoutUpstream(stages));
   service.Start();
   testing::ApiClient client(fmt::format("http://127.0.0.1:{}", service.http_port()));
   auto anonymous = client.Get("/registry/npm/gw-private");
@@ -472,18 +459,6 @@ TEST_CASE("gateway: a configured token is asked of clients, as npm and pip send 
   service.Stop();
   unsetenv("PKGTRUST_TEST_GATEWAY_TOKEN");
 }
-
-namespace {
-
-// The resident size of process `pid` in KiB: "VmRSS" now, "VmHWM" the peak since the last
-// reset (writing 5 to /proc/PID/clear_refs resets it).
-long ProcessKib(pid_t pid, const std::string& field) {
-  std::string status = testing::ReadText(fmt::format("/proc/{}/status", pid));
-  std::size_t at = status.find(field + ":");
-  return at == std::string::npos ? -1 : std::stol(status.substr(at + field.size() + 1));
-}
-
-}  // namespace
 
 TEST_CASE("gateway: a 50 MB tarball streams through with the gateway's peak memory rising less than 10 MB",
           "[gateway]") {
@@ -537,10 +512,10 @@ TEST_CASE("gateway: a 50 MB tarball streams through with the gateway's peak memo
   if (up) {
     REQUIRE(client.Get("/registry/npm/gw-big").status == 200);  // the packument is cached now
     testing::WriteText(fmt::format("/proc/{}/clear_refs", pid), "5");
-    long before = ProcessKib(pid, "VmRSS");
-    Run download = Shell(fmt::format(
+    long before = testing::ProcessStatusKib(pid, "VmRSS");
+    Run download = RunCommand(fmt::format(
         "curl -s -o /dev/null -w '%{{http_code}} %{{size_download}}' {}/registry/npm{}", base, path));
-    long peak = ProcessKib(pid, "VmHWM");
+    long peak = testing::ProcessStatusKib(pid, "VmHWM");
     INFO(download.output << "; RSS before " << before << " KiB, peak during " << peak << " KiB");
     CHECK(download.output == fmt::format("200 {}", 50u << 20));
     CHECK(before > 0);
@@ -580,9 +555,7 @@ TEST_CASE("gateway: a typosquat is warned about in a header npm prints, counted,
           .dump();
   upstream.Add("GET", "/gw-elsewhere", testing::ReplayResponse{200, {}, elsewhere});
   testing::TestStages stages;
-  app::Service service(
-      GatewayConfigFor(dir, upstream),
-      {{"registry", &stages.registry}, {"repository", &stages.repository}, {"scoring", &stages.scoring}});
+  app::Service service(GatewayConfigFor(dir, upstream), WithoutUpstream(stages));
   service.Start();
   testing::ApiClient client(fmt::format("http://127.0.0.1:{}", service.http_port()));
   auto answer =

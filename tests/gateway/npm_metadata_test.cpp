@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "gateway/refusing.hpp"
 #include "support/test_support.hpp"
 
 using namespace pkgtrust;
@@ -47,15 +48,7 @@ std::string Packument() {
   return doc.dump();
 }
 
-// Refuses the versions named, keeps the others.
-auto Refusing(std::vector<std::string> versions) {
-  return [versions](std::string_view version, core::Millis) {
-    gateway::Decision d;
-    if (std::find(versions.begin(), versions.end(), version) != versions.end())
-      d = {gateway::Action::kBlock, "malicious", std::string(version) + " is malicious", true};
-    return d;
-  };
-}
+using testing::Refusing;
 
 }  // namespace
 

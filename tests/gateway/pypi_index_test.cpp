@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "gateway/refusing.hpp"
 #include "pkgtrust/core/time.hpp"
 #include "support/test_support.hpp"
 
@@ -21,14 +22,7 @@ const char* kGatewayFiles = "http://127.0.0.1:8080/registry/pypi/files/";
 
 std::string Numpy() { return testing::ReadText(testing::FixturePath("registry/pypi/numpy-simple.json")); }
 
-auto Refusing(std::vector<std::string> versions) {
-  return [versions](std::string_view version, core::Millis) {
-    gateway::Decision d;
-    if (std::find(versions.begin(), versions.end(), version) != versions.end())
-      d = {gateway::Action::kBlock, "malicious", std::string(version) + " is malicious", true};
-    return d;
-  };
-}
+using testing::Refusing;
 
 // A hand-written page: one yanked file with a reason, requires-python with '<', a metadata hash.
 std::string Demo() {

@@ -24,20 +24,8 @@ using testing::ReplayResponse;
 
 namespace {
 
-struct Run {
-  int exit_code;
-  std::string output;
-};
-
-Run Pkgtrust(const std::string& args) {
-  std::string command = std::string(PKGTRUST_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string output;
-  std::array<char, 4096> buffer;
-  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  int status = pclose(pipe);
-  return {WEXITSTATUS(status), output};
+testing::CommandRun Pkgtrust(const std::string& args) {
+  return testing::RunCommand(std::string(PKGTRUST_BINARY) + " " + args);
 }
 
 // The report of `path` once `condition` holds for it (the service's report cache lives 2 s).

@@ -2,7 +2,11 @@
 // (never a bare sleep), and fixture paths.
 #pragma once
 
+#include <sys/wait.h>
+
+#include <array>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -67,6 +71,31 @@ inline double MetricValue(const std::string& metrics, const std::string& name,
   for (std::string line; std::getline(in, line);)
     if (line.starts_with(prefix)) return std::stod(line.substr(prefix.size()));
   return -1;
+}
+
+struct CommandRun {
+  int exit_code = -1;  // -1: the shell could not be started
+  std::string output;  // stdout and stderr together
+};
+
+// `command` run by /bin/sh, its output collected (real clients: npm, pip, pkgtrust itself).
+inline CommandRun RunCommand(const std::string& command) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return {};
+  CommandRun run;
+  std::array<char, 4096> buffer;
+  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) run.output.append(buffer.data(), n);
+  int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+// A memory figure of a process in KiB from /proc/PID/status ("VmRSS": resident now; "VmHWM":
+// the peak since the last reset, made by writing 5 to /proc/PID/clear_refs); -1 if absent.
+inline long ProcessStatusKib(long pid, const std::string& field) {
+  std::string status = ReadText("/proc/" + std::to_string(pid) + "/status");
+  std::size_t at = status.find("\n" + field + ":");
+  return at == std::string::npos ? -1 : std::stol(status.substr(at + field.size() + 2));
 }
 
 }  // namespace pkgtrust::testing
