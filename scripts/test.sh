@@ -9,6 +9,10 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 if [ ! -f tests/emulator/node_modules/fauxqs/package.json ]; then
   npm ci --prefix tests/emulator --no-audit --no-fund --loglevel=error
 fi
+# Ajv (npm, pinned by the lock file) validates the check's SARIF output against the schema.
+if [ ! -f tests/sarif/node_modules/ajv-draft-04/package.json ]; then
+  npm ci --prefix tests/sarif --no-audit --no-fund --loglevel=error
+fi
 cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPKGTRUST_SANITIZE=ON -DPKGTRUST_BUILD_BENCH=ON
 cmake --build build-test
 ctest --test-dir build-test --output-on-failure -j2

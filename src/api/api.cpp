@@ -33,6 +33,8 @@ void Api::Impl::Handle(ServerRequest request, Responder respond) {
     route = Route::kQuery;
   else if (path == "/v1/packages")
     route = Route::kPurl;
+  else if (path == "/v1/check")
+    route = Route::kCheck;
   else if (path == "/v1/search")
     route = Route::kSearch;
   else if (path == "/v1/feeds/package-feeds")
@@ -50,7 +52,8 @@ void Api::Impl::Handle(ServerRequest request, Responder respond) {
   auto params = ParseQuery(request.query);
   if (!params.ok()) return once(ErrorResponse(400, "invalid_parameter", params.status().message()));
   std::string_view expected_method = "GET";
-  if (route == Route::kQuery || route == Route::kFeed || route == Route::kRefresh) expected_method = "POST";
+  if (route == Route::kQuery || route == Route::kCheck || route == Route::kFeed || route == Route::kRefresh)
+    expected_method = "POST";
   if (route == Route::kOther)
     return once(
         ErrorResponse(404, "no_such_route", fmt::format("no endpoint {} {}; see docs/api.md", method, path)));
@@ -72,6 +75,8 @@ void Api::Impl::Handle(ServerRequest request, Responder respond) {
         return Query(request, *params, once);
       case Route::kPurl:
         return GetByPurl(request, *params, once);
+      case Route::kCheck:
+        return Check(request, *params, once);
       case Route::kSearch:
         return Search(*params, once);
       case Route::kFeed:

@@ -37,6 +37,7 @@ enum class Route {
   kPackage,
   kPurl,
   kQuery,
+  kCheck,
   kRefresh,
   kSearch,
   kFeed,
@@ -46,9 +47,9 @@ enum class Route {
   kMetrics,
   kOther
 };
-inline constexpr std::array<const char*, 11> kRouteNames = {
-    "package", "package_by_purl", "query",  "refresh", "search", "feed",
-    "changes", "healthz",         "readyz", "metrics", "other"};
+inline constexpr std::array<const char*, 12> kRouteNames = {
+    "package", "package_by_purl", "query",   "check",  "refresh", "search",
+    "feed",    "changes",         "healthz", "readyz", "metrics", "other"};
 
 inline ServerResponse JsonResponse(int status, const json& body) {
   ServerResponse response;
@@ -174,6 +175,9 @@ class Api::Impl {
   void GetByPurl(const ServerRequest& request, const std::map<std::string, std::string>& params,
                  Responder respond);
   void Query(const ServerRequest& request, const std::map<std::string, std::string>& params,
+             Responder respond);
+  // POST /v1/check (check_route.cpp): a lockfile's text in, the check's verdicts out.
+  void Check(const ServerRequest& request, const std::map<std::string, std::string>& params,
              Responder respond);
   void Refresh(const ServerRequest& request, std::string_view rest,
                const std::map<std::string, std::string>& params, Responder respond);

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "app/check_command.hpp"
 #include "app/config.hpp"
 #include "app/score_command.hpp"
 #include "app/service.hpp"
@@ -67,6 +68,45 @@ Options:
 
 Example:
   pkgtrust dev --db /tmp/pkgtrust.db
+)"},
+    {"check",
+     "pkgtrust check [PATH...] [--url URL | --db PATH | --config FILE] [--wait SECONDS] [--json | "
+     "--markdown] "
+     "[--sarif FILE] [--policy FILE] [--fail-on LIST] [--min-score N] [--too-new-hours N] [--format NAME]",
+     "check a repository's lockfiles, manifests and SBOMs against the policy",
+     R"(Finds the lockfiles, manifests and SBOMs under each PATH (default: the current folder;
+node_modules, .git, vendor and virtual environments are skipped) or reads the files named,
+looks every locked package up at the locked version, and judges it against the policy:
+.pkgtrust.yaml in the first folder named (or --policy), then the flags. Every dependency
+is printed, worst first. docs/check.md lists the formats and the policy file.
+
+Exit status: 0 passed, 1 the policy is violated, 2 a usage error or a file that could not
+be read (the other files are still checked), 3 the server could not be reached or failed.
+
+Options:
+  --url URL            the pkgtrust server (default http://127.0.0.1:8080); POST /v1/packages:query
+  --token TOKEN        sent as a bearer token (default: $PKGTRUST_TOKEN)
+  --db PATH            no server: look up in this SQLite file, fetching in this process
+  --config FILE        no server: the database and upstreams of this config file
+  --wait SECONDS       how long to wait for packages without a report (0 to 3600, default 60);
+                       those still waiting are `pending`
+  --json               the verdicts as JSON;  --markdown: as Markdown for a pull request
+  --sarif FILE         also write SARIF 2.1.0 (for GitHub code scanning) to FILE
+  --policy FILE        the policy file instead of ./.pkgtrust.yaml
+  --fail-on LIST       what fails, comma-separated: malicious, typosquat, yanked, deprecated,
+                       too_new, low_score, pending, missing (default malicious,typosquat)
+  --min-score N        a score below N is a low_score finding (0 to 10)
+  --too-new-hours N    a version published less than N hours ago is too_new (default 24)
+  --format NAME        the format of the files named: package-lock, yarn, pnpm, bun,
+                       requirements, poetry, pipfile, uv, pdm, pylock, cargo, gomod, gosum,
+                       pom, gradle, cyclonedx, spdx
+  --color, --no-color  colours in the table (default: on a terminal, unless NO_COLOR is set)
+
+Examples:
+  pkgtrust check
+  pkgtrust check --url http://pkgtrust.internal:8080 --sarif pkgtrust.sarif --fail-on malicious,typosquat,yanked
+  pkgtrust check services/api/package-lock.json --json
+  pkgtrust check --db pkgtrust.db --wait 120 requirements.txt
 )"},
     {"check-config", "pkgtrust check-config --config FILE",
      "validate a config file and its topology, then exit",
@@ -393,6 +433,17 @@ int RunCli(int argc, char** argv) {
       return 0;
     }
   auto usage = [help](const std::string& problem) { return Usage(problem, help); };
+  if (command == "check") {  // its own options (check_command.cpp)
+    CheckOptions options;
+    if (auto status = ParseCheckArguments({args.begin() + 1, args.end()}, &options); !status.ok())
+      return usage(status.message());
+    try {
+      return RunCheck(options);
+    } catch (const std::exception& e) {  // a broken config file or database (--config, --db)
+      std::fprintf(stderr, "pkgtrust check: %s\n", e.what());
+      return check::kExitInputError;
+    }
+  }
   std::string topology_action;  // topology: plan | apply
   WatchOptions watch;
   std::string watch_max = "0";

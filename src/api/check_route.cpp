@@ -1,0 +1,126 @@
+// POST /v1/check: the text of one lockfile, manifest or SBOM in (the body), the verdicts of
+// `pkgtrust check --json` out, so that the web page and other clients check a file without
+// the CLI. The file's name (?filename=) says its format unless ?format= does; the policy
+// comes from parameters (fail_on, min_score, too_new_hours).
+#include <sstream>
+
+#include "api_impl.hpp"
+#include "pkgtrust/check/render.hpp"
+#include "pkgtrust/core/purl.hpp"
+
+namespace pkgtrust::api {
+
+namespace {
+
+// More distinct packages than this in one file are refused: the lookups of one request
+// must not crowd out everyone else's.
+constexpr std::size_t kMaxCheckPackages = 10'000;
+
+core::Status PolicyFromParams(const std::map<std::string, std::string>& params, check::Policy* policy) {
+  policy->source = "request";
+  if (auto it = params.find("fail_on"); it != params.end()) {
+    policy->fail_on.clear();
+    std::stringstream list(it->second);
+    for (std::string name; std::getline(list, name, ',');) {
+      if (name.empty()) continue;
+      auto concern = check::ConcernFromName(name);
+      if (!concern)
+        return core::Status::InvalidArgument(
+            fmt::format("fail_on: '{}' is not one of malicious, typosquat, yanked, deprecated, too_new, "
+                        "low_score, pending, "
+                        "missing",
+                        name.substr(0, 40)));
+      policy->fail_on.push_back(*concern);
+    }
+  }
+  if (auto it = params.find("min_score"); it != params.end()) {
+    char* end = nullptr;
+    double score = std::strtod(it->second.c_str(), &end);
+    if (it->second.empty() || *end != '\0' || !(score >= 0 && score <= 10))
+      return core::Status::InvalidArgument("min_score must be a number from 0 to 10");
+    policy->min_score = score;
+  }
+  if (auto it = params.find("too_new_hours"); it != params.end()) {
+    char* end = nullptr;
+    long hours = std::strtol(it->second.c_str(), &end, 10);
+    if (it->second.empty() || *end != '\0' || hours < 0 || hours > 8760)
+      return core::Status::InvalidArgument("too_new_hours must be a whole number from 0 to 8760");
+    policy->too_new_hours = static_cast<int>(hours);
+  }
+  return core::Status::Ok();
+}
+
+}  // namespace
+
+void Api::Impl::Check(const ServerRequest& request, const std::map<std::string, std::string>& params,
+                      Responder respond) {
+  std::string filename = params.contains("filename") ? params.at("filename") : "";
+  std::optional<lockfile::Format> format;
+  if (auto it = params.find("format"); it != params.end()) {
+    format = lockfile::FormatFromName(it->second);
+    if (!format)
+      return respond(ErrorResponse(
+          400, "invalid_parameter",
+          fmt::format("unknown format '{}'; docs/check.md lists them", it->second.substr(0, 40))));
+  } else if (!filename.empty()) {
+    format = lockfile::DetectFormat(filename);
+    if (!format)
+      return respond(ErrorResponse(400, "invalid_parameter",
+                                   fmt::format("cannot tell the format of '{}' from its name; give ?format=",
+                                               filename.substr(0, 100))));
+  } else {
+    return respond(
+        ErrorResponse(400, "invalid_parameter",
+                      "POST /v1/check needs ?filename=package-lock.json (or ?format=package-lock)"));
+  }
+  if (filename.empty()) filename = std::string(lockfile::FormatName(*format));
+  auto wait = WaitParam(params);
+  if (!wait.ok()) return respond(ErrorResponse(400, "invalid_parameter", wait.status().message()));
+  auto result = std::make_shared<check::CheckResult>();
+  if (auto s = PolicyFromParams(params, &result->policy); !s.ok())
+    return respond(ErrorResponse(400, "invalid_parameter", s.message()));
+
+  // Reading a large lockfile and judging a thousand packages: on the API's pool.
+  std::string request_id = RequestId(request, "check");
+  renderer_.Post([this, result, format = *format, filename, text = request.body, wait = *wait, request_id,
+                  respond = std::move(respond)]() mutable {
+    // No file around it: a requirements file's `-r` includes cannot be read, and say so.
+    auto parsed = lockfile::ParseLockfile(format, {filename, std::move(text), nullptr});
+    if (!parsed.ok()) return respond(ErrorResponse(400, "invalid_lockfile", parsed.status().message()));
+    result->files.push_back(filename);
+    auto dependencies = std::make_shared<std::vector<lockfile::LockedDependency>>(std::move(*parsed));
+    std::vector<std::string> purls = check::PurlsToLookUp(*dependencies);
+    if (purls.size() > kMaxCheckPackages)
+      return respond(ErrorResponse(
+          413, "too_many_packages",
+          fmt::format("{} distinct packages in one file; the limit is {}", purls.size(), kMaxCheckPackages)));
+    std::vector<pipeline::LookupRequest> requests;
+    for (const std::string& text : purls) {
+      auto purl = core::ParsePurl(text);
+      requests.push_back({*core::PackageKeyFromPurl(*purl), purl->version});  // PurlsToLookUp checked both
+    }
+    lookup_.LookupMany(requests, wait, request_id,
+                       [this, result, dependencies, purls = std::move(purls), respond = std::move(respond)](
+                           core::Result<std::vector<pipeline::LookupAnswer>> answers) {
+                         if (!answers.ok()) {
+                           if (answers.status().code() == core::StatusCode::kResourceExhausted)
+                             return respond(ToResponse({.kind = pipeline::LookupAnswer::Kind::kOverloaded}));
+                           return respond(StoreError(answers.status()));
+                         }
+                         // The same entries as POST /v1/packages:query answers, judged as the CLI judges
+                         // them.
+                         std::map<std::string, json> reports;
+                         bool pending = false;
+                         for (std::size_t i = 0; i < answers->size() && i < purls.size(); ++i)
+                           reports[purls[i]] = QueryEntry((*answers)[i], pending);
+                         result->verdicts = check::JudgeAll(*dependencies, reports, result->policy,
+                                                            core::SystemClock::Instance().NowMillis());
+                         ServerResponse response = JsonResponse(200, check::RenderJson(*result));
+                         if (pending)
+                           response = WithRetryAfter(std::move(response), config_.retry_after_seconds);
+                         respond(std::move(response));
+                       });
+  });
+}
+
+}  // namespace pkgtrust::api
