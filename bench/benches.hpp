@@ -25,4 +25,9 @@ int BenchGatewayFiles(int seconds, int connections, bool json);
 int BenchGatewayMetadata(int rounds, bool json);
 int BenchGatewayInstall(int packages, int rounds, const std::string& verdaccio, bool json);
 
+// `pkgtrust check` (check_bench.cpp): parse speed of the largest real lockfiles; a check
+// of a `dependencies`-package lockfile against a server that knows them all, with hyperfine.
+int BenchCheckParse(int rounds, bool json);
+int BenchCheckServer(int dependencies, int runs, bool json);
+
 }  // namespace pkgtrust::bench

@@ -13,6 +13,10 @@
 //                                           against pkgtrust serve (PATH: another build)
 //   pkgtrust_bench osv      [--records N]   pkgtrust import-osv of a dump of N records (31,500),
 //                                           again unchanged, again with 1% newer
+//   pkgtrust_bench check-parse [--rounds R] the largest real lockfiles of the fixtures, MB/s
+//   pkgtrust_bench check-server [--dependencies N] [--rounds R]
+//                                           pkgtrust check of an N-package lockfile (2,000)
+//                                           against a server that knows them, with hyperfine
 //   pkgtrust_bench sqs      [--messages N] [--rounds R] [--publishers P]
 //                                           SNS -> SQS -> receive -> ack on the fauxqs emulator,
 //                                           batching on and off
@@ -338,6 +342,8 @@ int main(int argc, char** argv) {
       json = true;
     else if (arg == "--binary" && i + 1 < argc)
       binary = argv[++i];
+    else if (arg == "--dependencies" && i + 1 < argc)
+      count = std::atoi(argv[++i]);
     else if (arg == "--verdaccio" && i + 1 < argc)
       verdaccio = argv[++i];
   }
@@ -357,6 +363,9 @@ int main(int argc, char** argv) {
   if (what == "gateway-metadata") return bench::BenchGatewayMetadata(std::max(rounds, 5), json);
   if (what == "gateway-install")
     return bench::BenchGatewayInstall(count > 0 ? count : 100, rounds, verdaccio, json);
+  if (what == "check-parse") return bench::BenchCheckParse(std::max(rounds, 5), json);
+  if (what == "check-server")
+    return bench::BenchCheckServer(count > 0 ? count : 2000, std::max(rounds, 10), json);
   if (what == "attack")
     return bench::BenchAttack(binary.empty() ? PKGTRUST_BINARY : binary, count > 0 ? count : 3500,
                               subscribers, json);
@@ -366,7 +375,9 @@ int main(int argc, char** argv) {
       " | api [--packages N] [--seconds S] [--connections C] [--server-threads T]"
       " | sqs [--messages N] [--rounds R] [--publishers P]"
       " | changes [--packages N] [--subscribers S] [--changes C] [--rate R] | osv [--records N] | attack "
-      "[--packages N] [--subscribers S] [--binary PATH] | gateway-files [--seconds S] [--connections C]"
+      "[--packages N] [--subscribers S] [--binary PATH] | check-parse [--rounds R] | check-server "
+      "[--dependencies N] "
+      "[--rounds R] | gateway-files [--seconds S] [--connections C]"
       " | gateway-metadata [--rounds R] | gateway-install [--packages N] [--rounds R] [--verdaccio DIR]"
       "  [--json]\n");
   return 2;

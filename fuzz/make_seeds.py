@@ -76,6 +76,15 @@ def main():
     write("gateway_npm", '{"evil":["1.0.0","1.0.1"],"@scope/all":["0.1.0"],"left-pad":["1.3.0"]}')
     write("gateway_npm", "@scope%2fname/-/name-1.0.0.tgz")
     write("gateway_pypi", "files/numpy/packages/aa/bb/numpy-1.5.1-py3-none-any.whl.metadata")
+    # lockfile: the first byte picks the format, in the order of lockfile::kAllFormats.
+    formats = ["packagelockjson", "yarnlock", "pnpmlock", "bunlock", "requirements", "poetrylock", "pipfilelock",
+               "uvlock", "pdmlock", "pylock", "cargolock", "gomod", "gosum", "pomxml", "gradlelockfile", "cdx", "spdx"]
+    for index, folder in enumerate(formats):
+        pattern = "*.sum" if folder == "gosum" else "**/*"
+        for path in sorted(glob.glob(os.path.join(FIX, "lockfiles", "scalibr", "gomod" if folder == "gosum" else folder,
+                                                  pattern), recursive=True)):
+            if os.path.isfile(path) and not path.endswith(".md"):
+                write("lockfile", bytes([index]) + read(path))
     for path in glob.glob(os.path.join(FIX, "registry", "pypi", "*.json")):
         write("registry_pypi", read(path))
     for path in glob.glob(os.path.join(FIX, "registry", "crates", "*.json")):

@@ -8,10 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGETS=(purl package_name version filter_policy config webhook rest_api registry_npm registry_pypi registry_crates
-         registry_maven registry_go github osv aws change_query gateway_npm gateway_pypi)
+         registry_maven registry_go github osv aws change_query gateway_npm gateway_pypi lockfile)
 declare -A DICT=([purl]=purl [config]=yaml [registry_maven]=xml [rest_api]=http [webhook]=json [registry_npm]=json
                  [registry_pypi]=json [registry_crates]=json [registry_go]=json [github]=json [osv]=json [aws]=json
-                 [filter_policy]=json [gateway_npm]=json [gateway_pypi]=json)
+                 [filter_policy]=json [gateway_npm]=json [gateway_pypi]=json [lockfile]=json)
 
 if [ "${1:-}" = "--list" ]; then printf '%s\n' "${TARGETS[@]}"; exit 0; fi
 if [ $# -ne 2 ]; then

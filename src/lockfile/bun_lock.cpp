@@ -3,6 +3,8 @@
 // element is "name@version" or "name@<source>" (github:, git+, file:, link:, workspace:, a
 // URL). The project itself is a `workspaces` entry, not a package, so it is not listed;
 // the other workspace members are packages "name@workspace:path", listed as kWorkspace.
+#include <fmt/format.h>
+
 #include <string>
 #include <string_view>
 
@@ -57,7 +59,7 @@ class MemberFinder {
   explicit MemberFinder(std::string_view text) : text_(text), lines_(text) {}
 
   int Find(std::string_view key, char opener) {
-    std::string needle = "\"" + std::string(key) + "\"";
+    std::string needle = fmt::format("\"{}\"", key);
     std::size_t from = cursor_;
     while (true) {
       int line = lines_.FindLine(needle, &from);

@@ -1,6 +1,8 @@
 // npm's package-lock.json and npm-shrinkwrap.json. lockfileVersion 2 and 3 list every
 // installed folder under "packages" ("node_modules/a/node_modules/b"); version 1 nests
 // "dependencies" objects. A version 2 file has both: "packages" is read, as npm reads it.
+#include <fmt/format.h>
+
 #include <string>
 
 #include "core/json_document.hpp"
@@ -41,10 +43,9 @@ class Reader {
   // the DOM is walked in the order of the text. Requirement maps hold strings, never
   // objects, so they do not match.
   int LineOfEntry(std::string_view key) {
-    std::string needle = "\"" + std::string(key) + "\": {";
     std::size_t from = cursor_;
-    int line = lines_.FindLine(needle, &from);
-    if (line == 0) line = lines_.FindLine("\"" + std::string(key) + "\":{", &from);  // minified
+    int line = lines_.FindLine(fmt::format("\"{}\": {{", key), &from);
+    if (line == 0) line = lines_.FindLine(fmt::format("\"{}\":{{", key), &from);  // minified
     cursor_ = from;
     return line;
   }

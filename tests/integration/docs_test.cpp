@@ -294,9 +294,9 @@ TEST_CASE("every request example in docs/api.md gets the documented answer", "[i
   std::set<std::string> shown;
   for (const Example& e : examples) shown.insert(e.method + " " + e.target.substr(0, e.target.find('?')));
   for (const char* endpoint :
-       {"GET /v1/packages/npm/left-pad", "GET /v1/packages", "POST /v1/packages:query", "GET /v1/search",
-        "POST /v1/packages/npm/left-pad:refresh", "POST /v1/feeds/package-feeds", "GET /v1/changes",
-        "GET /readyz", "GET /healthz"}) {
+       {"GET /v1/packages/npm/left-pad", "GET /v1/packages", "POST /v1/packages:query", "POST /v1/check",
+        "GET /v1/search", "POST /v1/packages/npm/left-pad:refresh", "POST /v1/feeds/package-feeds",
+        "GET /v1/changes", "GET /readyz", "GET /healthz"}) {
     INFO(endpoint);
     CHECK(shown.contains(endpoint));
   }
