@@ -49,11 +49,13 @@ for path in sys.stdin.buffer.read().decode().split("\0"):
 cmake -S "$scratch/src" -B "$scratch/build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPKGTRUST_SANITIZE=OFF \
   -DPKGTRUST_BUILD_BENCH=OFF >"$scratch/logs/cmake.log"
 echo "building the unmutated tests in $scratch/build ..."
-cmake --build "$scratch/build" --target pkgtrust_tests >"$scratch/logs/build.log" 2>&1 ||
+cmake --build "$scratch/build" --target pkgtrust_tests pkgtrust_check_tests >"$scratch/logs/build.log" 2>&1 ||
   { tail -30 "$scratch/logs/build.log"; echo "the unmutated tree does not build" >&2; exit 2; }
 
-# One line per entry to run: id, file, test spec, then find and replace as JSON strings
-# (a tab-separated line that survives any characters in the source text).
+# One line per entry to run: id, file, test binary, test spec, then find and replace as JSON
+# strings (a tab-separated line that survives any characters in the source text). An entry's
+# optional "binary" names the test binary (default pkgtrust_tests; the lockfile and check
+# tests are in pkgtrust_check_tests).
 entries=$(python3 - "$register" "$@" <<'PY'
 import json, sys
 path, wanted = sys.argv[1], set(sys.argv[2:])
@@ -74,7 +76,10 @@ for number, line in enumerate(open(path, encoding="utf-8"), 1):
     seen.add(e["id"])
     if wanted and e["id"] not in wanted:
         continue
-    print("\t".join([e["id"], e["file"], e["tests"], json.dumps(e["find"]), json.dumps(e["replace"])]))
+    binary = e.get("binary", "pkgtrust_tests")
+    if binary not in ("pkgtrust_tests", "pkgtrust_check_tests"):
+        sys.exit(f"{path}:{number}: unknown binary '{binary}'")
+    print("\t".join([e["id"], e["file"], binary, e["tests"], json.dumps(e["find"]), json.dumps(e["replace"])]))
 unknown = wanted - seen
 if unknown:
     sys.exit(f"no entry with id {', '.join(sorted(unknown))} in {path}")
@@ -84,15 +89,15 @@ PY
 # Each test spec once without a bug: a spec that matches no test, or tests that already fail,
 # would make every entry using it look caught.
 declare -A baseline
-while IFS=$'\t' read -r -u 3 id file tests find replace; do
-  [[ -n "${baseline[$tests]+set}" ]] && continue
-  log="$scratch/logs/baseline.$(printf '%s' "$tests" | md5sum | cut -c1-12).log"
-  if timeout "$timeout_seconds" "$scratch/build/tests/pkgtrust_tests" "$tests" >"$log" 2>&1 </dev/null; then
-    baseline[$tests]=ok
+while IFS=$'\t' read -r -u 3 id file binary tests find replace; do
+  [[ -n "${baseline[$binary $tests]+set}" ]] && continue
+  log="$scratch/logs/baseline.$(printf '%s' "$binary $tests" | md5sum | cut -c1-12).log"
+  if timeout "$timeout_seconds" "$scratch/build/tests/$binary" "$tests" >"$log" 2>&1 </dev/null; then
+    baseline[$binary $tests]=ok
   elif grep -q "No test cases matched" "$log"; then
-    baseline[$tests]="matches no test"
+    baseline[$binary $tests]="matches no test"
   else
-    baseline[$tests]="fails without the bug: $log"
+    baseline[$binary $tests]="fails without the bug: $log"
   fi
 done 3<<<"$entries"
 
@@ -102,11 +107,11 @@ broken_entry() {  # id, reason
   printf '%-9s %s (%s)\n' "BROKEN" "$1" "$2"
   broken=$((broken + 1)) survivors+=("$1")
 }
-while IFS=$'\t' read -r -u 3 id file tests find replace; do
+while IFS=$'\t' read -r -u 3 id file binary tests find replace; do
   total=$((total + 1))
   target="$scratch/src/$file"
-  if [[ "${baseline[$tests]}" != ok ]]; then
-    broken_entry "$id" "tests '$tests': ${baseline[$tests]}"
+  if [[ "${baseline[$binary $tests]}" != ok ]]; then
+    broken_entry "$id" "tests '$tests': ${baseline[$binary $tests]}"
     continue
   fi
   if [[ ! -f "$target" ]]; then
@@ -128,10 +133,10 @@ PY
     continue
   fi
   status=0
-  if ! cmake --build "$scratch/build" --target pkgtrust_tests >"$scratch/logs/$id.build.log" 2>&1 </dev/null; then
+  if ! cmake --build "$scratch/build" --target "$binary" >"$scratch/logs/$id.build.log" 2>&1 </dev/null; then
     broken_entry "$id" "does not compile: $scratch/logs/$id.build.log"
   else
-    timeout "$timeout_seconds" "$scratch/build/tests/pkgtrust_tests" "$tests" \
+    timeout "$timeout_seconds" "$scratch/build/tests/$binary" "$tests" \
       >"$scratch/logs/$id.test.log" 2>&1 </dev/null || status=$?
     if ((status == 0)); then
       printf '%-9s %s (%s passed with the bug)\n' "SURVIVED" "$id" "$tests"
@@ -148,7 +153,7 @@ PY
 done 3<<<"$entries"
 
 # Leave the scratch build matching the working tree.
-cmake --build "$scratch/build" --target pkgtrust_tests >"$scratch/logs/build.log" 2>&1 || true
+cmake --build "$scratch/build" --target pkgtrust_tests pkgtrust_check_tests >"$scratch/logs/build.log" 2>&1 || true
 echo "$(date -u +%Y-%m-%d): caught $caught of $total ($survived survived, $broken broken)"
 if ((${#survivors[@]})); then
   echo "not caught: ${survivors[*]}"

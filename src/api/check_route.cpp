@@ -12,26 +12,12 @@ namespace pkgtrust::api {
 
 namespace {
 
-// More distinct packages than this in one file are refused: the lookups of one request
-// must not crowd out everyone else's.
-constexpr std::size_t kMaxCheckPackages = 10'000;
-
 core::Status PolicyFromParams(const std::map<std::string, std::string>& params, check::Policy* policy) {
   policy->source = "request";
   if (auto it = params.find("fail_on"); it != params.end()) {
-    policy->fail_on.clear();
-    std::stringstream list(it->second);
-    for (std::string name; std::getline(list, name, ',');) {
-      if (name.empty()) continue;
-      auto concern = check::ConcernFromName(name);
-      if (!concern)
-        return core::Status::InvalidArgument(
-            fmt::format("fail_on: '{}' is not one of malicious, typosquat, yanked, deprecated, too_new, "
-                        "low_score, pending, "
-                        "missing",
-                        name.substr(0, 40)));
-      policy->fail_on.push_back(*concern);
-    }
+    auto concerns = check::ParseConcernList(it->second);
+    if (!concerns.ok()) return core::Status::InvalidArgument("fail_on: " + concerns.status().message());
+    policy->fail_on = *concerns;
   }
   if (auto it = params.find("min_score"); it != params.end()) {
     char* end = nullptr;
@@ -89,30 +75,30 @@ void Api::Impl::Check(const ServerRequest& request, const std::map<std::string, 
     if (!parsed.ok()) return respond(ErrorResponse(400, "invalid_lockfile", parsed.status().message()));
     result->files.push_back(filename);
     auto dependencies = std::make_shared<std::vector<lockfile::LockedDependency>>(std::move(*parsed));
-    std::vector<std::string> purls = check::PurlsToLookUp(*dependencies);
-    if (purls.size() > kMaxCheckPackages)
+    // Ten batch queries' worth: the lookups of one request must not crowd out everyone else's.
+    std::size_t limit = 10 * config_.max_query_packages;
+    auto lookups = std::make_shared<std::vector<check::Lookup>>(check::LookupsFor(*dependencies));
+    if (lookups->size() > limit)
       return respond(ErrorResponse(
           413, "too_many_packages",
-          fmt::format("{} distinct packages in one file; the limit is {}", purls.size(), kMaxCheckPackages)));
+          fmt::format("{} distinct packages in one file; the limit is {} (10 x api.max_query_packages)",
+                      lookups->size(), limit)));
     std::vector<pipeline::LookupRequest> requests;
-    for (const std::string& text : purls) {
-      auto purl = core::ParsePurl(text);
-      requests.push_back({*core::PackageKeyFromPurl(*purl), purl->version});  // PurlsToLookUp checked both
-    }
-    lookup_.LookupMany(requests, wait, request_id,
-                       [this, result, dependencies, purls = std::move(purls), respond = std::move(respond)](
+    for (const check::Lookup& lookup : *lookups) requests.push_back({lookup.key, lookup.version});
+    lookup_.LookupMany(std::move(requests), wait, request_id,
+                       [this, result, dependencies, lookups, respond = std::move(respond)](
                            core::Result<std::vector<pipeline::LookupAnswer>> answers) {
                          if (!answers.ok()) {
                            if (answers.status().code() == core::StatusCode::kResourceExhausted)
                              return respond(ToResponse({.kind = pipeline::LookupAnswer::Kind::kOverloaded}));
                            return respond(StoreError(answers.status()));
                          }
-                         // The same entries as POST /v1/packages:query answers, judged as the CLI judges
-                         // them.
+                         // The entries POST /v1/packages:query answers (in the order asked), judged as the
+                         // CLI judges them.
                          std::map<std::string, json> reports;
                          bool pending = false;
-                         for (std::size_t i = 0; i < answers->size() && i < purls.size(); ++i)
-                           reports[purls[i]] = QueryEntry((*answers)[i], pending);
+                         for (std::size_t i = 0; i < answers->size() && i < lookups->size(); ++i)
+                           reports[(*lookups)[i].purl] = QueryEntry((*answers)[i], pending);
                          result->verdicts = check::JudgeAll(*dependencies, reports, result->policy,
                                                             core::SystemClock::Instance().NowMillis());
                          ServerResponse response = JsonResponse(200, check::RenderJson(*result));

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "app/config.hpp"
 #include "app/service.hpp"
@@ -67,7 +68,7 @@ std::vector<Input> FindInputs(const CheckOptions& options, std::vector<check::In
           continue;
         }
         auto format = lockfile::DetectFormat(it->path().string());
-        if (format && it->is_regular_file(error))
+        if (format && !it->is_symlink(error) && it->is_regular_file(error))
           found.push_back({it->path().lexically_normal().string(), *format});
       }
       if (error)
@@ -166,7 +167,8 @@ class Progress {
   ~Progress() { Clear(); }
   void Show(std::size_t done, std::size_t total) {
     if (!shown_) return;
-    std::fprintf(stderr, "\r\033[Kscored %zu of %zu, %zu waiting", done, total, total - done);
+    std::fprintf(stderr, "\r\033[Kscored %s of %s, %s waiting", check::Thousands(done).c_str(),
+                 check::Thousands(total).c_str(), check::Thousands(total - done).c_str());
     std::fflush(stderr);
     drawn_ = true;
   }
@@ -180,17 +182,21 @@ class Progress {
   bool drawn_ = false;
 };
 
+// An entry that waiting longer will not change: a report, or an answer that is final for
+// this check (not in the registry, refused as invalid, or the server could not read it).
 bool Settled(const json& entry) {
   if (entry.is_object() && entry.contains("score")) return true;
   std::string status = entry.is_object() ? entry.value("status", "") : "";
-  return status == "not_found" || status == "invalid";
+  return status == "not_found" || status == "invalid" || status == "error";
 }
 
-// The reports from a server: batches of 1,000 purls to POST /v1/packages:query, again for
-// those still pending until the wait runs out. A server that cannot be reached (or
-// answers 5xx) is an error: exit 3.
+using Steady = std::chrono::steady_clock;
+
+// The reports from a server: batches of up to 1,000 purls to POST /v1/packages:query (fewer
+// when the server says 413), asked again for those still pending until the wait runs out.
+// A server that cannot be reached (or answers 5xx) is Unavailable: exit 3.
 core::Result<std::map<std::string, json>> QueryServer(const CheckOptions& options,
-                                                      const std::vector<std::string>& purls) {
+                                                      const std::vector<check::Lookup>& lookups) {
   auto base = net::ParseUrl(options.url);
   if (!base.ok())
     return core::Status::InvalidArgument(fmt::format("--url {}: {}", options.url, base.status().message()));
@@ -202,26 +208,28 @@ core::Result<std::map<std::string, json>> QueryServer(const CheckOptions& option
   endpoint += "/v1/packages:query";
 
   std::map<std::string, json> reports;
-  std::vector<std::string> waiting = purls;
+  std::vector<std::string> waiting;
+  for (const check::Lookup& lookup : lookups) waiting.push_back(lookup.purl);
+  std::size_t batch_size = 1000;  // POST /v1/packages:query's default limit
   Progress progress;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.wait_seconds);
+  auto deadline = Steady::now() + std::chrono::seconds(options.wait_seconds);
   while (!waiting.empty()) {
-    auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    // Each round asks the server to wait at most 10 s, so that progress shows and a server
-    // with a smaller max_wait does not refuse the query.
-    double round_wait = std::clamp(left.count() / 1000.0, 0.0, 10.0);
+    auto round_start = Steady::now();
     std::vector<std::string> still;
-    for (std::size_t start = 0; start < waiting.size(); start += kBatch) {
-      std::vector<std::string> batch(waiting.begin() + start,
-                                     waiting.begin() + std::min(waiting.size(), start + kBatch));
+    for (std::size_t start = 0; start < waiting.size();) {
+      std::size_t count = std::min(batch_size, waiting.size() - start);
+      std::vector<std::string> batch(waiting.begin() + start, waiting.begin() + start + count);
+      // Each batch waits at most what is left of --wait (and 10 s, so that progress shows and
+      // a server with a smaller api.max_wait_seconds takes the query).
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Steady::now());
+      double batch_wait = std::clamp(left.count() / 1000.0, 0.0, 10.0);
       net::HttpRequest request;
       request.method = "POST";
       request.url = endpoint;
       request.headers = {{"Content-Type", "application/json"}};
       if (!options.token.empty()) request.headers.emplace_back("Authorization", "Bearer " + options.token);
-      request.body = json{{"packages", batch}, {"wait", round_wait}}.dump();
-      request.timeout = std::chrono::milliseconds(static_cast<long>(round_wait * 1000) + 30'000);
+      request.body = json{{"packages", batch}, {"wait", batch_wait}}.dump();
+      request.timeout = std::chrono::milliseconds(static_cast<long>(batch_wait * 1000) + 30'000);
       request.max_attempts = 2;
       request.max_body_bytes = 512u << 20;
       std::promise<core::Result<net::HttpResponse>> answered;
@@ -231,6 +239,10 @@ core::Result<std::map<std::string, json>> QueryServer(const CheckOptions& option
       if (!response.ok())
         return core::Status::Unavailable(
             fmt::format("cannot reach the pkgtrust server: {}", response.status().message()));
+      if (response->status == 413 && batch_size > 1) {  // a server configured for smaller queries
+        batch_size = std::max<std::size_t>(1, batch_size / 2);
+        continue;
+      }
       json body = json::parse(response->body, nullptr, false);
       if (response->status == 401 || response->status == 403)
         return core::Status::PermissionDenied(
@@ -249,17 +261,22 @@ core::Result<std::map<std::string, json>> QueryServer(const CheckOptions& option
         if (!Settled(entry)) still.push_back(batch[i]);
         reports[batch[i]] = std::move(entry);
       }
+      start += count;
     }
     waiting = std::move(still);
-    progress.Show(purls.size() - waiting.size(), purls.size());
-    if (std::chrono::steady_clock::now() >= deadline) break;
+    progress.Show(lookups.size() - waiting.size(), lookups.size());
+    if (waiting.empty() || Steady::now() >= deadline) break;
+    // Answered early with work still pending (runs that failed and wait for the
+    // reconciler): ask again in a second, not in a tight loop.
+    auto next = std::min(deadline, round_start + std::chrono::seconds(1));
+    if (next > Steady::now()) std::this_thread::sleep_until(next);
   }
   return reports;
 }
 
 // The reports from this process's pipeline and database, as `pkgtrust score` gets them.
 core::Result<std::map<std::string, json>> LookUpInProcess(const CheckOptions& options,
-                                                          const std::vector<std::string>& purls) {
+                                                          const std::vector<check::Lookup>& lookups) {
   Config config = options.config_path.empty() ? DefaultConfig() : LoadConfigFile(options.config_path);
   if (options.config_path.empty() || !options.db_path.empty())
     config.database.path = options.db_path.empty() ? "pkgtrust-dev.db" : options.db_path;
@@ -268,21 +285,17 @@ core::Result<std::map<std::string, json>> LookUpInProcess(const CheckOptions& op
   Service service(std::move(config));
   service.Start(/*serve_http=*/false);
   std::vector<pipeline::LookupRequest> requests;
-  for (const std::string& text : purls) {
-    auto purl = core::ParsePurl(text);
-    auto key = purl.ok() ? core::PackageKeyFromPurl(*purl) : core::Result<core::PackageKey>(purl.status());
-    if (key.ok()) requests.push_back({*key, purl->version});
-  }
+  for (const check::Lookup& lookup : lookups) requests.push_back({lookup.key, lookup.version});
   std::promise<core::Result<std::vector<pipeline::LookupAnswer>>> answered;
-  service.lookup().LookupMany(requests, std::chrono::seconds(options.wait_seconds), "cli-check",
+  service.lookup().LookupMany(std::move(requests), std::chrono::seconds(options.wait_seconds), "cli-check",
                               [&answered](auto answers) { answered.set_value(std::move(answers)); });
   auto answers = answered.get_future().get();
   if (!answers.ok()) return answers.status();
   std::map<std::string, json> reports;
   using Kind = pipeline::LookupAnswer::Kind;
-  for (std::size_t i = 0; i < answers->size() && i < requests.size(); ++i) {
+  // The answers come in the order asked: each is filed under its lookup's purl.
+  for (std::size_t i = 0; i < answers->size() && i < lookups.size(); ++i) {
     const pipeline::LookupAnswer& answer = (*answers)[i];
-    std::string purl = core::FormatPurl(core::PurlFromPackageKey(requests[i].key, requests[i].version));
     json entry;
     if (answer.kind == Kind::kReport && answer.report)
       entry = json::parse(*answer.report, nullptr, false);
@@ -292,10 +305,19 @@ core::Result<std::map<std::string, json>> LookUpInProcess(const CheckOptions& op
       entry = {
           {"status", answer.record ? std::string(core::PackageStateName(answer.record->state)) : "pending"}};
     else
-      entry = {{"status", "error: " + answer.error.message()}};
-    reports[purl] = std::move(entry);
+      entry = {{"status", "error"}, {"error", {{"message", answer.error.message()}}}};
+    reports[lookups[i].purl] = std::move(entry);
   }
   return reports;
+}
+
+// Package data may hold any bytes: invalid UTF-8 is replaced, never an exception.
+bool WriteSarif(const std::string& path, const json& sarif) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << sarif.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  if (out.good()) return true;
+  std::fprintf(stderr, "pkgtrust check: cannot write %s\n", path.c_str());
+  return false;
 }
 
 bool UseColor(const CheckOptions& options) {
@@ -369,20 +391,9 @@ core::Status ParseCheckArguments(const std::vector<std::string>& args, CheckOpti
     } else if (arg == "--policy") {
       options->policy_path = value;
     } else if (arg == "--fail-on") {
-      std::vector<check::Concern> concerns;
-      std::stringstream list(value);
-      for (std::string name; std::getline(list, name, ',');) {
-        if (name.empty() || name == "none") continue;
-        auto concern = check::ConcernFromName(name);
-        if (!concern)
-          return core::Status::InvalidArgument(
-              fmt::format("--fail-on: '{}' is not one of malicious, typosquat, yanked, deprecated, too_new, "
-                          "low_score, pending, "
-                          "missing",
-                          name));
-        concerns.push_back(*concern);
-      }
-      options->fail_on = concerns;
+      auto concerns = check::ParseConcernList(value);
+      if (!concerns.ok()) return core::Status::InvalidArgument("--fail-on: " + concerns.status().message());
+      options->fail_on = *concerns;
     } else if (arg == "--min-score") {
       char* end = nullptr;
       double score = std::strtod(value.c_str(), &end);
@@ -425,26 +436,28 @@ int RunCheck(const CheckOptions& options) {
     return check::kExitInputError;
   }
 
-  std::vector<std::string> purls = check::PurlsToLookUp(dependencies);
+  std::vector<check::Lookup> lookups = check::LookupsFor(dependencies);
   core::Result<std::map<std::string, json>> reports = std::map<std::string, json>{};
-  if (!purls.empty())
-    reports = options.in_process ? LookUpInProcess(options, purls) : QueryServer(options, purls);
+  if (!lookups.empty())
+    reports = options.in_process ? LookUpInProcess(options, lookups) : QueryServer(options, lookups);
   if (!reports.ok()) {
+    // No verdicts: say why, and what else went wrong, and leave a SARIF file that says the
+    // run failed (a CI step uploading it must not fail on a missing file instead).
+    for (const check::InputError& error : result.errors)
+      std::fprintf(stderr, "pkgtrust check: %s\n", error.message.c_str());
     std::fprintf(stderr, "pkgtrust check: %s\n", reports.status().message().c_str());
+    if (!options.sarif_path.empty())
+      WriteSarif(options.sarif_path,
+                 check::RenderSarifFailure(result, PKGTRUST_VERSION, ".", reports.status().message()));
     return reports.status().code() == core::StatusCode::kPermissionDenied ? check::kExitInputError
                                                                           : check::kExitUnreachable;
   }
   result.verdicts =
       check::JudgeAll(dependencies, *reports, result.policy, core::SystemClock::Instance().NowMillis());
 
-  if (!options.sarif_path.empty()) {
-    std::ofstream sarif(options.sarif_path, std::ios::binary | std::ios::trunc);
-    sarif << check::RenderSarif(result, PKGTRUST_VERSION, ".").dump(2) << "\n";
-    if (!sarif.good()) {
-      std::fprintf(stderr, "pkgtrust check: cannot write %s\n", options.sarif_path.c_str());
-      return check::kExitInputError;
-    }
-  }
+  if (!options.sarif_path.empty() &&
+      !WriteSarif(options.sarif_path, check::RenderSarif(result, PKGTRUST_VERSION, ".")))
+    return check::kExitInputError;
   std::string out;
   switch (options.output) {
     case CheckOptions::Output::kJson:

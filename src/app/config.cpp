@@ -360,7 +360,8 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
   if (YAML::Node api = root["api"]; api.IsDefined()) {
     r.ExpectMap(api, "api",
                 {"default_wait_seconds", "max_wait_seconds", "max_query_packages", "max_waiting_requests",
-                 "not_found_recheck_seconds", "retry_after_seconds", "report_cache_entries"});
+                 "not_found_recheck_seconds", "unlisted_version_recheck_seconds", "retry_after_seconds",
+                 "report_cache_entries"});
     r.GetSeconds(api, "api", "default_wait_seconds", 1000, 0, &config.api.default_wait);
     r.GetSeconds(api, "api", "max_wait_seconds", 1000, 0, &config.api.max_wait);
     if (config.api.default_wait > config.api.max_wait)
@@ -372,6 +373,8 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
     r.GetInRange(api, "api", "max_waiting_requests", 1, 10'000'000, &max_waiting);
     config.lookup.max_waiting = static_cast<std::size_t>(max_waiting);
     r.GetSeconds(api, "api", "not_found_recheck_seconds", 1000, 0, &config.lookup.not_found_recheck);
+    r.GetSeconds(api, "api", "unlisted_version_recheck_seconds", 1000, 0,
+                 &config.lookup.unlisted_version_recheck);
     r.GetInRange(api, "api", "retry_after_seconds", 1, 3600, &config.api.retry_after_seconds);
     int cache_entries = static_cast<int>(config.lookup.report_cache_entries);
     r.GetInRange(api, "api", "report_cache_entries", 1, 10'000'000, &cache_entries);

@@ -37,14 +37,6 @@ bool Flag(const json& object, const char* key) {
   return value.is_boolean() && value.get<bool>();
 }
 
-std::string PurlWithoutVersion(const core::Purl& purl) {
-  core::Purl bare = purl;
-  bare.version.clear();
-  bare.qualifiers.clear();
-  bare.subpath.clear();
-  return core::FormatPurl(bare);
-}
-
 // "2026-12-07" for a time, in UTC: ignore entries expire at the end of their day.
 std::string DayOf(core::Millis millis) { return core::FormatTimestamp(millis).substr(0, 10); }
 
@@ -112,6 +104,40 @@ std::optional<Concern> ConcernFromName(std::string_view name) {
   return std::nullopt;
 }
 
+std::string ConcernNames() {
+  std::vector<std::string_view> names;
+  for (Concern concern : kAllConcerns) names.push_back(ConcernName(concern));
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
+core::Result<std::vector<Concern>> ParseConcernList(std::string_view text) {
+  std::vector<Concern> concerns;
+  if (text == "none") return concerns;
+  while (!text.empty()) {
+    std::size_t comma = text.find(',');
+    std::string_view name = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    if (name.empty()) continue;
+    auto concern = ConcernFromName(name);
+    if (!concern)
+      return core::Status::InvalidArgument(
+          fmt::format("'{}' is not one of {}", name.substr(0, 40), ConcernNames()));
+    concerns.push_back(*concern);
+  }
+  return concerns;
+}
+
+std::string CanonicalPurl(const core::Purl& purl, bool with_version) {
+  std::string_view version = with_version ? std::string_view(purl.version) : std::string_view();
+  if (auto key = core::PackageKeyFromPurl(purl); key.ok())
+    return core::FormatPurl(core::PurlFromPackageKey(*key, version));
+  core::Purl bare = purl;
+  bare.version = std::string(version);
+  bare.qualifiers.clear();
+  bare.subpath.clear();
+  return core::FormatPurl(bare);
+}
+
 std::string_view OutcomeName(Outcome outcome) { return kOutcomeNames[static_cast<int>(outcome)]; }
 
 bool Policy::Fails(Concern concern) const {
@@ -146,6 +172,16 @@ bool ShouldLookUp(const lockfile::LockedDependency& dependency, Outcome* outcome
                           : fmt::format("purl type '{}' is not scored", dependency.purl.type);
     return false;
   }
+  // The API refuses such versions: say why here instead of sending them.
+  const std::string& version = dependency.purl.version;
+  bool printable = std::all_of(version.begin(), version.end(),
+                               [](char c) { return static_cast<unsigned char>(c) > 0x20 && c != 0x7f; });
+  if (version.size() > 256 || !printable) {
+    *outcome = Outcome::kInvalid;
+    *detail = version.size() > 256 ? "the version is longer than 256 bytes"
+                                   : "the version has spaces or control characters";
+    return false;
+  }
   return true;
 }
 
@@ -163,10 +199,11 @@ DependencyVerdict Judge(const lockfile::LockedDependency& dependency, const json
                         const Policy& policy, core::Millis now) {
   DependencyVerdict verdict = NotLookedUp(dependency, Outcome::kJudged);
   const std::string& locked = dependency.purl.version;
-  std::string bare = PurlWithoutVersion(dependency.purl);
+  std::string bare = CanonicalPurl(dependency.purl, false);
+  std::string versioned = CanonicalPurl(dependency.purl, true);
   auto add = [&](Concern concern, std::string message) {
     Finding finding{concern, std::move(message)};
-    Apply(policy, verdict.purl, bare, now, finding);
+    Apply(policy, versioned, bare, now, finding);
     verdict.findings.push_back(std::move(finding));
   };
   std::string status = Text(report, "status");
@@ -180,6 +217,7 @@ DependencyVerdict Judge(const lockfile::LockedDependency& dependency, const json
     } else {
       verdict.outcome = Outcome::kPending;
       verdict.detail = status.empty() ? "no answer" : status;
+      if (status == "error") verdict.detail += ": " + Text(Member(report, "error"), "message");
       add(Concern::kPending, fmt::format("no report yet ({})", verdict.detail));
     }
     return verdict;
@@ -246,17 +284,18 @@ void SortWorstFirst(std::vector<DependencyVerdict>& verdicts) {
                    });
 }
 
-std::vector<std::string> PurlsToLookUp(const std::vector<lockfile::LockedDependency>& dependencies) {
-  std::vector<std::string> purls;
+std::vector<Lookup> LookupsFor(const std::vector<lockfile::LockedDependency>& dependencies) {
+  std::vector<Lookup> lookups;
   std::set<std::string> seen;
   Outcome outcome;
   std::string detail;
   for (const lockfile::LockedDependency& dependency : dependencies) {
     if (!ShouldLookUp(dependency, &outcome, &detail)) continue;
     std::string purl = core::FormatPurl(dependency.purl);
-    if (seen.insert(purl).second) purls.push_back(std::move(purl));
+    if (!seen.insert(purl).second) continue;
+    lookups.push_back({std::move(purl), *core::PackageKeyFromPurl(dependency.purl), dependency.purl.version});
   }
-  return purls;
+  return lookups;
 }
 
 std::vector<DependencyVerdict> JudgeAll(const std::vector<lockfile::LockedDependency>& dependencies,

@@ -65,7 +65,7 @@ class PolicyReader {
         return Error(item, "an ignore entry needs `package` (a purl, with or without @version)");
       auto purl = core::ParsePurl(entry.package);
       if (!purl.ok()) return Error(item, fmt::format("ignore.package: {}", purl.status().message()));
-      entry.package = core::FormatPurl(*purl);  // compared with the dependencies' canonical purls
+      entry.package = CanonicalPurl(*purl, !purl->version.empty());  // as the verdicts compare it
       if (entry.reason.empty())
         return Error(item, fmt::format("the ignore entry for {} needs a `reason`", entry.package));
       if (entry.expires.size() != 10 || !core::IsRfc3339Timestamp(entry.expires + "T00:00:00Z"))

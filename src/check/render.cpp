@@ -10,9 +10,6 @@ namespace pkgtrust::check {
 
 using json = nlohmann::json;
 
-namespace {
-
-// "1,034": counts people read at a glance.
 std::string Thousands(std::size_t n) {
   std::string digits = std::to_string(n), out;
   for (std::size_t i = 0; i < digits.size(); ++i) {
@@ -21,6 +18,8 @@ std::string Thousands(std::size_t n) {
   }
   return out;
 }
+
+namespace {
 
 std::string Plural(std::size_t n, std::string_view one, std::string_view many) {
   return Thousands(n) + " " + std::string(n == 1 ? one : many);

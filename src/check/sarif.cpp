@@ -74,15 +74,17 @@ json RenderSarif(const CheckResult& result, std::string_view tool_version, std::
       const lockfile::LockedDependency& dependency = verdict.dependency;
       json location = {{"artifactLocation", {{"uri", ArtifactUri(dependency.file, base)}}}};
       if (dependency.line > 0) location["region"] = {{"startLine", dependency.line}};
-      json entry = {
-          {"ruleId", RuleId(finding.concern)},
-          {"ruleIndex", static_cast<int>(finding.concern)},
-          {"level", result.policy.Fails(finding.concern) ? "error" : "warning"},
-          {"message", {{"text", fmt::format("{}: {}", verdict.purl, finding.message)}}},
-          {"locations", {{{"physicalLocation", std::move(location)}}}},
-          // One alert per package, version and concern across runs, whatever its line.
-          {"partialFingerprints", {{"pkgtrustFinding/v1", verdict.purl + "#" + RuleId(finding.concern)}}},
-          {"properties", {{"purl", verdict.purl}, {"fails", finding.fails}}}};
+      json entry = {{"ruleId", RuleId(finding.concern)},
+                    {"ruleIndex", static_cast<int>(finding.concern)},
+                    {"level", result.policy.Fails(finding.concern) ? "error" : "warning"},
+                    {"message", {{"text", fmt::format("{}: {}", verdict.purl, finding.message)}}},
+                    {"locations", {{{"physicalLocation", std::move(location)}}}},
+                    // One alert per file, package, version and concern across runs, whatever its line
+                    // (two lockfiles of a monorepo that lock one version: two alerts).
+                    {"partialFingerprints",
+                     {{"pkgtrustFinding/v1", fmt::format("{}#{}#{}", ArtifactUri(dependency.file, base),
+                                                         verdict.purl, RuleId(finding.concern))}}},
+                    {"properties", {{"purl", verdict.purl}, {"fails", finding.fails}}}};
       if (!finding.ignored.empty())
         entry["suppressions"] = {{{"kind", "external"}, {"justification", finding.ignored}}};
       if (!finding.expired.empty()) entry["properties"]["expired_ignore"] = finding.expired;
@@ -99,6 +101,21 @@ json RenderSarif(const CheckResult& result, std::string_view tool_version, std::
              {"artifacts", std::move(artifacts)},
              {"results", std::move(results)},
              {"properties", {{"summary", SummaryLine(result)}}}}}}};
+}
+
+json RenderSarifFailure(const CheckResult& result, std::string_view tool_version, std::string_view base,
+                        std::string_view why) {
+  json sarif = RenderSarif(result, tool_version, base);
+  json notifications = json::array({{{"level", "error"}, {"message", {{"text", why}}}}});
+  for (const InputError& error : result.errors)
+    notifications.push_back(
+        {{"level", "error"},
+         {"message", {{"text", error.message}}},
+         {"locations",
+          {{{"physicalLocation", {{"artifactLocation", {{"uri", ArtifactUri(error.file, base)}}}}}}}}});
+  sarif["runs"][0]["invocations"] = {
+      {{"executionSuccessful", false}, {"toolExecutionNotifications", notifications}}};
+  return sarif;
 }
 
 }  // namespace pkgtrust::check

@@ -3,8 +3,6 @@
 // element is "name@version" or "name@<source>" (github:, git+, file:, link:, workspace:, a
 // URL). The project itself is a `workspaces` entry, not a package, so it is not listed;
 // the other workspace members are packages "name@workspace:path", listed as kWorkspace.
-#include <fmt/format.h>
-
 #include <string>
 #include <string_view>
 
@@ -50,35 +48,6 @@ std::string StrictJson(std::string_view text) {
   return out;
 }
 
-// Finds object members in the order the DOM walks them. simdjson gives no offsets, so
-// each key is searched from the previous one; a match must be followed by `:` and the
-// value's opening bracket, so a dependency named like a later package (a string value)
-// is passed over.
-class MemberFinder {
- public:
-  explicit MemberFinder(std::string_view text) : text_(text), lines_(text) {}
-
-  int Find(std::string_view key, char opener) {
-    std::string needle = fmt::format("\"{}\"", key);
-    std::size_t from = cursor_;
-    while (true) {
-      int line = lines_.FindLine(needle, &from);
-      if (line == 0) return 0;  // an escaped key: its line is unknown, the cursor stays
-      std::size_t next = text_.find_first_not_of(" \t\r\n", from);
-      if (next == std::string_view::npos || text_[next] != ':') continue;
-      next = text_.find_first_not_of(" \t\r\n", next + 1);
-      if (next == std::string_view::npos || text_[next] != opener) continue;
-      cursor_ = next;
-      return line;
-    }
-  }
-
- private:
-  std::string_view text_;
-  LineIndex lines_;
-  std::size_t cursor_ = 0;
-};
-
 // "chalk/supports-color" -> "supports-color"; "a/@scope/name" -> "@scope/name".
 std::string_view InstalledName(std::string_view path) {
   std::size_t slash = path.rfind('/');
@@ -88,29 +57,30 @@ std::string_view InstalledName(std::string_view path) {
   return previous.starts_with('@') ? previous : path.substr(slash + 1);
 }
 
-bool IsGitSource(std::string_view source) {
-  return source.starts_with("git+") || source.starts_with("git:") || source.starts_with("github:") ||
-         source.starts_with("gitlab:") || source.starts_with("bitbucket:") || source.starts_with("ssh:");
-}
-
 }  // namespace
 
 Dependencies ParseBunLock(const LockfileInput& input) {
   if (input.text.find_first_not_of(" \t\r\n") == std::string::npos) return std::vector<LockedDependency>();
   std::string json = StrictJson(input.text);
   core::JsonDocument document(json);
-  if (!document.ok()) return ParseError(input, 0, "not valid JSON: " + document.error());
+  if (!document.ok()) {
+    JsonSyntaxError error = FindJsonSyntaxError(json, document.error());
+    return ParseError(input, error.line, "not valid JSON: " + error.what);
+  }
   simdjson::dom::object root, packages;
   if (!core::AsObject(document.root(), root)) return ParseError(input, 1, "expected a JSON object");
   if (root["packages"].error() == simdjson::NO_SUCH_FIELD) return std::vector<LockedDependency>();
   if (!core::AsObject(root["packages"], packages))
     return ParseError(input, 0, "expected a `packages` object");
 
-  MemberFinder finder(json);
-  finder.Find("packages", '{');
+  // Each entry's value is an array, so a dependency named like a later package (a string
+  // value) is passed over.
+  LineIndex lines(json);
+  std::size_t cursor = 0;
+  lines.FindMember("packages", '{', &cursor);
   std::vector<LockedDependency> out;
   for (auto [path, entry] : packages) {
-    int line = finder.Find(path, '[');
+    int line = lines.FindMember(path, '[', &cursor);
     simdjson::dom::array tuple;
     std::string_view spec;
     if (!core::AsArray(entry, tuple) || tuple.size() == 0 || tuple.at(0).get(spec) != simdjson::SUCCESS)
@@ -134,7 +104,7 @@ Dependencies ParseBunLock(const LockfileInput& input) {
     } else if (version.starts_with("file:") || version.starts_with("link:")) {
       origin = Origin::kPath;
       detail = version.substr(5);
-    } else if (IsGitSource(version)) {
+    } else if (IsGitSpec(version)) {
       origin = Origin::kGit;
       detail = version;
     } else if (version.starts_with("http://") || version.starts_with("https://")) {
@@ -143,7 +113,7 @@ Dependencies ParseBunLock(const LockfileInput& input) {
     } else {
       locked_version = version;
       if (tuple.size() > 1 && tuple.at(1).get(tarball) == simdjson::SUCCESS && !tarball.empty() &&
-          !IsNpmRegistryTarball(tarball)) {
+          !IsNpmRegistryTarball(tarball, name)) {
         origin = Origin::kUrl;
         detail = tarball;
       }

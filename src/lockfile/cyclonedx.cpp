@@ -18,15 +18,14 @@ namespace pkgtrust::lockfile {
 namespace {
 
 struct Walk {
-  const LockfileInput& input;
-  const LineIndex& lines;
+  LineIndex& lines;
   std::size_t cursor = 0;
   std::vector<LockedDependency> dependencies;
 };
 
 // A purl that cannot be read is skipped, as a component without one is.
 void AddComponent(Walk* walk, std::string_view purl_text) {
-  int line = FindMemberLine(walk->lines, walk->input.text, "purl", purl_text, &walk->cursor);
+  int line = walk->lines.FindStringMember("purl", purl_text, &walk->cursor);
   core::Result<core::Purl> purl = core::ParsePurl(purl_text);
   if (!purl.ok()) return;
   LockedDependency dependency;
@@ -61,20 +60,21 @@ Dependencies ParseCycloneDx(const LockfileInput& input) {
     if (first != std::string::npos && input.text[first] == '<')
       return ParseError(input, 0,
                         "expected a CycloneDX JSON document (this is XML; CycloneDX XML is not read)");
-    return ParseError(
-        input, 0, fmt::format("expected a CycloneDX JSON document (not valid JSON: {})", document.error()));
+    JsonSyntaxError error = FindJsonSyntaxError(input.text, document.error());
+    return ParseError(input, error.line,
+                      fmt::format("expected a CycloneDX JSON document (not valid JSON: {})", error.what));
   }
   simdjson::dom::object root;
   if (!core::AsObject(document.root(), root) || core::StringAt(document.root(), "bomFormat") != "CycloneDX")
     return ParseError(input, 0,
                       "expected a CycloneDX JSON document (an object with \"bomFormat\": \"CycloneDX\")");
   LineIndex lines(input.text);
-  Walk walk{input, lines, 0, {}};
+  Walk walk{lines, 0, {}};
   for (auto [key, value] : root) {
     if (key == "metadata") {
       // Not listed, but its purl may repeat a component's: step past it in the text.
       std::string subject = core::StringAt(value["component"], "purl");
-      if (!subject.empty()) FindMemberLine(lines, input.text, "purl", subject, &walk.cursor);
+      if (!subject.empty()) lines.FindStringMember("purl", subject, &walk.cursor);
     } else if (key == "components") {
       WalkComponents(&walk, value, 0);
     }

@@ -18,12 +18,6 @@ namespace {
 
 constexpr std::string_view kSpaces = " \t\r";
 
-std::string_view Trim(std::string_view text) {
-  std::size_t begin = text.find_first_not_of(kSpaces);
-  if (begin == std::string_view::npos) return {};
-  return text.substr(begin, text.find_last_not_of(kSpaces) - begin + 1);
-}
-
 // Calls `visit(line, number)` for each line of `text`, stopping at the first error.
 template <typename Visit>
 core::Status ForEachLine(std::string_view text, Visit visit) {

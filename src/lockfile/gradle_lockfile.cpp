@@ -9,17 +9,6 @@
 
 namespace pkgtrust::lockfile {
 
-namespace {
-
-std::string_view Trim(std::string_view text) {
-  constexpr std::string_view kSpaces = " \t\r";
-  std::size_t begin = text.find_first_not_of(kSpaces);
-  if (begin == std::string_view::npos) return {};
-  return text.substr(begin, text.find_last_not_of(kSpaces) - begin + 1);
-}
-
-}  // namespace
-
 // Gradle writes every line itself, so a line that is none of the three kinds means the
 // file is not a Gradle lockfile (or was edited badly); scalibr skips such lines, but a
 // risk check that silently dropped one could miss a package, so it is an error here.

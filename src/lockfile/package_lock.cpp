@@ -1,8 +1,6 @@
 // npm's package-lock.json and npm-shrinkwrap.json. lockfileVersion 2 and 3 list every
 // installed folder under "packages" ("node_modules/a/node_modules/b"); version 1 nests
 // "dependencies" objects. A version 2 file has both: "packages" is read, as npm reads it.
-#include <fmt/format.h>
-
 #include <string>
 
 #include "core/json_document.hpp"
@@ -12,17 +10,12 @@ namespace pkgtrust::lockfile {
 
 namespace {
 
-bool IsGitSpec(std::string_view spec) {
-  return spec.starts_with("git+") || spec.starts_with("git:") || spec.starts_with("github:") ||
-         spec.starts_with("gitlab:") || spec.starts_with("bitbucket:") || spec.starts_with("gist:");
-}
-
-// Where `resolved` (or a version 1 `version` that is not a version) says the package came
-// from. No `resolved` at all (a bundled package, an old file) is the registry's.
-Origin OriginOf(std::string_view version, std::string_view resolved) {
+// Where `resolved` (or a version 1 `version` that is not a version) says the package
+// `name` came from. No `resolved` at all (a bundled package, an old file) is the registry's.
+Origin OriginOf(std::string_view name, std::string_view version, std::string_view resolved) {
   if (version.starts_with("file:") || resolved.starts_with("file:")) return Origin::kPath;
   if (IsGitSpec(version) || IsGitSpec(resolved)) return Origin::kGit;
-  if (resolved.starts_with("http") && !IsNpmRegistryTarball(resolved)) return Origin::kUrl;
+  if (resolved.starts_with("http") && !IsNpmRegistryTarball(resolved, name)) return Origin::kUrl;
   return Origin::kRegistry;
 }
 
@@ -42,13 +35,7 @@ class Reader {
   // The line of the object member `"key": {`, searched forward from the last one found:
   // the DOM is walked in the order of the text. Requirement maps hold strings, never
   // objects, so they do not match.
-  int LineOfEntry(std::string_view key) {
-    std::size_t from = cursor_;
-    int line = lines_.FindLine(fmt::format("\"{}\": {{", key), &from);
-    if (line == 0) line = lines_.FindLine(fmt::format("\"{}\":{{", key), &from);  // minified
-    cursor_ = from;
-    return line;
-  }
+  int LineOfEntry(std::string_view key) { return lines_.FindMember(key, '{', &cursor_); }
 
   // lockfileVersion 2 and 3.
   void ReadPackages(simdjson::dom::object packages, std::vector<LockedDependency>& out) {
@@ -68,7 +55,7 @@ class Reader {
       } else {
         std::string installed_as(path.substr(folder_end + 13));
         if (name.empty()) name = installed_as;
-        Origin origin = OriginOf(version, resolved);
+        Origin origin = OriginOf(name, version, resolved);
         dependency = Dependency(core::Ecosystem::kNpm, name, version, line, origin,
                                 origin == Origin::kRegistry ? "" : resolved);
         if (name != installed_as) dependency.note = "alias " + installed_as;
@@ -97,7 +84,7 @@ class Reader {
           note = "alias " + std::string(key);
         }
       }
-      Origin origin = OriginOf(version, resolved);
+      Origin origin = OriginOf(name, version, resolved);
       LockedDependency dependency;
       if (origin == Origin::kRegistry) {
         dependency = Dependency(core::Ecosystem::kNpm, name, version, line);
@@ -123,7 +110,10 @@ class Reader {
 
 Dependencies ParsePackageLock(const LockfileInput& input) {
   core::JsonDocument document(input.text);
-  if (!document.ok()) return ParseError(input, 0, "not valid JSON: " + document.error());
+  if (!document.ok()) {
+    JsonSyntaxError error = FindJsonSyntaxError(input.text, document.error());
+    return ParseError(input, error.line, "not valid JSON: " + error.what);
+  }
   simdjson::dom::object root;
   if (!core::AsObject(document.root(), root))
     return ParseError(input, 1, "expected a JSON object with \"packages\" or \"dependencies\"");

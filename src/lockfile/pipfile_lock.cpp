@@ -18,24 +18,8 @@ namespace pkgtrust::lockfile {
 namespace {
 
 constexpr std::string_view kSections[] = {"default", "develop"};
-constexpr std::string_view kPypiIndex = "https://pypi.org/simple";
 
 bool IsBlank(std::string_view text) { return text.find_first_not_of(" \t\r\n") == std::string_view::npos; }
-
-// The line of the object key `"key":` at or after `*from`, moving `*from` past it; 0 when
-// it is not found (a key written with escapes), leaving `*from` where it was.
-int FindKeyLine(const LineIndex& lines, std::string_view text, std::string_view key, std::size_t* from) {
-  std::string quoted = fmt::format("\"{}\"", key);
-  for (std::size_t at = *from;;) {
-    int line = lines.FindLine(quoted, &at);
-    if (line == 0) return 0;
-    std::size_t colon = text.find_first_not_of(" \t\r\n", at);
-    if (colon != std::string_view::npos && text[colon] == ':') {
-      *from = colon + 1;
-      return line;
-    }
-  }
-}
 
 // Index names (`"index": "pypi"`) to their URLs, from `_meta.sources`.
 std::map<std::string, std::string, std::less<>> IndexUrls(simdjson::dom::object root) {
@@ -69,9 +53,7 @@ Source ReadSource(simdjson::dom::element entry,
   if (index.empty()) return {};
   auto url = index_urls.find(index);
   std::string_view location = url != index_urls.end() && !url->second.empty() ? url->second : index;
-  std::string_view trimmed = location;
-  while (trimmed.ends_with('/')) trimmed.remove_suffix(1);
-  if (trimmed == kPypiIndex || location == "pypi") return {};
+  if (IsPypiIndex(location) || location == "pypi") return {};
   // Another index (a mirror, a company's own) still serves registry packages.
   return {Origin::kRegistry, {}, fmt::format("index {}", location)};
 }
@@ -83,7 +65,10 @@ Dependencies ParsePipfileLock(const LockfileInput& input) {
   // An empty file locks nothing (as osv-scalibr reads it too), though it is not JSON.
   if (IsBlank(input.text)) return dependencies;
   core::JsonDocument document(input.text);
-  if (!document.ok()) return ParseError(input, 0, fmt::format("not valid JSON: {}", document.error()));
+  if (!document.ok()) {
+    JsonSyntaxError error = FindJsonSyntaxError(input.text, document.error());
+    return ParseError(input, error.line, fmt::format("not valid JSON: {}", error.what));
+  }
   simdjson::dom::object root;
   if (!core::AsObject(document.root(), root))
     return ParseError(input, 0, "expected a JSON object with `default` and `develop` sections");
@@ -93,13 +78,13 @@ Dependencies ParsePipfileLock(const LockfileInput& input) {
     core::JsonValue value = root[section];
     if (value.error() == simdjson::NO_SUCH_FIELD) continue;
     std::size_t from = 0;
-    int section_line = FindKeyLine(lines, input.text, section, &from);
+    int section_line = lines.FindMember(section, 0, &from);
     simdjson::dom::object packages;
     if (!core::AsObject(value, packages))
       return ParseError(input, section_line,
                         fmt::format("expected `{}` to be an object of packages", section));
     for (auto [key, entry] : packages) {
-      int line = FindKeyLine(lines, input.text, key, &from);
+      int line = lines.FindMember(key, 0, &from);
       if (entry.type() != simdjson::dom::element_type::OBJECT)
         return ParseError(input, line, fmt::format("expected an object for the package `{}`", key));
       Source source = ReadSource(entry, index_urls);

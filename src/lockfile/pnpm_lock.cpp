@@ -20,12 +20,6 @@ namespace pkgtrust::lockfile {
 
 namespace {
 
-std::string ScalarAt(const YAML::Node& map, const char* key) {
-  if (!map.IsDefined() || !map.IsMap()) return {};  // a missing key reads as an invalid node
-  const YAML::Node value = map[key];
-  return value.IsDefined() && value.IsScalar() ? value.Scalar() : std::string();
-}
-
 bool TrueAt(const YAML::Node& map, const char* key) { return ScalarAt(map, key) == "true"; }
 
 // "@scope/name@spec" -> {"@scope/name", "spec"}.
@@ -95,19 +89,9 @@ struct Source {
   std::string detail;
 };
 
-// "https://codeload.github.com/owner/repo/tar.gz/<sha>" -> "https://github.com/owner/repo#<sha>".
-std::string CodeloadRepository(std::string_view tarball) {
-  constexpr std::string_view kCodeload = "https://codeload.github.com/";
-  std::string_view rest = tarball.substr(kCodeload.size());
-  std::size_t archive = rest.find("/tar.gz/");
-  if (archive == std::string_view::npos) return std::string(tarball);
-  return "https://github.com/" + std::string(rest.substr(0, archive)) + "#" +
-         std::string(rest.substr(archive + 8));
-}
-
-// The `resolution` says where a package was fetched from; a registry package's has only
-// an integrity, and a tarball when it is not where the registry's layout puts it.
-Source SourceOf(const Key& key, std::string_view text, const YAML::Node& resolution) {
+// The `resolution` says where the package `name` was fetched from; a registry package's has
+// only an integrity, and a tarball when it is not where the registry's layout puts it.
+Source SourceOf(const Key& key, std::string_view name, std::string_view text, const YAML::Node& resolution) {
   std::string type = ScalarAt(resolution, "type");
   std::string repo = ScalarAt(resolution, "repo");
   std::string commit = ScalarAt(resolution, "commit");
@@ -116,10 +100,11 @@ Source SourceOf(const Key& key, std::string_view text, const YAML::Node& resolut
   if (type == "git" || !repo.empty()) return {Origin::kGit, commit.empty() ? repo : repo + "#" + commit};
   if (type == "directory" || !directory.empty()) return {Origin::kPath, directory};
   if (tarball.starts_with("file:")) return {Origin::kPath, tarball.substr(5)};
-  if (tarball.starts_with("https://codeload.github.com/")) return {Origin::kGit, CodeloadRepository(tarball)};
+  if (tarball.starts_with("https://codeload.github.com/"))
+    return {Origin::kGit, RepositoryOfCodeload(tarball).value_or(tarball)};
   switch (key.kind) {
     case Key::kRegistry:
-      if (tarball.empty() || IsNpmRegistryTarball(tarball)) return {};
+      if (tarball.empty() || IsNpmRegistryTarball(tarball, name)) return {};
       return {Origin::kUrl, tarball};
     case Key::kLocal:
       return {Origin::kPath, key.version};
@@ -247,7 +232,7 @@ Dependencies ReadPackages(const LockfileInput& input, const YAML::Node& root) {
     // not a version ("/foo/bar") are not something pnpm writes; they name no package.
     if (name.empty()) continue;
     if (key.kind == Key::kRegistry && !IsVersion(version)) continue;
-    Source source = SourceOf(key, text, entry.IsMap() ? entry["resolution"] : YAML::Node());
+    Source source = SourceOf(key, name, text, entry.IsMap() ? entry["resolution"] : YAML::Node());
     LockedDependency dependency =
         Dependency(core::Ecosystem::kNpm, name, version, line, source.origin, source.detail);
     std::string base(text.substr(0, text.find('(')));

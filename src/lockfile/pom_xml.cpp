@@ -21,45 +21,64 @@ namespace {
 
 using Properties = std::map<std::string, std::string, std::less<>>;
 
-// Properties may name properties; deeper chains than this are taken for a cycle.
+// Properties may name properties. A chain deeper than kMaxInterpolationDepth is taken for
+// a cycle. Breadth needs bounds too: eight properties that each name the previous one ten
+// times expand a pom of 700 bytes to a gigabyte, so an expansion longer than
+// kMaxInterpolatedSize, or needing more than kMaxSubstitutions (which also counts
+// properties that expand to nothing), is not a version.
 constexpr int kMaxInterpolationDepth = 16;
-
-std::string Trimmed(std::string_view text) {
-  constexpr std::string_view kSpaces = " \t\r\n";
-  std::size_t begin = text.find_first_not_of(kSpaces);
-  if (begin == std::string_view::npos) return {};
-  return std::string(text.substr(begin, text.find_last_not_of(kSpaces) - begin + 1));
-}
+constexpr std::size_t kMaxInterpolatedSize = 4096;
+constexpr int kMaxSubstitutions = 256;
 
 std::string Text(const pugi::xml_node& node, const char* child) {
-  return Trimmed(node.child(child).text().get());
+  return std::string(Trim(node.child(child).text().get()));
 }
 
-// `text` with every `${name}` replaced, or nullopt (and `*missing` the first name that is
-// not defined in this file: a parent POM's property, a system property, a cycle).
-std::optional<std::string> Interpolate(std::string_view text, const Properties& properties,
-                                       std::string* missing, int depth = 0) {
-  std::string out;
-  while (true) {
-    std::size_t open = text.find("${");
-    std::size_t close = open == std::string_view::npos ? open : text.find('}', open);
-    if (close == std::string_view::npos) {
-      out += text;
-      return out;
+// Why a value could not be interpolated.
+enum class Unresolved { kUndefined, kTooLarge };
+
+class Interpolation {
+ public:
+  explicit Interpolation(const Properties& properties) : properties_(properties) {}
+
+  // `text` with every `${name}` replaced, or nullopt: a name is not defined in this file (a
+  // parent POM's property, a system property, a cycle) or the expansion passes the bounds.
+  std::optional<std::string> Expand(std::string_view text, int depth = 0) {
+    std::string out;
+    while (true) {
+      std::size_t open = text.find("${");
+      std::size_t close = open == std::string_view::npos ? open : text.find('}', open);
+      if (close == std::string_view::npos) {
+        out += text;
+        return out;
+      }
+      out += text.substr(0, open);
+      if (++substitutions_ > kMaxSubstitutions) return Fail(Unresolved::kTooLarge);
+      auto found = properties_.find(text.substr(open + 2, close - open - 2));
+      if (found == properties_.end() || depth >= kMaxInterpolationDepth) return Fail(Unresolved::kUndefined);
+      std::optional<std::string> value = Expand(found->second, depth + 1);
+      if (!value) return std::nullopt;
+      out += *value;
+      if (out.size() > kMaxInterpolatedSize) return Fail(Unresolved::kTooLarge);
+      text = text.substr(close + 1);
     }
-    out += text.substr(0, open);
-    std::string_view name = text.substr(open + 2, close - open - 2);
-    auto found = properties.find(name);
-    std::optional<std::string> value;
-    if (found != properties.end() && depth < kMaxInterpolationDepth)
-      value = Interpolate(found->second, properties, missing, depth + 1);
-    if (!value) {
-      if (missing->empty()) *missing = std::string(name);
-      return std::nullopt;
-    }
-    out += *value;
-    text = text.substr(close + 1);
   }
+
+  Unresolved why() const { return why_; }
+
+ private:
+  std::nullopt_t Fail(Unresolved why) {
+    why_ = why;
+    return std::nullopt;
+  }
+
+  const Properties& properties_;
+  int substitutions_ = 0;
+  Unresolved why_ = Unresolved::kUndefined;
+};
+
+std::optional<std::string> Interpolate(std::string_view text, const Properties& properties) {
+  return Interpolation(properties).Expand(text);
 }
 
 Properties ReadProperties(const pugi::xml_node& project) {
@@ -75,7 +94,8 @@ Properties ReadProperties(const pugi::xml_node& project) {
     properties[fmt::format("project.parent.{}", field)] = inherited;
   }
   for (const pugi::xml_node& property : project.child("properties").children()) {
-    if (property.type() == pugi::node_element) properties[property.name()] = Trimmed(property.text().get());
+    if (property.type() == pugi::node_element)
+      properties[property.name()] = std::string(Trim(property.text().get()));
   }
   return properties;
 }
@@ -87,9 +107,8 @@ std::map<std::string, std::string> ReadManagedVersions(const pugi::xml_node& pro
   std::map<std::string, std::string> managed;
   for (const pugi::xml_node& dependency :
        project.child("dependencyManagement").child("dependencies").children("dependency")) {
-    std::string missing;
-    std::optional<std::string> group = Interpolate(Text(dependency, "groupId"), properties, &missing);
-    std::optional<std::string> artifact = Interpolate(Text(dependency, "artifactId"), properties, &missing);
+    std::optional<std::string> group = Interpolate(Text(dependency, "groupId"), properties);
+    std::optional<std::string> artifact = Interpolate(Text(dependency, "artifactId"), properties);
     std::string version = Text(dependency, "version");
     if (group && artifact && !version.empty())
       managed.emplace(fmt::format("{}:{}", *group, *artifact), version);
@@ -118,11 +137,9 @@ void ReadDependencies(const PomContext& context, const pugi::xml_node& dependenc
                       const Properties& properties, std::string_view extra_note,
                       std::vector<LockedDependency>* out) {
   for (const pugi::xml_node& element : dependencies.children("dependency")) {
-    std::string missing;
-    std::string group =
-        Interpolate(Text(element, "groupId"), properties, &missing).value_or(Text(element, "groupId"));
+    std::string group = Interpolate(Text(element, "groupId"), properties).value_or(Text(element, "groupId"));
     std::string artifact =
-        Interpolate(Text(element, "artifactId"), properties, &missing).value_or(Text(element, "artifactId"));
+        Interpolate(Text(element, "artifactId"), properties).value_or(Text(element, "artifactId"));
     // Maven rejects a dependency without both; there is no package to name.
     if (group.empty() || artifact.empty()) continue;
     std::string note;
@@ -132,18 +149,20 @@ void ReadDependencies(const PomContext& context, const pugi::xml_node& dependenc
       if (managed != context.managed.end()) raw_version = managed->second;
     }
     std::string version;
-    missing.clear();
+    Interpolation interpolation(properties);
     if (raw_version.empty()) {
       note = "version managed by the parent POM";
-    } else if (std::optional<std::string> resolved = Interpolate(raw_version, properties, &missing);
-               !resolved) {
-      note = fmt::format("version {} is not defined in this file", raw_version);
+    } else if (std::optional<std::string> resolved = interpolation.Expand(raw_version); !resolved) {
+      note = interpolation.why() == Unresolved::kTooLarge
+                 ? fmt::format("version {} expands past {} characters or {} properties; not read",
+                               raw_version, kMaxInterpolatedSize, kMaxSubstitutions)
+                 : fmt::format("version {} is not defined in this file", raw_version);
     } else if (std::optional<std::string> pinned = PinnedVersion(*resolved); !pinned) {
       note = fmt::format("version range {}", *resolved);
     } else {
       version = std::move(*pinned);
     }
-    std::string scope = Interpolate(Text(element, "scope"), properties, &missing).value_or("");
+    std::string scope = Interpolate(Text(element, "scope"), properties).value_or("");
     if (scope != "compile") AppendNote(note, scope);
     if (Text(element, "optional") == "true") AppendNote(note, "optional");
     AppendNote(note, extra_note);
@@ -194,7 +213,7 @@ Dependencies ParsePomXml(const LockfileInput& input) {
     Properties profile_properties = properties;
     for (const pugi::xml_node& property : profile.child("properties").children()) {
       if (property.type() == pugi::node_element)
-        profile_properties[property.name()] = Trimmed(property.text().get());
+        profile_properties[property.name()] = std::string(Trim(property.text().get()));
     }
     ReadDependencies(context, profile.child("dependencies"), profile_properties,
                      fmt::format("profile {}", Text(profile, "id")), &dependencies);

@@ -14,8 +14,6 @@ namespace pkgtrust::lockfile {
 
 namespace {
 
-constexpr std::string_view kPypiIndex = "https://pypi.org/simple";
-
 PackageSource ReadSource(const toml::table& package) {
   if (const toml::table* vcs = package["vcs"].as_table()) {
     // `commit-id` is what is locked; the location is a `url` or a local `path`.
@@ -38,9 +36,9 @@ PackageSource ReadSource(const toml::table& package) {
     return {Origin::kPath, std::string(StringOf(*archive, "path")), {}};
   }
   std::string_view index = StringOf(package, "index");
-  while (index.ends_with('/')) index.remove_suffix(1);
+  while (index.ends_with('/')) index.remove_suffix(1);  // the note names it without them
   // Another index (a mirror, a company's own) still serves registry packages.
-  if (!index.empty() && index != kPypiIndex) return {Origin::kRegistry, {}, fmt::format("index {}", index)};
+  if (!index.empty() && !IsPypiIndex(index)) return {Origin::kRegistry, {}, fmt::format("index {}", index)};
   return {};
 }
 

@@ -37,12 +37,6 @@ constexpr std::string_view kGlobalOptions[] = {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
 
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && IsSpace(text.front())) text.remove_prefix(1);
-  while (!text.empty() && IsSpace(text.back())) text.remove_suffix(1);
-  return text;
-}
-
 // pip's comment rule: `#` at the start or after whitespace; `sha256:abc#` is not one.
 std::size_t CommentStart(std::string_view line) {
   for (std::size_t i = 0; i < line.size(); ++i)

@@ -45,7 +45,8 @@ Dependencies ParseSpdx(const LockfileInput& input) {
                                                                                    : "";
     if (!found.empty())
       return ParseError(input, 0, fmt::format("{} (this is SPDX {}, which is not read)", kExpected, found));
-    return ParseError(input, 0, fmt::format("{} (not valid JSON: {})", kExpected, document.error()));
+    JsonSyntaxError error = FindJsonSyntaxError(input.text, document.error());
+    return ParseError(input, error.line, fmt::format("{} (not valid JSON: {})", kExpected, error.what));
   }
   simdjson::dom::object root;
   if (!core::AsObject(document.root(), root) ||
@@ -66,7 +67,7 @@ Dependencies ParseSpdx(const LockfileInput& input) {
     // At its `"SPDXID": "<id>"`. The same identifier in `documentDescribes` or a
     // relationship is not that member's value and is passed over.
     std::string id = core::StringAt(package, "SPDXID");
-    if (!id.empty()) dependency.line = FindMemberLine(lines, input.text, "SPDXID", id, &cursor);
+    if (!id.empty()) dependency.line = lines.FindStringMember("SPDXID", id, &cursor);
     dependencies.push_back(std::move(dependency));
   }
   return dependencies;

@@ -16,15 +16,11 @@ namespace pkgtrust::lockfile {
 
 namespace {
 
-constexpr std::string_view kPypiIndex = "https://pypi.org/simple";
-
 PackageSource ReadSource(const toml::table& package) {
   const toml::table* source = package["source"].as_table();
   if (source == nullptr) return {};
   if (const auto registry = (*source)["registry"].value<std::string_view>()) {
-    std::string_view index = *registry;
-    while (index.ends_with('/')) index.remove_suffix(1);
-    if (index == kPypiIndex) return {};
+    if (IsPypiIndex(*registry)) return {};
     // Another index (a mirror, a company's own, a local folder of wheels): still a
     // registry package, and the note says which index.
     return {Origin::kRegistry, {}, fmt::format("index {}", *registry)};

@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,13 +48,10 @@ bool IsGitHost(std::string_view host) {
   return host == "github.com" || host == "gitlab.com" || host == "bitbucket.org";
 }
 
-// A git source as yarn spells it: a git protocol, a hosted shorthand ("github:a/b",
-// "owner/repo#ref"), a URL of a repository or a GitHub codeload archive.
-bool IsGitSpec(std::string_view spec) {
-  if (spec.starts_with("git+") || spec.starts_with("git:") || spec.starts_with("git@") ||
-      spec.starts_with("ssh:") || spec.starts_with("github:") || spec.starts_with("gitlab:") ||
-      spec.starts_with("bitbucket:") || spec.starts_with("gist:"))
-    return true;
+// A git source as yarn spells it: besides npm's spellings (IsGitSpec), the shorthand
+// "owner/repo#ref", a URL of a repository or a GitHub codeload archive.
+bool IsYarnGitSpec(std::string_view spec) {
+  if (IsGitSpec(spec)) return true;
   if (IsHttpUrl(spec)) {
     std::string_view host = HostOf(spec);
     std::string_view path = spec.substr(0, spec.find('#'));
@@ -77,14 +75,7 @@ std::string GitDetail(std::string_view url) {
     std::size_t at = text.rfind('@', host_end);
     if (at != std::string::npos && at >= start) text.erase(start, at + 1 - start);
   }
-  constexpr std::string_view kCodeload = "https://codeload.github.com/";
-  if (text.starts_with(kCodeload)) {  // .../owner/repo/tar.gz/<sha>
-    std::string_view rest = std::string_view(text).substr(kCodeload.size());
-    std::size_t archive = rest.find("/tar.gz/");
-    if (archive != std::string_view::npos)
-      return "https://github.com/" + std::string(rest.substr(0, archive)) + "#" +
-             std::string(rest.substr(archive + 8));
-  }
+  if (std::optional<std::string> repository = RepositoryOfCodeload(text)) return std::move(*repository);
   std::size_t archive = text.find("/repository/archive");
   std::size_t ref = text.find("?ref=");
   if (archive != std::string::npos && ref != std::string::npos)  // GitLab
@@ -156,16 +147,17 @@ struct ClassicEntry {
   std::string resolved;
 };
 
-// Where a v1 entry comes from: the range the project asked for says what kind of source it
-// is (a file, a git repository, a URL); `resolved` says which registry served the rest.
-Source ClassicSource(std::string_view range, std::string_view resolved) {
+// Where a v1 entry of the package `name` comes from: the range the project asked for says
+// what kind of source it is (a file, a git repository, a URL); `resolved` says which
+// registry served the rest.
+Source ClassicSource(std::string_view name, std::string_view range, std::string_view resolved) {
   if (range.starts_with("file:") || range.starts_with("link:"))
     return {Origin::kPath, std::string(range.substr(5))};
   if (IsLocalPath(range)) return {Origin::kPath, std::string(range)};
-  if (IsGitSpec(range) || (IsGitSpec(resolved) && !IsNpmRegistryTarball(resolved)))
+  if (IsYarnGitSpec(range) || (IsYarnGitSpec(resolved) && !IsNpmRegistryTarball(resolved, name)))
     return {Origin::kGit, GitDetail(resolved.empty() ? range : resolved)};
   if (IsHttpUrl(range)) return {Origin::kUrl, std::string(resolved.empty() ? range : resolved)};
-  if (resolved.empty() || IsNpmRegistryTarball(resolved)) return {};
+  if (resolved.empty() || IsNpmRegistryTarball(resolved, name)) return {};
   if (resolved.starts_with("file:")) return {Origin::kPath, std::string(resolved.substr(5))};
   return {Origin::kUrl, std::string(resolved)};
 }
@@ -181,7 +173,7 @@ LockedDependency ClassicDependency(const ClassicEntry& entry) {
       range = real_range;
     }
   }
-  Source source = ClassicSource(range, entry.resolved);
+  Source source = ClassicSource(name, range, entry.resolved);
   LockedDependency dependency =
       Dependency(core::Ecosystem::kNpm, name, entry.version, entry.line, source.origin, source.detail);
   if (!alias.empty()) AppendNote(dependency.note, "alias " + alias);
@@ -284,17 +276,12 @@ BerryPackage ReadResolution(std::string_view resolution, int depth = 0) {
     package.source = {Origin::kPath, std::string(BerryPath(reference.substr(5)))};
   } else if (reference.starts_with("portal:")) {
     package.source = {Origin::kPath, std::string(BerryPath(reference.substr(7)))};
-  } else if (IsGitSpec(reference)) {
+  } else if (IsYarnGitSpec(reference)) {
     package.source = {Origin::kGit, GitDetail(reference)};
   } else {
     package.source = {Origin::kUrl, std::string(reference)};
   }
   return package;
-}
-
-std::string ScalarAt(const YAML::Node& map, const char* key) {
-  const YAML::Node value = map[key];
-  return value.IsDefined() && value.IsScalar() ? value.Scalar() : std::string();
 }
 
 Dependencies ParseBerry(const LockfileInput& input) {

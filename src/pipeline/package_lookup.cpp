@@ -61,7 +61,12 @@ bool PackageLookup::IsFresh(const store::PackageRecord& record) const {
   return false;
 }
 
-std::shared_ptr<const std::string> PackageLookup::CachedReport(const PackageKey& key) {
+bool PackageLookup::UnlistedVersionDue(bool unlisted, core::Millis state_since) const {
+  return unlisted && clock_.NowMillis() - state_since >= config_.unlisted_version_recheck.count();
+}
+
+std::shared_ptr<const std::string> PackageLookup::CachedReport(const PackageKey& key,
+                                                               core::Millis* state_since) {
   std::lock_guard lock(cache_mu_);
   auto it = cache_.find(key);
   if (it == cache_.end() || it->second.state != PackageState::kComplete ||
@@ -70,6 +75,7 @@ std::shared_ptr<const std::string> PackageLookup::CachedReport(const PackageKey&
   store::PackageRecord record;
   record.state = it->second.state;
   record.state_since = it->second.state_since;
+  *state_since = record.state_since;
   return IsFresh(record) ? it->second.text : nullptr;
 }
 
@@ -98,13 +104,16 @@ core::Result<std::shared_ptr<const std::string>> PackageLookup::ReportText(
 }
 
 std::shared_ptr<const std::string> PackageLookup::WithVersion(
-    const PackageKey& key, std::string_view version, const std::shared_ptr<const std::string>& report) {
+    const PackageKey& key, std::string_view version, const std::shared_ptr<const std::string>& report,
+    bool* unlisted) {
   auto facts = store_.GetFacts(key);
   if (!facts.ok() || report->empty() || report->back() != '}') return report;
   std::string text = *report;
   text.pop_back();
   text += R"(,"version":)";
-  text += VersionSection(key, *facts, version).dump(-1, ' ', false, json::error_handler_t::replace);
+  json section = VersionSection(key, *facts, version);
+  *unlisted = !section.value("exists", false);
+  text += section.dump(-1, ' ', false, json::error_handler_t::replace);
   text += '}';
   return std::make_shared<const std::string>(std::move(text));
 }
@@ -123,7 +132,7 @@ LookupAnswer PackageLookup::Answer(const PackageKey& key, const std::optional<st
   auto text = ReportText(*record);
   if (text.ok()) {
     answer.kind = LookupAnswer::Kind::kReport;
-    answer.report = version.empty() ? *text : WithVersion(key, version, *text);
+    answer.report = version.empty() ? *text : WithVersion(key, version, *text, &answer.version_unlisted);
     return answer;
   }
   if (record->state == PackageState::kComplete) {
@@ -181,16 +190,22 @@ void PackageLookup::ScheduleRecheck(std::shared_ptr<Recheck> recheck) {
 void PackageLookup::Lookup(const LookupRequest& request, std::chrono::milliseconds wait,
                            std::string_view request_id, Done done) {
   const PackageKey& key = request.key;
-  if (auto cached = CachedReport(key)) {
+  core::Millis cached_since = 0;
+  if (auto cached = CachedReport(key, &cached_since)) {
     LookupAnswer answer;
     answer.kind = LookupAnswer::Kind::kReport;
     answer.key = key;
-    answer.report = request.version.empty() ? cached : WithVersion(key, request.version, cached);
-    return done(std::move(answer));
+    answer.report = request.version.empty()
+                        ? cached
+                        : WithVersion(key, request.version, cached, &answer.version_unlisted);
+    if (!UnlistedVersionDue(answer.version_unlisted, cached_since)) return done(std::move(answer));
   }
   auto record = store_.Get(key);
   if (!record.ok()) return done(StoreErrorAnswer(key, record.status()));
-  if (*record && IsFresh(**record)) return done(Answer(key, *record, request.version));
+  if (*record && IsFresh(**record)) {
+    LookupAnswer answer = Answer(key, *record, request.version);
+    if (!UnlistedVersionDue(answer.version_unlisted, (*record)->state_since)) return done(std::move(answer));
+  }
   if (waiters_.Waiting() >= config_.max_waiting) {
     refused_.fetch_add(1, std::memory_order_relaxed);
     LookupAnswer answer;
@@ -221,12 +236,20 @@ void PackageLookup::LookupMany(std::vector<LookupRequest> requests, std::chrono:
                                std::string_view request_id, DoneMany done) {
   std::vector<std::string> keys;
   std::vector<store::EnqueueRequest> runs;
-  std::unordered_set<PackageKey, core::PackageKeyHash> seen;
+  std::unordered_set<PackageKey, core::PackageKeyHash> submitted;
+  // The answers of fresh packages, built while deciding what to run: when nothing needs a
+  // run they are the answer, and nothing is read twice.
+  std::vector<LookupAnswer> fresh_answers;
+  fresh_answers.reserve(requests.size());
   for (const LookupRequest& request : requests) {
-    if (!seen.insert(request.key).second) continue;
     auto record = store_.Get(request.key);
     if (!record.ok()) return done(record.status());
-    if (*record && IsFresh(**record)) continue;
+    bool fresh = *record && IsFresh(**record);
+    if (fresh) {
+      fresh_answers.push_back(Answer(request.key, *record, request.version));
+      fresh = !UnlistedVersionDue(fresh_answers.back().version_unlisted, (*record)->state_since);
+    }
+    if (fresh || !submitted.insert(request.key).second) continue;
     keys.push_back(request.key.ToString());
     runs.push_back(RunAtPriority(request.key, *record));
   }
@@ -242,7 +265,7 @@ void PackageLookup::LookupMany(std::vector<LookupRequest> requests, std::chrono:
     }
     return answers;
   };
-  if (runs.empty()) return done(answer_all(requests));
+  if (runs.empty()) return done(std::move(fresh_answers));
   if (waiters_.Waiting() >= config_.max_waiting) {
     refused_.fetch_add(1, std::memory_order_relaxed);
     return done(core::Status::ResourceExhausted("too many lookups are waiting for packages"));

@@ -239,3 +239,54 @@ TEST_CASE("topology on a memory-transport config says so instead of asking for A
     CHECK_THAT(run.output, !Catch::Contains("AWS_ACCESS_KEY_ID"));
   }
 }
+
+TEST_CASE("cli: check's usage and input errors exit 2 and say what is wrong", "[app]") {
+  pkgtrust::testing::TempDir dir;
+  // Usage errors name the option.
+  Run bad_format = Pkgtrust("check --format npm-lock " + dir.File("x"));
+  CHECK(bad_format.exit_code == 2);
+  CHECK_THAT(bad_format.output,
+             Catch::Contains("unknown --format 'npm-lock' (known: package-lock, yarn, pnpm,"));
+  Run bad_wait = Pkgtrust("check --wait soon");
+  CHECK(bad_wait.exit_code == 2);
+  CHECK_THAT(bad_wait.output, Catch::Contains("--wait takes a whole number from 0 to 3600"));
+  Run bad_concern = Pkgtrust("check --fail-on malicious,evil");
+  CHECK(bad_concern.exit_code == 2);
+  CHECK_THAT(bad_concern.output, Catch::Contains("--fail-on: 'evil' is not one of malicious, typosquat"));
+  Run both = Pkgtrust("check --json --markdown");
+  CHECK(both.exit_code == 2);
+  CHECK_THAT(both.output, Catch::Contains("--json and --markdown cannot be combined"));
+  Run help = Pkgtrust("check --help");
+  CHECK(help.exit_code == 0);
+  CHECK_THAT(help.output,
+             Catch::Contains("Exit status: 0 passed, 1 the policy is violated, 2 a usage error"));
+
+  // A folder with nothing to check, a file whose format the name does not tell, a broken policy.
+  std::filesystem::create_directories(dir.File("empty/node_modules/x"));
+  pkgtrust::testing::WriteText(dir.File("empty/node_modules/x/package-lock.json"), "{}");  // not walked into
+  Run nothing = Pkgtrust("check " + dir.File("empty") + " --url http://127.0.0.1:9");
+  CHECK(nothing.exit_code == 2);
+  CHECK_THAT(nothing.output, Catch::Contains("no lockfile, manifest or SBOM found in " + dir.File("empty")));
+  pkgtrust::testing::WriteText(dir.File("deps.lock"), "{}");
+  Run unnamed = Pkgtrust("check " + dir.File("deps.lock") + " --url http://127.0.0.1:9");
+  CHECK(unnamed.exit_code == 2);
+  CHECK_THAT(unnamed.output,
+             Catch::Contains(dir.File("deps.lock") +
+                             ": cannot tell the format from the file name; name it with --format"));
+  std::filesystem::create_directories(dir.File("repo"));
+  pkgtrust::testing::WriteText(dir.File("repo/requirements.txt"), "left-pad==1.0\n");
+  pkgtrust::testing::WriteText(dir.File("repo/.pkgtrust.yaml"), "fail_on: [malicious]\nmin_score: eleven\n");
+  Run policy = Pkgtrust("check " + dir.File("repo") + " --url http://127.0.0.1:9");
+  CHECK(policy.exit_code == 2);
+  CHECK_THAT(policy.output, Catch::Contains(dir.File("repo/.pkgtrust.yaml") +
+                                            ":2: min_score must be a number from 0 to 10"));
+  // Nothing looked up and nothing to fail: a file of git dependencies needs no server.
+  pkgtrust::testing::WriteText(dir.File("repo/.pkgtrust.yaml"), "");
+  pkgtrust::testing::WriteText(dir.File("repo/requirements.txt"),
+                               "git+https://github.com/psf/requests@v2.32.3#egg=requests\n");
+  Run offline = Pkgtrust("check " + dir.File("repo") + " --url http://127.0.0.1:9 --no-color");
+  CHECK(offline.exit_code == 0);
+  CHECK_THAT(offline.output, Catch::Contains("SKIP        - pkg:pypi/requests"));
+  CHECK_THAT(offline.output,
+             Catch::Contains("1 dependency in 1 file: 0 fail the policy, 1 not from a registry"));
+}

@@ -221,3 +221,76 @@ TEST_CASE("check: worst first, and the exit code of a result", "[check]") {
 }
 
 }  // namespace pkgtrust::check
+
+namespace pkgtrust::check {
+using namespace testing;
+
+TEST_CASE("check: ignore entries match the name as the registry normalizes it", "[check]") {
+  // PyPI's `zope.interface` is `zope-interface` (PEP 503); crates' `serde_json` is `serde-json`.
+  auto policy = ParsePolicy(
+      "ignore:\n"
+      "  - package: pkg:pypi/zope.interface\n    reason: r\n    expires: 2099-01-01\n"
+      "  - package: pkg:cargo/serde_json@1.0.100\n    reason: r\n    expires: 2099-01-01\n",
+      "p.yaml");
+  REQUIRE(policy.ok());
+  policy->fail_on = {Concern::kYanked};
+  nlohmann::json report = Report("x", 5.0, "5.0");
+  report["version"]["yanked"] = true;
+  CHECK_FALSE(
+      Judge(Locked("zope.interface", "5.0", 1, core::Ecosystem::kPypi), report, *policy, kCheckNow).Fails());
+  CHECK_FALSE(
+      Judge(Locked("Zope_Interface", "5.0", 1, core::Ecosystem::kPypi), report, *policy, kCheckNow).Fails());
+  CHECK(Judge(Locked("zope.schema", "5.0", 1, core::Ecosystem::kPypi), report, *policy, kCheckNow).Fails());
+  report["version"]["version"] = "1.0.100";
+  CHECK_FALSE(Judge(Locked("serde_json", "1.0.100", 1, core::Ecosystem::kCrates), report, *policy, kCheckNow)
+                  .Fails());
+  CHECK(Judge(Locked("serde_json", "1.0.101", 1, core::Ecosystem::kCrates), report, *policy, kCheckNow)
+            .Fails());
+  // An SBOM's purl with qualifiers is the same package.
+  lockfile::LockedDependency jar;
+  jar.purl = *core::ParsePurl("pkg:maven/org.slf4j/slf4j-api@2.0.16?type=jar");
+  CHECK(CanonicalPurl(jar.purl, true) == "pkg:maven/org.slf4j/slf4j-api@2.0.16");
+  CHECK(CanonicalPurl(jar.purl, false) == "pkg:maven/org.slf4j/slf4j-api");
+}
+
+TEST_CASE("check: concern lists as flags and parameters give them", "[check]") {
+  CHECK(*ParseConcernList("malicious,typosquat") ==
+        std::vector<Concern>{Concern::kMalicious, Concern::kTyposquat});
+  CHECK(ParseConcernList("none")->empty());
+  CHECK(ParseConcernList("")->empty());
+  CHECK(*ParseConcernList("pending,") == std::vector<Concern>{Concern::kPending});
+  auto bad = ParseConcernList("malicious,evil");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(
+      bad.status().message() ==
+      "'evil' is not one of malicious, typosquat, yanked, deprecated, too_new, low_score, pending, missing");
+}
+
+TEST_CASE("check: a version no registry would take is invalid, not sent", "[check]") {
+  Outcome outcome;
+  std::string detail;
+  CHECK_FALSE(ShouldLookUp(Locked("left-pad", std::string(257, '1')), &outcome, &detail));
+  CHECK(outcome == Outcome::kInvalid);
+  CHECK(detail == "the version is longer than 256 bytes");
+  CHECK(ShouldLookUp(Locked("left-pad", std::string(256, '1')), &outcome, &detail));
+  CHECK_FALSE(ShouldLookUp(Locked("left-pad", "1.0 beta"), &outcome, &detail));
+  CHECK(detail == "the version has spaces or control characters");
+  // LookupsFor leaves them out; each purl once.
+  std::vector<lockfile::LockedDependency> dependencies = {Locked("a", "1.0.0"), Locked("a", "1.0.0", 9),
+                                                          Locked("a", "2.0.0"), Locked("b", "1 0")};
+  auto lookups = LookupsFor(dependencies);
+  REQUIRE(lookups.size() == 2);
+  CHECK(lookups[0].purl == "pkg:npm/a@1.0.0");
+  CHECK(lookups[1].version == "2.0.0");
+  CHECK(lookups[1].key.name == "a");
+}
+
+TEST_CASE("check: a report the server could not read is pending with the reason", "[check]") {
+  DependencyVerdict verdict = Judge(
+      Locked("x", "1.0.0"), nlohmann::json{{"status", "error"}, {"error", {{"message", "damaged row"}}}},
+      Policy{}, kCheckNow);
+  CHECK(verdict.outcome == Outcome::kPending);
+  CHECK(verdict.detail == "error: damaged row");
+}
+
+}  // namespace pkgtrust::check

@@ -133,9 +133,21 @@ TEST_CASE("check SARIF: a result per finding at its lockfile line, ignored ones 
   CHECK(results[3]["level"] == "error");
   CHECK(results[3]["suppressions"][0]["justification"] == "ignored until 2099-01-01: our fork");
   CHECK_FALSE(results[0].contains("suppressions"));
+  CHECK(results[0]["partialFingerprints"]["pkgtrustFinding/v1"] ==
+        "package-lock.json#pkg:npm/gw-evil@1.0.0#pkgtrust/malicious");
 }
 
-TEST_CASE("check SARIF validates against the SARIF 2.1.0 schema", "[check]") {
+TEST_CASE("check SARIF of a run that could not judge: no results, the invocation failed and why", "[check]") {
+  CheckResult result = SampleResult();
+  json sarif = RenderSarifFailure(result, "1.2.3", ".", "cannot reach the pkgtrust server: refused");
+  const json& invocation = sarif["runs"][0]["invocations"][0];
+  CHECK(invocation["executionSuccessful"] == false);
+  CHECK(invocation["toolExecutionNotifications"][0]["message"]["text"] ==
+        "cannot reach the pkgtrust server: refused");
+  CHECK(invocation["toolExecutionNotifications"][1]["message"]["text"] == "yarn.lock:4: expected `version`");
+}
+
+TEST_CASE("check SARIF validates against the SARIF 2.1.0 schema", "[check][sarif]") {
   std::string validator = std::string(PKGTRUST_SOURCE_DIR) + "/tests/sarif";
   INFO("Ajv is installed by scripts/test.sh: npm ci --prefix tests/sarif");
   REQUIRE(std::filesystem::exists(validator + "/node_modules/ajv-draft-04/package.json"));
@@ -145,10 +157,12 @@ TEST_CASE("check SARIF validates against the SARIF 2.1.0 schema", "[check]") {
   CheckResult empty;
   std::string no_results = dir.File("empty.sarif");
   WriteText(no_results, RenderSarif(empty, "1.2.3", ".").dump());
+  std::string failed = dir.File("failed.sarif");
+  WriteText(failed, RenderSarifFailure(SampleResult(), "1.2.3", ".", "cannot reach the server").dump());
   std::string schema =
       std::string(PKGTRUST_SOURCE_DIR) + "/tests/fixtures/lockfiles/sarif/sarif-schema-2.1.0.json";
-  auto run =
-      RunCommand("node " + validator + "/validate.mjs " + schema + " " + valid + " " + no_results + " 2>&1");
+  auto run = RunCommand("node " + validator + "/validate.mjs " + schema + " " + valid + " " + no_results +
+                        " " + failed + " 2>&1");
   INFO(run.output);
   CHECK(run.exit_code == 0);
   // The validator does fail on a wrong document: a result whose line is 0 (SARIF lines start at 1).

@@ -242,6 +242,14 @@ TEST_CASE("check end to end: a real lockfile passes, injected malicious and typo
   CHECK(unreadable.status == 400);
   CHECK(unreadable.Json()["error"]["code"] == "invalid_lockfile");
   CHECK(client.Post("/v1/check", injected).status == 400);  // no filename or format
+  // A version no registry would take (4,200 bytes): listed as invalid, the others judged.
+  auto odd = client.Post("/v1/check?format=gradle&wait=5",
+                         "com.example:lib:" + std::string(4200, 'a') + "=runtimeClasspath\n");
+  REQUIRE(odd.status == 200);
+  CHECK(odd.Json()["dependencies"][0]["outcome"] == "invalid");
+  CHECK(odd.Json()["dependencies"][0]["detail"] == "the version is longer than 256 bytes");
+  CHECK(client.Post("/v1/check?filename=package-lock.json&fail_on=none&wait=5", injected).Json()["passed"] ==
+        true);
 
   // In-process, from the database the server filled (no server needed).
   serve->Stop();
@@ -252,9 +260,12 @@ TEST_CASE("check end to end: a real lockfile passes, injected malicious and typo
   CHECK(in_process.exit_code == 1);
   CHECK(in_process.output.find("FAIL      0.0 pkg:npm/gw-evil@1.0.0") != std::string::npos);
 
-  // The server is down: exit 3 and a message that says so.
-  auto down = Pkgtrust(fmt::format("check {} --url {} --wait 5", dir.File("repo"), url));
+  // The server is down: exit 3, a message that says so, and a SARIF file that says the run failed.
+  std::filesystem::remove(sarif);
+  auto down = Pkgtrust(fmt::format("check {} --url {} --wait 5 --sarif {}", dir.File("repo"), url, sarif));
   CHECK(down.exit_code == 3);
   CHECK(down.output.find("pkgtrust check: cannot reach the pkgtrust server: ") != std::string::npos);
   CHECK(down.output.find("Connection refused") != std::string::npos);
+  REQUIRE(std::filesystem::exists(sarif));
+  CHECK(json::parse(testing::ReadText(sarif))["runs"][0]["invocations"][0]["executionSuccessful"] == false);
 }

@@ -152,3 +152,53 @@ TEST_CASE("advisories end to end: withdrawn records never flag, ranges judge eac
   CHECK(score.exit_code == 0);
   CHECK_THAT(score.output, !Catch::Contains("MALICIOUS"));
 }
+
+TEST_CASE("a version the stored facts do not list is read again once they are old enough", "[integration]") {
+  // The registry publishes 1.0.1 after the first run; a lookup of 1.0.1 then reads it again
+  // when the facts are older than api.unlisted_version_recheck_seconds, not before.
+  auto packument = [](std::vector<std::string> versions) {
+    json doc = {{"name", "late-release"}, {"dist-tags", {{"latest", versions.back()}}}};
+    for (const std::string& v : versions) {
+      doc["versions"][v] = {{"name", "late-release"}, {"version", v}};
+      doc["time"][v] = "2026-01-01T00:00:00.000Z";
+    }
+    return ReplayResponse{200, {}, doc.dump()};
+  };
+  for (bool due : {false, true}) {
+    INFO("facts old enough for a recheck: " << due);
+    testing::TempDir dir;
+    testing::ReplayServer upstream(1);
+    upstream.Add("GET", "/late-release",
+                 std::vector<ReplayResponse>{packument({"1.0.0"}), packument({"1.0.0", "1.0.1"})});
+    app::Config config = app::DefaultConfig();
+    config.database.path = dir.File("late.db");
+    config.server.port = 0;
+    config.lookup.unlisted_version_recheck =
+        due ? std::chrono::milliseconds(0) : std::chrono::milliseconds(3600'000);
+    std::string base = upstream.BaseUrl();
+    config.upstreams = {{"npm", base},   {"npm_downloads", base + "/npm-downloads"},
+                        {"pypi", base},  {"crates", base},
+                        {"maven", base}, {"go", base},
+                        {"github", base}};
+    config.log_level = core::LogLevel::kWarn;
+    app::Service service(config);
+    service.Start();
+    testing::ApiClient client(fmt::format("http://127.0.0.1:{}", service.http_port()));
+    REQUIRE(client.Get("/v1/packages/npm/late-release?wait=20").status == 200);
+    REQUIRE(upstream.Hits("GET", "/late-release") == 1);
+    // A version the facts list never causes a read.
+    CHECK(client.Get("/v1/packages/npm/late-release?version=1.0.0&wait=20").Json()["version"]["exists"] ==
+          true);
+    CHECK(upstream.Hits("GET", "/late-release") == 1);
+    auto answer = client.Get("/v1/packages/npm/late-release?version=1.0.1&wait=20");
+    REQUIRE(answer.status == 200);
+    CHECK(answer.Json()["version"]["exists"] == due);
+    CHECK(upstream.Hits("GET", "/late-release") == (due ? 2 : 1));
+    // The same through a batch query (the path `pkgtrust check` takes).
+    auto query =
+        client.Post("/v1/packages:query", R"({"packages": ["pkg:npm/late-release@1.0.1"], "wait": 20})");
+    REQUIRE(query.status == 200);
+    CHECK(query.Json()["results"][0]["version"]["exists"] == due);
+    service.Stop();
+  }
+}

@@ -616,6 +616,66 @@ TEST_CASE("bun: comments, workspaces, mirror registries and other tarballs", "[l
   CHECK(deps[4].origin_detail == "https://example.com/odd-1.0.0.tgz");
 }
 
+TEST_CASE(
+    "yarn, pnpm and bun: a GitLab archive is a URL, mirror and scoped registry tarballs are the registry's",
+    "[lockfile]") {
+  const std::string archive =
+      "https://gitlab.com/acme/internal-lib/-/archive/v1.2.3/internal-lib-v1.2.3.tar.gz";
+
+  auto yarn = ParseText(Format::kYarnLock, R"(# yarn lockfile v1
+
+left-pad@^1.3.0:
+  version "1.3.0"
+  resolved "https://npm.company.example/left-pad/-/left-pad-1.3.0.tgz#5b6c"
+
+"@acme/widgets@^2.0.0":
+  version "2.0.0"
+  resolved "https://npm.company.example/@acme%2Fwidgets/-/widgets-2.0.0.tgz#7d8e"
+
+internal-lib@^1.2.0:
+  version "1.2.3"
+  resolved "https://example.com/acme/internal-lib/-/archive/v1.2.3/internal-lib-v1.2.3.tar.gz"
+
+"right-pad@^1.0.0":
+  version "1.0.0"
+  resolved "https://npm.company.example/left-pad/-/left-pad-1.3.0.tgz"
+)");
+  REQUIRE(yarn.ok());
+  REQUIRE(yarn->size() == 4);
+  CHECK((*yarn)[0].origin == Origin::kRegistry);
+  CHECK((*yarn)[1].origin == Origin::kRegistry);
+  CHECK((*yarn)[2].origin == Origin::kUrl);
+  CHECK((*yarn)[3].origin == Origin::kUrl);  // another package's tarball is not right-pad's
+
+  auto pnpm = ParseText(Format::kPnpmLock,
+                        "lockfileVersion: '9.0'\npackages:\n  internal-lib@1.2.3:\n"
+                        "    resolution: {tarball: " +
+                            archive +
+                            "}\n"
+                            "  '@acme/widgets@2.0.0':\n"
+                            "    resolution: {tarball: "
+                            "https://npm.company.example/@acme%2fwidgets/-/widgets-2.0.0.tgz}\n");
+  REQUIRE(pnpm.ok());
+  REQUIRE(pnpm->size() == 2);
+  CHECK((*pnpm)[0].origin == Origin::kUrl);
+  CHECK((*pnpm)[0].origin_detail == archive);
+  CHECK((*pnpm)[1].origin == Origin::kRegistry);
+
+  auto bun = ParseText(Format::kBunLock, R"({"packages": {
+  "internal-lib": ["internal-lib@1.2.3", ")" +
+                                             archive + R"(", {}, "sha512-x"],
+  "left-pad": ["left-pad@1.3.0", "https://npm.company.example/left-pad/-/left-pad-1.3.0.tgz", {}, "sha512-y"],
+  "snippet": ["snippet@gist:0123abcd", {}]
+}})");
+  REQUIRE(bun.ok());
+  REQUIRE(bun->size() == 3);
+  CHECK((*bun)[0].origin == Origin::kUrl);
+  CHECK((*bun)[0].origin_detail == archive);
+  CHECK((*bun)[1].origin == Origin::kRegistry);
+  CHECK((*bun)[2].origin == Origin::kGit);  // gist: as npm and yarn spell it
+  CHECK((*bun)[2].origin_detail == "gist:0123abcd");
+}
+
 TEST_CASE("bun: lockfiles without packages lock nothing", "[lockfile]") {
   CHECK(ParseFixture(Format::kBunLock, "scalibr/bunlock/empty.json5").empty());
   CHECK(ParseFixture(Format::kBunLock, "scalibr/bunlock/no-packages.json5").empty());
@@ -623,7 +683,7 @@ TEST_CASE("bun: lockfiles without packages lock nothing", "[lockfile]") {
 
 TEST_CASE("bun: invalid files name the file and what was expected", "[lockfile]") {
   std::string not_json = ParseFixtureError(Format::kBunLock, "scalibr/bunlock/not-json.txt");
-  CHECK(not_json.starts_with(LockfileFixturePath("scalibr/bunlock/not-json.txt") + ": not valid JSON: "));
+  CHECK(not_json.starts_with(LockfileFixturePath("scalibr/bunlock/not-json.txt") + ":1: not valid JSON: "));
   // scalibr skips the bad entries and reports the rest with an error; here the file fails.
   CHECK(ParseFixtureError(Format::kBunLock, "scalibr/bunlock/bad-tuple.json5") ==
         LockfileFixturePath("scalibr/bunlock/bad-tuple.json5") +

@@ -1,6 +1,10 @@
-// The dispatcher (format names and detection, deduplication) and npm's package-lock.json.
+// The dispatcher (format names and detection, deduplication), the pieces the readers share
+// and npm's package-lock.json.
 #include <filesystem>
+#include <string>
 
+// Private to the lockfile module; this binary's include path has no src/.
+#include "lockfile/format_parsers.hpp"
 #include "lockfile_test_support.hpp"
 
 namespace pkgtrust::lockfile {
@@ -158,7 +162,7 @@ TEST_CASE("every package-lock fixture parses or names the file and what was expe
     auto parsed = ParseLockfile(Format::kPackageLock, LockfileFixture(relative));
     if (relative.ends_with("not-json.txt")) {
       REQUIRE_FALSE(parsed.ok());
-      CHECK(parsed.status().message().starts_with(entry.path().string() + ": not valid JSON"));
+      CHECK(parsed.status().message().starts_with(entry.path().string() + ":1: not valid JSON: "));
     } else if (relative.ends_with("null.v2.jsontest")) {
       REQUIRE_FALSE(parsed.ok());
       CHECK(parsed.status().message() ==
@@ -167,6 +171,186 @@ TEST_CASE("every package-lock fixture parses or names the file and what was expe
       CHECK(parsed.ok());
     }
   }
+}
+
+// ---------------------------------------------------------------- shared pieces
+
+TEST_CASE("npm registry tarballs: the package's own file under its folder, on any registry", "[lockfile]") {
+  CHECK(IsNpmRegistryTarball("https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz", "left-pad"));
+  CHECK(IsNpmRegistryTarball("https://npm.company.example/left-pad/-/left-pad-1.3.0.tgz", "left-pad"));
+  CHECK(IsNpmRegistryTarball("http://npm.company.example/npm/left-pad/-/left-pad-1.3.0.tgz?x=1", "left-pad"));
+  CHECK(IsNpmRegistryTarball("https://registry.yarnpkg.com/@babel/core/-/core-7.0.0.tgz#1b2c3d",
+                             "@babel/core"));
+  // Some registries write the scope's slash encoded; GitLab's puts the scoped name in the file.
+  CHECK(IsNpmRegistryTarball("https://npm.company.example/@acme%2fwidgets/-/widgets-2.0.0.tgz",
+                             "@acme/widgets"));
+  CHECK(IsNpmRegistryTarball("https://npm.company.example/@acme%2Fwidgets/-/widgets-2.0.0.tgz",
+                             "@acme/widgets"));
+  CHECK(IsNpmRegistryTarball(
+      "https://gitlab.example/api/v4/projects/1/packages/npm/@acme/widgets/-/@acme/widgets-2.0.0.tgz",
+      "@acme/widgets"));
+
+  // A GitLab archive has "/-/" too, but not the package's tarball after it.
+  CHECK_FALSE(IsNpmRegistryTarball(
+      "https://gitlab.com/acme/internal-lib/-/archive/v1.2.3/internal-lib-v1.2.3.tar.gz", "internal-lib"));
+  CHECK_FALSE(
+      IsNpmRegistryTarball("https://gitlab.com/acme/internal-lib/-/internal-lib-1.2.3.zip", "internal-lib"));
+  CHECK_FALSE(IsNpmRegistryTarball("https://npm.company.example/left-pad/-/left-pad-1.3.0.tgz", "right-pad"));
+  CHECK_FALSE(IsNpmRegistryTarball("https://npm.company.example/left-pad/-/right-pad-1.3.0.tgz", "left-pad"));
+  CHECK_FALSE(IsNpmRegistryTarball("https://npm.company.example/-/left-pad-1.3.0.tgz", "left-pad"));
+  CHECK_FALSE(
+      IsNpmRegistryTarball("https://npm.company.example/@evil/left-pad/-/left-pad-1.3.0.tgz", "left-pad"));
+  CHECK_FALSE(IsNpmRegistryTarball("https://npm.company.example/left-pad/-/left-pad-.tgz", "left-pad"));
+  CHECK_FALSE(
+      IsNpmRegistryTarball("https://npm.company.example/widgets/-/widgets-2.0.0.tgz", "@acme/widgets"));
+  CHECK_FALSE(IsNpmRegistryTarball("file:left-pad/-/left-pad-1.3.0.tgz", "left-pad"));
+}
+
+TEST_CASE(
+    "package-lock: a GitLab archive is a URL, tarballs of mirrors and scoped packages are the registry's",
+    "[lockfile]") {
+  LockfileInput input;
+  input.path = "package-lock.json";
+  input.text = R"({"lockfileVersion": 3, "packages": {
+  "node_modules/internal-lib": {"version": "1.2.3",
+    "resolved": "https://gitlab.com/acme/internal-lib/-/archive/v1.2.3/internal-lib-v1.2.3.tar.gz"},
+  "node_modules/left-pad": {"version": "1.3.0",
+    "resolved": "https://npm.company.example/left-pad/-/left-pad-1.3.0.tgz"},
+  "node_modules/@acme/widgets": {"version": "2.0.0",
+    "resolved": "https://npm.company.example/@acme%2fwidgets/-/widgets-2.0.0.tgz"}
+}})";
+  auto parsed = ParseLockfile(Format::kPackageLock, input);
+  REQUIRE(parsed.ok());
+  REQUIRE(PurlsOf(*parsed) == std::vector<std::string>{"pkg:npm/internal-lib@1.2.3", "pkg:npm/left-pad@1.3.0",
+                                                       "pkg:npm/%40acme/widgets@2.0.0"});
+  CHECK((*parsed)[0].origin == Origin::kUrl);
+  CHECK((*parsed)[0].origin_detail ==
+        "https://gitlab.com/acme/internal-lib/-/archive/v1.2.3/internal-lib-v1.2.3.tar.gz");
+  CHECK((*parsed)[1].origin == Origin::kRegistry);
+  CHECK((*parsed)[2].origin == Origin::kRegistry);
+}
+
+TEST_CASE("package-lock: every git spelling npm, yarn and bun write is git", "[lockfile]") {
+  LockfileInput input;
+  input.path = "package-lock.json";
+  input.text = R"({"lockfileVersion": 3, "packages": {
+  "node_modules/a": {"version": "1.0.0", "resolved": "ssh://git@example.com/acme/a.git#0a1b2c"},
+  "node_modules/b": {"version": "1.0.0", "resolved": "git@example.com:acme/b.git#3d4e5f"}
+}})";
+  auto parsed = ParseLockfile(Format::kPackageLock, input);
+  REQUIRE(parsed.ok());
+  REQUIRE(parsed->size() == 2);
+  CHECK((*parsed)[0].origin == Origin::kGit);
+  CHECK((*parsed)[1].origin == Origin::kGit);
+  CHECK(IsGitSpec("gist:0123abcd"));
+  CHECK(IsGitSpec("git+https://github.com/a/b.git"));
+  CHECK_FALSE(IsGitSpec("1.0.0"));
+  CHECK_FALSE(IsGitSpec("https://github.com/a/b"));  // yarn's reader judges URLs itself
+}
+
+TEST_CASE("JSON lockfiles and SBOMs: a syntax error names the file, its line and what was expected",
+          "[lockfile]") {
+  struct Case {
+    Format format;
+    std::string text;
+    std::string message;
+  };
+  const std::string broken_object = "{\n  \"packages\": {\n    \"a\": 1\n    \"b\": 2\n  }\n}\n";
+  for (const Case& bad : {
+           Case{Format::kPackageLock, broken_object,
+                "lock.json:4: not valid JSON: syntax error while parsing object - unexpected string literal; "
+                "expected '}'"},
+           Case{Format::kPipfileLock, broken_object,
+                "lock.json:4: not valid JSON: syntax error while parsing object - unexpected string literal; "
+                "expected '}'"},
+           // bun's comments and trailing commas are allowed; the error is after them.
+           Case{Format::kBunLock,
+                "{\n  // a comment\n  \"packages\": {\"a\": [\"a@1.0.0\",],},\n  \"x\": tru\n}",
+                "lock.json:4: not valid JSON: syntax error while parsing value - invalid literal; last read: "
+                "'\"x\": tru<U+000A>'"},
+           Case{Format::kCycloneDx,
+                "{\"bomFormat\": \"CycloneDX\",\n\"components\": [\n{\"purl\": \"pkg:npm/a@1\"\n]}",
+                "lock.json:4: expected a CycloneDX JSON document (not valid JSON: syntax error while parsing "
+                "object - unexpected ']'; expected '}')"},
+           Case{Format::kSpdx, "{\"spdxVersion\": \"SPDX-2.3\",\n\n\"packages\": [}",
+                "lock.json:3: expected an SPDX JSON document (not valid JSON: syntax error while parsing "
+                "value - "
+                "unexpected '}'; expected '[', '{', or a literal)"},
+       }) {
+    LockfileInput input;
+    input.path = "lock.json";
+    input.text = bad.text;
+    auto parsed = ParseLockfile(bad.format, input);
+    INFO(FormatName(bad.format));
+    REQUIRE_FALSE(parsed.ok());
+    CHECK(parsed.status().message() == bad.message);
+  }
+}
+
+// The readers find a member's line by searching its key in the text; a key written with
+// escapes is not found. Each search that finds nothing reads the rest of the text, so
+// without a bound a file of such keys costs a scan per entry: the work is counted here
+// rather than timed.
+TEST_CASE("JSON lockfiles and SBOMs: keys written with escapes cost work linear in the text", "[lockfile]") {
+  auto parse_counting = [](Format format, const std::string& text, std::size_t* searched) {
+    LockfileInput input;
+    input.path = "lock.json";
+    input.text = text;
+    std::size_t before = LineIndex::BytesSearchedOnThisThread();
+    auto parsed = ParseLockfile(format, input);
+    *searched = LineIndex::BytesSearchedOnThisThread() - before;
+    INFO(parsed.status().message());
+    REQUIRE(parsed.ok());
+    return *parsed;
+  };
+  std::size_t searched = 0;
+
+  std::string package_lock = "{\"lockfileVersion\": 3, \"packages\": {\n  \"\": {\"name\": \"app\"}";
+  for (int i = 0; i < 20000; ++i)
+    package_lock += ",\n  \"node_modules\\/p" + std::to_string(i) + "\": {\"version\": \"1.0.0\"}";
+  package_lock += "\n}}\n";
+  auto packages = parse_counting(Format::kPackageLock, package_lock, &searched);
+  CHECK(packages.size() == 20000);
+  CHECK(core::FormatPurl(packages[19999].purl) == "pkg:npm/p19999@1.0.0");
+  CHECK(searched <= 4 * package_lock.size());
+
+  constexpr int kEntries = 5000;
+  std::string bun = "{\"lockfileVersion\": 1, \"packages\": {\n";
+  std::string pipfile = "{\"default\": {\n";
+  std::string cyclonedx = "{\"bomFormat\": \"CycloneDX\", \"components\": [\n";
+  std::string spdx = "{\"spdxVersion\": \"SPDX-2.3\", \"packages\": [\n";
+  for (int i = 0; i < kEntries; ++i) {
+    std::string name = "p" + std::to_string(i);
+    std::string comma = i + 1 < kEntries ? ",\n" : "\n";
+    bun += "  \"@acme\\/" + name + "\": [\"@acme/" + name + "@1.0.0\", \"\", {}, \"sha512-x\"]" + comma;
+    pipfile += "  \"" + name + "\\u0031\": {\"version\": \"==1.0.0\"}" + comma;
+    cyclonedx += "  {\"pur\\u006c\": \"pkg:npm/" + name + "@1.0.0\"}" + comma;
+    spdx += "  {\"SPDXI\\u0044\": \"SPDXRef-" + name +
+            "\", \"externalRefs\": [{\"referenceType\": \"purl\", " + "\"referenceLocator\": \"pkg:npm/" +
+            name + "@1.0.0\"}]}" + comma;
+  }
+  bun += "}}\n";
+  pipfile += "}}\n";
+  cyclonedx += "]}\n";
+  spdx += "]}\n";
+  for (auto [format, text] : {std::pair{Format::kBunLock, &bun}, std::pair{Format::kPipfileLock, &pipfile},
+                              std::pair{Format::kCycloneDx, &cyclonedx}, std::pair{Format::kSpdx, &spdx}}) {
+    INFO(FormatName(format));
+    CHECK(parse_counting(format, *text, &searched).size() == kEntries);
+    CHECK(searched <= 5 * text->size());
+  }
+}
+
+TEST_CASE("JSON member search: lines of members found, escaped keys and string values passed over",
+          "[lockfile]") {
+  std::string text = "{\"a\": {\"b\": \"c\"},\n \"c\": [1],\n \"d\\u0065\": {},\n \"f\": \"x\\/y\"}";
+  LineIndex lines(text);
+  std::size_t cursor = 0;
+  CHECK(lines.FindMember("a", '{', &cursor) == 1);
+  CHECK(lines.FindMember("c", '{', &cursor) == 0);  // "c" here is a string value, then an array
+  CHECK(lines.FindMember("c", '[', &cursor) == 2);
+  CHECK(lines.FindMember("de", 0, &cursor) == 0);  // written "d\u0065"
+  CHECK(lines.FindStringMember("f", "x/y", &cursor) == 4);
 }
 
 }  // namespace pkgtrust::lockfile

@@ -324,6 +324,43 @@ TEST_CASE("pom: properties interpolated, a version range is not a version", "[lo
   CHECK((*own)[1].note == "version ${loop} is not defined in this file");
 }
 
+TEST_CASE("pom: properties that expand past 4 KiB or 256 substitutions are not a version", "[lockfile]") {
+  // <p0> holds `p0`; each <pN> names <pN-1> ten times; the dependency's version is `version`.
+  auto pom = [](const std::string& p0, int levels, const std::string& version) {
+    std::string text = "<project><properties><p0>" + p0 + "</p0>";
+    for (int n = 1; n <= levels; ++n) {
+      text += "<p" + std::to_string(n) + ">";
+      for (int i = 0; i < 10; ++i) text += "${p" + std::to_string(n - 1) + "}";
+      text += "</p" + std::to_string(n) + ">";
+    }
+    return text + "</properties><dependencies><dependency><groupId>g</groupId><artifactId>a</artifactId>" +
+           "<version>" + version + "</version></dependency></dependencies></project>";
+  };
+  auto only_dependency = [](const std::string& text) {
+    auto parsed = ParseText(Format::kPomXml, text);
+    REQUIRE(parsed.ok());
+    REQUIRE(parsed->size() == 1);
+    return (*parsed)[0];
+  };
+  struct Case {
+    std::string p0;
+    int levels;
+    std::string version;
+  };
+  // 100,000 characters; 10,000 substitutions of nothing; a gigabyte from 659 bytes.
+  for (const Case& unread :
+       {Case{"xxxxxxxxxx", 4, "${p4}"}, Case{"", 4, "1.${p4}0"}, Case{"xxxxxxxxxx", 8, "${p8}"}}) {
+    LockedDependency dependency = only_dependency(pom(unread.p0, unread.levels, unread.version));
+    REQUIRE(core::FormatPurl(dependency.purl) == "pkg:maven/g/a");
+    CHECK(dependency.note ==
+          "version " + unread.version + " expands past 4096 characters or 256 properties; not read");
+  }
+  // Below both bounds the expansion is the version: 400 characters, 111 substitutions.
+  std::string version;
+  for (int i = 0; i < 100; ++i) version += "1234";
+  CHECK(core::FormatPurl(only_dependency(pom("1234", 2, "${p2}")).purl) == "pkg:maven/g/a@" + version);
+}
+
 TEST_CASE("pom: dependencyManagement versions and the parent POM", "[lockfile]") {
   // An explicit version wins over the managed one.
   CHECK(PurlsOf(ParseFixture(Format::kPomXml, "scalibr/pomxml/with-dependency-management.xml")) ==
@@ -489,7 +526,7 @@ TEST_CASE("cyclonedx: XML, non-JSON and other JSON are refused", "[lockfile]") {
                               "scalibr/cdx/sbom.cdx.json.foo.ext"}) {
     CHECK(ParseFixtureError(Format::kCycloneDx, fixture)
               .starts_with(LockfileFixturePath(fixture) +
-                           ": expected a CycloneDX JSON document (not valid JSON: "));
+                           ":1: expected a CycloneDX JSON document (not valid JSON: "));
   }
   auto spdx = ParseText(Format::kCycloneDx, R"({"spdxVersion": "SPDX-2.3", "components": []})");
   REQUIRE_FALSE(spdx.ok());
@@ -563,7 +600,7 @@ TEST_CASE("spdx: tag-value, YAML, RDF and non-JSON files are refused", "[lockfil
        {"scalibr/spdx/invalid_sbom.spdx", "scalibr/spdx/random_file.ext", "scalibr/spdx/sbom.spdx.foo.ext"}) {
     CHECK(ParseFixtureError(Format::kSpdx, fixture)
               .starts_with(LockfileFixturePath(fixture) +
-                           ": expected an SPDX JSON document (not valid JSON: "));
+                           ":1: expected an SPDX JSON document (not valid JSON: "));
   }
   auto cyclonedx = ParseText(Format::kSpdx, R"({"bomFormat": "CycloneDX"})");
   REQUIRE_FALSE(cyclonedx.ok());

@@ -404,7 +404,8 @@ TEST_CASE("pipfile: empty files are empty; other text is an error naming what wa
   CHECK(ParseFixture(Format::kPipfileLock, "scalibr/pipfilelock/empty.json").empty());
   CHECK(ParseFixture(Format::kPipfileLock, "scalibr/pipfilelock/empty-file").empty());
   std::string message = ParseFixtureError(Format::kPipfileLock, "scalibr/pipfilelock/not-json.txt");
-  CHECK(message.starts_with(LockfileFixturePath("scalibr/pipfilelock/not-json.txt") + ": not valid JSON: "));
+  CHECK(
+      message.starts_with(LockfileFixturePath("scalibr/pipfilelock/not-json.txt") + ":1: not valid JSON: "));
   auto array = ParseText(Format::kPipfileLock, "Pipfile.lock", "[1, 2]");
   REQUIRE_FALSE(array.ok());
   CHECK(array.status().message() ==

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pkgtrust/core/clock.hpp"
+#include "pkgtrust/core/ecosystem.hpp"
 #include "pkgtrust/core/status.hpp"
 #include "pkgtrust/lockfile/lockfile.hpp"
 
@@ -34,6 +35,16 @@ inline constexpr Concern kAllConcerns[] = {Concern::kMalicious,  Concern::kTypos
 // "malicious", "typosquat", "yanked", "deprecated", "too_new", "low_score", "pending", "missing".
 std::string_view ConcernName(Concern concern);
 std::optional<Concern> ConcernFromName(std::string_view name);
+// "malicious, typosquat, ..., missing": for messages that list the names.
+std::string ConcernNames();
+// A comma-separated list of names ("malicious,typosquat"; "none" or "" for none), as
+// --fail-on and POST /v1/check's fail_on take it; InvalidArgument names the unknown one.
+core::Result<std::vector<Concern>> ParseConcernList(std::string_view text);
+
+// The purl a package's ignore entries and verdicts are compared by: for the scored types
+// the registry's name as pkgtrust normalizes it (PEP 503 for PyPI, crates' `-`/`_`), with
+// the version when `with_version`; qualifiers and subpath dropped.
+std::string CanonicalPurl(const core::Purl& purl, bool with_version);
 
 // An entry of the ignore list. `package` is a purl without a version (every version) or
 // with one (that version only).
@@ -107,11 +118,18 @@ bool ShouldLookUp(const lockfile::LockedDependency& dependency, Outcome* outcome
 // Failing first, then the worst concern, the lowest score, the purl.
 void SortWorstFirst(std::vector<DependencyVerdict>& verdicts);
 
-// The purls (with versions) to look up for `dependencies`: each once, in first-seen order.
-std::vector<std::string> PurlsToLookUp(const std::vector<lockfile::LockedDependency>& dependencies);
-// Every dependency's verdict, worst first: judged on its purl's entry in `reports` (a purl
-// from PurlsToLookUp to its report or status entry; a missing one counts as pending), or
-// not looked up.
+// One package to look up at one version. `purl` (the dependency's purl as formatted) is the
+// key of its report in JudgeAll's `reports`.
+struct Lookup {
+  std::string purl;
+  core::PackageKey key;
+  std::string version;
+};
+// What to look up for `dependencies`: each purl once, in first-seen order.
+std::vector<Lookup> LookupsFor(const std::vector<lockfile::LockedDependency>& dependencies);
+// Every dependency's verdict, worst first: judged on its entry in `reports` (a Lookup's
+// purl to its report or status entry, as POST /v1/packages:query answers; a missing one
+// counts as pending), or not looked up.
 std::vector<DependencyVerdict> JudgeAll(const std::vector<lockfile::LockedDependency>& dependencies,
                                         const std::map<std::string, nlohmann::json>& reports,
                                         const Policy& policy, core::Millis now);

@@ -10,6 +10,9 @@
 
 namespace pkgtrust::check {
 
+// "1,034": counts as people read them.
+std::string Thousands(std::size_t n);
+
 // Counts for the summary line.
 struct Totals {
   std::size_t dependencies = 0, judged = 0, failing = 0, warnings = 0, pending = 0, not_registry = 0,
@@ -26,6 +29,10 @@ nlohmann::json RenderJson(const CheckResult& result);
 // `tool_version` is pkgtrust's version. Paths in results are relative to `base` when under it
 // (GitHub resolves them against the repository root).
 nlohmann::json RenderSarif(const CheckResult& result, std::string_view tool_version, std::string_view base);
+// A run that could not judge (the server unreachable): no results, the invocation marked
+// failed with `why`, and the files that could not be read as notifications.
+nlohmann::json RenderSarifFailure(const CheckResult& result, std::string_view tool_version,
+                                  std::string_view base, std::string_view why);
 std::string RenderMarkdown(const CheckResult& result);
 
 }  // namespace pkgtrust::check

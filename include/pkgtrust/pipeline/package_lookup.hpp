@@ -29,6 +29,10 @@ namespace pkgtrust::pipeline {
 struct LookupConfig {
   std::chrono::milliseconds refresh_after{168 * 3600'000LL};  // a complete report older is stale; 0: never
   std::chrono::milliseconds not_found_recheck{3600'000};      // a not_found answer is rechecked after this
+  // A version asked for that the stored facts do not list (published since the last run,
+  // or never) makes a fresh report stale once the facts are this old: the newest release,
+  // the one most likely to be compromised, is read instead of reported missing.
+  std::chrono::milliseconds unlisted_version_recheck{300'000};
   std::size_t max_waiting = 10'000;                           // lookups waiting at once; more are refused
   // Built reports are cached. Within the TTL a hit is served without reading the database;
   // changes made by this process drop the entry at once, and the TTL bounds how long one
@@ -56,6 +60,7 @@ struct LookupAnswer {
   std::optional<store::PackageRecord>
       record;  // the row as read; absent when unknown or served from the cache
   std::shared_ptr<const std::string> report;   // kReport: JSON text, with "version" when one was asked
+  bool version_unlisted = false;  // kReport: a version was asked that the stored facts do not list
   core::Status error;
 };
 
@@ -113,13 +118,18 @@ class PackageLookup {
  private:
   using Steady = std::chrono::steady_clock;
   // A complete, fresh report built less than report_cache_ttl ago, without reading the
-  // database; null otherwise.
-  std::shared_ptr<const std::string> CachedReport(const core::PackageKey& key);
+  // database; null otherwise. `state_since` gets the row's time of that state.
+  std::shared_ptr<const std::string> CachedReport(const core::PackageKey& key, core::Millis* state_since);
   // The report as JSON text (cached).
   core::Result<std::shared_ptr<const std::string>> ReportText(const store::PackageRecord& record);
-  // The report text with "version": VersionSection added (read from the store).
+  // The report text with "version": VersionSection added (read from the store);
+  // `*unlisted` is set when the stored facts do not list the version.
   std::shared_ptr<const std::string> WithVersion(const core::PackageKey& key, std::string_view version,
-                                                 const std::shared_ptr<const std::string>& report);
+                                                 const std::shared_ptr<const std::string>& report,
+                                                 bool* unlisted);
+  // A fresh report that does not list the version asked, from facts older than
+  // unlisted_version_recheck: the registry is read again.
+  bool UnlistedVersionDue(bool unlisted, core::Millis state_since) const;
   // Waits for `keys` (up to `wait`), then submits `runs` without blocking; `answer` runs
   // once, on answer_on_, when they have finished, the wait ran out, or the submit failed
   // (`failed` says why).
