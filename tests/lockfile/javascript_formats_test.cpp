@@ -11,31 +11,6 @@
 namespace pkgtrust::lockfile {
 using namespace testing;
 
-namespace {
-
-// Parses text given inline, for cases no fixture has.
-core::Result<std::vector<LockedDependency>> ParseText(Format format, std::string text) {
-  LockfileInput input;
-  input.path = "inline/lockfile";
-  input.text = std::move(text);
-  return ParseLockfile(format, input);
-}
-
-const LockedDependency& Get(const std::vector<LockedDependency>& dependencies, const std::string& purl) {
-  const LockedDependency* found = FindDependency(dependencies, purl);
-  INFO(purl);
-  REQUIRE(found != nullptr);
-  return *found;
-}
-
-std::vector<int> LinesOf(const std::vector<LockedDependency>& dependencies) {
-  std::vector<int> lines;
-  for (const auto& dependency : dependencies) lines.push_back(dependency.line);
-  return lines;
-}
-
-}  // namespace
-
 // --- real lockfiles ---------------------------------------------------------------------
 
 TEST_CASE("yarn v1: webpack's lockfile locks 1,393 distinct packages", "[lockfile]") {
@@ -44,14 +19,14 @@ TEST_CASE("yarn v1: webpack's lockfile locks 1,393 distinct packages", "[lockfil
   // ("prettier-2@npm:prettier@^2") of a package also locked under its own name at the
   // same version, so by the purl of what is installed there are 4 fewer.
   CHECK(deps.size() == 1393);
-  const auto& babel = Get(deps, "pkg:npm/%40babel/core@7.29.7");
+  const auto& babel = RequireDependency(deps, "pkg:npm/%40babel/core@7.29.7");
   CHECK(babel.line == 41);
   CHECK(babel.origin == Origin::kRegistry);
-  CHECK(Get(deps, "pkg:npm/acorn@8.18.0").line == 2867);
-  const auto& prettier = Get(deps, "pkg:npm/prettier@2.8.8");
+  CHECK(RequireDependency(deps, "pkg:npm/acorn@8.18.0").line == 2867);
+  const auto& prettier = RequireDependency(deps, "pkg:npm/prettier@2.8.8");
   CHECK(prettier.line == 8391);  // the alias entry comes first and is kept
   CHECK(prettier.note == "alias prettier-2");
-  const auto& tooling = Get(deps, "pkg:npm/tooling@1.28.1");
+  const auto& tooling = RequireDependency(deps, "pkg:npm/tooling@1.28.1");
   CHECK(tooling.line == 9715);
   CHECK(tooling.origin == Origin::kGit);
   CHECK(tooling.origin_detail ==
@@ -63,12 +38,12 @@ TEST_CASE("yarn v1: webpack's lockfile locks 1,393 distinct packages", "[lockfil
 TEST_CASE("yarn berry: prettier's lockfile locks 1,049 packages besides the project", "[lockfile]") {
   auto deps = ParseFixture(Format::kYarnLock, "real/yarn-berry/prettier-prettier-yarn.lock");
   CHECK(deps.size() == 1049);
-  CHECK(Get(deps, "pkg:npm/%40babel/core@7.29.7").line == 45);
-  CHECK(Get(deps, "pkg:npm/acorn@8.17.0").line == 3163);
+  CHECK(RequireDependency(deps, "pkg:npm/%40babel/core@7.29.7").line == 45);
+  CHECK(RequireDependency(deps, "pkg:npm/acorn@8.17.0").line == 3163);
   // typescript and fsevents are also locked as yarn's built-in patches of the same
   // version: one package each, at the unpatched entry's line.
-  CHECK(Get(deps, "pkg:npm/typescript@6.0.3").line == 9453);
-  CHECK(Get(deps, "pkg:npm/fsevents@2.3.3").line == 5148);
+  CHECK(RequireDependency(deps, "pkg:npm/typescript@6.0.3").line == 9453);
+  CHECK(RequireDependency(deps, "pkg:npm/fsevents@2.3.3").line == 5148);
   for (const auto& dependency : deps) {
     INFO(core::FormatPurl(dependency.purl));
     CHECK(dependency.origin == Origin::kRegistry);  // the workspace root is not listed
@@ -79,11 +54,11 @@ TEST_CASE("yarn berry: prettier's lockfile locks 1,049 packages besides the proj
 TEST_CASE("pnpm v9: vuejs core's lockfile locks 620 packages", "[lockfile]") {
   auto deps = ParseFixture(Format::kPnpmLock, "real/pnpm/vuejs-core-pnpm-lock.yaml");
   CHECK(deps.size() == 620);
-  const auto& parser = Get(deps, "pkg:npm/%40babel/parser@7.29.8");
+  const auto& parser = RequireDependency(deps, "pkg:npm/%40babel/parser@7.29.8");
   CHECK(parser.line == 479);
   CHECK(parser.note.empty());  // a dependency of packages/compiler-core, not only dev
-  CHECK(Get(deps, "pkg:npm/typescript@5.6.3").line == 3096);
-  const auto& consolidate = Get(deps, "pkg:npm/%40vue/consolidate@1.0.0");
+  CHECK(RequireDependency(deps, "pkg:npm/typescript@5.6.3").line == 3096);
+  const auto& consolidate = RequireDependency(deps, "pkg:npm/%40vue/consolidate@1.0.0");
   CHECK(consolidate.line == 1616);
   CHECK(consolidate.note == "dev");
   CHECK(std::all_of(deps.begin(), deps.end(), [](const auto& d) { return d.origin == Origin::kRegistry; }));
@@ -182,7 +157,7 @@ TEST_CASE("yarn v1: git sources keep their repository and commit", "[lockfile]")
   CHECK(deps[1].origin_detail ==
         "https://github.com/G-Rath/npm-git-repo-2#0a2d2506c1fe299691fc5db53a2097db3bd615bc");
   CHECK(deps[1].line == 11);
-  CHECK(Get(deps, "pkg:npm/babel-preset-php@1.1.1").origin_detail ==
+  CHECK(RequireDependency(deps, "pkg:npm/babel-preset-php@1.1.1").origin_detail ==
         "https://gitlab.com/kornelski/babel-preset-php#c5a7ba5e0ad98b8db1cb8ce105403dd4b768cced");
   // The token in "https://dummy-token@github.com/..." is not repeated in reports.
   CHECK(deps.back().origin_detail ==
@@ -232,7 +207,7 @@ TEST_CASE("yarn: file: and link: dependencies are paths, workspaces are workspac
 }
 
 TEST_CASE("yarn berry: patches, links, portals and tarball URLs", "[lockfile]") {
-  auto parsed = ParseText(Format::kYarnLock, R"(__metadata:
+  auto parsed = ParseText(Format::kYarnLock, "inline/lockfile", R"(__metadata:
   version: 8
 
 "resolve@patch:resolve@npm%3A^1.22.0#optional!builtin<compat/resolve>":
@@ -268,7 +243,7 @@ TEST_CASE("yarn berry: patches, links, portals and tarball URLs", "[lockfile]") 
 }
 
 TEST_CASE("yarn v1: tarballs of a mirror registry are registry packages, other tarballs URLs", "[lockfile]") {
-  auto parsed = ParseText(Format::kYarnLock, R"(# yarn lockfile v1
+  auto parsed = ParseText(Format::kYarnLock, "inline/lockfile", R"(# yarn lockfile v1
 
 "@corp/tool@^2.0.0":
   version "2.1.0"
@@ -297,19 +272,22 @@ TEST_CASE("yarn: empty lockfiles lock nothing", "[lockfile]") {
 }
 
 TEST_CASE("yarn: malformed files name the file, the line and what was expected", "[lockfile]") {
-  auto indented = ParseText(Format::kYarnLock, "# yarn lockfile v1\n\n  version \"1.0.0\"\n");
+  auto indented =
+      ParseText(Format::kYarnLock, "inline/lockfile", "# yarn lockfile v1\n\n  version \"1.0.0\"\n");
   REQUIRE_FALSE(indented.ok());
   CHECK(indented.status().message() == "inline/lockfile:3: expected an entry header before indented fields");
-  auto no_colon =
-      ParseText(Format::kYarnLock, "# yarn lockfile v1\n\nleft-pad@^1.0.0\n  version \"1.0.0\"\n");
+  auto no_colon = ParseText(Format::kYarnLock, "inline/lockfile",
+                            "# yarn lockfile v1\n\nleft-pad@^1.0.0\n  version \"1.0.0\"\n");
   REQUIRE_FALSE(no_colon.ok());
   CHECK(no_colon.status().message() ==
         "inline/lockfile:3: expected an entry header (`name@range:`) ending in `:`");
-  auto bad_yaml = ParseText(Format::kYarnLock, "__metadata:\n  version: 8\n\"a@npm:1\": [unclosed\n");
+  auto bad_yaml =
+      ParseText(Format::kYarnLock, "inline/lockfile", "__metadata:\n  version: 8\n\"a@npm:1\": [unclosed\n");
   REQUIRE_FALSE(bad_yaml.ok());
   CHECK(bad_yaml.status().message().starts_with("inline/lockfile:"));
   CHECK(bad_yaml.status().message().find("not valid YAML") != std::string::npos);
-  auto not_a_map = ParseText(Format::kYarnLock, "__metadata:\n  version: 8\n\"a@npm:1\": 3\n");
+  auto not_a_map =
+      ParseText(Format::kYarnLock, "inline/lockfile", "__metadata:\n  version: 8\n\"a@npm:1\": 3\n");
   REQUIRE_FALSE(not_a_map.ok());
   CHECK(not_a_map.status().message() ==
         "inline/lockfile:3: expected the fields of `a@npm:1` (version, resolution)");
@@ -444,7 +422,7 @@ TEST_CASE("pnpm 5.x: registry hosts in keys", "[lockfile]") {
 
 TEST_CASE("pnpm 9.0: tarballs of npm and of a mirror registry are registry packages, other tarballs URLs",
           "[lockfile]") {
-  auto parsed = ParseText(Format::kPnpmLock, R"(lockfileVersion: '9.0'
+  auto parsed = ParseText(Format::kPnpmLock, "inline/lockfile", R"(lockfileVersion: '9.0'
 packages:
   left-pad@1.3.0:
     resolution: {tarball: https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz}
@@ -489,15 +467,16 @@ TEST_CASE("pnpm: invalid files name the file, the line and what was expected", "
   CHECK(ParseFixtureError(Format::kPnpmLock, "scalibr/pnpmlock/invalid-paths.yaml") ==
         LockfileFixturePath("scalibr/pnpmlock/invalid-paths.yaml") +
             ":11: expected a package path like `/name/1.0.0` or `name@1.0.0`, got `invalidpath1`");
-  auto bad_yaml =
-      ParseText(Format::kPnpmLock, "lockfileVersion: '9.0'\npackages:\n  a@1.0.0: {resolution: [\n");
+  auto bad_yaml = ParseText(Format::kPnpmLock, "inline/lockfile",
+                            "lockfileVersion: '9.0'\npackages:\n  a@1.0.0: {resolution: [\n");
   REQUIRE_FALSE(bad_yaml.ok());
   CHECK(bad_yaml.status().message().starts_with("inline/lockfile:"));
   CHECK(bad_yaml.status().message().find("not valid YAML") != std::string::npos);
-  auto list = ParseText(Format::kPnpmLock, "lockfileVersion: '9.0'\npackages:\n  - a@1.0.0\n");
+  auto list =
+      ParseText(Format::kPnpmLock, "inline/lockfile", "lockfileVersion: '9.0'\npackages:\n  - a@1.0.0\n");
   REQUIRE_FALSE(list.ok());
   CHECK(list.status().message() == "inline/lockfile:3: expected a `packages` mapping");
-  auto no_version = ParseText(Format::kPnpmLock, "packages:\n  /a/1.0.0: {}\n");
+  auto no_version = ParseText(Format::kPnpmLock, "inline/lockfile", "packages:\n  /a/1.0.0: {}\n");
   REQUIRE_FALSE(no_version.ok());
   CHECK(no_version.status().message() == "inline/lockfile:1: expected a `lockfileVersion`");
 }
@@ -547,11 +526,11 @@ TEST_CASE("bun: an alias is reported as the real package, noting the alias", "[l
 
 TEST_CASE("bun: git and file sources have no version and are not registry packages", "[lockfile]") {
   auto deps = ParseFixture(Format::kBunLock, "scalibr/bunlock/commits.json5");
-  const auto& sync = Get(deps, "pkg:npm/%40prettier/sync");
+  const auto& sync = RequireDependency(deps, "pkg:npm/%40prettier/sync");
   CHECK(sync.origin == Origin::kGit);
   CHECK(sync.origin_detail == "github:prettier/prettier-synchronized#527e8ce");
   CHECK(sync.line == 32);
-  const auto& php = Get(deps, "pkg:npm/babel-preset-php");
+  const auto& php = RequireDependency(deps, "pkg:npm/babel-preset-php");
   CHECK(php.origin_detail ==
         "git+ssh://gitlab:kornelski/babel-preset-php#1ae6dc1267500360b411ec711b8aeac8c68b2246");
   // is-number is locked from three commits: without a version their purls are equal, but
@@ -569,7 +548,7 @@ TEST_CASE("bun: git and file sources have no version and are not registry packag
   CHECK(is_number[2]->line == 40);
   CHECK(is_number[2]->note == "alias is-number-3");
   CHECK(is_number[2]->origin_detail == "github:jonschlinkert/is-number#b7aef34");
-  CHECK(Get(deps, "pkg:npm/stopwords@0.0.1").origin == Origin::kRegistry);
+  CHECK(RequireDependency(deps, "pkg:npm/stopwords@0.0.1").origin == Origin::kRegistry);
   CHECK(deps.size() == 18);
   CHECK(std::count_if(deps.begin(), deps.end(), [](const auto& d) { return d.origin == Origin::kGit; }) == 7);
 
@@ -585,7 +564,7 @@ TEST_CASE("bun: git and file sources have no version and are not registry packag
 }
 
 TEST_CASE("bun: comments, workspaces, mirror registries and other tarballs", "[lockfile]") {
-  auto parsed = ParseText(Format::kBunLock, R"({
+  auto parsed = ParseText(Format::kBunLock, "inline/lockfile", R"({
   // written by hand /* not a block */
   "lockfileVersion": 1,
   "workspaces": { "": { "name": "app" }, "packages/lib": { "name": "lib", }, },
@@ -622,7 +601,7 @@ TEST_CASE(
   const std::string archive =
       "https://gitlab.com/acme/internal-lib/-/archive/v1.2.3/internal-lib-v1.2.3.tar.gz";
 
-  auto yarn = ParseText(Format::kYarnLock, R"(# yarn lockfile v1
+  auto yarn = ParseText(Format::kYarnLock, "inline/lockfile", R"(# yarn lockfile v1
 
 left-pad@^1.3.0:
   version "1.3.0"
@@ -647,7 +626,7 @@ internal-lib@^1.2.0:
   CHECK((*yarn)[2].origin == Origin::kUrl);
   CHECK((*yarn)[3].origin == Origin::kUrl);  // another package's tarball is not right-pad's
 
-  auto pnpm = ParseText(Format::kPnpmLock,
+  auto pnpm = ParseText(Format::kPnpmLock, "inline/lockfile",
                         "lockfileVersion: '9.0'\npackages:\n  internal-lib@1.2.3:\n"
                         "    resolution: {tarball: " +
                             archive +
@@ -661,9 +640,8 @@ internal-lib@^1.2.0:
   CHECK((*pnpm)[0].origin_detail == archive);
   CHECK((*pnpm)[1].origin == Origin::kRegistry);
 
-  auto bun = ParseText(Format::kBunLock, R"({"packages": {
-  "internal-lib": ["internal-lib@1.2.3", ")" +
-                                             archive + R"(", {}, "sha512-x"],
+  auto bun = ParseText(Format::kBunLock, "inline/lockfile", R"({"packages": {
+  "internal-lib": ["internal-lib@1.2.3", ")" + archive + R"(", {}, "sha512-x"],
   "left-pad": ["left-pad@1.3.0", "https://npm.company.example/left-pad/-/left-pad-1.3.0.tgz", {}, "sha512-y"],
   "snippet": ["snippet@gist:0123abcd", {}]
 }})");
@@ -688,13 +666,13 @@ TEST_CASE("bun: invalid files name the file and what was expected", "[lockfile]"
   CHECK(ParseFixtureError(Format::kBunLock, "scalibr/bunlock/bad-tuple.json5") ==
         LockfileFixturePath("scalibr/bunlock/bad-tuple.json5") +
             ":12: expected `wrappy-bad1` to be an array starting with \"name@version\"");
-  auto no_name = ParseText(Format::kBunLock, "{\"packages\": {\n\"a\": [\"1.0.0\"]}}");
+  auto no_name = ParseText(Format::kBunLock, "inline/lockfile", "{\"packages\": {\n\"a\": [\"1.0.0\"]}}");
   REQUIRE_FALSE(no_name.ok());
   CHECK(no_name.status().message() == "inline/lockfile:2: expected \"name@version\", got \"1.0.0\"");
-  auto list = ParseText(Format::kBunLock, "{\"packages\": []}");
+  auto list = ParseText(Format::kBunLock, "inline/lockfile", "{\"packages\": []}");
   REQUIRE_FALSE(list.ok());
   CHECK(list.status().message() == "inline/lockfile: expected a `packages` object");
-  auto array = ParseText(Format::kBunLock, "[1, 2]");
+  auto array = ParseText(Format::kBunLock, "inline/lockfile", "[1, 2]");
   REQUIRE_FALSE(array.ok());
   CHECK(array.status().message() == "inline/lockfile:1: expected a JSON object");
 }

@@ -52,12 +52,11 @@ TEST_CASE("every lockfile format has a name that reads back", "[lockfile]") {
 TEST_CASE("package-lock v3 from a real project: 999 packages with their lines", "[lockfile]") {
   auto deps = ParseFixture(Format::kPackageLock, "real/package-lock/pypi-warehouse-package-lock.json");
   CHECK(deps.size() == 999);
-  const LockedDependency* babel = FindDependency(deps, "pkg:npm/%40babel/core@7.29.6");
-  REQUIRE(babel);
-  CHECK(babel->line == 115);
-  CHECK(babel->origin == Origin::kRegistry);
-  CHECK(babel->note == "dev");
-  CHECK(babel->file == LockfileFixturePath("real/package-lock/pypi-warehouse-package-lock.json"));
+  const LockedDependency& babel = RequireDependency(deps, "pkg:npm/%40babel/core@7.29.6");
+  CHECK(babel.line == 115);
+  CHECK(babel.origin == Origin::kRegistry);
+  CHECK(babel.note == "dev");
+  CHECK(babel.file == LockfileFixturePath("real/package-lock/pypi-warehouse-package-lock.json"));
   // A name installed twice at one version is listed once, at its first folder.
   std::size_t registry = 0;
   for (const auto& dep : deps) registry += dep.origin == Origin::kRegistry;
@@ -95,30 +94,25 @@ TEST_CASE("package-lock git and file dependencies are listed, not from the regis
   CHECK(core::FormatPurl(v1[1].purl) == "pkg:npm/other_package");
 
   auto commits = ParseFixture(Format::kPackageLock, "scalibr/packagelockjson/commits.v1.json");
-  const LockedDependency* segment =
-      FindDependency(commits, "pkg:npm/%40segment/analytics.js-integration-facebook-pixel");
-  REQUIRE(segment);
-  CHECK(segment->origin == Origin::kGit);
-  CHECK(segment->origin_detail.ends_with("#3b1bb80b302c2e552685dc8a029797ec832ea7c9"));
-  CHECK(segment->line == 5);
+  const LockedDependency& segment =
+      RequireDependency(commits, "pkg:npm/%40segment/analytics.js-integration-facebook-pixel");
+  CHECK(segment.origin == Origin::kGit);
+  CHECK(segment.origin_detail.ends_with("#3b1bb80b302c2e552685dc8a029797ec832ea7c9"));
+  CHECK(segment.line == 5);
   auto commits2 = ParseFixture(Format::kPackageLock, "scalibr/packagelockjson/commits.v2.json");
-  const LockedDependency* pixel =
-      FindDependency(commits2, "pkg:npm/%40segment/analytics.js-integration-facebook-pixel@2.4.1");
-  REQUIRE(pixel);
-  CHECK(pixel->origin == Origin::kGit);
+  const LockedDependency& pixel =
+      RequireDependency(commits2, "pkg:npm/%40segment/analytics.js-integration-facebook-pixel@2.4.1");
+  CHECK(pixel.origin == Origin::kGit);
   CHECK(FindDependency(commits2, "pkg:npm/ansi-styles@1.0.0")->origin == Origin::kRegistry);
 }
 
 TEST_CASE("package-lock tarballs of a mirror registry are registry packages, other tarballs URLs",
           "[lockfile]") {
-  LockfileInput input;
-  input.path = "package-lock.json";
-  input.text = R"({"lockfileVersion": 3, "packages": {
+  auto parsed = ParseText(Format::kPackageLock, "package-lock.json", R"({"lockfileVersion": 3, "packages": {
   "": {"name": "app"},
   "node_modules/tool": {"version": "2.1.0", "resolved": "https://npm.corp.example/tool/-/tool-2.1.0.tgz"},
   "node_modules/tiny": {"version": "1.0.0", "resolved": "https://example.com/tiny-1.0.0.tgz"}
-}})";
-  auto parsed = ParseLockfile(Format::kPackageLock, input);
+}})");
   REQUIRE(parsed.ok());
   REQUIRE(PurlsOf(*parsed) == std::vector<std::string>{"pkg:npm/tool@2.1.0", "pkg:npm/tiny@1.0.0"});
   CHECK((*parsed)[0].origin == Origin::kRegistry);
@@ -209,17 +203,14 @@ TEST_CASE("npm registry tarballs: the package's own file under its folder, on an
 TEST_CASE(
     "package-lock: a GitLab archive is a URL, tarballs of mirrors and scoped packages are the registry's",
     "[lockfile]") {
-  LockfileInput input;
-  input.path = "package-lock.json";
-  input.text = R"({"lockfileVersion": 3, "packages": {
+  auto parsed = ParseText(Format::kPackageLock, "package-lock.json", R"({"lockfileVersion": 3, "packages": {
   "node_modules/internal-lib": {"version": "1.2.3",
     "resolved": "https://gitlab.com/acme/internal-lib/-/archive/v1.2.3/internal-lib-v1.2.3.tar.gz"},
   "node_modules/left-pad": {"version": "1.3.0",
     "resolved": "https://npm.company.example/left-pad/-/left-pad-1.3.0.tgz"},
   "node_modules/@acme/widgets": {"version": "2.0.0",
     "resolved": "https://npm.company.example/@acme%2fwidgets/-/widgets-2.0.0.tgz"}
-}})";
-  auto parsed = ParseLockfile(Format::kPackageLock, input);
+}})");
   REQUIRE(parsed.ok());
   REQUIRE(PurlsOf(*parsed) == std::vector<std::string>{"pkg:npm/internal-lib@1.2.3", "pkg:npm/left-pad@1.3.0",
                                                        "pkg:npm/%40acme/widgets@2.0.0"});
@@ -231,13 +222,10 @@ TEST_CASE(
 }
 
 TEST_CASE("package-lock: every git spelling npm, yarn and bun write is git", "[lockfile]") {
-  LockfileInput input;
-  input.path = "package-lock.json";
-  input.text = R"({"lockfileVersion": 3, "packages": {
+  auto parsed = ParseText(Format::kPackageLock, "package-lock.json", R"({"lockfileVersion": 3, "packages": {
   "node_modules/a": {"version": "1.0.0", "resolved": "ssh://git@example.com/acme/a.git#0a1b2c"},
   "node_modules/b": {"version": "1.0.0", "resolved": "git@example.com:acme/b.git#3d4e5f"}
-}})";
-  auto parsed = ParseLockfile(Format::kPackageLock, input);
+}})");
   REQUIRE(parsed.ok());
   REQUIRE(parsed->size() == 2);
   CHECK((*parsed)[0].origin == Origin::kGit);
@@ -277,10 +265,7 @@ TEST_CASE("JSON lockfiles and SBOMs: a syntax error names the file, its line and
                 "value - "
                 "unexpected '}'; expected '[', '{', or a literal)"},
        }) {
-    LockfileInput input;
-    input.path = "lock.json";
-    input.text = bad.text;
-    auto parsed = ParseLockfile(bad.format, input);
+    auto parsed = ParseText(bad.format, "lock.json", bad.text);
     INFO(FormatName(bad.format));
     REQUIRE_FALSE(parsed.ok());
     CHECK(parsed.status().message() == bad.message);
@@ -293,11 +278,8 @@ TEST_CASE("JSON lockfiles and SBOMs: a syntax error names the file, its line and
 // rather than timed.
 TEST_CASE("JSON lockfiles and SBOMs: keys written with escapes cost work linear in the text", "[lockfile]") {
   auto parse_counting = [](Format format, const std::string& text, std::size_t* searched) {
-    LockfileInput input;
-    input.path = "lock.json";
-    input.text = text;
     std::size_t before = LineIndex::BytesSearchedOnThisThread();
-    auto parsed = ParseLockfile(format, input);
+    auto parsed = ParseText(format, "lock.json", text);
     *searched = LineIndex::BytesSearchedOnThisThread() - before;
     INFO(parsed.status().message());
     REQUIRE(parsed.ok());

@@ -5,8 +5,10 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pkgtrust/lockfile/lockfile.hpp"
@@ -64,6 +66,45 @@ inline const lockfile::LockedDependency* FindDependency(
   for (const auto& dependency : dependencies)
     if (core::FormatPurl(dependency.purl) == purl) return &dependency;
   return nullptr;
+}
+
+// The dependency with this purl, which must be there.
+inline const lockfile::LockedDependency& RequireDependency(
+    const std::vector<lockfile::LockedDependency>& dependencies, const std::string& purl) {
+  const lockfile::LockedDependency* found = FindDependency(dependencies, purl);
+  INFO(purl);
+  REQUIRE(found != nullptr);
+  return *found;
+}
+
+// Parses text that is not a fixture file as the file `path` (which error messages and each
+// dependency's `file` give), with the files it may include, by relative name.
+inline core::Result<std::vector<lockfile::LockedDependency>> ParseText(
+    lockfile::Format format, const std::string& path, std::string text,
+    std::map<std::string, std::string> others = {}) {
+  lockfile::LockfileInput input;
+  input.path = path;
+  input.text = std::move(text);
+  input.read_relative = [others = std::move(others)](const std::string& name) -> core::Result<std::string> {
+    auto found = others.find(name);
+    if (found == others.end()) return core::Status::NotFound("no such file: " + name);
+    return found->second;
+  };
+  return lockfile::ParseLockfile(format, input);
+}
+
+// Each dependency's line, in order.
+inline std::vector<int> LinesOf(const std::vector<lockfile::LockedDependency>& dependencies) {
+  std::vector<int> lines;
+  for (const auto& dependency : dependencies) lines.push_back(dependency.line);
+  return lines;
+}
+
+// Each dependency's note ("dev", "indirect", ...; empty for none), in order.
+inline std::vector<std::string> NotesOf(const std::vector<lockfile::LockedDependency>& dependencies) {
+  std::vector<std::string> notes;
+  for (const auto& dependency : dependencies) notes.push_back(dependency.note);
+  return notes;
 }
 
 }  // namespace pkgtrust::testing

@@ -16,34 +16,6 @@ namespace {
 
 using Purls = std::vector<std::string>;
 
-// The dependency with this purl, which must be there.
-const LockedDependency& Find(const std::vector<LockedDependency>& dependencies, const std::string& purl) {
-  const LockedDependency* dependency = FindDependency(dependencies, purl);
-  INFO(purl);
-  REQUIRE(dependency != nullptr);
-  return *dependency;
-}
-
-std::vector<int> LinesOf(const std::vector<LockedDependency>& dependencies) {
-  std::vector<int> lines;
-  for (const LockedDependency& dependency : dependencies) lines.push_back(dependency.line);
-  return lines;
-}
-
-std::vector<std::string> NotesOf(const std::vector<LockedDependency>& dependencies) {
-  std::vector<std::string> notes;
-  for (const LockedDependency& dependency : dependencies) notes.push_back(dependency.note);
-  return notes;
-}
-
-// Parses text that is not a fixture file.
-core::Result<std::vector<LockedDependency>> ParseText(Format format, std::string text) {
-  LockfileInput input;
-  input.path = "inline";
-  input.text = std::move(text);
-  return ParseLockfile(format, input);
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- Cargo.lock
@@ -51,13 +23,13 @@ core::Result<std::vector<LockedDependency>> ParseText(Format format, std::string
 TEST_CASE("cargo: real Cargo.lock of bat", "[lockfile]") {
   auto deps = ParseFixture(Format::kCargoLock, "real/cargo/sharkdp-bat-Cargo.lock");
   CHECK(deps.size() == 317);
-  const LockedDependency& bat = Find(deps, "pkg:cargo/bat@0.26.1");
+  const LockedDependency& bat = RequireDependency(deps, "pkg:cargo/bat@0.26.1");
   CHECK(bat.line == 127);  // the `[[package]]` header
   CHECK(bat.origin == Origin::kWorkspace);
-  const LockedDependency& serde = Find(deps, "pkg:cargo/serde@1.0.228");
+  const LockedDependency& serde = RequireDependency(deps, "pkg:cargo/serde@1.0.228");
   CHECK(serde.line == 2278);
   CHECK(serde.origin == Origin::kRegistry);
-  CHECK(Find(deps, "pkg:cargo/adler2@2.0.1").line == 5);
+  CHECK(RequireDependency(deps, "pkg:cargo/adler2@2.0.1").line == 5);
   CHECK(deps.front().file.ends_with("sharkdp-bat-Cargo.lock"));
 }
 
@@ -100,7 +72,7 @@ TEST_CASE("cargo: a package without source is a workspace member, a git source k
 
 TEST_CASE("cargo: sparse crates.io is the registry, another registry is not", "[lockfile]") {
   auto deps = ParseText(
-      Format::kCargoLock,
+      Format::kCargoLock, "inline",
       "[[package]]\nname = \"a\"\nversion = \"1.0.0\"\nsource = \"sparse+https://index.crates.io/\"\n"
       "[[package]]\nname = \"b\"\nversion = \"2.0.0\"\n"
       "source = \"registry+https://my-intranet:8080/git/index\"\n");
@@ -114,10 +86,10 @@ TEST_CASE("cargo: sparse crates.io is the registry, another registry is not", "[
 TEST_CASE("cargo: errors name the file, the line and what was expected", "[lockfile]") {
   std::string message = ParseFixtureError(Format::kCargoLock, "scalibr/cargolock/not-toml.txt");
   CHECK(message.starts_with(LockfileFixturePath("scalibr/cargolock/not-toml.txt") + ":1: not valid TOML: "));
-  auto wrong_type = ParseText(Format::kCargoLock, "version = 3\npackage = 5\n");
+  auto wrong_type = ParseText(Format::kCargoLock, "inline", "version = 3\npackage = 5\n");
   REQUIRE_FALSE(wrong_type.ok());
   CHECK(wrong_type.status().message() == "inline:2: expected `[[package]]` tables");
-  auto no_name = ParseText(Format::kCargoLock, "[[package]]\nversion = \"1.0.0\"\n");
+  auto no_name = ParseText(Format::kCargoLock, "inline", "[[package]]\nversion = \"1.0.0\"\n");
   REQUIRE_FALSE(no_name.ok());
   CHECK(no_name.status().message() == "inline:1: expected a `name` in the `[[package]]` table");
 }
@@ -129,9 +101,9 @@ TEST_CASE("go.mod: real go.mod of cli/cli", "[lockfile]") {
   CHECK(deps.size() == 158);
   std::vector<std::string> notes = NotesOf(deps);
   CHECK(std::count(notes.begin(), notes.end(), "indirect") == 111);
-  CHECK(Find(deps, "pkg:golang/github.com/spf13/cobra@v1.8.1").line == 42);
-  CHECK(Find(deps, "pkg:golang/github.com/cli/go-gh/v2@v2.11.0").line == 14);
-  const LockedDependency& text = Find(deps, "pkg:golang/golang.org/x/text@v0.19.0");
+  CHECK(RequireDependency(deps, "pkg:golang/github.com/spf13/cobra@v1.8.1").line == 42);
+  CHECK(RequireDependency(deps, "pkg:golang/github.com/cli/go-gh/v2@v2.11.0").line == 14);
+  const LockedDependency& text = RequireDependency(deps, "pkg:golang/golang.org/x/text@v0.19.0");
   CHECK(text.line == 49);
   CHECK(text.note.empty());
 }
@@ -139,8 +111,8 @@ TEST_CASE("go.mod: real go.mod of cli/cli", "[lockfile]") {
 TEST_CASE("go.sum: real go.sum of cli/cli", "[lockfile]") {
   auto deps = ParseFixture(Format::kGoSum, "real/gomod/cli-cli-go.sum");
   CHECK(deps.size() == 320);
-  CHECK(Find(deps, "pkg:golang/github.com/spf13/cobra@v1.8.1").line == 420);
-  CHECK(Find(deps, "pkg:golang/cloud.google.com/go/compute/metadata@v0.2.3").line == 4);
+  CHECK(RequireDependency(deps, "pkg:golang/github.com/spf13/cobra@v1.8.1").line == 420);
+  CHECK(RequireDependency(deps, "pkg:golang/cloud.google.com/go/compute/metadata@v0.2.3").line == 4);
 }
 
 TEST_CASE("go.mod: require lines and blocks, indirect, toolchain and go lines ignored", "[lockfile]") {
@@ -212,7 +184,7 @@ TEST_CASE("go.mod: replace directives", "[lockfile]") {
 }
 
 TEST_CASE("go.mod: comments, quoted paths, exclude and retract", "[lockfile]") {
-  auto deps = ParseText(Format::kGoMod,
+  auto deps = ParseText(Format::kGoMod, "inline",
                         "// a comment\nmodule \"example.com/me\"\n\ngo 1.22\n"
                         "require example.com/a v1.0.0 // indirect; needed by b\n"
                         "exclude example.com/a v0.9.0\nretract [v1.0.0, v1.0.5]\n"
@@ -242,13 +214,13 @@ TEST_CASE("go.mod and go.sum: errors name the file, the line and what was expect
   CHECK(ParseFixtureError(Format::kGoSum, "scalibr/gomod/indirect-1.23.sum") ==
         LockfileFixturePath("scalibr/gomod/indirect-1.23.sum") +
             ":1: expected `module/path version[/go.mod] h1:hash`");
-  auto open_block = ParseText(Format::kGoMod, "module m\nrequire (\n  example.com/a v1.0.0\n");
+  auto open_block = ParseText(Format::kGoMod, "inline", "module m\nrequire (\n  example.com/a v1.0.0\n");
   REQUIRE_FALSE(open_block.ok());
   CHECK(open_block.status().message() == "inline:2: expected `)` to close the require block");
-  auto short_require = ParseText(Format::kGoMod, "require example.com/a\n");
+  auto short_require = ParseText(Format::kGoMod, "inline", "require example.com/a\n");
   REQUIRE_FALSE(short_require.ok());
   CHECK(short_require.status().message() == "inline:1: expected `require module/path version`");
-  auto bad_replace = ParseText(Format::kGoMod, "replace example.com/a v1 v2 => b\n");
+  auto bad_replace = ParseText(Format::kGoMod, "inline", "replace example.com/a v1 v2 => b\n");
   REQUIRE_FALSE(bad_replace.ok());
   CHECK(bad_replace.status().message().starts_with("inline:1: expected `replace module/path [version] =>"));
 }
@@ -258,21 +230,23 @@ TEST_CASE("go.mod and go.sum: errors name the file, the line and what was expect
 TEST_CASE("pom: real pom.xml of spring-petclinic and jsoup", "[lockfile]") {
   auto petclinic = ParseFixture(Format::kPomXml, "real/maven/spring-projects-spring-petclinic-pom.xml");
   CHECK(petclinic.size() == 24);
-  const LockedDependency& bootstrap = Find(petclinic, "pkg:maven/org.webjars.npm/bootstrap@5.3.8");
+  const LockedDependency& bootstrap =
+      RequireDependency(petclinic, "pkg:maven/org.webjars.npm/bootstrap@5.3.8");
   CHECK(bootstrap.line == 102);
   CHECK(bootstrap.note == "runtime");
   const LockedDependency& actuator =
-      Find(petclinic, "pkg:maven/org.springframework.boot/spring-boot-starter-actuator");
+      RequireDependency(petclinic, "pkg:maven/org.springframework.boot/spring-boot-starter-actuator");
   CHECK(actuator.line == 42);
   CHECK(actuator.note == "version managed by the parent POM");
 
   auto jsoup = ParseFixture(Format::kPomXml, "real/maven/jhy-jsoup-pom.xml");
   CHECK(jsoup.size() == 6);
-  const LockedDependency& re2j = Find(jsoup, "pkg:maven/com.google.re2j/re2j@1.8");
+  const LockedDependency& re2j = RequireDependency(jsoup, "pkg:maven/com.google.re2j/re2j@1.8");
   CHECK(re2j.line == 613);
   CHECK(re2j.note == "optional");
-  CHECK(Find(jsoup, "pkg:maven/org.jspecify/jspecify@1.0.1").note == "provided");
-  CHECK(Find(jsoup, "pkg:maven/io.netty/netty-handler").note == "version managed by the parent POM, test");
+  CHECK(RequireDependency(jsoup, "pkg:maven/org.jspecify/jspecify@1.0.1").note == "provided");
+  CHECK(RequireDependency(jsoup, "pkg:maven/io.netty/netty-handler").note ==
+        "version managed by the parent POM, test");
 }
 
 TEST_CASE("pom: declared dependencies with their lines", "[lockfile]") {
@@ -308,7 +282,7 @@ TEST_CASE("pom: properties interpolated, a version range is not a version", "[lo
   CHECK(PurlsOf(ambiguous) == Purls{"pkg:maven/com.example/common-lib@1.0.0"});
   CHECK(LinesOf(ambiguous) == std::vector<int>{8});
 
-  auto own = ParseText(Format::kPomXml,
+  auto own = ParseText(Format::kPomXml, "inline",
                        "<project><parent><groupId>g</groupId><version>7</version></parent>\n"
                        "<artifactId>me</artifactId><properties><a>${b}</a><b>1.${project.version}</b>"
                        "<loop>${loop}</loop></properties><dependencies>\n"
@@ -337,7 +311,7 @@ TEST_CASE("pom: properties that expand past 4 KiB or 256 substitutions are not a
            "<version>" + version + "</version></dependency></dependencies></project>";
   };
   auto only_dependency = [](const std::string& text) {
-    auto parsed = ParseText(Format::kPomXml, text);
+    auto parsed = ParseText(Format::kPomXml, "inline", text);
     REQUIRE(parsed.ok());
     REQUIRE(parsed->size() == 1);
     return (*parsed)[0];
@@ -405,7 +379,7 @@ TEST_CASE("pom: scopes, profiles, plugins, type and classifier", "[lockfile]") {
   CHECK(PurlsOf(ParseFixture(Format::kPomXml, "scalibr/pomxml/multi-version.xml")) ==
         Purls{"pkg:maven/abc/example.com@1.0.0", "pkg:maven/abc/example.com@1.1.1"});
 
-  auto system = ParseText(Format::kPomXml,
+  auto system = ParseText(Format::kPomXml, "inline",
                           "<project><dependencies><dependency><groupId>g</groupId><artifactId>a</artifactId>"
                           "<version>1</version><scope>system</scope><systemPath>/opt/a.jar</systemPath>"
                           "</dependency></dependencies></project>");
@@ -420,7 +394,7 @@ TEST_CASE("pom: errors name the file, the line and what was expected", "[lockfil
             .starts_with(LockfileFixturePath("scalibr/pomxml/invalid-syntax.xml") + ":3: not valid XML: "));
   CHECK(ParseFixtureError(Format::kPomXml, "scalibr/pomxml/not-pom.txt") ==
         LockfileFixturePath("scalibr/pomxml/not-pom.txt") + ": expected a Maven POM (a <project> element)");
-  auto other_root = ParseText(Format::kPomXml, "<?xml version=\"1.0\"?>\n<settings/>\n");
+  auto other_root = ParseText(Format::kPomXml, "inline", "<?xml version=\"1.0\"?>\n<settings/>\n");
   REQUIRE_FALSE(other_root.ok());
   CHECK(other_root.status().message() ==
         "inline:2: expected a Maven POM (a <project> element), not <settings>");
@@ -431,9 +405,10 @@ TEST_CASE("pom: errors name the file, the line and what was expected", "[lockfil
 TEST_CASE("gradle: real gradle.lockfile of JabRef", "[lockfile]") {
   auto deps = ParseFixture(Format::kGradleLockfile, "real/gradle/JabRef-jabref-gradle.lockfile");
   CHECK(deps.size() == 199);
-  CHECK(Find(deps, "pkg:maven/classworlds/classworlds@1.1-alpha-2").line == 4);
-  CHECK(Find(deps, "pkg:maven/com.github.sialcasa.mvvmFX/mvvmfx-validation@f195849ca9").line == 11);
-  CHECK(Find(deps, "pkg:maven/com.google.code.gson/gson@2.9.0").line == 14);
+  CHECK(RequireDependency(deps, "pkg:maven/classworlds/classworlds@1.1-alpha-2").line == 4);
+  CHECK(RequireDependency(deps, "pkg:maven/com.github.sialcasa.mvvmFX/mvvmfx-validation@f195849ca9").line ==
+        11);
+  CHECK(RequireDependency(deps, "pkg:maven/com.google.code.gson/gson@2.9.0").line == 14);
 }
 
 TEST_CASE("gradle: coordinates, comments and empty= lines", "[lockfile]") {
@@ -457,7 +432,7 @@ TEST_CASE("gradle: a malformed line is an error", "[lockfile]") {
         LockfileFixturePath("scalibr/gradlelockfile/with-bad-pkg") +
             ":3: expected `group:artifact:version=configurations`");
   for (const char* line : {"g:a=runtime", "g:a:b:1.0=runtime", "g::1.0=runtime", "g:a:1.0", ":a:1.0=x"}) {
-    auto parsed = ParseText(Format::kGradleLockfile, std::string("# c\n") + line + "\n");
+    auto parsed = ParseText(Format::kGradleLockfile, "inline", std::string("# c\n") + line + "\n");
     INFO(line);
     REQUIRE_FALSE(parsed.ok());
     CHECK(parsed.status().message() == "inline:2: expected `group:artifact:version=configurations`");
@@ -470,16 +445,16 @@ TEST_CASE("cyclonedx: real SBOMs of dropwizard (maven) and laravel (composer)", 
   auto dropwizard =
       ParseFixture(Format::kCycloneDx, "real/cyclonedx/CycloneDX-bom-examples-dropwizard-1.3.15-bom.json");
   CHECK(dropwizard.size() == 167);
-  CHECK(Find(dropwizard, "pkg:maven/joda-time/joda-time@2.10.1?type=jar").line == 519);
-  CHECK(Find(dropwizard, "pkg:maven/io.dropwizard/dropwizard-util@1.3.15?type=jar").line == 580);
+  CHECK(RequireDependency(dropwizard, "pkg:maven/joda-time/joda-time@2.10.1?type=jar").line == 519);
+  CHECK(RequireDependency(dropwizard, "pkg:maven/io.dropwizard/dropwizard-util@1.3.15?type=jar").line == 580);
   // metadata.component, the SBOM's subject, is not one of its dependencies.
   CHECK(FindDependency(dropwizard, "pkg:maven/io.dropwizard/dropwizard-parent@1.3.15") == nullptr);
 
   auto laravel =
       ParseFixture(Format::kCycloneDx, "real/cyclonedx/CycloneDX-bom-examples-laravel-7.12.0-bom.1.4.json");
   CHECK(laravel.size() == 62);
-  CHECK(Find(laravel, "pkg:composer/laravel/framework@v7.30.6").line == 653);
-  CHECK(Find(laravel, "pkg:composer/symfony/console@v5.4.16").line == 1767);
+  CHECK(RequireDependency(laravel, "pkg:composer/laravel/framework@v7.30.6").line == 653);
+  CHECK(RequireDependency(laravel, "pkg:composer/symfony/console@v5.4.16").line == 1767);
   CHECK(FindDependency(laravel, "pkg:composer/cyclonedx/cyclonedx-php-composer-demo@dev-master") == nullptr);
 }
 
@@ -500,7 +475,7 @@ TEST_CASE("cyclonedx: components with a purl, nested ones included", "[lockfile]
 }
 
 TEST_CASE("cyclonedx: lines found however the purl is escaped, pypi names normalized", "[lockfile]") {
-  auto deps = ParseText(Format::kCycloneDx,
+  auto deps = ParseText(Format::kCycloneDx, "inline",
                         "{\"bomFormat\": \"CycloneDX\",\n"
                         "\"metadata\": {\"component\": {\"purl\": \"pkg:npm/a@1.0.0\"}},\n"
                         "\"components\": [\n"
@@ -528,12 +503,12 @@ TEST_CASE("cyclonedx: XML, non-JSON and other JSON are refused", "[lockfile]") {
               .starts_with(LockfileFixturePath(fixture) +
                            ":1: expected a CycloneDX JSON document (not valid JSON: "));
   }
-  auto spdx = ParseText(Format::kCycloneDx, R"({"spdxVersion": "SPDX-2.3", "components": []})");
+  auto spdx = ParseText(Format::kCycloneDx, "inline", R"({"spdxVersion": "SPDX-2.3", "components": []})");
   REQUIRE_FALSE(spdx.ok());
   CHECK(spdx.status().message() ==
         "inline: expected a CycloneDX JSON document (an object with \"bomFormat\": \"CycloneDX\")");
   auto wrong_types =
-      ParseText(Format::kCycloneDx, R"({"bomFormat": "CycloneDX", "components": {"purl": 1}})");
+      ParseText(Format::kCycloneDx, "inline", R"({"bomFormat": "CycloneDX", "components": {"purl": 1}})");
   REQUIRE(wrong_types.ok());
   CHECK(wrong_types->empty());
 }
@@ -543,8 +518,8 @@ TEST_CASE("cyclonedx: XML, non-JSON and other JSON are refused", "[lockfile]") {
 TEST_CASE("spdx: real SPDX documents", "[lockfile]") {
   auto aci = ParseFixture(Format::kSpdx, "real/spdx/CiscoDevNet-terraform-provider-aci-sbom.spdx.json");
   CHECK(aci.size() == 62);
-  CHECK(Find(aci, "pkg:golang/github.com/fatih/color@v1.16.0").line == 182);  // its SPDXID line
-  CHECK(Find(aci, "pkg:golang/github.com/ProtonMail/go-crypto@v1.1.6").line == 47);
+  CHECK(RequireDependency(aci, "pkg:golang/github.com/fatih/color@v1.16.0").line == 182);  // its SPDXID line
+  CHECK(RequireDependency(aci, "pkg:golang/github.com/ProtonMail/go-crypto@v1.1.6").line == 47);
 
   auto example9 =
       ParseFixture(Format::kSpdx, "real/spdx/spdx-spdx-examples-example9-appbomination.spdx.json");
@@ -602,11 +577,11 @@ TEST_CASE("spdx: tag-value, YAML, RDF and non-JSON files are refused", "[lockfil
               .starts_with(LockfileFixturePath(fixture) +
                            ":1: expected an SPDX JSON document (not valid JSON: "));
   }
-  auto cyclonedx = ParseText(Format::kSpdx, R"({"bomFormat": "CycloneDX"})");
+  auto cyclonedx = ParseText(Format::kSpdx, "inline", R"({"bomFormat": "CycloneDX"})");
   REQUIRE_FALSE(cyclonedx.ok());
   CHECK(cyclonedx.status().message() ==
         "inline: expected an SPDX JSON document (an object with \"spdxVersion\": \"SPDX-2.x\")");
-  auto wrong_types = ParseText(Format::kSpdx,
+  auto wrong_types = ParseText(Format::kSpdx, "inline",
                                R"({"spdxVersion": "SPDX-2.3", "packages": [1, {"externalRefs": 2},
                                    {"externalRefs": [{"referenceType": "purl", "referenceLocator": "not a purl"}]}]})");
   REQUIRE(wrong_types.ok());

@@ -3,7 +3,6 @@
 // where a risk check needs more (unpinned and non-registry requirements are listed).
 #include <algorithm>
 #include <filesystem>
-#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,40 +12,14 @@
 namespace pkgtrust::lockfile {
 using namespace testing;
 
-namespace {
-
-// A file that is not a fixture, with the files it may include (by relative name).
-core::Result<std::vector<LockedDependency>> ParseText(Format format, const std::string& path,
-                                                      const std::string& text,
-                                                      std::map<std::string, std::string> others = {}) {
-  LockfileInput input;
-  input.path = path;
-  input.text = text;
-  input.read_relative = [others = std::move(others)](const std::string& name) -> core::Result<std::string> {
-    auto found = others.find(name);
-    if (found == others.end()) return core::Status::NotFound("no such file: " + name);
-    return found->second;
-  };
-  return ParseLockfile(format, input);
-}
-
-const LockedDependency& Find(const std::vector<LockedDependency>& dependencies, const std::string& purl) {
-  const LockedDependency* found = FindDependency(dependencies, purl);
-  INFO(purl);
-  REQUIRE(found != nullptr);
-  return *found;
-}
-
-}  // namespace
-
 // --- real files (counts from real/SOURCES.md) ---
 
 TEST_CASE("requirements: pip-compile output with hashes gives its 184 pins", "[lockfile]") {
   auto deps = ParseFixture(Format::kRequirements, "real/requirements/pypi-warehouse-requirements-main.txt");
   CHECK(deps.size() == 184);
-  CHECK(Find(deps, "pkg:pypi/alembic@1.18.5").line == 7);
-  CHECK(Find(deps, "pkg:pypi/celery@5.6.3").line == 199);  // celery[redis]==5.6.3
-  CHECK(Find(deps, "pkg:pypi/zope-sqlalchemy@4.1").line == 2666);
+  CHECK(RequireDependency(deps, "pkg:pypi/alembic@1.18.5").line == 7);
+  CHECK(RequireDependency(deps, "pkg:pypi/celery@5.6.3").line == 199);  // celery[redis]==5.6.3
+  CHECK(RequireDependency(deps, "pkg:pypi/zope-sqlalchemy@4.1").line == 2666);
   for (const auto& dependency : deps) {
     INFO(core::FormatPurl(dependency.purl));
     CHECK(dependency.origin == Origin::kRegistry);
@@ -57,9 +30,9 @@ TEST_CASE("requirements: pip-compile output with hashes gives its 184 pins", "[l
 TEST_CASE("poetry: python-poetry's poetry.lock gives 78 packages, poetry-core from git", "[lockfile]") {
   auto deps = ParseFixture(Format::kPoetryLock, "real/poetry/python-poetry-poetry-poetry.lock");
   CHECK(deps.size() == 78);
-  CHECK(Find(deps, "pkg:pypi/certifi@2026.4.22").line == 87);
-  CHECK(Find(deps, "pkg:pypi/zipp@3.23.1").line == 2139);
-  const auto& core = Find(deps, "pkg:pypi/poetry-core@2.4.1");
+  CHECK(RequireDependency(deps, "pkg:pypi/certifi@2026.4.22").line == 87);
+  CHECK(RequireDependency(deps, "pkg:pypi/zipp@3.23.1").line == 2139);
+  const auto& core = RequireDependency(deps, "pkg:pypi/poetry-core@2.4.1");
   CHECK(core.line == 1403);
   CHECK(core.origin == Origin::kGit);
   CHECK(core.origin_detail ==
@@ -69,13 +42,13 @@ TEST_CASE("poetry: python-poetry's poetry.lock gives 78 packages, poetry-core fr
 TEST_CASE("poetry: textual's poetry.lock gives 111 packages with their groups", "[lockfile]") {
   auto deps = ParseFixture(Format::kPoetryLock, "real/poetry/Textualize-textual-poetry.lock");
   CHECK(deps.size() == 111);
-  const auto& rich = Find(deps, "pkg:pypi/rich@14.2.0");
+  const auto& rich = RequireDependency(deps, "pkg:pypi/rich@14.2.0");
   CHECK(rich.line == 2331);
   CHECK(rich.note == "dev");  // groups = ["main", "dev"]: "main" goes without saying
-  const auto& dev = Find(deps, "pkg:pypi/textual-dev@1.8.0");
+  const auto& dev = RequireDependency(deps, "pkg:pypi/textual-dev@1.8.0");
   CHECK(dev.line == 2401);
   CHECK(dev.note == "dev");
-  CHECK(Find(deps, "pkg:pypi/zipp@3.23.0").line == 3162);
+  CHECK(RequireDependency(deps, "pkg:pypi/zipp@3.23.0").line == 3162);
 }
 
 TEST_CASE("uv: pydantic's uv.lock gives 176 packages, its two own members as workspace", "[lockfile]") {
@@ -83,33 +56,33 @@ TEST_CASE("uv: pydantic's uv.lock gives 176 packages, its two own members as wor
   CHECK(deps.size() == 176);
   CHECK(std::count_if(deps.begin(), deps.end(),
                       [](const auto& d) { return d.origin == Origin::kWorkspace; }) == 2);
-  const auto& root = Find(deps, "pkg:pypi/pydantic");  // editable "." without a version
+  const auto& root = RequireDependency(deps, "pkg:pypi/pydantic");  // editable "." without a version
   CHECK(root.line == 2416);
   CHECK(root.origin == Origin::kWorkspace);
-  CHECK(Find(deps, "pkg:pypi/pydantic-core").origin_detail == "pydantic-core");
-  const auto& docs = Find(deps, "pkg:pypi/pydantic-docs@0.0.1");
+  CHECK(RequireDependency(deps, "pkg:pypi/pydantic-core").origin_detail == "pydantic-core");
+  const auto& docs = RequireDependency(deps, "pkg:pypi/pydantic-docs@0.0.1");
   CHECK(docs.line == 2755);
   CHECK(docs.origin == Origin::kGit);
   CHECK(docs.origin_detail ==
         "https://github.com/pydantic/pydantic-docs#6f657b30593b00cf5f7c0b7eca74e83b3b6b7819");
-  CHECK(Find(deps, "pkg:pypi/zipp@3.21.0").line == 4145);
+  CHECK(RequireDependency(deps, "pkg:pypi/zipp@3.21.0").line == 4145);
 }
 
 TEST_CASE("pipfile: pipenv's Pipfile.lock gives 105 unique packages over default and develop", "[lockfile]") {
   auto deps = ParseFixture(Format::kPipfileLock, "real/pipfile/pypa-pipenv-Pipfile.lock");
   CHECK(deps.size() == 105);
-  const auto& exceptiongroup = Find(deps, "pkg:pypi/exceptiongroup@1.3.1");
+  const auto& exceptiongroup = RequireDependency(deps, "pkg:pypi/exceptiongroup@1.3.1");
   CHECK(exceptiongroup.line == 17);
   CHECK(exceptiongroup.note.empty());
-  const auto& dev_exceptiongroup = Find(deps, "pkg:pypi/exceptiongroup@1.1.0");
+  const auto& dev_exceptiongroup = RequireDependency(deps, "pkg:pypi/exceptiongroup@1.1.0");
   CHECK(dev_exceptiongroup.line == 690);
   CHECK(dev_exceptiongroup.note == "develop");
   // pytest 9.0.3 is pinned in both sections: listed once, where `default` has it.
   CHECK(std::count_if(deps.begin(), deps.end(), [](const auto& d) {
           return core::FormatPurl(d.purl) == "pkg:pypi/pytest@9.0.3";
         }) == 1);
-  CHECK(Find(deps, "pkg:pypi/pytest@9.0.3").line == 57);
-  CHECK(Find(deps, "pkg:pypi/pytest@9.0.3").note.empty());
+  CHECK(RequireDependency(deps, "pkg:pypi/pytest@9.0.3").line == 57);
+  CHECK(RequireDependency(deps, "pkg:pypi/pytest@9.0.3").note.empty());
 }
 
 // --- requirements.txt ---
@@ -147,24 +120,26 @@ TEST_CASE("requirements: -r includes are read, their packages name the included 
                                                   "pkg:pypi/coverage", "pkg:pypi/mopidy-dirble",
                                                   "pkg:pypi/pandas@2.2.3", "pkg:pypi/numpy@1.9.2",
                                                   "pkg:pypi/wxpython-phoenix@3.0.3.dev1820%2B49a8884"});
-  const auto& pandas = Find(deps, "pkg:pypi/pandas@2.2.3");
+  const auto& pandas = RequireDependency(deps, "pkg:pypi/pandas@2.2.3");
   CHECK(pandas.line == 1);
   CHECK(pandas.file == LockfileFixturePath("scalibr/requirements/other-requirements.txt"));
-  CHECK(Find(deps, "pkg:pypi/docopt@0.6.1").file == LockfileFixturePath("scalibr/requirements/example.txt"));
+  CHECK(RequireDependency(deps, "pkg:pypi/docopt@0.6.1").file ==
+        LockfileFixturePath("scalibr/requirements/example.txt"));
   // Environment markers are kept as text; `-c constraints.txt` (absent) is not read.
-  CHECK(Find(deps, "pkg:pypi/requests").note == "not pinned; python_version < \"2.7\"");
+  CHECK(RequireDependency(deps, "pkg:pypi/requests").note == "not pinned; python_version < \"2.7\"");
 }
 
 TEST_CASE("requirements: URL and path requirements are listed with their origin", "[lockfile]") {
   auto deps = ParseFixture(Format::kRequirements, "scalibr/requirements/example.txt");
-  const auto& urllib3 = Find(deps, "pkg:pypi/urllib3");
+  const auto& urllib3 = RequireDependency(deps, "pkg:pypi/urllib3");
   CHECK(urllib3.line == 10);
   CHECK(urllib3.origin == Origin::kUrl);
   CHECK(urllib3.origin_detail == "https://github.com/urllib3/urllib3/archive/refs/tags/1.26.8.zip");
-  const auto& numpy = Find(deps, "pkg:pypi/numpy@1.9.2");  // name and version from the wheel's name
+  const auto& numpy =
+      RequireDependency(deps, "pkg:pypi/numpy@1.9.2");  // name and version from the wheel's name
   CHECK(numpy.origin == Origin::kPath);
   CHECK(numpy.origin_detail == "./downloads/numpy-1.9.2-cp34-none-win32.whl");
-  CHECK(Find(deps, "pkg:pypi/wxpython-phoenix@3.0.3.dev1820%2B49a8884").origin == Origin::kUrl);
+  CHECK(RequireDependency(deps, "pkg:pypi/wxpython-phoenix@3.0.3.dev1820%2B49a8884").origin == Origin::kUrl);
 
   auto inline_deps =
       ParseText(Format::kRequirements, "proj/requirements.txt",
@@ -174,17 +149,18 @@ TEST_CASE("requirements: URL and path requirements are listed with their origin"
                 "lib @ git+ssh://git@github.com/org/lib.git@abc123 ; python_version >= \"3.8\"\n"
                 "other@https://example.com/other-2.0.tar.gz\n");
   REQUIRE(inline_deps.ok());
-  const auto& tool = Find(*inline_deps, "pkg:pypi/the-tool");
+  const auto& tool = RequireDependency(*inline_deps, "pkg:pypi/the-tool");
   CHECK(tool.origin == Origin::kGit);
   CHECK(tool.origin_detail == "https://github.com/org/tool.git#v1.2");
   CHECK(tool.note == "editable");
-  CHECK(Find(*inline_deps, "pkg:pypi/helper").origin == Origin::kWorkspace);
-  CHECK(Find(*inline_deps, "pkg:pypi/proj").origin == Origin::kWorkspace);  // `-e .` is the project itself
-  const auto& lib = Find(*inline_deps, "pkg:pypi/lib");
+  CHECK(RequireDependency(*inline_deps, "pkg:pypi/helper").origin == Origin::kWorkspace);
+  CHECK(RequireDependency(*inline_deps, "pkg:pypi/proj").origin ==
+        Origin::kWorkspace);  // `-e .` is the project itself
+  const auto& lib = RequireDependency(*inline_deps, "pkg:pypi/lib");
   CHECK(lib.origin == Origin::kGit);
   CHECK(lib.origin_detail == "ssh://git@github.com/org/lib.git#abc123");
   CHECK(lib.note == "python_version >= \"3.8\"");
-  CHECK(Find(*inline_deps, "pkg:pypi/other@2.0").origin == Origin::kUrl);
+  CHECK(RequireDependency(*inline_deps, "pkg:pypi/other@2.0").origin == Origin::kUrl);
 }
 
 TEST_CASE("requirements: extras are not part of the name", "[lockfile]") {
@@ -454,12 +430,12 @@ TEST_CASE("uv: registry and git packages, the virtual root as workspace", "[lock
 TEST_CASE("uv: the root's extras and dependency groups name its direct dependencies' groups", "[lockfile]") {
   auto deps = ParseFixture(Format::kUvLock, "scalibr/uvlock/grouped-packages.lock");
   CHECK(deps.size() == 15);
-  CHECK(Find(deps, "pkg:pypi/black@24.10.0").note == "dev, test");
-  CHECK(Find(deps, "pkg:pypi/click@8.1.7").note == "cli");
-  CHECK(Find(deps, "pkg:pypi/click@8.1.7").line == 39);
-  CHECK(Find(deps, "pkg:pypi/flake8@7.1.1").note == "test");
-  CHECK(Find(deps, "pkg:pypi/emoji@2.14.0").note.empty());
-  CHECK(Find(deps, "pkg:pypi/typing-extensions@4.12.2").line == 185);
+  CHECK(RequireDependency(deps, "pkg:pypi/black@24.10.0").note == "dev, test");
+  CHECK(RequireDependency(deps, "pkg:pypi/click@8.1.7").note == "cli");
+  CHECK(RequireDependency(deps, "pkg:pypi/click@8.1.7").line == 39);
+  CHECK(RequireDependency(deps, "pkg:pypi/flake8@7.1.1").note == "test");
+  CHECK(RequireDependency(deps, "pkg:pypi/emoji@2.14.0").note.empty());
+  CHECK(RequireDependency(deps, "pkg:pypi/typing-extensions@4.12.2").line == 185);
 }
 
 TEST_CASE("uv: empty locks are empty; other text is an error naming what was expected", "[lockfile]") {
@@ -548,7 +524,7 @@ TEST_CASE("pylock: files written by pip, PDM and by hand", "[lockfile]") {
   CHECK(pip[4].line == 49);
   auto pdm = ParseFixture(Format::kPylock, "scalibr/pylock/pdm-full.toml");
   CHECK(pdm.size() == 10);
-  CHECK(Find(pdm, "pkg:pypi/urllib3@1.26.20").line == 128);
+  CHECK(RequireDependency(pdm, "pkg:pypi/urllib3@1.26.20").line == 128);
   auto self = ParseFixture(Format::kPylock, "scalibr/pylock/pip-just-self.toml");
   CHECK(PurlsOf(self) == std::vector<std::string>{"pkg:pypi/hspaans-github-io"});
   CHECK(self[0].origin == Origin::kWorkspace);
