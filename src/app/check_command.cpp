@@ -33,7 +33,6 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr std::size_t kBatch = 1000;  // POST /v1/packages:query's limit
 constexpr std::uintmax_t kMaxFileBytes = 256u << 20;
 
 // Folders a walk does not enter: installed packages, version control, vendored code and
