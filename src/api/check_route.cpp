@@ -14,25 +14,9 @@ namespace {
 
 core::Status PolicyFromParams(const std::map<std::string, std::string>& params, check::Policy* policy) {
   policy->source = "request";
-  if (auto it = params.find("fail_on"); it != params.end()) {
-    auto concerns = check::ParseConcernList(it->second);
-    if (!concerns.ok()) return core::Status::InvalidArgument("fail_on: " + concerns.status().message());
-    policy->fail_on = *concerns;
-  }
-  if (auto it = params.find("min_score"); it != params.end()) {
-    char* end = nullptr;
-    double score = std::strtod(it->second.c_str(), &end);
-    if (it->second.empty() || *end != '\0' || !(score >= 0 && score <= 10))
-      return core::Status::InvalidArgument("min_score must be a number from 0 to 10");
-    policy->min_score = score;
-  }
-  if (auto it = params.find("too_new_hours"); it != params.end()) {
-    char* end = nullptr;
-    long hours = std::strtol(it->second.c_str(), &end, 10);
-    if (it->second.empty() || *end != '\0' || hours < 0 || hours > 8760)
-      return core::Status::InvalidArgument("too_new_hours must be a whole number from 0 to 8760");
-    policy->too_new_hours = static_cast<int>(hours);
-  }
+  for (const char* name : {"fail_on", "min_score", "too_new_hours"})
+    if (auto it = params.find(name); it != params.end())
+      if (auto set = check::SetPolicyOption(*policy, name, it->second, name); !set.ok()) return set;
   return core::Status::Ok();
 }
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -153,9 +154,8 @@ core::Result<check::Policy> LoadPolicy(const CheckOptions& options) {
     if (!parsed.ok()) return parsed.status();
     policy = std::move(*parsed);
   }
-  if (options.fail_on) policy.fail_on = *options.fail_on;
-  if (options.min_score) policy.min_score = options.min_score;
-  if (options.too_new_hours) policy.too_new_hours = *options.too_new_hours;
+  for (const auto& [name, value] : options.policy_overrides)
+    if (auto set = check::SetPolicyOption(policy, name, value, name); !set.ok()) return set;
   return policy;
 }
 
@@ -389,20 +389,13 @@ core::Status ParseCheckArguments(const std::vector<std::string>& args, CheckOpti
       options->sarif_path = value;
     } else if (arg == "--policy") {
       options->policy_path = value;
-    } else if (arg == "--fail-on") {
-      auto concerns = check::ParseConcernList(value);
-      if (!concerns.ok()) return core::Status::InvalidArgument("--fail-on: " + concerns.status().message());
-      options->fail_on = *concerns;
-    } else if (arg == "--min-score") {
-      char* end = nullptr;
-      double score = std::strtod(value.c_str(), &end);
-      if (value.empty() || *end != '\0' || !(score >= 0 && score <= 10))
-        return core::Status::InvalidArgument("--min-score takes a number from 0 to 10");
-      options->min_score = score;
-    } else if (arg == "--too-new-hours") {
-      auto hours = WholeNumber("--too-new-hours", value, 0, 8760);
-      if (!hours.ok()) return hours.status();
-      options->too_new_hours = *hours;
+    } else if (arg == "--fail-on" || arg == "--min-score" || arg == "--too-new-hours") {
+      // Checked now, so that a bad value is a usage error; applied over the policy file.
+      std::string name = arg.substr(2);
+      std::replace(name.begin(), name.end(), '-', '_');
+      check::Policy scratch;
+      if (auto set = check::SetPolicyOption(scratch, name, value, arg); !set.ok()) return set;
+      options->policy_overrides.emplace_back(name, value);
     } else if (arg == "--color") {
       options->color = true;
     } else if (arg == "--no-color") {

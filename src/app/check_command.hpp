@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pkgtrust/check/check.hpp"
@@ -25,9 +26,8 @@ struct CheckOptions {
   enum class Output { kTable, kJson, kMarkdown } output = Output::kTable;
   std::string sarif_path;
   std::string policy_path;  // --policy, else .pkgtrust.yaml in the first folder named (or .)
-  std::optional<std::vector<check::Concern>> fail_on;
-  std::optional<double> min_score;
-  std::optional<int> too_new_hours;
+  // --fail-on, --min-score, --too-new-hours: (setting, value) over the policy file's.
+  std::vector<std::pair<std::string, std::string>> policy_overrides;
   std::optional<bool> color;  // --color / --no-color; else a terminal without NO_COLOR
 };
 

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cstdlib>
+
 #include "pkgtrust/check/check.hpp"
 #include "pkgtrust/core/purl.hpp"
 #include "pkgtrust/core/time.hpp"
@@ -95,17 +97,9 @@ class PolicyReader {
       core::Status status;
       if (key == "fail_on") {
         status = ReadConcerns(value, key, &policy.fail_on);
-      } else if (key == "min_score") {
-        double score = -1;
-        if (value.IsScalar() && !YAML::convert<double>::decode(value, score)) score = -1;
-        if (!(score >= 0 && score <= 10)) return Error(value, "min_score must be a number from 0 to 10");
-        policy.min_score = score;
-      } else if (key == "too_new_hours") {
-        int hours = -1;
-        if (value.IsScalar() && !YAML::convert<int>::decode(value, hours)) hours = -1;
-        if (hours < 0 || hours > 24 * 365)
-          return Error(value, "too_new_hours must be a whole number from 0 to 8760");
-        policy.too_new_hours = hours;
+      } else if (key == "min_score" || key == "too_new_hours") {
+        if (auto set = SetPolicyOption(policy, key, value.IsScalar() ? value.Scalar() : "", key); !set.ok())
+          return Error(value, set.message());
       } else if (key == "ignore") {
         status = ReadIgnore(value, &policy);
       } else {
@@ -122,6 +116,31 @@ class PolicyReader {
 };
 
 }  // namespace
+
+core::Status SetPolicyOption(Policy& policy, std::string_view name, std::string_view value,
+                             std::string_view spelled) {
+  std::string text(value);
+  char* end = nullptr;
+  if (name == "fail_on") {
+    auto concerns = ParseConcernList(value);
+    if (!concerns.ok())
+      return core::Status::InvalidArgument(fmt::format("{}: {}", spelled, concerns.status().message()));
+    policy.fail_on = *concerns;
+  } else if (name == "min_score") {
+    double score = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !(score >= 0 && score <= 10))
+      return core::Status::InvalidArgument(fmt::format("{} must be a number from 0 to 10", spelled));
+    policy.min_score = score;
+  } else if (name == "too_new_hours") {
+    long hours = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || hours < 0 || hours > 8760)
+      return core::Status::InvalidArgument(fmt::format("{} must be a whole number from 0 to 8760", spelled));
+    policy.too_new_hours = static_cast<int>(hours);
+  } else {
+    return core::Status::InvalidArgument(fmt::format("{} is not a policy setting", spelled));
+  }
+  return core::Status::Ok();
+}
 
 core::Result<Policy> ParsePolicy(std::string_view yaml, std::string_view path) {
   try {

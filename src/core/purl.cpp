@@ -240,7 +240,7 @@ Purl PurlFromPackageKey(const PackageKey& key, std::string_view version) {
       split = name.find(':');
       break;
     case Ecosystem::kNpm:
-      split = name.front() == '@' ? name.find('/') : std::string_view::npos;
+      split = name.starts_with('@') ? name.find('/') : std::string_view::npos;  // a lockfile may give ""
       break;
     case Ecosystem::kGo:
       split = name.rfind('/');

@@ -60,12 +60,11 @@ std::string_view InstalledName(std::string_view path) {
 }  // namespace
 
 Dependencies ParseBunLock(const LockfileInput& input) {
-  if (input.text.find_first_not_of(" \t\r\n") == std::string::npos) return std::vector<LockedDependency>();
+  if (Trim(input.text).empty()) return std::vector<LockedDependency>();
   std::string json = StrictJson(input.text);
   core::JsonDocument document(json);
   if (!document.ok()) {
-    JsonSyntaxError error = FindJsonSyntaxError(json, document.error());
-    return ParseError(input, error.line, "not valid JSON: " + error.what);
+    return InvalidJson(input, json, document.error());
   }
   simdjson::dom::object root, packages;
   if (!core::AsObject(document.root(), root)) return ParseError(input, 1, "expected a JSON object");
@@ -86,11 +85,9 @@ Dependencies ParseBunLock(const LockfileInput& input) {
     if (!core::AsArray(entry, tuple) || tuple.size() == 0 || tuple.at(0).get(spec) != simdjson::SUCCESS)
       return ParseError(input, line,
                         "expected `" + std::string(path) + "` to be an array starting with \"name@version\"");
-    std::size_t at = spec.find('@', spec.starts_with('@') ? 1 : 0);
-    if (at == std::string_view::npos || at == 0)
+    auto [name, version] = SplitAtVersion(spec);
+    if (name.size() == spec.size())  // no '@' after the name
       return ParseError(input, line, "expected \"name@version\", got \"" + std::string(spec) + "\"");
-    std::string_view name = spec.substr(0, at);
-    std::string_view version = spec.substr(at + 1);
     if (version.starts_with("root:")) continue;  // the project itself
     // Registry packages are [spec, tarball, info, integrity]; the tarball is "" for the
     // default registry's. Other sources have no version of their own (bun does not record one).

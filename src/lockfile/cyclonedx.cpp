@@ -60,9 +60,7 @@ Dependencies ParseCycloneDx(const LockfileInput& input) {
     if (first != std::string::npos && input.text[first] == '<')
       return ParseError(input, 0,
                         "expected a CycloneDX JSON document (this is XML; CycloneDX XML is not read)");
-    JsonSyntaxError error = FindJsonSyntaxError(input.text, document.error());
-    return ParseError(input, error.line,
-                      fmt::format("expected a CycloneDX JSON document (not valid JSON: {})", error.what));
+    return InvalidJson(input, input.text, document.error(), "expected a CycloneDX JSON document");
   }
   simdjson::dom::object root;
   if (!core::AsObject(document.root(), root) || core::StringAt(document.root(), "bomFormat") != "CycloneDX")

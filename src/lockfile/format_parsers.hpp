@@ -2,10 +2,12 @@
 // dispatcher (lockfile.cpp) sets each dependency's file and deduplicates.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "pkgtrust/core/ecosystem.hpp"
@@ -18,6 +20,13 @@ class Node;
 namespace pkgtrust::lockfile {
 
 using Dependencies = core::Result<std::vector<LockedDependency>>;
+
+// Where a lockfile says its package comes from, and what else to note about it.
+struct PackageSource {
+  Origin origin = Origin::kRegistry;
+  std::string detail;  // LockedDependency::origin_detail
+  std::string note;
+};
 
 Dependencies ParsePackageLock(const LockfileInput& input);
 Dependencies ParseYarnLock(const LockfileInput& input);
@@ -129,5 +138,28 @@ struct JsonSyntaxError {
   std::string what;
 };
 JsonSyntaxError FindJsonSyntaxError(std::string_view json, std::string_view simdjson_error);
+
+// The ParseError for `json` (the text of `input`, or what it was made into) that simdjson
+// refused: "not valid JSON: <what>" at the line FindJsonSyntaxError finds, or, with
+// `expected`, "<expected> (not valid JSON: <what>)".
+core::Status InvalidJson(const LockfileInput& input, std::string_view json, std::string_view simdjson_error,
+                         std::string_view expected = {});
+
+// "@scope/name@spec" -> {"@scope/name", "spec"}: split at the first '@' after a scope's.
+// Without such an '@' (a bare "name"), the name is all of `text` and the spec is empty.
+std::pair<std::string_view, std::string_view> SplitAtVersion(std::string_view text);
+
+// Calls `visit(line, number)` (a core::Status) for each line of `text`, numbered from 1,
+// stopping at the first error.
+template <typename Visit>
+core::Status ForEachLine(std::string_view text, Visit visit) {
+  int number = 0;
+  for (std::size_t start = 0; start <= text.size();) {
+    std::size_t end = std::min(text.find('\n', start), text.size());
+    if (core::Status status = visit(text.substr(start, end - start), ++number); !status.ok()) return status;
+    start = end + 1;
+  }
+  return core::Status::Ok();
+}
 
 }  // namespace pkgtrust::lockfile

@@ -18,18 +18,6 @@ namespace {
 
 constexpr std::string_view kSpaces = " \t\r";
 
-// Calls `visit(line, number)` for each line of `text`, stopping at the first error.
-template <typename Visit>
-core::Status ForEachLine(std::string_view text, Visit visit) {
-  int number = 0;
-  for (std::size_t start = 0; start <= text.size();) {
-    std::size_t end = std::min(text.find('\n', start), text.size());
-    if (core::Status status = visit(text.substr(start, end - start), ++number); !status.ok()) return status;
-    start = end + 1;
-  }
-  return core::Status::Ok();
-}
-
 // One line of go.mod: its words (quotes removed) and its `//` comment.
 struct GoModLine {
   std::vector<std::string_view> words;

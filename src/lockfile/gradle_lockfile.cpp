@@ -14,14 +14,9 @@ namespace pkgtrust::lockfile {
 // risk check that silently dropped one could miss a package, so it is an error here.
 Dependencies ParseGradleLockfile(const LockfileInput& input) {
   std::vector<LockedDependency> dependencies;
-  std::string_view text = input.text;
-  int number = 0;
-  for (std::size_t start = 0; start <= text.size();) {
-    std::size_t end = std::min(text.find('\n', start), text.size());
-    std::string_view line = Trim(text.substr(start, end - start));
-    start = end + 1;
-    ++number;
-    if (line.empty() || line.starts_with('#') || line.starts_with("empty=")) continue;
+  core::Status status = ForEachLine(input.text, [&](std::string_view text, int number) -> core::Status {
+    std::string_view line = Trim(text);
+    if (line.empty() || line.starts_with('#') || line.starts_with("empty=")) return core::Status::Ok();
     std::string_view coordinates = line.substr(0, line.find('='));
     std::size_t first = coordinates.find(':');
     std::size_t last = coordinates.rfind(':');
@@ -33,7 +28,9 @@ Dependencies ParseGradleLockfile(const LockfileInput& input) {
     // group:artifact is the Maven name; the purl builder splits it back at the colon.
     dependencies.push_back(Dependency(core::Ecosystem::kMaven, coordinates.substr(0, last),
                                       coordinates.substr(last + 1), number));
-  }
+    return core::Status::Ok();
+  });
+  if (!status.ok()) return status;
   return dependencies;
 }
 

@@ -42,6 +42,7 @@ constexpr FormatInfo kFormats[] = {
     {Format::kCycloneDx, "cyclonedx", ParseCycloneDx},
     {Format::kSpdx, "spdx", ParseSpdx},
 };
+static_assert(std::size(kFormats) == std::size(kAllFormats), "every Format needs a FormatInfo");
 
 const FormatInfo& InfoOf(Format format) {
   for (const FormatInfo& info : kFormats)
@@ -378,6 +379,19 @@ std::string ScalarAt(const YAML::Node& map, const char* key) {
 bool IsPypiIndex(std::string_view url) {
   while (url.ends_with('/')) url.remove_suffix(1);
   return url == "https://pypi.org/simple";
+}
+
+core::Status InvalidJson(const LockfileInput& input, std::string_view json, std::string_view simdjson_error,
+                         std::string_view expected) {
+  JsonSyntaxError error = FindJsonSyntaxError(json, simdjson_error);
+  if (expected.empty()) return ParseError(input, error.line, "not valid JSON: " + error.what);
+  return ParseError(input, error.line, fmt::format("{} (not valid JSON: {})", expected, error.what));
+}
+
+std::pair<std::string_view, std::string_view> SplitAtVersion(std::string_view text) {
+  std::size_t at = text.find('@', text.starts_with('@') ? 1 : 0);
+  if (at == std::string_view::npos) return {text, {}};
+  return {text.substr(0, at), text.substr(at + 1)};
 }
 
 JsonSyntaxError FindJsonSyntaxError(std::string_view json, std::string_view simdjson_error) {

@@ -111,8 +111,7 @@ class Reader {
 Dependencies ParsePackageLock(const LockfileInput& input) {
   core::JsonDocument document(input.text);
   if (!document.ok()) {
-    JsonSyntaxError error = FindJsonSyntaxError(input.text, document.error());
-    return ParseError(input, error.line, "not valid JSON: " + error.what);
+    return InvalidJson(input, input.text, document.error());
   }
   simdjson::dom::object root;
   if (!core::AsObject(document.root(), root))

@@ -19,8 +19,6 @@ namespace {
 
 constexpr std::string_view kSections[] = {"default", "develop"};
 
-bool IsBlank(std::string_view text) { return text.find_first_not_of(" \t\r\n") == std::string_view::npos; }
-
 // Index names (`"index": "pypi"`) to their URLs, from `_meta.sources`.
 std::map<std::string, std::string, std::less<>> IndexUrls(simdjson::dom::object root) {
   std::map<std::string, std::string, std::less<>> urls;
@@ -31,14 +29,8 @@ std::map<std::string, std::string, std::less<>> IndexUrls(simdjson::dom::object 
   return urls;
 }
 
-struct Source {
-  Origin origin = Origin::kRegistry;
-  std::string detail;
-  std::string note;
-};
-
-Source ReadSource(simdjson::dom::element entry,
-                  const std::map<std::string, std::string, std::less<>>& index_urls) {
+PackageSource ReadSource(simdjson::dom::element entry,
+                         const std::map<std::string, std::string, std::less<>>& index_urls) {
   if (std::string git = core::StringAt(entry, "git"); !git.empty()) {
     std::string ref = core::StringAt(entry, "ref");
     return {Origin::kGit, ref.empty() ? git : fmt::format("{}#{}", git, ref), {}};
@@ -63,11 +55,10 @@ Source ReadSource(simdjson::dom::element entry,
 Dependencies ParsePipfileLock(const LockfileInput& input) {
   std::vector<LockedDependency> dependencies;
   // An empty file locks nothing (as osv-scalibr reads it too), though it is not JSON.
-  if (IsBlank(input.text)) return dependencies;
+  if (Trim(input.text).empty()) return dependencies;
   core::JsonDocument document(input.text);
   if (!document.ok()) {
-    JsonSyntaxError error = FindJsonSyntaxError(input.text, document.error());
-    return ParseError(input, error.line, fmt::format("not valid JSON: {}", error.what));
+    return InvalidJson(input, input.text, document.error());
   }
   simdjson::dom::object root;
   if (!core::AsObject(document.root(), root))
@@ -87,7 +78,7 @@ Dependencies ParsePipfileLock(const LockfileInput& input) {
       int line = lines.FindMember(key, 0, &from);
       if (entry.type() != simdjson::dom::element_type::OBJECT)
         return ParseError(input, line, fmt::format("expected an object for the package `{}`", key));
-      Source source = ReadSource(entry, index_urls);
+      PackageSource source = ReadSource(entry, index_urls);
       // "==1.2.3" is the pin; anything else ("*", ">=1") pins nothing a check can judge.
       std::string version = core::StringAt(entry, "version");
       std::string note;

@@ -22,13 +22,6 @@ namespace {
 
 bool TrueAt(const YAML::Node& map, const char* key) { return ScalarAt(map, key) == "true"; }
 
-// "@scope/name@spec" -> {"@scope/name", "spec"}.
-std::pair<std::string_view, std::string_view> SplitAtVersion(std::string_view text) {
-  std::size_t at = text.find('@', text.starts_with('@') ? 1 : 0);
-  if (at == std::string_view::npos) return {text, {}};
-  return {text.substr(0, at), text.substr(at + 1)};
-}
-
 // "1.0.0(peer@2.0.0)(other@3)" and "1.0.0_peer@2.0.0" -> "1.0.0".
 std::string_view WithoutPeers(std::string_view version) {
   return version.substr(0, std::min(version.find('('), version.find('_')));
@@ -84,14 +77,10 @@ Key ReadKey(std::string_view text, double lockfile_version) {
   return ReadRegistryPath(text.substr(slash + 1), Key::kRegistry);
 }
 
-struct Source {
-  Origin origin = Origin::kRegistry;
-  std::string detail;
-};
-
 // The `resolution` says where the package `name` was fetched from; a registry package's has
 // only an integrity, and a tarball when it is not where the registry's layout puts it.
-Source SourceOf(const Key& key, std::string_view name, std::string_view text, const YAML::Node& resolution) {
+PackageSource SourceOf(const Key& key, std::string_view name, std::string_view text,
+                       const YAML::Node& resolution) {
   std::string type = ScalarAt(resolution, "type");
   std::string repo = ScalarAt(resolution, "repo");
   std::string commit = ScalarAt(resolution, "commit");
@@ -232,7 +221,7 @@ Dependencies ReadPackages(const LockfileInput& input, const YAML::Node& root) {
     // not a version ("/foo/bar") are not something pnpm writes; they name no package.
     if (name.empty()) continue;
     if (key.kind == Key::kRegistry && !IsVersion(version)) continue;
-    Source source = SourceOf(key, name, text, entry.IsMap() ? entry["resolution"] : YAML::Node());
+    PackageSource source = SourceOf(key, name, text, entry.IsMap() ? entry["resolution"] : YAML::Node());
     LockedDependency dependency =
         Dependency(core::Ecosystem::kNpm, name, version, line, source.origin, source.detail);
     std::string base(text.substr(0, text.find('(')));

@@ -84,7 +84,6 @@ std::vector<LogicalLine> LogicalLines(std::string_view text) {
 std::pair<std::string_view, std::string_view> SplitOption(std::string_view line) {
   std::size_t name_end = 2;
   if (line.starts_with("--")) {
-    name_end = 2;
     while (name_end < line.size() && !IsSpace(line[name_end]) && line[name_end] != '=') ++name_end;
   }
   name_end = std::min(name_end, line.size());

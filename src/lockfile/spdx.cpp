@@ -45,8 +45,7 @@ Dependencies ParseSpdx(const LockfileInput& input) {
                                                                                    : "";
     if (!found.empty())
       return ParseError(input, 0, fmt::format("{} (this is SPDX {}, which is not read)", kExpected, found));
-    JsonSyntaxError error = FindJsonSyntaxError(input.text, document.error());
-    return ParseError(input, error.line, fmt::format("{} (not valid JSON: {})", kExpected, error.what));
+    return InvalidJson(input, input.text, document.error(), kExpected);
   }
   simdjson::dom::object root;
   if (!core::AsObject(document.root(), root) ||

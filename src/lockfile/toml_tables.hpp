@@ -20,13 +20,6 @@ core::Result<toml::table> ParseToml(const LockfileInput& input);
 // The string at `key`; empty when it is missing or not a string.
 std::string_view StringOf(const toml::table& table, std::string_view key);
 
-// Where a package table says its package comes from, and what else to note about it.
-struct PackageSource {
-  Origin origin = Origin::kRegistry;
-  std::string detail;  // LockedDependency::origin_detail
-  std::string note;
-};
-
 // A git source written as one URL, "<url>?<query>#<commit>" (Cargo after its "git+", uv):
 // the query only names the ref asked for; the commit after '#' is what is locked, and the
 // detail is "<url>#<commit>".

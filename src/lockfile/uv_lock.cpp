@@ -49,7 +49,7 @@ std::map<std::string, std::set<std::string>, std::less<>> GroupsByName(const tom
   if (packages == nullptr) return groups;
   for (const toml::node& node : *packages) {
     const toml::table* package = node.as_table();
-    if (package == nullptr) continue;  // an error ReadPypiPackages reports
+    if (package == nullptr) continue;  // an error ReadPackageTables reports
     for (std::string_view section : {"optional-dependencies", "dev-dependencies"}) {
       const toml::table* table = (*package)[section].as_table();
       if (table == nullptr) continue;

@@ -14,23 +14,11 @@
 #include <vector>
 
 #include "lockfile/format_parsers.hpp"
+#include "pkgtrust/core/percent_encoding.hpp"
 
 namespace pkgtrust::lockfile {
 
 namespace {
-
-struct Source {
-  Origin origin = Origin::kRegistry;
-  std::string detail;
-};
-
-// "@scope/name@range" -> {"@scope/name", "range"}; a descriptor without a range (a bare
-// "name" header) has an empty range.
-std::pair<std::string_view, std::string_view> SplitDescriptor(std::string_view descriptor) {
-  std::size_t at = descriptor.find('@', descriptor.starts_with('@') ? 1 : 0);
-  if (at == std::string_view::npos) return {descriptor, {}};
-  return {descriptor.substr(0, at), descriptor.substr(at + 1)};
-}
 
 bool IsHttpUrl(std::string_view text) { return text.starts_with("https://") || text.starts_with("http://"); }
 
@@ -150,7 +138,7 @@ struct ClassicEntry {
 // Where a v1 entry of the package `name` comes from: the range the project asked for says
 // what kind of source it is (a file, a git repository, a URL); `resolved` says which
 // registry served the rest.
-Source ClassicSource(std::string_view name, std::string_view range, std::string_view resolved) {
+PackageSource ClassicSource(std::string_view name, std::string_view range, std::string_view resolved) {
   if (range.starts_with("file:") || range.starts_with("link:"))
     return {Origin::kPath, std::string(range.substr(5))};
   if (IsLocalPath(range)) return {Origin::kPath, std::string(range)};
@@ -163,17 +151,17 @@ Source ClassicSource(std::string_view name, std::string_view range, std::string_
 }
 
 LockedDependency ClassicDependency(const ClassicEntry& entry) {
-  auto [name, range] = SplitDescriptor(entry.descriptor);
+  auto [name, range] = SplitAtVersion(entry.descriptor);
   std::string alias;
   if (range.starts_with("npm:")) {  // "my-alias@npm:real-name@^1.0.0" installs real-name
-    auto [real_name, real_range] = SplitDescriptor(range.substr(4));
+    auto [real_name, real_range] = SplitAtVersion(range.substr(4));
     if (!real_range.empty()) {
       alias = std::string(name);
       name = real_name;
       range = real_range;
     }
   }
-  Source source = ClassicSource(name, range, entry.resolved);
+  PackageSource source = ClassicSource(name, range, entry.resolved);
   LockedDependency dependency =
       Dependency(core::Ecosystem::kNpm, name, entry.version, entry.line, source.origin, source.detail);
   if (!alias.empty()) AppendNote(dependency.note, "alias " + alias);
@@ -223,23 +211,10 @@ Dependencies ParseClassic(const LockfileInput& input) {
 
 // --- berry (v2+) ----------------------------------------------------------------------
 
-std::string PercentDecode(std::string_view text) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
-      out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
+// %XX escapes decoded; the text as written when it holds a '%' that is not one.
+std::string PercentDecoded(std::string_view text) {
+  core::Result<std::string> decoded = core::PercentDecode(text);
+  return decoded.ok() ? std::move(decoded).value() : std::string(text);
 }
 
 // "path::locator=..." and "path#path::hash=..." -> "path".
@@ -250,7 +225,7 @@ std::string_view BerryPath(std::string_view reference) {
 struct BerryPackage {
   std::string name;
   std::string version;  // from the resolution, for registry packages
-  Source source;
+  PackageSource source;
   bool patched = false;
   bool root = false;
 };
@@ -258,14 +233,14 @@ struct BerryPackage {
 // A resolution "name@<protocol>:<reference>". `patch:` wraps the resolution of the package
 // it patches ("typescript@npm%3A5.0.0#..."): that package is what gets downloaded.
 BerryPackage ReadResolution(std::string_view resolution, int depth = 0) {
-  auto [name, reference] = SplitDescriptor(resolution);
+  auto [name, reference] = SplitAtVersion(resolution);
   BerryPackage package;
   package.name = std::string(name);
   if (reference.starts_with("npm:")) {
     package.version = std::string(reference.substr(4));
   } else if (reference.starts_with("patch:") && depth < 4) {
     std::string_view inner = reference.substr(6);
-    package = ReadResolution(PercentDecode(inner.substr(0, inner.find('#'))), depth + 1);
+    package = ReadResolution(PercentDecoded(inner.substr(0, inner.find('#'))), depth + 1);
     package.patched = true;
   } else if (reference.starts_with("workspace:")) {
     std::string_view path = reference.substr(10);
@@ -309,7 +284,7 @@ Dependencies ParseBerry(const LockfileInput& input) {
     if (version.empty()) version = package.version;
     LockedDependency dependency = Dependency(core::Ecosystem::kNpm, package.name, version, line,
                                              package.source.origin, package.source.detail);
-    std::string_view asked_name = SplitDescriptor(descriptor).first;
+    std::string_view asked_name = SplitAtVersion(descriptor).first;
     if (asked_name != package.name) AppendNote(dependency.note, "alias " + std::string(asked_name));
     if (package.patched) AppendNote(dependency.note, "patched");
     out.push_back(std::move(dependency));

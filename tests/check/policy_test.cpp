@@ -80,3 +80,30 @@ TEST_CASE("check policy: mistakes name the file, the line and the key", "[check]
 }
 
 }  // namespace pkgtrust::check
+
+namespace pkgtrust::check {
+
+TEST_CASE("check policy: settings given as text, at their bounds", "[check]") {
+  Policy policy;
+  CHECK(SetPolicyOption(policy, "min_score", "10", "--min-score").ok());
+  CHECK(policy.min_score == 10.0);
+  CHECK(SetPolicyOption(policy, "min_score", "0", "--min-score").ok());
+  CHECK(SetPolicyOption(policy, "min_score", "10.01", "--min-score").message() ==
+        "--min-score must be a number from 0 to 10");
+  CHECK(SetPolicyOption(policy, "min_score", "-0.1", "min_score").message() ==
+        "min_score must be a number from 0 to 10");
+  CHECK(SetPolicyOption(policy, "too_new_hours", "8760", "too_new_hours").ok());
+  CHECK(policy.too_new_hours == 8760);
+  CHECK(SetPolicyOption(policy, "too_new_hours", "8761", "too_new_hours").message() ==
+        "too_new_hours must be a whole number from 0 to 8760");
+  CHECK(SetPolicyOption(policy, "too_new_hours", "1.5", "too_new_hours").message() ==
+        "too_new_hours must be a whole number from 0 to 8760");
+  CHECK(SetPolicyOption(policy, "fail_on", "none", "fail_on").ok());
+  CHECK(policy.fail_on.empty());
+  CHECK(SetPolicyOption(policy, "fail_on", "evil", "--fail-on")
+            .message()
+            .starts_with("--fail-on: 'evil' is not one of"));
+  CHECK(SetPolicyOption(policy, "ignore", "x", "ignore").message() == "ignore is not a policy setting");
+}
+
+}  // namespace pkgtrust::check

@@ -95,6 +95,12 @@ TEST_CASE("purls map to package keys and back", "[core][purl]") {
   }
   CHECK(core::FormatPurl(core::PurlFromPackageKey({core::Ecosystem::kNpm, "@babel/core"}, "7.0.0")) ==
         "pkg:npm/%40babel/core@7.0.0");
+  // A lockfile can name an npm package "" (a v1 key, a folder "node_modules/"): a purl without
+  // a name, which the check lists as invalid, never a read before the name's first byte.
+  core::Purl nameless = core::PurlFromPackageKey({core::Ecosystem::kNpm, ""}, "1.0.0");
+  CHECK(nameless.name.empty());
+  CHECK(nameless.namespace_.empty());
+  CHECK_FALSE(core::PackageKeyFromPurl(nameless).ok());
 }
 
 TEST_CASE("purls of unscored types or without a name are rejected with a reason", "[core][purl]") {

@@ -66,6 +66,13 @@ struct Policy {
   bool Fails(Concern concern) const;
 };
 
+// One setting given as text, as --fail-on, --min-score and --too-new-hours and POST
+// /v1/check's parameters give it: `name` is "fail_on" (a concern list, "none" for none),
+// "min_score" (0 to 10) or "too_new_hours" (0 to 8760). InvalidArgument names the setting
+// as `spelled` ("--min-score", "min_score") and what it takes.
+core::Status SetPolicyOption(Policy& policy, std::string_view name, std::string_view value,
+                             std::string_view spelled);
+
 // Reads a .pkgtrust.yaml (keys fail_on, min_score, too_new_hours, ignore). An unknown key,
 // a wrong type, an unknown concern or an ignore entry without reason or expiry date is
 // InvalidArgument naming the file, the line and the key.
