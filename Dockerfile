@@ -9,7 +9,7 @@ RUN ./scripts/build-release.sh
 FROM debian:12-slim
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libsqlite3-0 libyaml-cpp0.7 libfmt9 libssl3 libpugixml1v5 libsimdjson14 libtomlplusplus3 zlib1g ca-certificates \
+      libsqlite3-0 libyaml-cpp0.7 libfmt9 libssl3 libpugixml1v5 libsimdjson14 libtomlplusplus3 libpq5 zlib1g ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /var/lib/pkgtrust pkgtrust \
  && mkdir -p /var/lib/pkgtrust /etc/pkgtrust && chown pkgtrust /var/lib/pkgtrust

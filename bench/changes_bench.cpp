@@ -77,7 +77,7 @@ void Preload(const std::string& path, int packages) {
 class Service {
  public:
   explicit Service(const std::string& path) : transport_(bus::Topology{}, {}) {
-    auto opened = store::PackageStore::Open({.path = path}, core::SystemClock::Instance());
+    auto opened = store::Store::Open({.path = path}, core::SystemClock::Instance());
     if (!opened.ok()) throw std::runtime_error(opened.status().message());
     store_ = std::move(opened).value();
     pipeline_ = std::make_unique<pipeline::Pipeline>(*store_, transport_, executor_, core::SystemClock::Instance(),
@@ -99,13 +99,13 @@ class Service {
     executor_.Stop();
   }
   int port() const { return server_->port(); }
-  store::PackageStore& store() { return *store_; }
+  store::Store& store() { return *store_; }
   api::ChangeStream& feed() { return *feed_; }
 
  private:
   bus::MemoryTransport transport_;
   core::ThreadPoolExecutor executor_{2};
-  std::unique_ptr<store::PackageStore> store_;
+  std::unique_ptr<store::Store> store_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<pipeline::PackageLookup> lookup_;
   std::unique_ptr<api::Api> api_;

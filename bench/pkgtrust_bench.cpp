@@ -1,6 +1,8 @@
 // pkgtrust micro-benchmarks (see bench/README.md for figures):
 //   pkgtrust_bench bus      [--messages N]  publish -> filter -> queue -> receive -> ack, memory transport
-//   pkgtrust_bench store    [--packages N]  state transitions committed per second, SQLite file
+//   pkgtrust_bench store    [--packages N] [--postgres CONNINFO]
+//                                           state transitions committed per second, SQLite file
+//                                           (or a new database on that PostgreSQL server)
 //   pkgtrust_bench registry                 npm packument parse throughput and memory (largest recorded)
 //   pkgtrust_bench http     [--requests N]  upstream client against the replay server, 64 in flight
 //   pkgtrust_bench api      [--packages N] [--seconds S] [--connections C] [--server-threads T]
@@ -22,6 +24,7 @@
 //                                           batching on and off
 // Each prints one human line per figure and, with --json, one JSON object at the end.
 #include <fmt/format.h>
+#include <libpq-fe.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -43,7 +46,7 @@
 #include "pkgtrust/bus/memory_transport.hpp"
 #include "pkgtrust/net/http_client.hpp"
 #include "pkgtrust/registry/parsers.hpp"
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 #include "support/replay_server.hpp"
 
 using namespace pkgtrust;
@@ -128,10 +131,28 @@ int BenchBus(int messages, bool json) {
   return 0;
 }
 
-int BenchStore(int packages, bool json) {
+// With `postgres_server` (a libpq connection string), the same benchmark on PostgreSQL: in
+// a database made for it on that server and dropped at the end.
+int BenchStore(int packages, const std::string& postgres_server, bool json) {
   std::string path =
       (std::filesystem::temp_directory_path() / fmt::format("pkgtrust-bench-{}.db", getpid())).string();
-  auto opened = store::PackageStore::Open({.path = path}, core::SystemClock::Instance());
+  store::StoreConfig config{.path = path};
+  std::string database = fmt::format("pkgtrust_bench_{}", getpid());
+  auto admin = [&](const std::string& sql) {
+    PGconn* conn = PQconnectdb(postgres_server.c_str());
+    PGresult* result = PQexec(conn, sql.c_str());
+    bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
+    if (!ok) fmt::print(stderr, "{}: {}", sql, PQerrorMessage(conn));
+    PQclear(result);
+    PQfinish(conn);
+    return ok;
+  };
+  if (!postgres_server.empty()) {
+    if (!admin("CREATE DATABASE " + database)) return 1;
+    config.kind = store::StoreKind::kPostgres;
+    config.postgres_url = postgres_server + " dbname=" + database;
+  }
+  auto opened = store::Store::Open(config, core::SystemClock::Instance());
   if (!opened.ok()) {
     fmt::print(stderr, "{}\n", opened.status().message());
     return 1;
@@ -176,9 +197,12 @@ int BenchStore(int packages, bool json) {
   wait_for(packages);
   double stale = packages / Seconds(start);
   db.Close();
+  opened->reset();
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+  if (!postgres_server.empty()) admin("DROP DATABASE " + database + " WITH (FORCE)");
 
-  fmt::print("store: {} packages, SQLite WAL, synchronous=NORMAL\n", packages);
+  fmt::print("store: {} packages, {}\n", packages,
+             postgres_server.empty() ? "SQLite WAL, synchronous=NORMAL" : "PostgreSQL, pipelined batches");
   fmt::print("  enqueue (insert, new run):             {:>10.0f} per s\n", enqueue);
   fmt::print("  transitions committed (with a fact):   {:>10.0f} per s ({} transactions)\n", transitions,
              transactions);
@@ -186,9 +210,9 @@ int BenchStore(int packages, bool json) {
   fmt::print("  stale transitions dropped:             {:>10.0f} per s\n", stale);
   if (json)
     fmt::print(
-        R"({{"bench":"store","packages":{},"enqueue_per_s":{:.0f},"transitions_per_s":{:.0f},"cpu_us_per_transition":{:.1f},"stale_per_s":{:.0f}}})"
+        R"({{"bench":"store","kind":"{}","packages":{},"enqueue_per_s":{:.0f},"transitions_per_s":{:.0f},"cpu_us_per_transition":{:.1f},"stale_per_s":{:.0f}}})"
         "\n",
-        packages, enqueue, transitions, cpu_us, stale);
+        postgres_server.empty() ? "sqlite" : "postgres", packages, enqueue, transitions, cpu_us, stale);
   return 0;
 }
 
@@ -316,7 +340,7 @@ int main(int argc, char** argv) {
   int count = 0, seconds = 10, connections = 64, threads = 2, rounds = 3, publishers = 16, subscribers = 1000,
       changes = 5000, rate = 1000;
   bool json = false;
-  std::string binary, verdaccio;
+  std::string binary, verdaccio, postgres;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     if ((arg == "--messages" || arg == "--packages" || arg == "--requests" || arg == "--records") &&
@@ -346,9 +370,11 @@ int main(int argc, char** argv) {
       count = std::atoi(argv[++i]);
     else if (arg == "--verdaccio" && i + 1 < argc)
       verdaccio = argv[++i];
+    else if (arg == "--postgres" && i + 1 < argc)
+      postgres = argv[++i];
   }
   if (what == "bus") return BenchBus(count > 0 ? count : 1'000'000, json);
-  if (what == "store") return BenchStore(count > 0 ? count : 200'000, json);
+  if (what == "store") return BenchStore(count > 0 ? count : 200'000, postgres, json);
   if (what == "registry") return BenchRegistry(json);
   if (what == "http") return BenchHttp(count > 0 ? count : 50'000, json);
   if (what == "api")
@@ -371,7 +397,8 @@ int main(int argc, char** argv) {
                               subscribers, json);
   fmt::print(
       stderr,
-      "usage: pkgtrust_bench bus [--messages N] | store [--packages N] | registry | http [--requests N]"
+      "usage: pkgtrust_bench bus [--messages N] | store [--packages N] [--postgres CONNINFO] | registry | "
+      "http [--requests N]"
       " | api [--packages N] [--seconds S] [--connections C] [--server-threads T]"
       " | sqs [--messages N] [--rounds R] [--publishers P]"
       " | changes [--packages N] [--subscribers S] [--changes C] [--rate R] | osv [--records N] | attack "

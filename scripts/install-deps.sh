@@ -3,7 +3,8 @@
 # everything is already there.
 set -euo pipefail
 packages=(build-essential cmake ninja-build ccache pkg-config ca-certificates
-  libboost1.81-dev libsqlite3-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev catch2 libssl-dev zlib1g-dev libpugixml-dev libsimdjson-dev libtomlplusplus-dev
+  libboost1.81-dev libsqlite3-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev catch2 libssl-dev zlib1g-dev libpugixml-dev libsimdjson-dev libtomlplusplus-dev libpq-dev
+  postgresql  # a throwaway PostgreSQL for the store tests (tests/scripts/with_postgres.sh)
   python3  # scripts/check_includes.py and its test, scripts/mutate.sh
   python3-pip  # the gateway tests download through the gateway with Debian's pip
   clang libclang-rt-14-dev)  # clang and libFuzzer: scripts/fuzz.sh

@@ -15,6 +15,7 @@ if [ ! -f tests/sarif/node_modules/ajv-draft-04/package.json ]; then
 fi
 cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPKGTRUST_SANITIZE=ON -DPKGTRUST_BUILD_BENCH=ON
 cmake --build build-test
-ctest --test-dir build-test --output-on-failure -j2
+# One throwaway PostgreSQL for the entries that need one (stopped at the end, also on a failure).
+tests/scripts/with_postgres.sh ctest --test-dir build-test --output-on-failure -j2
 # Every fuzz target for 30 seconds on its committed corpus and regression inputs (fuzz/README.md).
 ./scripts/fuzz.sh --all 30

@@ -24,7 +24,7 @@ struct World {
     std::string path =
         (std::filesystem::temp_directory_path() / ("pkgtrust-fuzz-api-" + std::to_string(getpid()) + ".db"))
             .string();
-    store = std::move(store::PackageStore::Open({.path = path}, core::SystemClock::Instance())).value();
+    store = std::move(store::Store::Open({.path = path}, core::SystemClock::Instance())).value();
     pipeline = std::make_unique<pipeline::Pipeline>(
         *store, transport, executor, core::SystemClock::Instance(), pipeline::ReconcilerConfig{});
     api::ApiConfig config;
@@ -39,7 +39,7 @@ struct World {
   }
   bus::MemoryTransport transport;
   core::ThreadPoolExecutor executor;
-  std::unique_ptr<store::PackageStore> store;
+  std::unique_ptr<store::Store> store;
   std::unique_ptr<pipeline::Pipeline> pipeline;
   std::unique_ptr<pipeline::PackageLookup> lookup;
   std::unique_ptr<api::Api> api;

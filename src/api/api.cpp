@@ -142,8 +142,7 @@ std::string Api::Impl::RequestId(const ServerRequest& request, std::string_view 
 
 // ------------------------------------------------------------------ Api
 
-Api::Api(ApiConfig config, store::PackageStore& store, pipeline::Pipeline& pipeline,
-         pipeline::PackageLookup& lookup)
+Api::Api(ApiConfig config, store::Store& store, pipeline::Pipeline& pipeline, pipeline::PackageLookup& lookup)
     : impl_(std::make_unique<Impl>(std::move(config), store, pipeline, lookup)) {}
 Api::~Api() = default;
 void Api::Handle(ServerRequest request, Responder respond) {

@@ -142,8 +142,7 @@ inline core::Status CheckVersion(std::string_view version) {
 
 class Api::Impl {
  public:
-  Impl(ApiConfig config, store::PackageStore& store, pipeline::Pipeline& pipeline,
-       pipeline::PackageLookup& lookup)
+  Impl(ApiConfig config, store::Store& store, pipeline::Pipeline& pipeline, pipeline::PackageLookup& lookup)
       : config_(std::move(config)),
         store_(store),
         pipeline_(pipeline),
@@ -155,7 +154,7 @@ class Api::Impl {
   void Handle(ServerRequest request, Responder respond);
 
   ApiConfig config_;
-  store::PackageStore& store_;
+  store::Store& store_;
   pipeline::Pipeline& pipeline_;
   pipeline::PackageLookup& lookup_;
   // Store reads of batch queries and searches: off the HTTP threads.

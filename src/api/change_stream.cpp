@@ -82,7 +82,7 @@ core::Result<ChangeFilter> ChangeFilter::FromParams(const std::map<std::string, 
 
 // --- the feed ---------------------------------------------------------------------------
 
-ChangeStream::ChangeStream(store::PackageStore& store, ChangeStreamConfig config)
+ChangeStream::ChangeStream(store::Store& store, ChangeStreamConfig config)
     : store_(store), config_(config), workers_(std::max(1, config.threads), "changes") {
   if (auto bounds = store_.GetChangeLogBounds(); bounds.ok()) last_ = bounds->last;
 }

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 
 namespace pkgtrust::api {
 

@@ -9,6 +9,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -26,7 +27,8 @@
 #include "pkgtrust/pipeline/stage_handlers.hpp"
 #include "pkgtrust/scoring/osv.hpp"
 #include "pkgtrust/scoring/typosquat.hpp"
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/migrate_store.hpp"
+#include "pkgtrust/store/store.hpp"
 
 #ifndef PKGTRUST_VERSION
 #define PKGTRUST_VERSION "0.0.0"
@@ -132,6 +134,24 @@ Options:
 Example:
   git clone https://github.com/ossf/malicious-packages
   pkgtrust import-osv malicious-packages/osv --config /etc/pkgtrust/pkgtrust.yaml
+)"},
+    {"migrate-store", "pkgtrust migrate-store --from sqlite:PATH --to postgres [--config FILE]",
+     "copy a SQLite database into PostgreSQL",
+     R"(Copies the packages, facts, advisories, repositories and change log of the SQLite
+file PATH into the PostgreSQL database of the connection string in the environment
+variable that database.postgres_url_env names (PKGTRUST_DATABASE_URL by default), applying
+its migrations first. It copies a chunk of rows per transaction: run it again after an
+interruption and it continues. At the end it compares the row counts of every table and
+exits 1 naming the first that differs. Stop the services using the SQLite file first.
+
+Options:
+  --from sqlite:PATH  the SQLite database to copy
+  --to postgres       the PostgreSQL database (the only target)
+  --config FILE       read database.postgres_url_env from this config file
+
+Example:
+  PKGTRUST_DATABASE_URL=postgresql://pkgtrust@db.internal/pkgtrust \
+    pkgtrust migrate-store --from sqlite:/var/lib/pkgtrust/pkgtrust.db --to postgres
 )"},
     {"rescore", "pkgtrust rescore [--config FILE | --db PATH]",
      "re-score every complete package from its stored facts with the current model",
@@ -302,7 +322,7 @@ int RunImportOsv(const std::string& path, const Config& config) {
                             r.withdrawn, r.published});
     }
   }
-  auto store = store::PackageStore::Open(config.database, core::SystemClock::Instance());
+  auto store = store::Store::Open(config.database, core::SystemClock::Instance());
   if (!store.ok()) {
     std::fprintf(stderr, "pkgtrust: %s\n", store.status().message().c_str());
     return 1;
@@ -340,8 +360,61 @@ int RunImportOsv(const std::string& path, const Config& config) {
   return 0;
 }
 
+int RunMigrateStore(const std::vector<std::string>& args,
+                    const std::function<int(const std::string&)>& usage) {
+  std::string from, to, config_path;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string* out = args[i] == "--from"     ? &from
+                       : args[i] == "--to"     ? &to
+                       : args[i] == "--config" ? &config_path
+                                               : nullptr;
+    if (!out) return usage(fmt::format("unknown option '{}'", args[i]));
+    if (i + 1 >= args.size()) return usage(fmt::format("option '{}' needs a value", args[i]));
+    *out = args[++i];
+  }
+  if (!from.starts_with("sqlite:") || from.size() == 7) return usage("--from takes sqlite:PATH");
+  if (to != "postgres") return usage("--to takes postgres (the database of database.postgres_url_env)");
+  std::string path = from.substr(7);
+  if (!std::filesystem::exists(path)) {
+    std::fprintf(stderr, "pkgtrust migrate-store: no SQLite database at '%s'\n", path.c_str());
+    return 1;
+  }
+  try {
+    Config config = config_path.empty() ? DefaultConfig() : LoadConfigFile(config_path);
+    const char* url = std::getenv(config.database_url_env.c_str());
+    if (!url || !*url) {
+      std::fprintf(
+          stderr,
+          "pkgtrust migrate-store: the environment variable %s (database.postgres_url_env) is not set; it "
+          "holds the PostgreSQL connection string\n",
+          config.database_url_env.c_str());
+      return 1;
+    }
+    auto started = std::chrono::steady_clock::now();
+    auto progress = [](const std::string& table, std::int64_t copied, std::int64_t total) {
+      std::fprintf(stderr, "%s: %lld of %lld rows\n", table.c_str(), static_cast<long long>(copied),
+                   static_cast<long long>(total));
+    };
+    auto copied = store::CopySqliteToPostgres(path, url, progress);
+    if (!copied.ok()) {
+      std::fprintf(stderr, "pkgtrust migrate-store: %s\n", copied.status().message().c_str());
+      return 1;
+    }
+    for (const store::CopiedTable& table : *copied)
+      std::printf("%-16s %10lld rows in SQLite, %10lld in PostgreSQL (%lld copied now)\n", table.name.c_str(),
+                  static_cast<long long>(table.source_rows), static_cast<long long>(table.target_rows),
+                  static_cast<long long>(table.copied));
+    std::printf("verified: every table has the same number of rows (%.1f s)\n",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    return 0;
+  } catch (const std::exception& e) {  // a broken config file
+    std::fprintf(stderr, "pkgtrust migrate-store: %s\n", e.what());
+    return 1;
+  }
+}
+
 int RunRescore(const Config& config) {
-  auto store = store::PackageStore::Open(config.database, core::SystemClock::Instance());
+  auto store = store::Store::Open(config.database, core::SystemClock::Instance());
   if (!store.ok()) {
     std::fprintf(stderr, "pkgtrust: %s\n", store.status().message().c_str());
     return 1;
@@ -433,6 +506,7 @@ int RunCli(int argc, char** argv) {
       return 0;
     }
   auto usage = [help](const std::string& problem) { return Usage(problem, help); };
+  if (command == "migrate-store") return RunMigrateStore({args.begin() + 1, args.end()}, usage);
   if (command == "check") {  // its own options (check_command.cpp)
     CheckOptions options;
     if (auto status = ParseCheckArguments({args.begin() + 1, args.end()}, &options); !status.ok())

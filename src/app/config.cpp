@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -382,7 +383,32 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
   }
 
   if (YAML::Node db = root["database"]; db.IsDefined()) {
-    r.ExpectMap(db, "database", {"path", "read_connections", "cache_mb_per_connection", "synchronous"});
+    r.ExpectMap(
+        db, "database",
+        {"kind", "path", "postgres_url_env", "read_connections", "cache_mb_per_connection", "synchronous"});
+    std::string kind;
+    if (r.Get(db, "database", "kind", &kind)) {
+      if (kind == "sqlite")
+        config.database.kind = store::StoreKind::kSqlite;
+      else if (kind == "postgres")
+        config.database.kind = store::StoreKind::kPostgres;
+      else
+        r.Fail(db["kind"], "database.kind", "expected sqlite or postgres");
+    }
+    // The connection string holds a password: the file names the variable that holds it.
+    if (r.Get(db, "database", "postgres_url_env", &config.database_url_env) &&
+        config.database_url_env.empty())
+      r.Fail(db["postgres_url_env"], "database.postgres_url_env", "must name an environment variable");
+    if (config.database.kind == store::StoreKind::kPostgres && !config.database_url_env.empty()) {
+      const char* url = std::getenv(config.database_url_env.c_str());
+      if (!url || !*url)
+        r.Fail(db["kind"], "database.kind",
+               fmt::format("postgres: the environment variable {} (database.postgres_url_env) is not set; it "
+                           "holds the connection string, e.g. postgresql://pkgtrust@db.internal/pkgtrust",
+                           config.database_url_env));
+      else
+        config.database.postgres_url = url;
+    }
     if (r.Get(db, "database", "path", &config.database.path)) {
       if (config.database.path.empty()) r.Fail(db["path"], "database.path", "must not be empty");
       if (config.database.path == ":memory:" || config.database.path.starts_with("file:"))
@@ -476,7 +502,13 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
 
   if (YAML::Node changes = root["changes"]; changes.IsDefined()) {
     r.ExpectMap(changes, "changes",
-                {"log_max_changes", "log_max_age_hours", "max_subscribers", "stall_timeout_seconds"});
+                {"log_max_changes", "log_max_age_hours", "max_subscribers", "stall_timeout_seconds",
+                 "poll_interval_ms"});
+    // The log is read at least this often. On SQLite this is how other processes' changes
+    // arrive; on PostgreSQL a notification wakes the stream at once and the poll is a backstop.
+    int poll_ms = static_cast<int>(config.change_stream.poll_interval.count());
+    r.GetInRange(changes, "changes", "poll_interval_ms", 10, 600'000, &poll_ms);
+    config.change_stream.poll_interval = std::chrono::milliseconds(poll_ms);
     int max_subscribers = static_cast<int>(config.api.max_subscribers);
     r.GetInRange(changes, "changes", "max_subscribers", 1, 1'000'000, &max_subscribers);
     config.api.max_subscribers = static_cast<std::size_t>(max_subscribers);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pkgtrust/api/api.hpp"
+#include "pkgtrust/api/change_stream.hpp"
 #include "pkgtrust/bus/memory_transport.hpp"
 #include "pkgtrust/bus/sqs_transport.hpp"
 #include "pkgtrust/bus/topology.hpp"
@@ -21,7 +22,7 @@
 #include "pkgtrust/pipeline/stage_handlers.hpp"
 #include "pkgtrust/scoring/model.hpp"
 #include "pkgtrust/scoring/typosquat.hpp"
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 
 namespace pkgtrust::app {
 
@@ -58,6 +59,10 @@ struct Config {
   // balancer stops sending before connections are refused.
   std::chrono::milliseconds shutdown_delay{0};
   store::StoreConfig database;
+  api::ChangeStreamConfig change_stream;  // changes.poll_interval_ms
+  // database.postgres_url_env: the environment variable holding the PostgreSQL connection
+  // string (database.postgres_url is read from it when the config is loaded).
+  std::string database_url_env = "PKGTRUST_DATABASE_URL";
   std::string transport_kind = "memory";
   std::string topology_source;
   bus::Topology topology;

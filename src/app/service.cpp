@@ -20,7 +20,7 @@ namespace {
 
 // /metrics lines of the pipeline's parts: stages, queues and packages by state.
 void AppendPipelineMetrics(std::string& out, pipeline::Pipeline& pipeline, bus::Transport& transport,
-                           store::PackageStore& store) {
+                           store::Store& store) {
   auto label = [](std::string_view name, std::string_view value) {
     return fmt::format("{}=\"{}\"", name, core::PrometheusLabelValue(value));
   };
@@ -81,7 +81,7 @@ Service::~Service() { Stop(); }
 
 void Service::Start(bool serve_http) {
   const core::Clock& clock = core::SystemClock::Instance();
-  auto store = store::PackageStore::Open(config_.database, clock);
+  auto store = store::Store::Open(config_.database, clock);
   if (!store.ok()) throw std::runtime_error(store.status().message());
   store_ = std::move(store).value();
 
@@ -193,16 +193,13 @@ void Service::Start(bool serve_http) {
     api_config.admin_token = token;
   if (const char* token = std::getenv(config_.secrets.feed_token_env.c_str())) api_config.feed_token = token;
   api_ = std::make_unique<api::Api>(api_config, *store_, *pipeline_, *lookup_);
-  change_stream_ = std::make_unique<api::ChangeStream>(*store_, api::ChangeStreamConfig{});
+  change_stream_ = std::make_unique<api::ChangeStream>(*store_, config_.change_stream);
   api_->SetChangeStream(change_stream_.get());
   for (const auto& stage : pipeline_->stages())
     stage->SetObserver(
-        [lookup = lookup_.get(), changes = change_stream_.get()](const pipeline::StageEvent& event) {
-          lookup->OnStageEvent(event);
-          // A package finished: its change is committed, subscribers can have it now.
-          if (event.kind == pipeline::StageEvent::Kind::kCompleted && !core::IsInFlight(event.to))
-            changes->Notify();
-        });
+        [lookup = lookup_.get()](const pipeline::StageEvent& event) { lookup->OnStageEvent(event); });
+  // A change is committed (here or, on PostgreSQL, by any process): subscribers can have it now.
+  store_->SetChangeListener([changes = change_stream_.get()] { changes->Notify(); });
   change_stream_->Start();
   api_->AddMetricsCollector(
       [this](std::string& out) { AppendPipelineMetrics(out, *pipeline_, *transport_, *store_); });
@@ -262,9 +259,11 @@ void Service::Start(bool serve_http) {
   core::Log(core::LogLevel::kInfo, "service",
             "started: database {} (schema v{}, {} packages), transport {} ({} queues from {}), reconciler "
             "every {} s{}",
-            config_.database.path, store_->SchemaVersion(), total, config_.transport_kind,
-            config_.topology.queues.size(), config_.topology_source,
-            config_.reconciler.interval.count() / 1000,
+            config_.database.kind == store::StoreKind::kPostgres
+                ? fmt::format("PostgreSQL (${})", config_.database_url_env)
+                : config_.database.path,
+            store_->SchemaVersion(), total, config_.transport_kind, config_.topology.queues.size(),
+            config_.topology_source, config_.reconciler.interval.count() / 1000,
             server_ ? fmt::format(", HTTP on {}:{}", config_.server.host, server_->port()) : "");
 }
 
@@ -315,6 +314,7 @@ void Service::Stop() {
   api_->SetReady(false);
   lookup_->StopWaiting();
   if (server_) server_->Stop(config_.shutdown_grace, config_.shutdown_delay);
+  store_->SetChangeListener(nullptr);
   change_stream_->Stop();
   if (gateway_pool_) gateway_pool_->Stop();  // metadata being filtered is answered (or dropped)
   lookup_pool_->Stop();  // the last answers are built (they read the store)

@@ -23,7 +23,7 @@
 #include "pkgtrust/pipeline/pipeline.hpp"
 #include "pkgtrust/registry/registry_client.hpp"
 #include "pkgtrust/scoring/typosquat.hpp"
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 
 namespace pkgtrust::app {
 
@@ -49,7 +49,7 @@ class Service {
   pipeline::PackageLookup& lookup() { return *lookup_; }
 
   const Config& config() const { return config_; }
-  store::PackageStore& store() { return *store_; }
+  store::Store& store() { return *store_; }
   bus::Transport& transport() { return *transport_; }
   pipeline::Pipeline& pipeline() { return *pipeline_; }
   const scoring::ModelOptions& model_options() const { return model_options_; }
@@ -57,7 +57,7 @@ class Service {
  private:
   Config config_;
   std::map<std::string, pipeline::StageHandler*> handlers_;
-  std::unique_ptr<store::PackageStore> store_;
+  std::unique_ptr<store::Store> store_;
   std::unique_ptr<bus::Transport> transport_;
   std::unique_ptr<api::ChangeStream> change_stream_;
   std::unique_ptr<core::ThreadPoolExecutor> executor_;

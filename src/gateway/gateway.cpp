@@ -192,7 +192,7 @@ class Counters {
 
 class Gateway::Impl {
  public:
-  Impl(GatewayConfig config, store::PackageStore& store, pipeline::Pipeline* pipeline,
+  Impl(GatewayConfig config, store::Store& store, pipeline::Pipeline* pipeline,
        const scoring::PopularPackages* popular, net::HttpClient& http, core::Executor& executor,
        const core::Clock& clock, std::unique_ptr<FileCache> files)
       : config_(std::move(config)),
@@ -287,7 +287,7 @@ class Gateway::Impl {
 
   friend class Download;
   GatewayConfig config_;
-  store::PackageStore& store_;
+  store::Store& store_;
   pipeline::Pipeline* pipeline_;
   const scoring::PopularPackages* popular_;
   net::HttpClient& http_;
@@ -1006,7 +1006,7 @@ void Gateway::Impl::AppendPrometheus(std::string& out) const {
 
 // ------------------------------------------------------------------ Gateway
 
-core::Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config, store::PackageStore& store,
+core::Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config, store::Store& store,
                                                        pipeline::Pipeline* pipeline,
                                                        const scoring::PopularPackages* popular,
                                                        net::HttpClient& http, core::Executor& executor,

@@ -4,8 +4,7 @@
 
 namespace pkgtrust::gateway {
 
-core::Result<PackageKnowledge> KnowledgeOf(store::PackageStore& store,
-                                           const scoring::PopularPackages* popular,
+core::Result<PackageKnowledge> KnowledgeOf(store::Store& store, const scoring::PopularPackages* popular,
                                            const core::PackageKey& key, std::int64_t own_downloads) {
   PackageKnowledge knowledge;
   knowledge.key = key;

@@ -45,7 +45,7 @@ LookupAnswer StoreErrorAnswer(const PackageKey& key, core::Status error) {
 
 }  // namespace
 
-PackageLookup::PackageLookup(LookupConfig config, store::PackageStore& store, Pipeline& pipeline,
+PackageLookup::PackageLookup(LookupConfig config, store::Store& store, Pipeline& pipeline,
                              core::Executor& answer_on, const core::Clock& clock)
     : config_(config), store_(store), pipeline_(pipeline), answer_on_(answer_on), clock_(clock) {
   if (config_.recheck_interval.count() > 0) recheck_timer_ = std::make_unique<core::Timer>();

@@ -25,7 +25,7 @@ std::vector<StageConfig> DefaultStageConfigs() {
   return stages;
 }
 
-Pipeline::Pipeline(store::PackageStore& store, bus::Transport& transport, core::Executor& executor,
+Pipeline::Pipeline(store::Store& store, bus::Transport& transport, core::Executor& executor,
                    const core::Clock& clock, ReconcilerConfig reconciler_config)
     : store_(store),
       transport_(transport),

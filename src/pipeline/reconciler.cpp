@@ -5,7 +5,7 @@
 
 namespace pkgtrust::pipeline {
 
-Reconciler::Reconciler(ReconcilerConfig config, store::PackageStore& store, bus::Transport& transport,
+Reconciler::Reconciler(ReconcilerConfig config, store::Store& store, bus::Transport& transport,
                        const core::Clock& clock)
     : config_(config), store_(store), transport_(transport), clock_(clock) {}
 
@@ -102,12 +102,12 @@ ReconcileCounts Reconciler::RunOnce() {
   ReconcileCounts counts;
   core::Millis now = clock_.NowMillis();
 
-  if (auto stuck = store_.ListStuck(now - config_.stuck_after.count(), config_.batch_limit); stuck.ok()) {
-    for (const auto& record : *stuck) {
-      if (!PublishWork(transport_, record, "reconciler").ok()) continue;
-      store_.Touch(record.key, record.state, record.generation, nullptr);
-      counts.republished++;
-    }
+  // Claimed, not just listed: with several processes on one store, each stuck package goes
+  // to one reconciler. One whose publish fails is claimed again after stuck_after.
+  if (auto stuck = store_.ClaimStuckSync(now - config_.stuck_after.count(), config_.batch_limit);
+      stuck.ok()) {
+    for (const auto& record : *stuck)
+      if (PublishWork(transport_, record, "reconciler").ok()) counts.republished++;
   } else {
     core::Log(core::LogLevel::kWarn, "reconciler", "listing stuck packages: {}", stuck.status().message());
   }

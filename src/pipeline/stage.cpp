@@ -54,7 +54,7 @@ StageResult StageResult::Fail(std::string error) {
   return r;
 }
 
-Stage::Stage(StageConfig config, StageHandler& handler, bus::Transport& transport, store::PackageStore& store,
+Stage::Stage(StageConfig config, StageHandler& handler, bus::Transport& transport, store::Store& store,
              core::Executor& executor, const core::Clock& clock)
     : config_(std::move(config)),
       handler_(handler),

@@ -34,7 +34,7 @@ void RegistryStageHandler::Handle(const WorkItem& item, std::function<void(Stage
       item.priority == core::Priority::kPriority);
 }
 
-RepositoryStageHandler::RepositoryStageHandler(github::GitHubClient& client, store::PackageStore& store,
+RepositoryStageHandler::RepositoryStageHandler(github::GitHubClient& client, store::Store& store,
                                                RepositorySharing sharing, const core::Clock& clock)
     : client_(client), store_(store), sharing_(sharing), clock_(clock), batch_limit_(sharing.graphql_batch) {
   char host[256] = {};
@@ -505,7 +505,7 @@ core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,
   return in;
 }
 
-core::Result<scoring::Report> ScorePackage(store::PackageStore& store, const core::PackageKey& key,
+core::Result<scoring::Report> ScorePackage(store::Store& store, const core::PackageKey& key,
                                            const std::vector<store::Fact>& facts,
                                            const scoring::ModelOptions& options, core::Millis now) {
   auto inputs = ScoringInputs(key, facts);
@@ -537,8 +537,8 @@ void ScoringStageHandler::Handle(const WorkItem& item, std::function<void(StageR
 namespace {
 
 // Re-scores one complete package; counts what happened.
-void Rescore(store::PackageStore& store, const store::PackageRecord& record,
-             const scoring::ModelOptions& options, const core::Clock& clock, RescoreCounts& counts) {
+void Rescore(store::Store& store, const store::PackageRecord& record, const scoring::ModelOptions& options,
+             const core::Clock& clock, RescoreCounts& counts) {
   auto facts = store.GetFacts(record.key);
   if (!facts.ok()) {
     counts.skipped++;
@@ -561,8 +561,7 @@ void Rescore(store::PackageStore& store, const store::PackageRecord& record,
 
 }  // namespace
 
-core::Result<RescoreCounts> RescorePackages(store::PackageStore& store,
-                                            const std::vector<core::PackageKey>& keys,
+core::Result<RescoreCounts> RescorePackages(store::Store& store, const std::vector<core::PackageKey>& keys,
                                             const scoring::ModelOptions& options, const core::Clock& clock) {
   RescoreCounts counts;
   for (const core::PackageKey& key : keys) {
@@ -574,7 +573,7 @@ core::Result<RescoreCounts> RescorePackages(store::PackageStore& store,
   return counts;
 }
 
-core::Result<RescoreCounts> RescoreAll(store::PackageStore& store, const scoring::ModelOptions& options,
+core::Result<RescoreCounts> RescoreAll(store::Store& store, const scoring::ModelOptions& options,
                                        const core::Clock& clock) {
   RescoreCounts counts;
   std::int64_t after = 0;

@@ -3,12 +3,13 @@
 // compacted state (the packages' last change), and compaction cuts it at one offset.
 #include <fmt/format.h>
 
-#include "store_impl.hpp"
+#include "sqlite_store.hpp"
 
 namespace pkgtrust::store {
 
 // Appends the package's report as it is now to the change log (same transaction).
-Status AppendChange(Connection& conn, std::int64_t package_id, Millis now) {
+Status SqliteStore::Impl::AppendChange(Connection& conn, std::int64_t package_id, Millis now) {
+  batch_appended_change_ = true;
   auto insert = conn.Prepare(
       "INSERT INTO package_changes (package_id, ecosystem, name, state, generation, score, flags, "
       "committed_at) "
@@ -27,7 +28,7 @@ Status AppendChange(Connection& conn, std::int64_t package_id, Millis now) {
   return (*mark)->Run();
 }
 
-Result<std::vector<PackageChange>> PackageStore::ReadChanges(std::int64_t after_offset, std::size_t limit) {
+Result<std::vector<PackageChange>> SqliteStore::ReadChanges(std::int64_t after_offset, std::size_t limit) {
   Impl::Lease lease(*impl_);
   auto stmt = (*lease).Prepare(
       "SELECT id, ecosystem, name, state, generation, score, flags, committed_at FROM package_changes "
@@ -55,7 +56,7 @@ Result<std::vector<PackageChange>> PackageStore::ReadChanges(std::int64_t after_
   return changes;
 }
 
-Result<StatePage> PackageStore::ReadState(std::int64_t after_id, std::size_t limit) {
+Result<StatePage> SqliteStore::ReadState(std::int64_t after_id, std::size_t limit) {
   Impl::Lease lease(*impl_);
   auto stmt = (*lease).Prepare(
       "SELECT id, ecosystem, name, report_state, report_generation, score, flags, state_since, change_offset "
@@ -88,7 +89,7 @@ Result<StatePage> PackageStore::ReadState(std::int64_t after_id, std::size_t lim
   return page;
 }
 
-Result<ChangeLogBounds> PackageStore::GetChangeLogBounds() {
+Result<ChangeLogBounds> SqliteStore::GetChangeLogBounds() {
   Impl::Lease lease(*impl_);
   auto stmt = (*lease).Prepare(
       "SELECT (SELECT MIN(id) FROM package_changes), "
@@ -103,7 +104,7 @@ Result<ChangeLogBounds> PackageStore::GetChangeLogBounds() {
   return bounds;
 }
 
-Result<std::int64_t> PackageStore::CompactChangesSync(std::int64_t keep_count, Millis keep_since) {
+Result<std::int64_t> SqliteStore::CompactChangesSync(std::int64_t keep_count, Millis keep_since) {
   return Wait<std::int64_t>([&](auto done) {
     impl_->SubmitOp<std::int64_t>(
         [keep_count, keep_since](Connection& c, Millis) -> Result<std::int64_t> {

@@ -6,7 +6,7 @@
 
 #include "migrations.hpp"
 #include "pkgtrust/core/log.hpp"
-#include "store_impl.hpp"
+#include "sqlite_store.hpp"
 
 namespace pkgtrust::store {
 
@@ -37,7 +37,7 @@ Status RunCached(Connection& conn, const char* sql) {
   return stmt.ok() ? (*stmt)->Run() : stmt.status();
 }
 
-Status PackageStore::Impl::Open() {
+Status SqliteStore::Impl::Open() {
   auto writer = Connection::Open(config_.path, /*create=*/true, config_.busy_timeout_ms,
                                  config_.synchronous_full, config_.cache_mb_per_connection);
   if (!writer.ok()) return writer.status();
@@ -55,7 +55,7 @@ Status PackageStore::Impl::Open() {
   return Status::Ok();
 }
 
-void PackageStore::Impl::Close() {
+void SqliteStore::Impl::Close() {
   {
     std::lock_guard lock(mu_);
     if (closed_) return;
@@ -65,7 +65,7 @@ void PackageStore::Impl::Close() {
   if (writer_thread_.joinable()) writer_thread_.join();
 }
 
-void PackageStore::Impl::Submit(std::unique_ptr<Op> op) {
+void SqliteStore::Impl::Submit(std::unique_ptr<Op> op) {
   {
     std::lock_guard lock(mu_);
     if (!closed_) {
@@ -77,8 +77,8 @@ void PackageStore::Impl::Submit(std::unique_ptr<Op> op) {
   op->Fail(Status::Unavailable("the package store is closed"));
 }
 
-Result<std::optional<PackageRecord>> PackageStore::Impl::SelectByKey(Connection& conn,
-                                                                     const core::PackageKey& key) {
+Result<std::optional<PackageRecord>> SqliteStore::Impl::SelectByKey(Connection& conn,
+                                                                    const core::PackageKey& key) {
   auto stmt = conn.Prepare("SELECT " PACKAGE_COLUMNS " FROM packages WHERE ecosystem = ? AND name = ?");
   if (!stmt.ok()) return stmt.status();
   Statement& s = **stmt;
@@ -93,7 +93,7 @@ Result<std::optional<PackageRecord>> PackageStore::Impl::SelectByKey(Connection&
   return std::optional<PackageRecord>(std::move(record).value());
 }
 
-Result<std::optional<PackageRecord>> PackageStore::Impl::Returning(Statement& s) {
+Result<std::optional<PackageRecord>> SqliteStore::Impl::Returning(Statement& s) {
   Status status;
   if (!s.Step(&status)) {
     if (!status.ok()) return status;
@@ -105,7 +105,7 @@ Result<std::optional<PackageRecord>> PackageStore::Impl::Returning(Statement& s)
   return std::optional<PackageRecord>(std::move(record).value());
 }
 
-Result<EnqueueResult> PackageStore::Impl::DoEnqueue(Connection& conn, const EnqueueRequest& req, Millis now) {
+Result<EnqueueResult> SqliteStore::Impl::DoEnqueue(Connection& conn, const EnqueueRequest& req, Millis now) {
   auto existing = SelectByKey(conn, req.key);
   if (!existing.ok()) return existing.status();
   int priority = static_cast<int>(req.priority);
@@ -154,8 +154,8 @@ Result<EnqueueResult> PackageStore::Impl::DoEnqueue(Connection& conn, const Enqu
   return EnqueueResult{EnqueueOutcome::kStarted, std::move(**row)};
 }
 
-Result<TransitionResult> PackageStore::Impl::DoTransition(Connection& conn, const TransitionRequest& req,
-                                                          Millis now) {
+Result<TransitionResult> SqliteStore::Impl::DoTransition(Connection& conn, const TransitionRequest& req,
+                                                         Millis now) {
   if (!core::IsStageTransition(req.from, req.to) || req.to == PackageState::kFailed)
     return Status::InvalidArgument(
         fmt::format("no transition from {} to {}", StateText(req.from), StateText(req.to)));
@@ -187,12 +187,12 @@ Result<TransitionResult> PackageStore::Impl::DoTransition(Connection& conn, cons
     }
   }
   if (finished)
-    if (Status s = AppendChange(conn, (*row)->id, now); !s.ok()) return s;
+    if (Status s = this->AppendChange(conn, (*row)->id, now); !s.ok()) return s;
   return TransitionResult{TransitionOutcome::kApplied, std::move(**row)};
 }
 
-Result<TransitionResult> PackageStore::Impl::DoFailure(Connection& conn, const FailureRequest& req,
-                                                       Millis now) {
+Result<TransitionResult> SqliteStore::Impl::DoFailure(Connection& conn, const FailureRequest& req,
+                                                      Millis now) {
   auto stmt = conn.Prepare(
       "UPDATE packages SET attempts = attempts + 1, last_error = ?, state = ?, "
       "state_since = COALESCE(?, state_since), next_attempt_at = CASE WHEN ? THEN "
@@ -216,8 +216,8 @@ Result<TransitionResult> PackageStore::Impl::DoFailure(Connection& conn, const F
   return TransitionResult{TransitionOutcome::kApplied, std::move(**row)};
 }
 
-Result<bool> PackageStore::Impl::DoTouch(Connection& conn, const core::PackageKey& key, PackageState state,
-                                         std::int64_t generation, Millis now) {
+Result<bool> SqliteStore::Impl::DoTouch(Connection& conn, const core::PackageKey& key, PackageState state,
+                                        std::int64_t generation, Millis now) {
   auto stmt = conn.Prepare(
       "UPDATE packages SET state_since = ? WHERE ecosystem = ? AND name = ? AND state = ? AND generation = "
       "?");
@@ -227,7 +227,7 @@ Result<bool> PackageStore::Impl::DoTouch(Connection& conn, const core::PackageKe
   return sqlite3_changes(conn.raw()) > 0;
 }
 
-Result<std::vector<PackageRecord>> PackageStore::Impl::SelectPackages(
+Result<std::vector<PackageRecord>> SqliteStore::Impl::SelectPackages(
     const char* sql, const std::function<void(Statement&)>& bind) {
   Lease lease(*this);
   auto stmt = (*lease).Prepare(sql);
@@ -244,7 +244,7 @@ Result<std::vector<PackageRecord>> PackageStore::Impl::SelectPackages(
   return out;
 }
 
-void PackageStore::Impl::WriterLoop() {
+void SqliteStore::Impl::WriterLoop() {
   std::vector<std::unique_ptr<Op>> batch;
   while (true) {
     {
@@ -261,11 +261,12 @@ void PackageStore::Impl::WriterLoop() {
   }
 }
 
-void PackageStore::Impl::RunBatch(std::vector<std::unique_ptr<Op>>& batch) {
+void SqliteStore::Impl::RunBatch(std::vector<std::unique_ptr<Op>>& batch) {
   Status status;
   for (int attempt = 0; attempt < 3; ++attempt) {
     status = writer_->Exec("BEGIN IMMEDIATE");
     if (!status.ok()) continue;
+    batch_appended_change_ = false;
     Millis now = clock_.NowMillis();
     for (auto& op : batch) op->Run(*writer_, now);
     status = writer_->Exec("COMMIT");
@@ -276,6 +277,10 @@ void PackageStore::Impl::RunBatch(std::vector<std::unique_ptr<Op>>& batch) {
   if (status.ok()) {
     transactions_++;
     for (auto& op : batch) op->Complete();
+    if (batch_appended_change_) {
+      std::lock_guard lock(listener_mu_);
+      if (change_listener_) change_listener_();
+    }
   } else {
     core::Log(core::LogLevel::kError, "store", "write batch of {} failed: {}", batch.size(),
               status.message());

@@ -38,7 +38,7 @@ class StreamUnderTest {
   explicit StreamUnderTest(api::ChangeStreamConfig feed_config = {}, std::string db_path = "", int port = 0)
       : transport_(bus::Topology{}, {}) {
     if (db_path.empty()) db_path = dir_.File("changes.db");
-    auto opened = store::PackageStore::Open({.path = db_path}, core::SystemClock::Instance());
+    auto opened = store::Store::Open({.path = db_path}, core::SystemClock::Instance());
     REQUIRE(opened.ok());
     store_ = std::move(opened).value();
     pipeline_ = std::make_unique<pipeline::Pipeline>(*store_, transport_, executor_, core::SystemClock::Instance(),
@@ -93,13 +93,13 @@ class StreamUnderTest {
   testing::SseClient Subscribe(const std::string& query = "", const std::string& headers = "") {
     return testing::SseClient(server_->port(), "/v1/changes" + query, headers);
   }
-  store::PackageStore& store() { return *store_; }
+  store::Store& store() { return *store_; }
 
  private:
   testing::TempDir dir_;
   bus::MemoryTransport transport_;
   core::ThreadPoolExecutor executor_{2};
-  std::unique_ptr<store::PackageStore> store_;
+  std::unique_ptr<store::Store> store_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<pipeline::PackageLookup> lookup_;
   std::unique_ptr<api::Api> api_;

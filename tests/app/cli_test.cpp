@@ -88,9 +88,9 @@ TEST_CASE("a broken config stops start-up with one line naming file, line and ke
   pkgtrust::testing::WriteText(dir.File("bad.yaml"), "database:\n  path: x.db\n  colour: blue\n");
   auto run = Pkgtrust("serve --config " + dir.File("bad.yaml"));
   CHECK(run.exit_code == 1);
-  CHECK(run.output ==
-        "pkgtrust: " + dir.File("bad.yaml") +
-            ":3: database.colour: unknown key (expected one of: path, read_connections, cache_mb_per_connection, synchronous)\n");
+  CHECK(run.output == "pkgtrust: " + dir.File("bad.yaml") +
+                          ":3: database.colour: unknown key (expected one of: kind, path, postgres_url_env, "
+                          "read_connections, cache_mb_per_connection, synchronous)\n");
   auto check =
       Pkgtrust(std::string("check-config --config ") + PKGTRUST_SOURCE_DIR + "/config/pkgtrust.yaml");
   CHECK(check.exit_code == 0);

@@ -74,11 +74,36 @@ TEST_CASE("the shipped topology is exactly the seed topology", "[app][config]") 
   CHECK(t.queues[5].filter_policy.json() == R"({"priority":["2"]})");
 }
 
+TEST_CASE("database.kind postgres reads its connection string from the variable the config names",
+          "[app][config]") {
+  CHECK(ConfigError("database:\n  kind: mysql\n") ==
+        "pkgtrust.yaml:2: database.kind: expected sqlite or postgres");
+  CHECK(ConfigError("database:\n  postgres_url_env: \"\"\n") ==
+        "pkgtrust.yaml:2: database.postgres_url_env: must name an environment variable");
+  unsetenv("PKGTRUST_TEST_DB_URL");
+  CHECK_THAT(ConfigError("database:\n  kind: postgres\n  postgres_url_env: PKGTRUST_TEST_DB_URL\n"),
+             Catch::StartsWith("pkgtrust.yaml:2: database.kind: postgres: the environment variable "
+                               "PKGTRUST_TEST_DB_URL (database.postgres_url_env) is not set"));
+  setenv("PKGTRUST_TEST_DB_URL", "host=127.0.0.1 dbname=pkgtrust", 1);
+  testing::TempDir dir;
+  testing::WriteText(dir.File("pkgtrust.yaml"),
+                     "database:\n  kind: postgres\n  postgres_url_env: PKGTRUST_TEST_DB_URL\n");
+  app::Config config = app::LoadConfigFile(dir.File("pkgtrust.yaml"));
+  unsetenv("PKGTRUST_TEST_DB_URL");
+  CHECK(config.database.kind == store::StoreKind::kPostgres);
+  CHECK(config.database.postgres_url == "host=127.0.0.1 dbname=pkgtrust");
+  // The default is SQLite, and the string is not read for it.
+  CHECK(app::DefaultConfig().database.kind == store::StoreKind::kSqlite);
+  CHECK(app::DefaultConfig().database.postgres_url.empty());
+  CHECK(app::DefaultConfig().database_url_env == "PKGTRUST_DATABASE_URL");
+}
+
 TEST_CASE("a broken config names file, line and key", "[app][config]") {
   CHECK(ConfigError("server:\n  listen: oops: x\n") == "pkgtrust.yaml:2:15: invalid YAML: illegal map value");
   CHECK_THAT(ConfigError("server:\n  listen: [oops\n"), Catch::Contains("invalid YAML"));
   CHECK(ConfigError("database:\n  path: x.db\n  pth: y\n") ==
-        "pkgtrust.yaml:3: database.pth: unknown key (expected one of: path, read_connections, cache_mb_per_connection, synchronous)");
+        "pkgtrust.yaml:3: database.pth: unknown key (expected one of: kind, path, postgres_url_env, "
+        "read_connections, cache_mb_per_connection, synchronous)");
   CHECK(ConfigError("stages:\n  registry:\n    concurrency: lots\n") ==
         "pkgtrust.yaml:3: stages.registry.concurrency: expected an integer, got 'lots'");
   CHECK(ConfigError("reconciler:\n  interval_seconds: 0.5\n") ==

@@ -242,7 +242,7 @@ TEST_CASE("over every transport a stage takes its priority queue first", "[bus][
   for (const char* kind : kKinds) {
     DYNAMIC_SECTION(kind) {
       testing::TempDir dir;
-      auto store = store::PackageStore::Open({.path = dir.File("state.db")}, core::SystemClock::Instance());
+      auto store = store::Store::Open({.path = dir.File("state.db")}, core::SystemClock::Instance());
       REQUIRE(store.ok());
       auto t = testing::MakeTransportUnderTest(kind, topology, {});
       core::ThreadPoolExecutor executor(2);

@@ -15,7 +15,7 @@ struct StoreUnderTest {
   StoreUnderTest() {
     store::StoreConfig config;
     config.path = dir.File("gateway.db");
-    auto opened = store::PackageStore::Open(config, core::SystemClock::Instance());
+    auto opened = store::Store::Open(config, core::SystemClock::Instance());
     REQUIRE(opened.ok());
     store = std::move(opened).value();
   }
@@ -42,7 +42,7 @@ struct StoreUnderTest {
   }
 
   testing::TempDir dir;
-  std::unique_ptr<store::PackageStore> store;
+  std::unique_ptr<store::Store> store;
 };
 
 }  // namespace

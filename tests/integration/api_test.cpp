@@ -22,7 +22,7 @@
 #include "pkgtrust/core/package_name.hpp"
 #include "pkgtrust/registry/registry_client.hpp"
 #include "pkgtrust/scoring/osv.hpp"
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 #include "support/http_test_client.hpp"
 #include "support/loopback_socket.hpp"
 #include "support/replay_server.hpp"
@@ -573,7 +573,7 @@ TEST_CASE("webhook events answered 200 survive a SIGKILL right after the answer"
   int status = child.Kill(SIGKILL);  // right after the last 200
   CHECK(WIFSIGNALED(status));
 
-  auto db = store::PackageStore::Open({child.DatabasePath()}, core::SystemClock::Instance());
+  auto db = store::Store::Open({.path = child.DatabasePath()}, core::SystemClock::Instance());
   REQUIRE(db.ok());
   for (const auto& name : accepted) {
     auto record = (*db)->Get({Ecosystem::kNpm, name});

@@ -52,7 +52,7 @@ app::Config ConfigFor(const testing::TempDir& dir, const testing::ReplayServer& 
   return config;
 }
 
-std::optional<std::string> FactOf(store::PackageStore& db, const core::PackageKey& key, const char* kind) {
+std::optional<std::string> FactOf(store::Store& db, const core::PackageKey& key, const char* kind) {
   auto facts = db.GetFacts(key);
   if (!facts.ok()) return std::nullopt;
   for (const auto& f : *facts)
@@ -180,7 +180,7 @@ TEST_CASE("rescore applies an advisory imported after scoring, without asking an
     service.Stop();
   }
   int requests_before = server.TotalRequests();
-  auto db = store::PackageStore::Open(config.database, core::SystemClock::Instance());
+  auto db = store::Store::Open(config.database, core::SystemClock::Instance());
   REQUIRE(db.ok());
   auto before = nlohmann::json::parse(*FactOf(**db, {Ecosystem::kNpm, "02-echo"}, store::kScoreFact));
   CHECK(before["flags"]["malicious"] == false);

@@ -8,7 +8,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 #include "support/test_support.hpp"
 
 using namespace pkgtrust;
@@ -32,7 +32,7 @@ pid_t StartWorker(const std::string& db, const std::string& out) {
   return pid;
 }
 
-std::int64_t Complete(store::PackageStore& db) {
+std::int64_t Complete(store::Store& db) {
   auto counts = db.CountByState();
   return counts.ok() ? (*counts)[core::PackageState::kComplete] : -1;
 }
@@ -45,11 +45,11 @@ TEST_CASE("a run killed with SIGKILL completes after a restart on the same datab
   pid_t first = StartWorker(db_path, dir.File("first.out"));
 
   // Watch the database from here while the child works.
-  std::unique_ptr<store::PackageStore> watcher;
+  std::unique_ptr<store::Store> watcher;
   REQUIRE(testing::WaitUntil(
       [&] {
-        auto opened = store::PackageStore::Open({.path = db_path, .read_connections = 1},
-                                                core::SystemClock::Instance());
+        auto opened =
+            store::Store::Open({.path = db_path, .read_connections = 1}, core::SystemClock::Instance());
         if (!opened.ok()) return false;
         watcher = std::move(opened).value();
         return true;

@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 TEST_CASE("1000 packages complete exactly once per stage despite a faulty bus", "[integration]") {
   testing::TempDir dir;
   const core::Clock& clock = core::SystemClock::Instance();
-  auto opened = store::PackageStore::Open({.path = dir.File("faults.db")}, clock);
+  auto opened = store::Store::Open({.path = dir.File("faults.db")}, clock);
   REQUIRE(opened.ok());
   auto& db = **opened;
   bus::Topology topology = app::LoadTopologyFile(std::string(PKGTRUST_SOURCE_DIR) + "/config/topology.yaml");

@@ -16,11 +16,13 @@
 #include <thread>
 
 #include "pkgtrust/core/package_name.hpp"
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 #include "support/aws_account.hpp"
 #include "support/fauxqs_emulator.hpp"
 #include "support/http_test_client.hpp"
+#include "support/left_pad_upstream.hpp"
 #include "support/loopback_socket.hpp"
+#include "support/pkgtrust_process.hpp"
 #include "support/replay_server.hpp"
 #include "support/test_support.hpp"
 
@@ -28,36 +30,8 @@ using namespace pkgtrust;
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-namespace {
-
-// Runs the pkgtrust binary with `args`, stderr and stdout to `log_path`; returns the pid.
-pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path) {
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(PKGTRUST_BINARY));
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  REQUIRE(log_fd >= 0);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(log_fd, STDOUT_FILENO);
-    dup2(log_fd, STDERR_FILENO);
-    execv(PKGTRUST_BINARY, argv.data());
-    _exit(127);
-  }
-  close(log_fd);
-  return pid;
-}
-
-int RunToExit(const std::vector<std::string>& args, const std::string& log_path) {
-  pid_t pid = Spawn(args, log_path);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-}  // namespace
+using testing::RunPkgtrust;
+using testing::SpawnPkgtrust;
 
 TEST_CASE("two serve processes share one database and one set of SQS queues", "[sqs][integration]") {
   testing::FauxqsEmulator& emulator = testing::FauxqsEmulator::Shared();
@@ -65,23 +39,7 @@ TEST_CASE("two serve processes share one database and one set of SQS queues", "[
 
   // The upstream: left-pad's recorded packument under every name asked for, and its repository.
   testing::ReplayServer upstream(2);
-  const json packument = [] {
-    json t = json::parse(testing::ReadText(testing::FixturePath("registry/npm/left-pad.json")));
-    t["repository"] = {{"type", "git"}, {"url", "git+https://github.com/stevemao/left-pad.git"}};
-    return t;
-  }();
-  upstream.Add("GET", "/repos/stevemao/left-pad",
-               testing::ReplayResponse{200, {}, R"({"full_name":"stevemao/left-pad","stargazers_count":1200,
-                 "forks_count":300,"open_issues_count":10,"archived":false,"fork":false,
-                 "created_at":"2014-03-01T00:00:00Z","pushed_at":"2018-05-01T00:00:00Z",
-                 "default_branch":"master","license":{"spdx_id":"WTFPL"}})"});
-  upstream.SetGenerator([&packument](const std::string& method, const std::string& target)
-                            -> std::optional<testing::ReplayResponse> {
-    if (method != "GET" || !target.starts_with("/shared-")) return std::nullopt;
-    json doc = packument;
-    doc["name"] = target.substr(1);
-    return testing::ReplayResponse{200, {}, doc.dump()};
-  });
+  testing::ServeLeftPadUnderEveryName(upstream, "shared-");
 
   // Both processes: the same database file, the same queues (one name prefix).
   std::string prefix = fmt::format("shared{}_", std::random_device{}() % 100000);
@@ -108,16 +66,18 @@ TEST_CASE("two serve processes share one database and one set of SQS queues", "[
 
   // Without the topology, serve refuses to start and says what to run.
   {
-    int status = RunToExit({"serve", "--config", configs[0]}, dir.File("early.log"));
+    int status = RunPkgtrust({"serve", "--config", configs[0]}, dir.File("early.log"));
     INFO(testing::ReadText(dir.File("early.log")));
     CHECK(status == 1);
     CHECK_THAT(testing::ReadText(dir.File("early.log")), Catch::Contains("pkgtrust topology apply"));
   }
   // plan shows changes (exit 2 with --detailed-exitcode), apply makes them, plan is then clean.
-  CHECK(RunToExit({"topology", "plan", "--config", configs[0], "--detailed-exitcode"}, dir.File("plan1.log")) == 2);
-  REQUIRE(RunToExit({"topology", "apply", "--config", configs[0]}, dir.File("apply.log")) == 0);
+  CHECK(RunPkgtrust({"topology", "plan", "--config", configs[0], "--detailed-exitcode"},
+                    dir.File("plan1.log")) == 2);
+  REQUIRE(RunPkgtrust({"topology", "apply", "--config", configs[0]}, dir.File("apply.log")) == 0);
   {
-    int status = RunToExit({"topology", "plan", "--config", configs[0], "--detailed-exitcode"}, dir.File("plan2.log"));
+    int status = RunPkgtrust({"topology", "plan", "--config", configs[0], "--detailed-exitcode"},
+                             dir.File("plan2.log"));
     INFO(testing::ReadText(dir.File("plan2.log")));
     CHECK(status == 0);
     CHECK_THAT(testing::ReadText(dir.File("plan2.log")), Catch::Contains("Nothing to do"));
@@ -130,8 +90,8 @@ TEST_CASE("two serve processes share one database and one set of SQS queues", "[
   // though nothing would be created or changed.
   account.CreateQueue(prefix + "leftover");
   {
-    int status =
-        RunToExit({"topology", "plan", "--config", configs[0], "--detailed-exitcode"}, dir.File("plan3.log"));
+    int status = RunPkgtrust({"topology", "plan", "--config", configs[0], "--detailed-exitcode"},
+                             dir.File("plan3.log"));
     INFO(testing::ReadText(dir.File("plan3.log")));
     CHECK(status == 2);
     CHECK_THAT(testing::ReadText(dir.File("plan3.log")), Catch::Contains("? queue " + prefix + "leftover"));
@@ -140,7 +100,7 @@ TEST_CASE("two serve processes share one database and one set of SQS queues", "[
   // `topology apply` creates it again.
   account.Unsubscribe(account.SubscriptionArn(prefix + "score_package", prefix + "regular_score_package"));
   {
-    pid_t early = Spawn({"serve", "--config", configs[0]}, dir.File("unready.log"));
+    pid_t early = SpawnPkgtrust({"serve", "--config", configs[0]}, dir.File("unready.log"));
     testing::ApiClient client(fmt::format("http://127.0.0.1:{}", ports[0]));
     testing::ApiResponse ready;
     bool answered = testing::WaitUntil(
@@ -156,7 +116,7 @@ TEST_CASE("two serve processes share one database and one set of SQS queues", "[
     CHECK_THAT(ready.Json()["error"]["message"].get<std::string>(),
                Catch::Contains(prefix + "score_package -> " + prefix + "regular_score_package") &&
                    Catch::Contains("pkgtrust topology apply"));
-    REQUIRE(RunToExit({"topology", "apply", "--config", configs[0]}, dir.File("apply2.log")) == 0);
+    REQUIRE(RunPkgtrust({"topology", "apply", "--config", configs[0]}, dir.File("apply2.log")) == 0);
     CHECK(testing::WaitUntil([&] { return client.Get("/readyz").status == 200; }, 30s));
     kill(early, SIGTERM);
     int status = 0;
@@ -167,7 +127,7 @@ TEST_CASE("two serve processes share one database and one set of SQS queues", "[
   pid_t pids[2];
   std::unique_ptr<testing::ApiClient> clients[2];
   for (int i = 0; i < 2; ++i) {
-    pids[i] = Spawn({"serve", "--config", configs[i]}, dir.File(fmt::format("serve{}.log", i)));
+    pids[i] = SpawnPkgtrust({"serve", "--config", configs[i]}, dir.File(fmt::format("serve{}.log", i)));
     clients[i] = std::make_unique<testing::ApiClient>(fmt::format("http://127.0.0.1:{}", ports[i]));
   }
   auto logs = [&] {
@@ -179,7 +139,7 @@ TEST_CASE("two serve processes share one database and one set of SQS queues", "[
     REQUIRE(up);
   }
 
-  auto store = store::PackageStore::Open({.path = dir.File("shared.db")}, core::SystemClock::Instance());
+  auto store = store::Store::Open({.path = dir.File("shared.db")}, core::SystemClock::Instance());
   REQUIRE(store.ok());
   auto complete = [&]() -> std::int64_t {
     auto counts = (*store)->CountByState();

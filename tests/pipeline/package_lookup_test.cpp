@@ -15,7 +15,7 @@ namespace {
 
 struct LookupUnderTest {
   explicit LookupUnderTest(std::chrono::milliseconds recheck) : transport(bus::Topology{}, {}) {
-    auto opened = store::PackageStore::Open({.path = dir.File("lookup.db")}, core::SystemClock::Instance());
+    auto opened = store::Store::Open({.path = dir.File("lookup.db")}, core::SystemClock::Instance());
     REQUIRE(opened.ok());
     store = std::move(opened).value();
     // No stages: nothing in this process runs the work, as when another host takes it.
@@ -53,7 +53,7 @@ struct LookupUnderTest {
   testing::TempDir dir;
   bus::MemoryTransport transport;
   core::ThreadPoolExecutor executor{2};
-  std::unique_ptr<store::PackageStore> store;
+  std::unique_ptr<store::Store> store;
   std::unique_ptr<pipeline::Pipeline> pipeline;
   std::unique_ptr<pipeline::PackageLookup> lookup;
 };

@@ -22,7 +22,7 @@ bus::Topology AllTopics() {
 
 struct Fixture {
   Fixture() : transport(AllTopics(), {}, clock) {
-    auto opened = store::PackageStore::Open({.path = dir.File("r.db")}, clock);
+    auto opened = store::Store::Open({.path = dir.File("r.db")}, clock);
     REQUIRE(opened.ok());
     db = std::move(opened).value();
     reconciler = std::make_unique<pipeline::Reconciler>(
@@ -36,7 +36,7 @@ struct Fixture {
   testing::TempDir dir;
   core::ManualClock clock;
   bus::MemoryTransport transport;
-  std::unique_ptr<store::PackageStore> db;
+  std::unique_ptr<store::Store> db;
   std::unique_ptr<pipeline::Reconciler> reconciler;
 };
 

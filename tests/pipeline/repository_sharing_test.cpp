@@ -16,7 +16,7 @@
 #include "pkgtrust/github/github_client.hpp"
 #include "pkgtrust/pipeline/stage_handlers.hpp"
 #include "pkgtrust/registry/package_facts.hpp"
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 #include "support/replay_server.hpp"
 #include "support/test_support.hpp"
 
@@ -50,14 +50,14 @@ struct StageProcess {
                const core::ManualClock& clock, pipeline::RepositorySharing sharing)
       : http(net::HttpClientConfig{.threads = 1}),
         client(http, github::GitHubOptions{.base_url = github, .token = token, .max_attempts = 1}, clock) {
-    auto opened = store::PackageStore::Open({.path = db}, clock);
+    auto opened = store::Store::Open({.path = db}, clock);
     REQUIRE(opened.ok());
     store = std::move(opened).value();
     handler = std::make_unique<pipeline::RepositoryStageHandler>(client, *store, sharing, clock);
   }
   net::BeastHttpClient http;
   github::GitHubClient client;
-  std::unique_ptr<store::PackageStore> store;
+  std::unique_ptr<store::Store> store;
   std::unique_ptr<pipeline::RepositoryStageHandler> handler;
 };
 
@@ -275,7 +275,7 @@ class SharingFixture {
     return github_.Hits("GET", std::string(kRepository) + "/contributors?per_page=1&anon=true");
   }
   core::ManualClock& clock() { return clock_; }
-  store::PackageStore& store() { return *processes_[0]->store; }
+  store::Store& store() { return *processes_[0]->store; }
 
  private:
   // First, so that they outlive the replay server and the handler that use them.

@@ -28,7 +28,7 @@ bus::Topology RegistryTopology() {
 struct Harness {
   explicit Harness(pipeline::StageHandler& handler, pipeline::StageConfig config = {})
       : transport(RegistryTopology(), {.visibility_timeout = 30s, .max_receives = 0}) {
-    auto opened = store::PackageStore::Open({.path = dir.File("stage.db")}, core::SystemClock::Instance());
+    auto opened = store::Store::Open({.path = dir.File("stage.db")}, core::SystemClock::Instance());
     REQUIRE(opened.ok());
     db = std::move(opened).value();
     config.name = "registry";
@@ -62,7 +62,7 @@ struct Harness {
 
   testing::TempDir dir;
   bus::MemoryTransport transport;
-  std::unique_ptr<store::PackageStore> db;
+  std::unique_ptr<store::Store> db;
   core::ThreadPoolExecutor executor{2};
   std::unique_ptr<pipeline::Pipeline> pipe;
   pipeline::Stage* stage = nullptr;

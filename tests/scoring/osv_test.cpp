@@ -10,7 +10,7 @@
 #include "pkgtrust/core/time.hpp"
 #include "pkgtrust/pipeline/stage_handlers.hpp"
 #include "pkgtrust/scoring/model.hpp"
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 #include "support/test_support.hpp"
 
 using namespace pkgtrust;
@@ -232,7 +232,7 @@ TEST_CASE("a package named by a malicious-package advisory scores 0 and the repo
 
 TEST_CASE("the store keeps OSV records by id: new, newer, unchanged, older, withdrawn", "[scoring]") {
   testing::TempDir dir;
-  auto db = store::PackageStore::Open({.path = dir.File("osv.db")}, core::SystemClock::Instance());
+  auto db = store::Store::Open({.path = dir.File("osv.db")}, core::SystemClock::Instance());
   REQUIRE(db.ok());
   store::Advisory first{{Ecosystem::kNpm, "react"}, "MAL-1", "first", "[]", "2024-06-25T12:22:49Z"};
   store::Advisory other{{Ecosystem::kNpm, "react-dom"}, "MAL-1", "first", "[]", "2024-06-25T12:22:49Z"};
@@ -278,7 +278,7 @@ TEST_CASE("pkgtrust import-osv stores a folder, re-imports nothing twice, and a 
   output = RunCli("import-osv " + testing::FixturePath("osv") + " --db " + db_path);
   CHECK_THAT(output, Catch::Contains(": 0 new, 0 updated, 4 unchanged"));
   {
-    auto db = store::PackageStore::Open({.path = db_path}, core::SystemClock::Instance());
+    auto db = store::Store::Open({.path = db_path}, core::SystemClock::Instance());
     REQUIRE(db.ok());
     auto found = (*db)->FindAdvisories({Ecosystem::kPypi, "0requests"});
     REQUIRE(found.ok());

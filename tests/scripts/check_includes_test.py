@@ -50,11 +50,11 @@ class CheckIncludes(unittest.TestCase):
         self.assertEqual(result.stdout, "")
 
     def test_a_public_header_of_a_module_it_may_not_use(self):
-        line = self.add_include("src/store/package_store.cpp", "pkgtrust/api/api.hpp")
-        self.expect_failure(f'src/store/package_store.cpp:{line}: store includes "pkgtrust/api/api.hpp"')
+        line = self.add_include("src/store/sqlite_store.cpp", "pkgtrust/api/api.hpp")
+        self.expect_failure(f'src/store/sqlite_store.cpp:{line}: store includes "pkgtrust/api/api.hpp"')
 
     def test_a_module_it_may_use_is_fine(self):
-        self.add_include("src/api/api.cpp", "pkgtrust/store/package_store.hpp")
+        self.add_include("src/api/api.cpp", "pkgtrust/store/store.hpp")
         self.assertEqual(run(self.scratch).returncode, 0)
 
     def test_another_modules_private_header(self):
@@ -67,8 +67,8 @@ class CheckIncludes(unittest.TestCase):
         self.expect_failure(f'src/bus/message.cpp:{line}: bus includes "core/json_document.hpp"')
 
     def test_a_public_header_that_includes_a_private_one(self):
-        line = self.add_include("include/pkgtrust/store/package_store.hpp", "store/sqlite.hpp")
-        self.expect_failure(f"include/pkgtrust/store/package_store.hpp:{line}: public header includes "
+        line = self.add_include("include/pkgtrust/store/store.hpp", "store/sqlite.hpp")
+        self.expect_failure(f"include/pkgtrust/store/store.hpp:{line}: public header includes "
                             'the private header "store/sqlite.hpp"')
 
     def test_a_library_linking_a_module_it_may_not_use(self):

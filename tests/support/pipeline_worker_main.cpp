@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   }
   core::SetLogLevel(core::LogLevel::kWarn);
   const core::Clock& clock = core::SystemClock::Instance();
-  auto opened = store::PackageStore::Open({.path = db_path}, clock);
+  auto opened = store::Store::Open({.path = db_path}, clock);
   if (!opened.ok()) {
     std::fprintf(stderr, "pipeline_worker: %s\n", opened.status().message().c_str());
     return 1;

@@ -15,7 +15,7 @@
 #include "pkgtrust/core/clock.hpp"
 #include "pkgtrust/pipeline/package_lookup.hpp"
 #include "pkgtrust/pipeline/pipeline.hpp"
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 
 namespace pkgtrust::api {
 
@@ -37,8 +37,7 @@ class ChangeStream;
 // Safe for concurrent use. Everything passed in must outlive it.
 class Api final : public RequestHandler {
  public:
-  Api(ApiConfig config, store::PackageStore& store, pipeline::Pipeline& pipeline,
-      pipeline::PackageLookup& lookup);
+  Api(ApiConfig config, store::Store& store, pipeline::Pipeline& pipeline, pipeline::PackageLookup& lookup);
   ~Api() override;
 
   void Handle(ServerRequest request, Responder respond) override;

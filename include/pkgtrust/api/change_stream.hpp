@@ -30,7 +30,7 @@
 #include "pkgtrust/core/executor.hpp"
 #include "pkgtrust/core/status.hpp"
 #include "pkgtrust/core/timer.hpp"
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 
 namespace pkgtrust::api {
 
@@ -68,7 +68,7 @@ class ChangeStream {
     std::string data;  // the event's JSON
   };
 
-  ChangeStream(store::PackageStore& store, ChangeStreamConfig config);
+  ChangeStream(store::Store& store, ChangeStreamConfig config);
   ~ChangeStream();
   void Start();
   void Stop();
@@ -86,7 +86,7 @@ class ChangeStream {
   // Runs a subscriber's store reads and event building: never on an HTTP I/O thread.
   void Post(std::function<void()> work) { workers_.Post(std::move(work)); }
 
-  store::PackageStore& store() { return store_; }
+  store::Store& store() { return store_; }
   const ChangeStreamConfig& config() const { return config_; }
   std::int64_t subscribers() const { return subscribers_; }
   void AddSubscriber(int delta) { subscribers_ += delta; }
@@ -100,7 +100,7 @@ class ChangeStream {
   // Step, then the next poll.
   void Poll();
 
-  store::PackageStore& store_;
+  store::Store& store_;
   ChangeStreamConfig config_;
   mutable std::mutex mu_;
   std::deque<std::shared_ptr<const Entry>> recent_;

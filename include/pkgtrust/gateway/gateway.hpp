@@ -22,7 +22,7 @@
 #include "pkgtrust/net/http_client.hpp"
 #include "pkgtrust/pipeline/pipeline.hpp"
 #include "pkgtrust/scoring/typosquat.hpp"
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 
 namespace pkgtrust::gateway {
 
@@ -52,7 +52,7 @@ class Gateway final : public api::RequestHandler {
   // Opens the file cache. `pipeline` (null: nothing is submitted) receives packages the
   // service has no report for, at priority; `popular` (null: no typosquat check) is the
   // scoring model's popular lists. `executor` filters metadata (CPU work off the I/O threads).
-  static core::Result<std::unique_ptr<Gateway>> Create(GatewayConfig config, store::PackageStore& store,
+  static core::Result<std::unique_ptr<Gateway>> Create(GatewayConfig config, store::Store& store,
                                                        pipeline::Pipeline* pipeline,
                                                        const scoring::PopularPackages* popular,
                                                        net::HttpClient& http, core::Executor& executor,

@@ -22,7 +22,7 @@
 #include "pkgtrust/core/timer.hpp"
 #include "pkgtrust/pipeline/package_waiters.hpp"
 #include "pkgtrust/pipeline/pipeline.hpp"
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 
 namespace pkgtrust::pipeline {
 
@@ -75,8 +75,8 @@ class PackageLookup {
  public:
   // Answers that had to wait are built on `answer_on` (they read the store): never on the
   // thread that finished the run, nor on the caller's.
-  PackageLookup(LookupConfig config, store::PackageStore& store, Pipeline& pipeline,
-                core::Executor& answer_on, const core::Clock& clock);
+  PackageLookup(LookupConfig config, store::Store& store, Pipeline& pipeline, core::Executor& answer_on,
+                const core::Clock& clock);
   ~PackageLookup();
 
   using Done = std::function<void(LookupAnswer)>;
@@ -146,7 +146,7 @@ class PackageLookup {
                      std::function<void(const core::Status& failed)> answer);
 
   LookupConfig config_;
-  store::PackageStore& store_;
+  store::Store& store_;
   Pipeline& pipeline_;
   core::Executor& answer_on_;
   const core::Clock& clock_;

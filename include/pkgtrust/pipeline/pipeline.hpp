@@ -19,8 +19,8 @@ std::vector<StageConfig> DefaultStageConfigs();
 // Safe for concurrent use once started.
 class Pipeline {
  public:
-  Pipeline(store::PackageStore& store, bus::Transport& transport, core::Executor& executor,
-           const core::Clock& clock, ReconcilerConfig reconciler_config);
+  Pipeline(store::Store& store, bus::Transport& transport, core::Executor& executor, const core::Clock& clock,
+           ReconcilerConfig reconciler_config);
   ~Pipeline();
 
   // Before Start(): adds a stage; the handler must outlive the pipeline.
@@ -47,7 +47,7 @@ class Pipeline {
   // Publishes the first message of each run that started (or was raised).
   void PublishStarted(const std::vector<store::EnqueueResult>& results, std::string_view request_id);
 
-  store::PackageStore& store_;
+  store::Store& store_;
   bus::Transport& transport_;
   core::Executor& executor_;
   const core::Clock& clock_;

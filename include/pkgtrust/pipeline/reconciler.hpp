@@ -11,7 +11,7 @@
 #include "pkgtrust/bus/transport.hpp"
 #include "pkgtrust/core/clock.hpp"
 #include "pkgtrust/core/timer.hpp"
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 
 namespace pkgtrust::pipeline {
 
@@ -37,7 +37,7 @@ struct ReconcileCounts {
 // Safe for concurrent use.
 class Reconciler {
  public:
-  Reconciler(ReconcilerConfig config, store::PackageStore& store, bus::Transport& transport,
+  Reconciler(ReconcilerConfig config, store::Store& store, bus::Transport& transport,
              const core::Clock& clock);
   ~Reconciler();
 
@@ -55,7 +55,7 @@ class Reconciler {
   std::int64_t Restart(const std::vector<store::PackageRecord>& records, const char* reason);
 
   ReconcilerConfig config_;
-  store::PackageStore& store_;
+  store::Store& store_;
   bus::Transport& transport_;
   const core::Clock& clock_;
   mutable std::mutex mu_;

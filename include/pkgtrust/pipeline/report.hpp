@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 
 namespace pkgtrust::pipeline {
 

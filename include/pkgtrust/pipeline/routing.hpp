@@ -9,7 +9,7 @@
 #include "pkgtrust/bus/transport.hpp"
 #include "pkgtrust/core/ecosystem.hpp"
 #include "pkgtrust/core/package_state.hpp"
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 
 namespace pkgtrust::pipeline {
 

@@ -19,7 +19,7 @@
 #include "pkgtrust/core/clock.hpp"
 #include "pkgtrust/core/executor.hpp"
 #include "pkgtrust/core/package_state.hpp"
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 
 namespace pkgtrust::pipeline {
 
@@ -97,7 +97,7 @@ struct StageStats {
 // Safe for concurrent use. Start() once, Stop() once; Stop waits for work in flight.
 class Stage {
  public:
-  Stage(StageConfig config, StageHandler& handler, bus::Transport& transport, store::PackageStore& store,
+  Stage(StageConfig config, StageHandler& handler, bus::Transport& transport, store::Store& store,
         core::Executor& executor, const core::Clock& clock);
   ~Stage();
 
@@ -124,7 +124,7 @@ class Stage {
   StageConfig config_;
   StageHandler& handler_;
   bus::Transport& transport_;
-  store::PackageStore& store_;
+  store::Store& store_;
   core::Executor& executor_;
   const core::Clock& clock_;
   std::function<void(const StageEvent&)> observer_;

@@ -22,7 +22,7 @@
 #include "pkgtrust/registry/registry_client.hpp"
 #include "pkgtrust/scoring/model.hpp"
 #include "pkgtrust/scoring/typosquat.hpp"
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 
 namespace pkgtrust::pipeline {
 
@@ -70,8 +70,7 @@ struct RepositorySharing {
 
 class RepositoryStageHandler final : public StageHandler {
  public:
-  RepositoryStageHandler(github::GitHubClient& client, store::PackageStore& store,
-                         RepositorySharing sharing = {},
+  RepositoryStageHandler(github::GitHubClient& client, store::Store& store, RepositorySharing sharing = {},
                          const core::Clock& clock = core::SystemClock::Instance());
   ~RepositoryStageHandler() override;
   // Ends the batching thread, dropping what waits (call after the stage stopped and before
@@ -123,7 +122,7 @@ class RepositoryStageHandler final : public StageHandler {
               const std::vector<github::BatchFile>& files, const std::vector<std::string>& entry_files);
 
   github::GitHubClient& client_;
-  store::PackageStore& store_;
+  store::Store& store_;
   RepositorySharing sharing_;
   const core::Clock& clock_;
   std::string owner_;  // this handler's name in repository_reads: host, pid and a random part
@@ -146,7 +145,7 @@ core::Result<scoring::Inputs> ScoringInputs(const core::PackageKey& key,
 
 // The report of a package from its stored facts (as read by the caller) and the advisories
 // in force that name it; no upstream is asked.
-core::Result<scoring::Report> ScorePackage(store::PackageStore& store, const core::PackageKey& key,
+core::Result<scoring::Report> ScorePackage(store::Store& store, const core::PackageKey& key,
                                            const std::vector<store::Fact>& facts,
                                            const scoring::ModelOptions& options, core::Millis now);
 
@@ -156,24 +155,22 @@ struct RescoreCounts {
 // Re-scores every complete package with the current model and stores the reports that
 // changed (each change reaches the change log). Safe beside a running service (writes are
 // conditional on the generation).
-core::Result<RescoreCounts> RescoreAll(store::PackageStore& store, const scoring::ModelOptions& options,
+core::Result<RescoreCounts> RescoreAll(store::Store& store, const scoring::ModelOptions& options,
                                        const core::Clock& clock);
 // The same for the given packages (those not complete are left alone): after an advisory
 // import, only the packages whose advisories changed.
-core::Result<RescoreCounts> RescorePackages(store::PackageStore& store,
-                                            const std::vector<core::PackageKey>& keys,
+core::Result<RescoreCounts> RescorePackages(store::Store& store, const std::vector<core::PackageKey>& keys,
                                             const scoring::ModelOptions& options, const core::Clock& clock);
 
 class ScoringStageHandler final : public StageHandler {
  public:
   // `options` (and the popular lists it points to) must outlive the handler.
-  ScoringStageHandler(store::PackageStore& store, const core::Clock& clock,
-                      const scoring::ModelOptions& options)
+  ScoringStageHandler(store::Store& store, const core::Clock& clock, const scoring::ModelOptions& options)
       : store_(store), clock_(clock), options_(options) {}
   void Handle(const WorkItem& item, std::function<void(StageResult)> done) override;
 
  private:
-  store::PackageStore& store_;
+  store::Store& store_;
   const core::Clock& clock_;
   const scoring::ModelOptions& options_;
 };

@@ -1,5 +1,3 @@
-#include "pkgtrust/store/package_store.hpp"
-
 #include <sqlite3.h>
 
 #include <catch2/catch.hpp>
@@ -7,6 +5,8 @@
 #include <mutex>
 #include <thread>
 
+#include "pkgtrust/store/store.hpp"
+#include "support/store_under_test.hpp"
 #include "support/test_support.hpp"
 
 using namespace pkgtrust;
@@ -17,15 +17,9 @@ using store::TransitionOutcome;
 
 namespace {
 
-std::unique_ptr<store::PackageStore> OpenStore(const std::string& path, const core::Clock& clock) {
-  auto opened = store::PackageStore::Open({.path = path, .read_connections = 2}, clock);
-  REQUIRE(opened.ok());
-  return std::move(opened).value();
-}
-
 core::PackageKey Npm(const char* name) { return {core::Ecosystem::kNpm, name}; }
 
-store::TransitionOutcome Move(store::PackageStore& s, const char* name, PackageState from, std::int64_t gen,
+store::TransitionOutcome Move(store::Store& s, const char* name, PackageState from, std::int64_t gen,
                               PackageState to) {
   auto r = s.TransitionSync({Npm(name), from, gen, to, {}});
   REQUIRE(r.ok());
@@ -35,15 +29,15 @@ store::TransitionOutcome Move(store::PackageStore& s, const char* name, PackageS
 }  // namespace
 
 TEST_CASE("opening applies migrations once and keeps data across reopen", "[store]") {
-  testing::TempDir dir;
+  testing::StoreUnderTest db;
   core::ManualClock clock;
   {
-    auto s = OpenStore(dir.File("a.db"), clock);
-    CHECK(s->SchemaVersion() == 7);
+    auto s = db.Open(clock);
+    CHECK(s->SchemaVersion() == db.LatestSchemaVersion());
     REQUIRE(s->EnqueueSync({Npm("left-pad")}).ok());
   }
-  auto s = OpenStore(dir.File("a.db"), clock);
-  CHECK(s->SchemaVersion() == 7);
+  auto s = db.Open(clock);
+  CHECK(s->SchemaVersion() == db.LatestSchemaVersion());
   auto rec = s->Get(Npm("left-pad"));
   REQUIRE(rec.ok());
   REQUIRE(rec->has_value());
@@ -52,7 +46,7 @@ TEST_CASE("opening applies migrations once and keeps data across reopen", "[stor
 }
 
 TEST_CASE("opening one new database from many threads at once migrates it once", "[store]") {
-  testing::TempDir dir;
+  testing::StoreUnderTest db;
   core::ManualClock clock;
   std::vector<std::thread> openers;
   std::atomic<int> opened{0};
@@ -60,8 +54,8 @@ TEST_CASE("opening one new database from many threads at once migrates it once",
   std::string errors;
   for (int i = 0; i < 4; ++i)
     openers.emplace_back([&] {
-      auto s = store::PackageStore::Open({.path = dir.File("race.db"), .read_connections = 1}, clock);
-      if (s.ok() && (*s)->SchemaVersion() == 7) opened++;
+      auto s = store::Store::Open(db.Config(1), clock);
+      if (s.ok() && (*s)->SchemaVersion() == db.LatestSchemaVersion()) opened++;
       std::lock_guard lock(mu);
       if (!s.ok()) errors += s.status().message() + "\n";
     });
@@ -71,46 +65,43 @@ TEST_CASE("opening one new database from many threads at once migrates it once",
 }
 
 TEST_CASE("reads see writes committed after earlier reads on the same connection", "[store]") {
-  testing::TempDir dir;
+  testing::StoreUnderTest under_test;
   core::ManualClock clock;
-  auto s = store::PackageStore::Open({.path = dir.File("snap.db"), .read_connections = 1}, clock);
-  REQUIRE(s.ok());
-  auto& db = **s;
-  CHECK(db.SchemaVersion() == 7);                  // a one-row read
-  CHECK_FALSE(db.Get(Npm("later"))->has_value());  // a read that finds nothing
+  auto s = under_test.Open(clock, 1);
+  auto& db = *s;
+  CHECK(db.SchemaVersion() == under_test.LatestSchemaVersion());  // a one-row read
+  CHECK_FALSE(db.Get(Npm("later"))->has_value());                 // a read that finds nothing
   REQUIRE(db.EnqueueSync({Npm("later")}).ok());
   CHECK(db.Get(Npm("later"))->has_value());  // must not read an old snapshot
   CHECK(db.CountByState()->at(PackageState::kPendingRegistry) == 1);
-  CHECK(db.SchemaVersion() == 7);
+  CHECK(db.SchemaVersion() == under_test.LatestSchemaVersion());
   REQUIRE(db.EnqueueSync({Npm("later-still")}).ok());
   CHECK(db.CountByState()->at(PackageState::kPendingRegistry) == 2);
 }
 
 TEST_CASE("a database from a newer pkgtrust is refused with a clear message", "[store]") {
-  testing::TempDir dir;
+  testing::StoreUnderTest db;
   core::ManualClock clock;
-  { OpenStore(dir.File("new.db"), clock); }
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(dir.File("new.db").c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, 'future', 'now')", nullptr, nullptr,
-                       nullptr) == SQLITE_OK);
-  sqlite3_close(db);
-  auto opened = store::PackageStore::Open({.path = dir.File("new.db")}, clock);
+  { db.Open(clock); }
+  db.Exec(db.postgres() ? "INSERT INTO schema_migrations (version, description) VALUES (99, 'future')"
+                        : "INSERT INTO schema_migrations VALUES (99, 'future', 'now')");
+  auto opened = store::Store::Open(db.Config(), clock);
   REQUIRE_FALSE(opened.ok());
-  CHECK_THAT(opened.status().message(), Catch::Contains("newer") && Catch::Contains("new.db"));
+  CHECK_THAT(opened.status().message(), Catch::Contains("newer") && Catch::Contains("version 99"));
+  if (!db.postgres()) CHECK_THAT(opened.status().message(), Catch::Contains(db.path()));
 }
 
-TEST_CASE("a database that cannot be opened names the file", "[store]") {
+TEST_CASE("a database that cannot be opened names the file", "[store][sqlite]") {
   core::ManualClock clock;
-  auto opened = store::PackageStore::Open({.path = "/nonexistent-dir/x/y.db"}, clock);
+  auto opened = store::Store::Open({.path = "/nonexistent-dir/x/y.db"}, clock);
   REQUIRE_FALSE(opened.ok());
   CHECK_THAT(opened.status().message(), Catch::Contains("/nonexistent-dir/x/y.db"));
 }
 
 TEST_CASE("enqueue starts a run once; in-flight requests do not start another", "[store]") {
-  testing::TempDir dir;
+  testing::StoreUnderTest db;
   core::ManualClock clock;
-  auto s = OpenStore(dir.File("s.db"), clock);
+  auto s = db.Open(clock);
 
   auto first = s->EnqueueSync({Npm("a"), Priority::kRegular});
   REQUIRE(first.ok());
@@ -149,9 +140,9 @@ TEST_CASE("enqueue starts a run once; in-flight requests do not start another", 
 }
 
 TEST_CASE("transitions are conditional on state and generation", "[store]") {
-  testing::TempDir dir;
+  testing::StoreUnderTest db;
   core::ManualClock clock;
-  auto s = OpenStore(dir.File("t.db"), clock);
+  auto s = db.Open(clock);
   REQUIRE(s->EnqueueSync({Npm("p")}).ok());
 
   // A duplicate of the registry message: the first applies, the copy is stale.
@@ -184,9 +175,9 @@ TEST_CASE("transitions are conditional on state and generation", "[store]") {
 }
 
 TEST_CASE("failures count attempts; giving up moves to failed with a growing backoff", "[store]") {
-  testing::TempDir dir;
+  testing::StoreUnderTest db;
   core::ManualClock clock;
-  auto s = OpenStore(dir.File("f.db"), clock);
+  auto s = db.Open(clock);
   REQUIRE(s->EnqueueSync({Npm("f")}).ok());
   auto fail = [&](bool give_up) {
     std::promise<core::Result<store::TransitionResult>> p;
@@ -216,9 +207,9 @@ TEST_CASE("failures count attempts; giving up moves to failed with a growing bac
 }
 
 TEST_CASE("stuck and stale packages are listed by age", "[store]") {
-  testing::TempDir dir;
+  testing::StoreUnderTest db;
   core::ManualClock clock;
-  auto s = OpenStore(dir.File("l.db"), clock);
+  auto s = db.Open(clock);
   REQUIRE(s->EnqueueSync({Npm("old")}).ok());
   clock.Advance(10'000);
   REQUIRE(s->EnqueueSync({Npm("new")}).ok());
@@ -247,9 +238,9 @@ TEST_CASE("stuck and stale packages are listed by age", "[store]") {
 }
 
 TEST_CASE("many concurrent writers are committed in batches", "[store]") {
-  testing::TempDir dir;
+  testing::StoreUnderTest db;
   core::ManualClock clock;
-  auto s = OpenStore(dir.File("b.db"), clock);
+  auto s = db.Open(clock);
   constexpr int kCount = 2000;
   std::atomic<int> done{0};
   for (int i = 0; i < kCount; ++i)
@@ -265,19 +256,22 @@ TEST_CASE("many concurrent writers are committed in batches", "[store]") {
 }
 
 TEST_CASE("a write that fails half-way leaves nothing behind, and the rest of its batch commits", "[store]") {
-  testing::TempDir dir;
+  testing::StoreUnderTest db;
   core::ManualClock clock;
-  auto s = OpenStore(dir.File("a.db"), clock);
+  auto s = db.Open(clock);
   REQUIRE(s->EnqueueSync({Npm("half")}).ok());
   REQUIRE(s->EnqueueSync({Npm("whole")}).ok());
   // Another connection makes the second fact insert of one transition fail.
-  sqlite3* raw = nullptr;
-  REQUIRE(sqlite3_open(dir.File("a.db").c_str(), &raw) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(raw,
-                       "CREATE TRIGGER refuse_boom BEFORE INSERT ON package_facts WHEN NEW.kind = 'boom' "
-                       "BEGIN SELECT RAISE(ABORT, 'boom refused'); END",
-                       nullptr, nullptr, nullptr) == SQLITE_OK);
-  sqlite3_close(raw);
+  if (db.postgres())
+    db.Exec(
+        "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'boom refused'; END $$; "
+        "CREATE TRIGGER refuse_boom BEFORE INSERT ON package_facts FOR EACH ROW WHEN (NEW.kind = 'boom') "
+        "EXECUTE FUNCTION refuse_boom()");
+  else
+    db.Exec(
+        "CREATE TRIGGER refuse_boom BEFORE INSERT ON package_facts WHEN NEW.kind = 'boom' "
+        "BEGIN SELECT RAISE(ABORT, 'boom refused'); END");
 
   std::promise<core::Result<store::TransitionResult>> half, whole;
   s->Transition({Npm("half"),
@@ -295,6 +289,7 @@ TEST_CASE("a write that fails half-way leaves nothing behind, and the rest of it
   auto half_result = half.get_future().get();
   auto whole_result = whole.get_future().get();
   CHECK_FALSE(half_result.ok());
+  INFO(whole_result.status().message());
   REQUIRE(whole_result.ok());
   CHECK(whole_result->outcome == TransitionOutcome::kApplied);
 
@@ -309,9 +304,9 @@ TEST_CASE("a write that fails half-way leaves nothing behind, and the rest of it
 }
 
 TEST_CASE("a restart for a run the caller saw finish is skipped when another run finished since", "[store]") {
-  testing::TempDir dir;
+  testing::StoreUnderTest db;
   core::ManualClock clock;
-  auto s = OpenStore(dir.File("a.db"), clock);
+  auto s = db.Open(clock);
   REQUIRE(s->EnqueueSync({Npm("a")}).ok());
   REQUIRE(Move(*s, "a", PackageState::kPendingRegistry, 1, PackageState::kNotFound) ==
           TransitionOutcome::kApplied);
@@ -337,7 +332,7 @@ TEST_CASE("a restart for a run the caller saw finish is skipped when another run
 }
 
 TEST_CASE("a version 2 database keeps its packages and facts when it moves to the rowid facts table",
-          "[store]") {
+          "[store][sqlite]") {
   testing::TempDir dir;
   core::ManualClock clock;
   sqlite3* raw = nullptr;
@@ -363,7 +358,9 @@ INSERT INTO package_facts VALUES (7, 'registry', 3, '{"a":1}', 1), (7, 'score', 
                        nullptr, nullptr, nullptr) == SQLITE_OK);
   sqlite3_close(raw);
 
-  auto s = OpenStore(dir.File("v2.db"), clock);
+  auto opened = store::Store::Open({.path = dir.File("v2.db"), .read_connections = 2}, clock);
+  REQUIRE(opened.ok());
+  auto& s = *opened;
   CHECK(s->SchemaVersion() == 7);
   auto facts = s->GetFacts(Npm("kept"));
   REQUIRE(facts.ok());
@@ -376,9 +373,9 @@ INSERT INTO package_facts VALUES (7, 'registry', 3, '{"a":1}', 1), (7, 'score', 
 }
 
 TEST_CASE("every finished run and every new score appends to the change log, in its transaction", "[store]") {
-  testing::TempDir dir;
+  testing::StoreUnderTest db;
   core::ManualClock clock;
-  auto s = OpenStore(dir.File("s.db"), clock);
+  auto s = db.Open(clock);
   auto bounds = s->GetChangeLogBounds();
   REQUIRE(bounds.ok());
   CHECK(bounds->last == 0);
@@ -387,17 +384,20 @@ TEST_CASE("every finished run and every new score appends to the change log, in 
   REQUIRE(s->EnqueueSync({Npm("a"), Priority::kRegular}).ok());
   REQUIRE(s->EnqueueSync({Npm("b"), Priority::kRegular}).ok());
   // In flight: nothing for the log yet.
-  CHECK(Move(*s, "a", PackageState::kPendingRegistry, 1, PackageState::kPendingScore) == TransitionOutcome::kApplied);
+  CHECK(Move(*s, "a", PackageState::kPendingRegistry, 1, PackageState::kPendingScore) ==
+        TransitionOutcome::kApplied);
   CHECK(s->ReadChanges(0, 10)->empty());
 
   const char* report = R"({"score":7.5,"flags":{"malicious":false,"archived":true},"explanation":[]})";
-  auto done = s->TransitionSync({Npm("a"), PackageState::kPendingScore, 1, PackageState::kComplete,
-                                 {{"score", report}}});
+  auto done = s->TransitionSync(
+      {Npm("a"), PackageState::kPendingScore, 1, PackageState::kComplete, {{"score", report}}});
   REQUIRE(done.ok());
   CHECK(done->outcome == TransitionOutcome::kApplied);
-  CHECK(Move(*s, "b", PackageState::kPendingRegistry, 1, PackageState::kNotFound) == TransitionOutcome::kApplied);
+  CHECK(Move(*s, "b", PackageState::kPendingRegistry, 1, PackageState::kNotFound) ==
+        TransitionOutcome::kApplied);
   // A stale transition writes nothing, to the log either.
-  CHECK(Move(*s, "b", PackageState::kPendingRegistry, 1, PackageState::kNotFound) == TransitionOutcome::kStale);
+  CHECK(Move(*s, "b", PackageState::kPendingRegistry, 1, PackageState::kNotFound) ==
+        TransitionOutcome::kStale);
 
   auto changes = s->ReadChanges(0, 10);
   REQUIRE(changes.ok());
@@ -427,9 +427,9 @@ TEST_CASE("every finished run and every new score appends to the change log, in 
 }
 
 TEST_CASE("compacting the change log drops a prefix by count and age and never reuses an offset", "[store]") {
-  testing::TempDir dir;
+  testing::StoreUnderTest db;
   core::ManualClock clock;
-  auto s = OpenStore(dir.File("s.db"), clock);
+  auto s = db.Open(clock);
   for (int i = 0; i < 10; ++i) {
     std::string name = "p" + std::to_string(i);
     REQUIRE(s->EnqueueSync({Npm(name.c_str()), Priority::kRegular}).ok());
@@ -454,7 +454,8 @@ TEST_CASE("compacting the change log drops a prefix by count and age and never r
   CHECK(bounds->first == 11);
   CHECK(bounds->last == 10);
   REQUIRE(s->EnqueueSync({Npm("p0"), Priority::kRegular}).ok());
-  CHECK(Move(*s, "p0", PackageState::kPendingRegistry, 2, PackageState::kNotFound) == TransitionOutcome::kApplied);
+  CHECK(Move(*s, "p0", PackageState::kPendingRegistry, 2, PackageState::kNotFound) ==
+        TransitionOutcome::kApplied);
   auto after = s->ReadChanges(0, 10);
   REQUIRE(after->size() == 1);
   CHECK((*after)[0].offset == 11);
@@ -462,16 +463,22 @@ TEST_CASE("compacting the change log drops a prefix by count and age and never r
 }
 
 TEST_CASE("the compacted state lists finished packages with their last change, a page at a time", "[store]") {
-  testing::TempDir dir;
+  testing::StoreUnderTest db;
   core::ManualClock clock;
-  auto s = OpenStore(dir.File("s.db"), clock);
+  auto s = db.Open(clock);
   for (const char* name : {"a", "b", "c", "d"}) REQUIRE(s->EnqueueSync({Npm(name), Priority::kRegular}).ok());
-  CHECK(Move(*s, "a", PackageState::kPendingRegistry, 1, PackageState::kPendingScore) == TransitionOutcome::kApplied);
-  REQUIRE(s->TransitionSync({Npm("a"), PackageState::kPendingScore, 1, PackageState::kComplete,
+  CHECK(Move(*s, "a", PackageState::kPendingRegistry, 1, PackageState::kPendingScore) ==
+        TransitionOutcome::kApplied);
+  REQUIRE(s->TransitionSync({Npm("a"),
+                             PackageState::kPendingScore,
+                             1,
+                             PackageState::kComplete,
                              {{"score", R"({"score":4,"flags":{"deprecated":true}})"}}})
               .ok());
-  CHECK(Move(*s, "c", PackageState::kPendingRegistry, 1, PackageState::kNotFound) == TransitionOutcome::kApplied);
-  CHECK(Move(*s, "d", PackageState::kPendingRegistry, 1, PackageState::kNotFound) == TransitionOutcome::kApplied);
+  CHECK(Move(*s, "c", PackageState::kPendingRegistry, 1, PackageState::kNotFound) ==
+        TransitionOutcome::kApplied);
+  CHECK(Move(*s, "d", PackageState::kPendingRegistry, 1, PackageState::kNotFound) ==
+        TransitionOutcome::kApplied);
   // "b" is still in flight: not part of the state.
 
   auto first = s->ReadState(0, 2);
@@ -492,12 +499,16 @@ TEST_CASE("the compacted state lists finished packages with their last change, a
 }
 
 TEST_CASE("a package being refreshed keeps its last report in the compacted state", "[store]") {
-  testing::TempDir dir;
+  testing::StoreUnderTest db;
   core::ManualClock clock;
-  auto s = OpenStore(dir.File("s.db"), clock);
+  auto s = db.Open(clock);
   REQUIRE(s->EnqueueSync({Npm("a"), Priority::kRegular}).ok());
-  CHECK(Move(*s, "a", PackageState::kPendingRegistry, 1, PackageState::kPendingScore) == TransitionOutcome::kApplied);
-  REQUIRE(s->TransitionSync({Npm("a"), PackageState::kPendingScore, 1, PackageState::kComplete,
+  CHECK(Move(*s, "a", PackageState::kPendingRegistry, 1, PackageState::kPendingScore) ==
+        TransitionOutcome::kApplied);
+  REQUIRE(s->TransitionSync({Npm("a"),
+                             PackageState::kPendingScore,
+                             1,
+                             PackageState::kComplete,
                              {{"score", R"({"score":9,"flags":{}})"}}})
               .ok());
   REQUIRE(s->EnqueueSync({Npm("a"), Priority::kRegular}).ok());  // a refresh: generation 2 in flight
@@ -510,11 +521,10 @@ TEST_CASE("a package being refreshed keeps its last report in the compacted stat
 }
 
 TEST_CASE("repository read claims: one owner at a time, until they end or lapse", "[store]") {
-  testing::TempDir dir;
+  testing::StoreUnderTest db;
   core::ManualClock clock;
-  auto opened = store::PackageStore::Open({.path = dir.File("claims.db")}, clock);
-  REQUIRE(opened.ok());
-  store::PackageStore& s = **opened;
+  auto opened = db.Open(clock);
+  store::Store& s = *opened;
   const std::string a = "github.com/acme/a", b = "github.com/acme/b";
   auto claim = [&](std::vector<std::string> keys, const std::string& owner, core::Millis until,
                    core::Millis now) {

@@ -1,6 +1,6 @@
-// Private to the store (src/store/): the writer every store source shares. One writer
+// Private to the store (src/store/): the SQLite store (WAL), for one host. One writer
 // connection on its own thread commits queued operations in batches (writer.cpp); a few
-// read-only connections serve reads (Lease). package_store.cpp holds the package rows, facts
+// read-only connections serve reads (Lease). sqlite_store.cpp holds the package rows, facts
 // and repositories; change_log.cpp the change log; advisories.cpp the OSV advisories.
 #pragma once
 
@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "pkgtrust/store/package_store.hpp"
+#include "pkgtrust/store/store.hpp"
 #include "sqlite.hpp"
 
 namespace pkgtrust::store {
@@ -36,20 +36,61 @@ std::string_view StateText(PackageState s);
 std::string_view EcoText(const core::PackageKey& key);
 // Runs a statement without parameters from the connection's cache of prepared statements.
 Status RunCached(Connection& conn, const char* sql);
-// Appends the package's report as it is now to the change log, in the caller's transaction
-// (change_log.cpp).
-Status AppendChange(Connection& conn, std::int64_t package_id, Millis now);
+
+class SqliteStore final : public Store {
+ public:
+  static Result<std::unique_ptr<Store>> Open(StoreConfig config, const core::Clock& clock);
+  ~SqliteStore() override;
+
+  void Enqueue(EnqueueRequest request, Callback<EnqueueResult> done) override;
+  void Transition(TransitionRequest request, Callback<TransitionResult> done) override;
+  void RecordFailure(FailureRequest request, Callback<TransitionResult> done) override;
+  void Touch(core::PackageKey key, core::PackageState state, std::int64_t generation,
+             Callback<bool> done) override;
+  void EnqueueMany(std::vector<EnqueueRequest> requests, Callback<std::vector<EnqueueResult>> done) override;
+  Result<std::optional<PackageRecord>> Get(const core::PackageKey& key) override;
+  Result<std::vector<Fact>> GetFacts(const core::PackageKey& key) override;
+  Result<std::optional<std::string>> GetFact(const core::PackageKey& key, std::string_view kind) override;
+  Result<std::vector<PackageRecord>> ListStuck(Millis since, std::size_t limit) override;
+  Result<std::vector<PackageRecord>> ClaimStuckSync(Millis since, std::size_t limit) override;
+  Result<std::vector<PackageRecord>> ListRetryable(Millis now, std::size_t limit) override;
+  Result<std::vector<PackageRecord>> ListStale(Millis before, std::size_t limit) override;
+  Result<std::map<PackageState, std::int64_t>> CountByState() override;
+  Result<std::vector<PackageChange>> ReadChanges(std::int64_t after_offset, std::size_t limit) override;
+  Result<ChangeLogBounds> GetChangeLogBounds() override;
+  void SetChangeListener(std::function<void()> listener) override;
+  Result<StatePage> ReadState(std::int64_t after_id, std::size_t limit) override;
+  Result<std::int64_t> CompactChangesSync(std::int64_t keep_count, Millis keep_since) override;
+  Result<std::vector<PackageRecord>> ListByState(PackageState state, std::int64_t after_id,
+                                                 std::size_t limit) override;
+  Result<std::vector<PackageRecord>> ListByPrefix(core::Ecosystem ecosystem, const std::string& prefix,
+                                                  const std::string& after, std::size_t limit) override;
+  Result<bool> PutCompleteFactSync(const core::PackageKey& key, std::int64_t generation, Fact fact) override;
+  Result<AdvisoryImport> ImportAdvisoriesSync(std::vector<Advisory> advisories) override;
+  Result<std::optional<StoredRepository>> GetRepository(const std::string& key) override;
+  Status PutRepositorySync(StoredRepository repository) override;
+  Result<std::vector<Millis>> ClaimRepositoryReadsSync(std::vector<std::string> keys, std::string owner,
+                                                       Millis until, Millis now) override;
+  Status EndRepositoryReadsSync(std::vector<std::string> keys, std::string owner) override;
+  Result<std::vector<Advisory>> FindAdvisories(const core::PackageKey& key) override;
+  int SchemaVersion() override;
+  WriterStats GetWriterStats() const override;
+  void Close() override;
+
+  class Impl;
+
+ private:
+  explicit SqliteStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 // Runs an asynchronous store call and waits for its result (the *Sync methods).
 template <typename T, typename Submit>
 Result<T> Wait(Submit&& submit) {
-  std::promise<Result<T>> promise;
-  auto future = promise.get_future();
-  submit([&promise](Result<T> result) { promise.set_value(std::move(result)); });
-  return future.get();
+  return WaitFor<T>(std::forward<Submit>(submit));
 }
 
-class PackageStore::Impl {
+class SqliteStore::Impl {
  public:
   // A queued write: Run executes it inside the batch transaction, then Complete (after
   // the commit) or Fail (the batch could not be committed) reports to its caller.
@@ -125,6 +166,10 @@ class PackageStore::Impl {
     Submit(std::make_unique<TypedOp<T, std::decay_t<F>>>(std::forward<F>(body), std::move(done), writes));
   }
 
+  // Appends the package's report as it is now to the change log, in the caller's
+  // transaction (change_log.cpp); the change listener hears of it after the commit.
+  Status AppendChange(Connection& conn, std::int64_t package_id, Millis now);
+
   // ---- reads ----------------------------------------------------------------------------
 
   class Lease {
@@ -158,6 +203,8 @@ class PackageStore::Impl {
   std::condition_variable read_cv_;
   std::vector<std::unique_ptr<Connection>> readers_;
   std::atomic<std::int64_t> requests_{0}, transactions_{0}, stale_{0};
+  std::mutex listener_mu_;
+  std::function<void()> change_listener_;
 
  private:
   void WriterLoop();
@@ -167,6 +214,7 @@ class PackageStore::Impl {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Op>> queue_;
+  bool batch_appended_change_ = false;  // writer thread only
   bool closed_ = false;
   std::thread writer_thread_;
 };

@@ -1,12 +1,13 @@
-// The package state machine on SQLite (WAL). One writer thread commits requests in
-// batches (one transaction per batch, callbacks after the commit); reads use a small pool
-// of read connections. Every transition is conditional on (state, generation), so a
-// duplicate or stale message finds nothing to update.
+// The package state machine: one row per package, moved on by conditional transitions.
+// Every transition is conditional on (state, generation), so a duplicate or stale message
+// finds nothing to update. Writes are queued and committed in batches (one transaction per
+// batch, callbacks after the commit).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -21,13 +22,23 @@
 
 namespace pkgtrust::store {
 
+enum class StoreKind { kSqlite, kPostgres };
+
 struct StoreConfig {
+  StoreKind kind = StoreKind::kSqlite;
+  // SQLite: the database file.
   std::string path = "pkgtrust.db";
-  int read_connections = 4;
+  // PostgreSQL: a libpq connection string ("host=... dbname=..." or "postgresql://...").
+  // The configuration names the environment variable that holds it, never the string itself
+  // (it may hold a password); see app/config.cpp.
+  std::string postgres_url;
+  int read_connections = 4;         // the pool of read connections (both kinds)
   int cache_mb_per_connection = 8;  // SQLite page cache of each connection (writer and readers)
-  std::size_t max_batch = 2048;   // requests per write transaction
-  int busy_timeout_ms = 5000;     // other processes holding the write lock
-  bool synchronous_full = false;  // NORMAL survives a killed process; FULL also a power cut
+  std::size_t max_batch = 2048;     // requests per write transaction
+  int busy_timeout_ms = 5000;       // SQLite: other processes holding the write lock
+  bool synchronous_full = false;    // SQLite: NORMAL survives a killed process; FULL also a power cut
+  // PostgreSQL: how long a lost connection is retried before the batch fails.
+  int reconnect_timeout_ms = 30'000;
 };
 
 struct PackageRecord {
@@ -56,7 +67,8 @@ struct Fact {
 //   kRepositoryFact  github::RepositoryFacts::ToJson / FromJson  (the repository stage)
 //   kScoreFact       scoring::Report::ToJson / FromJson          (the scoring stage)
 // The store itself reads two members of the score fact, "score" and "flags", into the
-// change log (package_store.cpp, AppendChange); Report::ToJson keeps them at the top level.
+// change log (SQLite: change_log.cpp, AppendChange; PostgreSQL: the transition statement and
+// pkgtrust_put_complete_fact); Report::ToJson keeps them at the top level.
 inline constexpr const char* kRegistryFact = "registry";
 inline constexpr const char* kRepositoryFact = "repository";
 inline constexpr const char* kScoreFact = "score";
@@ -176,91 +188,122 @@ struct StoredRepository {
   core::Millis read_at = 0;
 };
 
-// Safe for concurrent use. Callbacks run on the writer thread after the commit: they must
-// be short and must not call the store's *Sync methods.
-class PackageStore {
+// The state store: what the pipeline, the API, the reconciler, the change stream, the
+// advisories and rescoring need, and nothing of the database behind it (in the manner of
+// LevelDB's Env). Two implementations: SQLite, embedded, for one host (sqlite_store.cpp),
+// and PostgreSQL, shared by the processes of several hosts (postgres_store.cpp). Both pass
+// the one conformance suite (tests/store/store_conformance_test.cpp).
+//
+// Safe for concurrent use. Callbacks run on the store's writer thread after the commit: they
+// must be short and must not call the store's *Sync methods.
+class Store {
  public:
   template <typename T>
   using Callback = std::function<void(core::Result<T>)>;
 
-  // Opens or creates the database and applies migrations. Errors name the file.
-  static core::Result<std::unique_ptr<PackageStore>> Open(StoreConfig config, const core::Clock& clock);
-  ~PackageStore();
+  // Opens or creates the database of `config.kind` and applies its migrations. Errors name
+  // the file or the server.
+  static core::Result<std::unique_ptr<Store>> Open(StoreConfig config, const core::Clock& clock);
+  virtual ~Store() = default;
 
-  void Enqueue(EnqueueRequest request, Callback<EnqueueResult> done);
-  void Transition(TransitionRequest request, Callback<TransitionResult> done);
-  void RecordFailure(FailureRequest request, Callback<TransitionResult> done);
+  virtual void Enqueue(EnqueueRequest request, Callback<EnqueueResult> done) = 0;
+  virtual void Transition(TransitionRequest request, Callback<TransitionResult> done) = 0;
+  virtual void RecordFailure(FailureRequest request, Callback<TransitionResult> done) = 0;
   // Marks a still-stuck package as just re-published (conditional on state, generation).
-  void Touch(core::PackageKey key, core::PackageState state, std::int64_t generation, Callback<bool> done);
+  virtual void Touch(core::PackageKey key, core::PackageState state, std::int64_t generation,
+                     Callback<bool> done) = 0;
   // Several enqueues in one call (a webhook batch): all in the same transaction.
-  void EnqueueMany(std::vector<EnqueueRequest> requests, Callback<std::vector<EnqueueResult>> done);
+  virtual void EnqueueMany(std::vector<EnqueueRequest> requests,
+                           Callback<std::vector<EnqueueResult>> done) = 0;
 
   core::Result<EnqueueResult> EnqueueSync(EnqueueRequest request);
   core::Result<TransitionResult> TransitionSync(TransitionRequest request);
+  core::Result<TransitionResult> RecordFailureSync(FailureRequest request);
   core::Result<std::vector<EnqueueResult>> EnqueueManySync(std::vector<EnqueueRequest> requests);
 
-  core::Result<std::optional<PackageRecord>> Get(const core::PackageKey& key);
-  core::Result<std::vector<Fact>> GetFacts(const core::PackageKey& key);
+  virtual core::Result<std::optional<PackageRecord>> Get(const core::PackageKey& key) = 0;
+  virtual core::Result<std::vector<Fact>> GetFacts(const core::PackageKey& key) = 0;
   // One fact's JSON, or nullopt when the package has none of that kind.
-  core::Result<std::optional<std::string>> GetFact(const core::PackageKey& key, std::string_view kind);
+  virtual core::Result<std::optional<std::string>> GetFact(const core::PackageKey& key,
+                                                           std::string_view kind) = 0;
   // In-flight packages whose state has not changed since before `since`.
-  core::Result<std::vector<PackageRecord>> ListStuck(core::Millis since, std::size_t limit);
+  virtual core::Result<std::vector<PackageRecord>> ListStuck(core::Millis since, std::size_t limit) = 0;
+  // Claims up to `limit` stuck packages (in flight, unchanged since before `since`) for
+  // re-publishing: marks each as just re-published (state_since = now) and returns them as
+  // they were claimed. Two processes calling at once never get the same package.
+  virtual core::Result<std::vector<PackageRecord>> ClaimStuckSync(core::Millis since, std::size_t limit) = 0;
   // Failed packages whose retry time has come.
-  core::Result<std::vector<PackageRecord>> ListRetryable(core::Millis now, std::size_t limit);
+  virtual core::Result<std::vector<PackageRecord>> ListRetryable(core::Millis now, std::size_t limit) = 0;
   // Complete packages that finished before `before`.
-  core::Result<std::vector<PackageRecord>> ListStale(core::Millis before, std::size_t limit);
-  core::Result<std::map<core::PackageState, std::int64_t>> CountByState();
+  virtual core::Result<std::vector<PackageRecord>> ListStale(core::Millis before, std::size_t limit) = 0;
+  virtual core::Result<std::map<core::PackageState, std::int64_t>> CountByState() = 0;
 
-  // The change log: changes with an offset above `after_offset`, oldest first.
-  core::Result<std::vector<PackageChange>> ReadChanges(std::int64_t after_offset, std::size_t limit);
-  core::Result<ChangeLogBounds> GetChangeLogBounds();
+  // The change log: changes with an offset above `after_offset`, oldest first. A change
+  // committed after a reader read past offset N always gets an offset above N.
+  virtual core::Result<std::vector<PackageChange>> ReadChanges(std::int64_t after_offset,
+                                                               std::size_t limit) = 0;
+  virtual core::Result<ChangeLogBounds> GetChangeLogBounds() = 0;
+  // Calls `listener` (on a store thread; it must be short) after a commit that appended to
+  // the change log, from this process or, where the database is shared, from any process.
+  // One listener; a new one replaces the last, an empty one removes it.
+  virtual void SetChangeListener(std::function<void()> listener) = 0;
   // The compacted state, a page at a time (ids above `after_id`).
-  core::Result<StatePage> ReadState(std::int64_t after_id, std::size_t limit);
+  virtual core::Result<StatePage> ReadState(std::int64_t after_id, std::size_t limit) = 0;
   // Drops the oldest changes so that at most `keep_count` remain and none committed before
   // `keep_since` (ms since the epoch); always a prefix of the log. Returns how many went.
-  core::Result<std::int64_t> CompactChangesSync(std::int64_t keep_count, core::Millis keep_since);
+  virtual core::Result<std::int64_t> CompactChangesSync(std::int64_t keep_count, core::Millis keep_since) = 0;
   // Packages in `state` with an id above `after_id`, in id order (for scans: rescoring).
-  core::Result<std::vector<PackageRecord>> ListByState(core::PackageState state, std::int64_t after_id,
-                                                       std::size_t limit);
+  virtual core::Result<std::vector<PackageRecord>> ListByState(core::PackageState state,
+                                                               std::int64_t after_id, std::size_t limit) = 0;
   // Packages of `ecosystem` whose (normalized) name starts with `prefix` and sorts after
   // `after`, in name order (search; `after` pages).
-  core::Result<std::vector<PackageRecord>> ListByPrefix(core::Ecosystem ecosystem, const std::string& prefix,
-                                                        const std::string& after, std::size_t limit);
+  virtual core::Result<std::vector<PackageRecord>> ListByPrefix(core::Ecosystem ecosystem,
+                                                                const std::string& prefix,
+                                                                const std::string& after,
+                                                                std::size_t limit) = 0;
   // Replaces one fact of a package still complete in `generation` (rescoring); returns
   // false, writing nothing, when the package has moved on.
-  core::Result<bool> PutCompleteFactSync(const core::PackageKey& key, std::int64_t generation, Fact fact);
+  virtual core::Result<bool> PutCompleteFactSync(const core::PackageKey& key, std::int64_t generation,
+                                                 Fact fact) = 0;
   // Stores OSV records (the rows of each id together) in one transaction: new ids are added;
   // an id whose stored copy is older (by `modified`) is replaced, rows and all; the rest are
   // left as they are.
-  core::Result<AdvisoryImport> ImportAdvisoriesSync(std::vector<Advisory> advisories);
+  virtual core::Result<AdvisoryImport> ImportAdvisoriesSync(std::vector<Advisory> advisories) = 0;
   // The stored facts of a repository (by StoredRepository::key), or nullopt.
-  core::Result<std::optional<StoredRepository>> GetRepository(const std::string& key);
+  virtual core::Result<std::optional<StoredRepository>> GetRepository(const std::string& key) = 0;
   // Stores (replaces) a repository's facts.
-  core::Status PutRepositorySync(StoredRepository repository);
+  virtual core::Status PutRepositorySync(StoredRepository repository) = 0;
   // Claims the reads of `keys` for `owner` until `until` (one transaction): a key is
   // claimed when nobody holds it, its claim expired before `now`, or `owner` holds it
   // already. Returns, for each key in order, 0 when claimed or the other holder's `until`.
-  core::Result<std::vector<core::Millis>> ClaimRepositoryReadsSync(std::vector<std::string> keys,
-                                                                   std::string owner, core::Millis until,
-                                                                   core::Millis now);
+  virtual core::Result<std::vector<core::Millis>> ClaimRepositoryReadsSync(std::vector<std::string> keys,
+                                                                           std::string owner,
+                                                                           core::Millis until,
+                                                                           core::Millis now) = 0;
   // Lets go of `owner`'s claims on `keys` (another owner's claim stays).
-  core::Status EndRepositoryReadsSync(std::vector<std::string> keys, std::string owner);
+  virtual core::Status EndRepositoryReadsSync(std::vector<std::string> keys, std::string owner) = 0;
   // Every advisory naming the package, withdrawn ones included, by id.
-  core::Result<std::vector<Advisory>> FindAdvisories(const core::PackageKey& key);
-  int SchemaVersion();
+  virtual core::Result<std::vector<Advisory>> FindAdvisories(const core::PackageKey& key) = 0;
+  // The number of the newest migration applied.
+  virtual int SchemaVersion() = 0;
 
   struct WriterStats {
     std::int64_t requests = 0, transactions = 0, stale = 0;
+    std::int64_t retried_batches = 0;  // batches run again after a lost connection or a deadlock
   };
-  WriterStats GetWriterStats() const;
+  virtual WriterStats GetWriterStats() const = 0;
 
   // Commits what is queued and stops the writer. Further writes fail with Unavailable.
-  void Close();
-
- private:
-  class Impl;
-  explicit PackageStore(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  virtual void Close() = 0;
 };
+
+// Runs an asynchronous store call and waits for its result (the *Sync methods).
+template <typename T, typename Submit>
+core::Result<T> WaitFor(Submit&& submit) {
+  std::promise<core::Result<T>> promise;
+  auto future = promise.get_future();
+  submit([&promise](core::Result<T> result) { promise.set_value(std::move(result)); });
+  return future.get();
+}
 
 }  // namespace pkgtrust::store

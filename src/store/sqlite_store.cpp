@@ -1,34 +1,34 @@
-// The package store's public calls: package rows (enqueue, transitions, reads and lists),
+// The SQLite store's calls: package rows (enqueue, transitions, reads and lists),
 // their facts, and the shared repository rows with their read claims. The writer is in
 // writer.cpp, the change log in change_log.cpp, the advisories in advisories.cpp.
-#include "pkgtrust/store/package_store.hpp"
+#include "sqlite_store.hpp"
 
 #include <algorithm>
 
 #include "migrations.hpp"
-#include "store_impl.hpp"
+#include "pkgtrust/store/store.hpp"
 
 namespace pkgtrust::store {
 
-PackageStore::PackageStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-PackageStore::~PackageStore() = default;
+SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqliteStore::~SqliteStore() = default;
 
-Result<std::unique_ptr<PackageStore>> PackageStore::Open(StoreConfig config, const core::Clock& clock) {
+Result<std::unique_ptr<Store>> SqliteStore::Open(StoreConfig config, const core::Clock& clock) {
   auto impl = std::make_unique<Impl>(std::move(config), clock);
   if (auto s = impl->Open(); !s.ok()) return s;
-  return std::unique_ptr<PackageStore>(new PackageStore(std::move(impl)));
+  return std::unique_ptr<Store>(new SqliteStore(std::move(impl)));
 }
 
-void PackageStore::Close() { impl_->Close(); }
+void SqliteStore::Close() { impl_->Close(); }
 
-void PackageStore::Enqueue(EnqueueRequest request, Callback<EnqueueResult> done) {
+void SqliteStore::Enqueue(EnqueueRequest request, Callback<EnqueueResult> done) {
   impl_->SubmitOp<EnqueueResult>([impl = impl_.get(), req = std::move(request)](
                                      Connection& c, Millis now) { return impl->DoEnqueue(c, req, now); },
                                  std::move(done), Impl::Writes::kOne);
 }
 
-void PackageStore::EnqueueMany(std::vector<EnqueueRequest> requests,
-                               Callback<std::vector<EnqueueResult>> done) {
+void SqliteStore::EnqueueMany(std::vector<EnqueueRequest> requests,
+                              Callback<std::vector<EnqueueResult>> done) {
   impl_->SubmitOp<std::vector<EnqueueResult>>(
       [impl = impl_.get(), reqs = std::move(requests)](Connection& c,
                                                        Millis now) -> Result<std::vector<EnqueueResult>> {
@@ -44,7 +44,7 @@ void PackageStore::EnqueueMany(std::vector<EnqueueRequest> requests,
       std::move(done));
 }
 
-void PackageStore::Transition(TransitionRequest request, Callback<TransitionResult> done) {
+void SqliteStore::Transition(TransitionRequest request, Callback<TransitionResult> done) {
   auto writes = request.facts.empty() ? Impl::Writes::kOne : Impl::Writes::kSeveral;
   impl_->SubmitOp<TransitionResult>(
       [impl = impl_.get(), req = std::move(request)](Connection& c, Millis now) {
@@ -53,14 +53,14 @@ void PackageStore::Transition(TransitionRequest request, Callback<TransitionResu
       std::move(done), writes);
 }
 
-void PackageStore::RecordFailure(FailureRequest request, Callback<TransitionResult> done) {
+void SqliteStore::RecordFailure(FailureRequest request, Callback<TransitionResult> done) {
   impl_->SubmitOp<TransitionResult>([impl = impl_.get(), req = std::move(request)](
                                         Connection& c, Millis now) { return impl->DoFailure(c, req, now); },
                                     std::move(done), Impl::Writes::kOne);
 }
 
-void PackageStore::Touch(core::PackageKey key, PackageState state, std::int64_t generation,
-                         Callback<bool> done) {
+void SqliteStore::Touch(core::PackageKey key, PackageState state, std::int64_t generation,
+                        Callback<bool> done) {
   impl_->SubmitOp<bool>(
       [impl = impl_.get(), key = std::move(key), state, generation](Connection& c, Millis now) {
         return impl->DoTouch(c, key, state, generation, now);
@@ -68,25 +68,12 @@ void PackageStore::Touch(core::PackageKey key, PackageState state, std::int64_t 
       std::move(done), Impl::Writes::kOne);
 }
 
-Result<EnqueueResult> PackageStore::EnqueueSync(EnqueueRequest request) {
-  return Wait<EnqueueResult>([&](auto done) { Enqueue(std::move(request), std::move(done)); });
-}
-
-Result<TransitionResult> PackageStore::TransitionSync(TransitionRequest request) {
-  return Wait<TransitionResult>([&](auto done) { Transition(std::move(request), std::move(done)); });
-}
-
-Result<std::vector<EnqueueResult>> PackageStore::EnqueueManySync(std::vector<EnqueueRequest> requests) {
-  return Wait<std::vector<EnqueueResult>>(
-      [&](auto done) { EnqueueMany(std::move(requests), std::move(done)); });
-}
-
-Result<std::optional<PackageRecord>> PackageStore::Get(const core::PackageKey& key) {
+Result<std::optional<PackageRecord>> SqliteStore::Get(const core::PackageKey& key) {
   Impl::Lease lease(*impl_);
   return impl_->SelectByKey(*lease, key);
 }
 
-Result<std::vector<Fact>> PackageStore::GetFacts(const core::PackageKey& key) {
+Result<std::vector<Fact>> SqliteStore::GetFacts(const core::PackageKey& key) {
   Impl::Lease lease(*impl_);
   auto stmt = (*lease).Prepare(
       "SELECT f.kind, f.data FROM package_facts f JOIN packages p ON p.id = f.package_id "
@@ -100,7 +87,7 @@ Result<std::vector<Fact>> PackageStore::GetFacts(const core::PackageKey& key) {
   return facts;
 }
 
-Result<std::optional<std::string>> PackageStore::GetFact(const core::PackageKey& key, std::string_view kind) {
+Result<std::optional<std::string>> SqliteStore::GetFact(const core::PackageKey& key, std::string_view kind) {
   Impl::Lease lease(*impl_);
   auto stmt = (*lease).Prepare(
       "SELECT f.data FROM package_facts f JOIN packages p ON p.id = f.package_id "
@@ -114,7 +101,7 @@ Result<std::optional<std::string>> PackageStore::GetFact(const core::PackageKey&
   return data;
 }
 
-Result<std::optional<StoredRepository>> PackageStore::GetRepository(const std::string& key) {
+Result<std::optional<StoredRepository>> SqliteStore::GetRepository(const std::string& key) {
   Impl::Lease lease(*impl_);
   auto stmt = (*lease).Prepare("SELECT facts, outcome, read_at FROM repositories WHERE key = ?");
   if (!stmt.ok()) return stmt.status();
@@ -127,7 +114,7 @@ Result<std::optional<StoredRepository>> PackageStore::GetRepository(const std::s
   return found;
 }
 
-Status PackageStore::PutRepositorySync(StoredRepository repository) {
+Status SqliteStore::PutRepositorySync(StoredRepository repository) {
   auto stored = Wait<bool>([&](auto done) {
     impl_->SubmitOp<bool>(
         [r = std::move(repository)](Connection& c, Millis) -> Result<bool> {
@@ -143,9 +130,9 @@ Status PackageStore::PutRepositorySync(StoredRepository repository) {
   return stored.ok() ? Status::Ok() : stored.status();
 }
 
-Result<std::vector<Millis>> PackageStore::ClaimRepositoryReadsSync(std::vector<std::string> keys,
-                                                                   std::string owner, Millis until,
-                                                                   Millis now) {
+Result<std::vector<Millis>> SqliteStore::ClaimRepositoryReadsSync(std::vector<std::string> keys,
+                                                                  std::string owner, Millis until,
+                                                                  Millis now) {
   return Wait<std::vector<Millis>>([&](auto done) {
     impl_->SubmitOp<std::vector<Millis>>(
         [keys = std::move(keys), owner = std::move(owner), until, now](
@@ -182,7 +169,7 @@ Result<std::vector<Millis>> PackageStore::ClaimRepositoryReadsSync(std::vector<s
   });
 }
 
-Status PackageStore::EndRepositoryReadsSync(std::vector<std::string> keys, std::string owner) {
+Status SqliteStore::EndRepositoryReadsSync(std::vector<std::string> keys, std::string owner) {
   auto ended = Wait<bool>([&](auto done) {
     impl_->SubmitOp<bool>(
         [keys = std::move(keys), owner = std::move(owner)](Connection& c, Millis) -> Result<bool> {
@@ -200,7 +187,7 @@ Status PackageStore::EndRepositoryReadsSync(std::vector<std::string> keys, std::
   return ended.ok() ? Status::Ok() : ended.status();
 }
 
-Result<std::vector<PackageRecord>> PackageStore::ListStuck(Millis since, std::size_t limit) {
+Result<std::vector<PackageRecord>> SqliteStore::ListStuck(Millis since, std::size_t limit) {
   return impl_->SelectPackages("SELECT " PACKAGE_COLUMNS
                                " FROM packages WHERE state IN ('pending_registry', "
                                "'pending_repository', 'pending_score') AND state_since < ? "
@@ -208,21 +195,51 @@ Result<std::vector<PackageRecord>> PackageStore::ListStuck(Millis since, std::si
                                [&](Statement& s) { s.Bind(since).Bind(static_cast<std::int64_t>(limit)); });
 }
 
-Result<std::vector<PackageRecord>> PackageStore::ListRetryable(Millis now, std::size_t limit) {
+Result<std::vector<PackageRecord>> SqliteStore::ClaimStuckSync(Millis since, std::size_t limit) {
+  return Wait<std::vector<PackageRecord>>([&](auto done) {
+    impl_->SubmitOp<std::vector<PackageRecord>>(
+        [since, limit](Connection& c, Millis now) -> Result<std::vector<PackageRecord>> {
+          // One writer: the select and the update are one step no other writer can split.
+          auto stmt = c.Prepare(
+              "UPDATE packages SET state_since = ? WHERE id IN (SELECT id FROM packages "
+              "WHERE state IN ('pending_registry', 'pending_repository', 'pending_score') "
+              "AND state_since < ? ORDER BY state_since LIMIT ?) RETURNING " PACKAGE_COLUMNS);
+          if (!stmt.ok()) return stmt.status();
+          (*stmt)->Bind(now).Bind(since).Bind(static_cast<std::int64_t>(limit));
+          std::vector<PackageRecord> claimed;
+          Status status;
+          while ((*stmt)->Step(&status)) {
+            auto record = ReadRecord(**stmt);
+            if (!record.ok()) return record.status();
+            claimed.push_back(std::move(record).value());
+          }
+          if (!status.ok()) return status;
+          return claimed;
+        },
+        std::move(done), Impl::Writes::kOne);
+  });
+}
+
+void SqliteStore::SetChangeListener(std::function<void()> listener) {
+  std::lock_guard lock(impl_->listener_mu_);
+  impl_->change_listener_ = std::move(listener);
+}
+
+Result<std::vector<PackageRecord>> SqliteStore::ListRetryable(Millis now, std::size_t limit) {
   return impl_->SelectPackages("SELECT " PACKAGE_COLUMNS
                                " FROM packages WHERE state = 'failed' AND next_attempt_at <= ? "
                                "ORDER BY next_attempt_at LIMIT ?",
                                [&](Statement& s) { s.Bind(now).Bind(static_cast<std::int64_t>(limit)); });
 }
 
-Result<std::vector<PackageRecord>> PackageStore::ListStale(Millis before, std::size_t limit) {
+Result<std::vector<PackageRecord>> SqliteStore::ListStale(Millis before, std::size_t limit) {
   return impl_->SelectPackages("SELECT " PACKAGE_COLUMNS
                                " FROM packages WHERE state = 'complete' AND state_since < ? "
                                "ORDER BY state_since LIMIT ?",
                                [&](Statement& s) { s.Bind(before).Bind(static_cast<std::int64_t>(limit)); });
 }
 
-Result<std::map<PackageState, std::int64_t>> PackageStore::CountByState() {
+Result<std::map<PackageState, std::int64_t>> SqliteStore::CountByState() {
   Impl::Lease lease(*impl_);
   auto stmt = (*lease).Prepare("SELECT state, COUNT(*) FROM packages GROUP BY state");
   if (!stmt.ok()) return stmt.status();
@@ -235,16 +252,16 @@ Result<std::map<PackageState, std::int64_t>> PackageStore::CountByState() {
   return counts;
 }
 
-Result<std::vector<PackageRecord>> PackageStore::ListByState(PackageState state, std::int64_t after_id,
-                                                             std::size_t limit) {
+Result<std::vector<PackageRecord>> SqliteStore::ListByState(PackageState state, std::int64_t after_id,
+                                                            std::size_t limit) {
   return impl_->SelectPackages(
       "SELECT " PACKAGE_COLUMNS " FROM packages WHERE state = ? AND id > ? ORDER BY id LIMIT ?",
       [&](Statement& s) { s.Bind(StateText(state)).Bind(after_id).Bind(static_cast<std::int64_t>(limit)); });
 }
 
-Result<std::vector<PackageRecord>> PackageStore::ListByPrefix(core::Ecosystem ecosystem,
-                                                              const std::string& prefix,
-                                                              const std::string& after, std::size_t limit) {
+Result<std::vector<PackageRecord>> SqliteStore::ListByPrefix(core::Ecosystem ecosystem,
+                                                             const std::string& prefix,
+                                                             const std::string& after, std::size_t limit) {
   // 0xFF never occurs in UTF-8, so prefix + "\xff" bounds the range on the (ecosystem, name) index.
   std::string upper = prefix + '\xff';
   const std::string& lower = after > prefix ? after : prefix;
@@ -260,17 +277,19 @@ Result<std::vector<PackageRecord>> PackageStore::ListByPrefix(core::Ecosystem ec
                                });
 }
 
-Result<bool> PackageStore::PutCompleteFactSync(const core::PackageKey& key, std::int64_t generation,
-                                               Fact fact) {
+Result<bool> SqliteStore::PutCompleteFactSync(const core::PackageKey& key, std::int64_t generation,
+                                              Fact fact) {
   return Wait<bool>([&](auto done) {
     impl_->SubmitOp<bool>(
-        [key, generation, fact = std::move(fact)](Connection& c, Millis now) -> Result<bool> {
+        [impl = impl_.get(), key, generation, fact = std::move(fact)](Connection& c,
+                                                                      Millis now) -> Result<bool> {
           // A new score or new flags are a change of the report: the change log gets it.
           bool report_changes = false;
           std::int64_t package_id = 0;
           if (fact.kind == kScoreFact) {
             auto old = c.Prepare(
-                "SELECT p.id, f.data IS NULL OR json_extract(f.data, '$.score') IS NOT json_extract(?, '$.score') "
+                "SELECT p.id, f.data IS NULL OR json_extract(f.data, '$.score') IS NOT json_extract(?, "
+                "'$.score') "
                 "OR json_extract(f.data, '$.flags') IS NOT json_extract(?, '$.flags') "
                 "FROM packages p LEFT JOIN package_facts f ON f.package_id = p.id AND f.kind = 'score' "
                 "WHERE p.ecosystem = ? AND p.name = ? AND p.generation = ? AND p.state = 'complete'");
@@ -299,19 +318,19 @@ Result<bool> PackageStore::PutCompleteFactSync(const core::PackageKey& key, std:
           if (auto s = (*stmt)->Run(); !s.ok()) return s;
           bool stored = sqlite3_changes(c.raw()) > 0;
           if (stored && report_changes)
-            if (Status s = AppendChange(c, package_id, now); !s.ok()) return s;
+            if (Status s = impl->AppendChange(c, package_id, now); !s.ok()) return s;
           return stored;
         },
         std::move(done));
   });
 }
 
-int PackageStore::SchemaVersion() {
+int SqliteStore::SchemaVersion() {
   Impl::Lease lease(*impl_);
   return CurrentSchemaVersion(*lease);
 }
 
-PackageStore::WriterStats PackageStore::GetWriterStats() const {
+SqliteStore::WriterStats SqliteStore::GetWriterStats() const {
   return {impl_->requests_.load(), impl_->transactions_.load(), impl_->stale_.load()};
 }
 
