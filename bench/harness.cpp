@@ -6,6 +6,7 @@
 // prints throughput, latency, CPU, memory and database figures (and JSON with --json).
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -14,6 +15,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -35,6 +37,7 @@
 
 #include "pkgtrust/core/percent_encoding.hpp"
 #include "pkgtrust/net/http_client.hpp"
+#include "support/fauxqs_emulator.hpp"
 #include "support/loopback_socket.hpp"
 #include "support/replay_server.hpp"
 
@@ -68,6 +71,14 @@ struct Options {
   int repo_pool = 0;
   bool github_token = true;  // the service gets a GITHUB_TOKEN (GraphQL batches); false: REST only
   int graphql_batch = -1;    // github.graphql_batch for the service; -1: its default
+  // Scale-out: the store on PostgreSQL (a libpq connection string of a server; the harness
+  // makes a database on it and drops it after), `processes` serve processes sharing the
+  // work through SNS/SQS (the fauxqs emulator, started here), and each stage's work in
+  // flight per process.
+  std::string postgres;
+  int processes = 1;
+  bool sqs = false;
+  int concurrency = 1024;
 };
 
 // GitHub's hourly budget of a token (REST requests or GraphQL points).
@@ -614,19 +625,21 @@ void SetServiceToken(const Options& options) {
     unsetenv("GITHUB_TOKEN");
 }
 
-// The service's config for a run: every upstream is the simulated one.
-std::string ServeConfig(const Options& options, const std::string& upstream_url, int port,
-                        const fs::path& db) {
-  std::string yaml = fmt::format(R"(server:
+// The service's config for a run: every upstream is the simulated one. `sqs` holds the
+// transport section when the processes share SNS/SQS.
+std::string ServeConfig(const Options& options, const std::string& upstream_url, int port, const fs::path& db,
+                        const std::string& sqs = "") {
+  std::string yaml = fmt::format(
+      R"(server:
   listen: "127.0.0.1:{port}"
 database:
   path: {db}
-workers:
+{postgres}workers:
   threads: 2
   http_connections_per_host: 4096
 stages:
-  registry: {{concurrency: 1024}}
-  repository: {{concurrency: 1024}}
+  registry: {{concurrency: {concurrency}}}
+  repository: {{concurrency: {concurrency}}}
   scoring: {{concurrency: 8}}
 reconciler:
   interval_seconds: 30
@@ -639,10 +652,15 @@ log:
   level: warn
 upstreams:
 )",
-                                 fmt::arg("port", port), fmt::arg("db", db.string()));
+      fmt::arg("port", port), fmt::arg("db", db.string()), fmt::arg("concurrency", options.concurrency),
+      fmt::arg("postgres", options.postgres.empty() ? ""
+                                                    : "  kind: postgres\n  postgres_url_env: "
+                                                      "PKGTRUST_DATABASE_URL\n"));
   for (const char* name : {"npm", "pypi", "crates", "maven", "go", "github"})
     yaml += fmt::format("  {}: \"{}\"\n", name, upstream_url);
   yaml += fmt::format("  npm_downloads: \"{}/npm-downloads\"\n", upstream_url);
+  yaml += sqs;
+  yaml += fmt::format("gateway:\n  cache_folder: {}-cache-{}\n", db.string(), port);
   if (options.graphql_batch >= 0)
     yaml += fmt::format("github:\n  graphql_batch: {}\n", options.graphql_batch);
   return yaml;
@@ -843,6 +861,7 @@ struct Stopped {
   double elapsed = 0;
   std::uintmax_t wal_bytes = 0;  // before the stop
   std::uintmax_t db_bytes = 0;   // after it: the WAL is checkpointed into the file by a clean stop
+  double postgres_cpu_seconds = 0;  // the PostgreSQL server's, during the run (--postgres)
 };
 
 Stopped StopServe(pid_t pid, Client& client, const fs::path& db, const Load& load, std::string metrics) {
@@ -919,6 +938,11 @@ void Report(const Options& options, Upstream& upstream, Load& load, const Stoppe
         {"p95_ms", Percentile(known_latency, 0.95) * 1000},
         {"p99_ms", Percentile(known_latency, 0.99) * 1000}}},
       {"cpu_seconds_per_1000", processed > 0 ? process.cpu_seconds / processed * 1000 : 0},
+      {"postgres_cpu_seconds_per_1000", processed > 0 ? stopped.postgres_cpu_seconds / processed * 1000 : 0},
+      {"processes", options.processes},
+      {"store", options.postgres.empty() ? "sqlite" : "postgres"},
+      {"transport", options.sqs ? "sqs" : "memory"},
+      {"stage_concurrency", options.concurrency},
       {"peak_rss_mb", process.peak_rss_mb},
       {"preloaded", preloaded},
       {"db_mb_per_1000",
@@ -935,7 +959,14 @@ void Report(const Options& options, Upstream& upstream, Load& load, const Stoppe
       {"webhook_errors", load.feed_errors.load()}};
   fmt::print("harness: {} feed packages ({} complete, {} not_found, {} failed) in {:.1f} s\n",
              options.packages, complete, not_found, failed, stopped.elapsed);
+  fmt::print("harness: {} process{}, store {}, transport {}, stage concurrency {} per process\n",
+             options.processes, options.processes > 1 ? "es" : "",
+             options.postgres.empty() ? "SQLite" : "PostgreSQL", options.sqs ? "SNS/SQS (fauxqs)" : "memory",
+             options.concurrency);
   fmt::print("harness: sustained {:.0f} packages/minute (10% to 90% of the feed)\n", per_minute);
+  if (!options.postgres.empty())
+    fmt::print("harness: PostgreSQL server CPU {:.2f} s per 1,000 packages (beside the service's below)\n",
+               result["postgres_cpu_seconds_per_1000"].get<double>());
   fmt::print(
       "harness: on-demand {} answered 200 ({} otherwise): p50 {:.0f} ms, p95 {:.0f} ms, p99 {:.0f} ms; "
       "above the package's own upstream time: p50 {:.0f} ms, p99 {:.0f} ms\n",
@@ -962,19 +993,78 @@ void Report(const Options& options, Upstream& upstream, Load& load, const Stoppe
   if (options.json) fmt::print("{}\n", result.dump());
 }
 
+// CPU seconds of the PostgreSQL server's processes (its backends do the store's work that
+// SQLite does inside the service), from /proc; 0 without PostgreSQL.
+double PostgresCpuSeconds() {
+  double total = 0;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::string pid = entry.path().filename();
+    if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0]))) continue;
+    std::string comm = ReadFile(fmt::format("/proc/{}/comm", pid));
+    if (!comm.starts_with("postgres")) continue;
+    total += ReadProcess(std::stoi(pid)).cpu_seconds;
+  }
+  return total;
+}
+
+// One statement on the PostgreSQL server of --postgres; false (printed) when it fails.
+bool PostgresAdmin(const std::string& server, const std::string& sql, std::string* value = nullptr) {
+  PGconn* conn = PQconnectdb(server.c_str());
+  PGresult* result = PQexec(conn, sql.c_str());
+  bool ok = PQresultStatus(result) == PGRES_COMMAND_OK || PQresultStatus(result) == PGRES_TUPLES_OK;
+  if (!ok) fmt::print(stderr, "harness: {}: {}", sql, PQerrorMessage(conn));
+  if (ok && value && PQntuples(result) > 0) *value = PQgetvalue(result, 0, 0);
+  PQclear(result);
+  PQfinish(conn);
+  return ok;
+}
+
 // One run: the service started on a fresh (or preloaded) database, the feed, on-demand
-// and known-package load at once until the feed is done, then the figures.
+// and known-package load at once until the feed is done, then the figures. With
+// --processes N, N services share the work through SNS/SQS (and --postgres, one database);
+// the load goes through the first, whose /metrics counts the packages of all.
 int Run(const Options& options) {
   fs::path dir = fs::temp_directory_path() / fmt::format("pkgtrust-harness-{}", ::getpid());
   fs::create_directories(dir);
   const fs::path db = dir / "harness.db";
   Upstream upstream(options);
   SetServiceToken(options);
-  int port = testing::FreeLoopbackPort();
-  std::ofstream(dir / "harness.yaml") << ServeConfig(options, upstream.BaseUrl(), port, db);
-  std::string log_path = (dir / "serve.log").string(), config_path = (dir / "harness.yaml").string();
-  Client client(fmt::format("http://127.0.0.1:{}", port));
-  std::function<pid_t()> serve = [&] { return StartServe(options.binary, config_path, log_path, client); };
+  std::string database = fmt::format("pkgtrust_harness_{}", ::getpid());
+  if (!options.postgres.empty()) {
+    if (!PostgresAdmin(options.postgres, "CREATE DATABASE " + database)) return 1;
+    setenv("PKGTRUST_DATABASE_URL", (options.postgres + " dbname=" + database).c_str(), 1);
+  }
+  std::unique_ptr<testing::FauxqsEmulator> emulator;
+  std::string sqs;
+  if (options.sqs) {
+    emulator = std::make_unique<testing::FauxqsEmulator>();
+    setenv("AWS_ACCESS_KEY_ID", "AKIDHARNESS", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "emulator-secret", 1);
+    sqs = fmt::format(
+        "transport:\n  kind: sqs\n  topology: {}/config/topology.yaml\n  visibility_timeout_seconds: 120\n"
+        "  sqs:\n    region: us-east-1\n    endpoint: \"{}\"\n    name_prefix: harness{}_\n",
+        PKGTRUST_SOURCE_DIR, emulator->Endpoint(), ::getpid());
+  }
+  std::vector<int> ports;
+  std::vector<std::string> configs, logs;
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < options.processes; ++i) {
+    ports.push_back(testing::FreeLoopbackPort());
+    configs.push_back((dir / fmt::format("harness{}.yaml", i)).string());
+    logs.push_back((dir / fmt::format("serve{}.log", i)).string());
+    std::ofstream(configs.back()) << ServeConfig(options, upstream.BaseUrl(), ports.back(), db, sqs);
+    clients.push_back(std::make_unique<Client>(fmt::format("http://127.0.0.1:{}", ports.back())));
+  }
+  if (options.sqs) {
+    std::string apply = fmt::format("{} topology apply --config {} > {} 2>&1", options.binary, configs[0],
+                                    (dir / "topology.log").string());
+    if (std::system(apply.c_str()) != 0) {
+      fmt::print(stderr, "harness: topology apply failed:\n{}", ReadFile((dir / "topology.log").string()));
+      return 1;
+    }
+  }
+  Client& client = *clients[0];
+  std::function<pid_t()> serve = [&] { return StartServe(options.binary, configs[0], logs[0], client); };
 
   std::vector<std::string> preloaded;
   if (options.preload > 0) {
@@ -982,8 +1072,12 @@ int Run(const Options& options) {
     if (!loaded) return 1;
     preloaded = std::move(*loaded);
   }
-  pid_t pid = serve();
-  if (pid < 0) return 1;
+  std::vector<pid_t> pids;
+  for (int i = 0; i < options.processes; ++i) {
+    pids.push_back(StartServe(options.binary, configs[i], logs[i], *clients[i]));
+    if (pids.back() < 0) return 1;
+  }
+  double postgres_cpu_before = options.postgres.empty() ? 0 : PostgresCpuSeconds();
   auto names = FeedNames(options.packages);
   Load load;
   std::thread feeder = StartFeed(options, client, names, load);
@@ -995,7 +1089,23 @@ int Run(const Options& options) {
   ondemand.join();
   known.join();
   AwaitAnswers(load);
-  Stopped stopped = StopServe(pid, client, db, load, std::move(metrics));
+  // The others first: their CPU and memory join the first one's figures.
+  ProcessStats others;
+  for (int i = 1; i < options.processes; ++i) {
+    Stopped other = StopServe(pids[i], *clients[i], db, load, "");
+    others.cpu_seconds += other.process.cpu_seconds;
+    others.peak_rss_mb += other.process.peak_rss_mb;
+  }
+  Stopped stopped = StopServe(pids[0], client, db, load, std::move(metrics));
+  stopped.process.cpu_seconds += others.cpu_seconds;
+  stopped.process.peak_rss_mb += others.peak_rss_mb;
+  if (!options.postgres.empty()) {
+    stopped.postgres_cpu_seconds = PostgresCpuSeconds() - postgres_cpu_before;
+    std::string bytes;
+    if (PostgresAdmin(options.postgres, fmt::format("SELECT pg_database_size('{}')", database), &bytes))
+      stopped.db_bytes = std::stoull(bytes);
+    PostgresAdmin(options.postgres, "DROP DATABASE " + database + " WITH (FORCE)");
+  }
   Report(options, upstream, load, stopped, preloaded.size());
   if (options.keep)
     fmt::print(stderr, "harness: kept {}\n", dir.string());
@@ -1198,7 +1308,8 @@ int main(int argc, char** argv) {
         "         [--known-per-second R] [--latency-median-ms M] [--latency-p99-ms P] [--error-rate E]\n"
         "         [--timeout-rate T] [--github-limit-per-hour L] [--zero-latency] [--max-minutes M]\n"
         "         [--preload N] [--repo-pool N] [--no-token] [--graphql-batch N] [--keep] [--binary PATH]\n"
-        "         [--json]\n"
+        "         [--postgres CONNINFO] [--processes N (SNS/SQS on the fauxqs emulator)] [--sqs]\n"
+        "         [--concurrency N (registry and repository work in flight per process)] [--json]\n"
         "       pkgtrust_harness --chaos [--packages N] [--kill-every-seconds S] [--error-rate E] "
         "[--timeout-rate T]\n"
         "         [--github-limit-per-hour L] [--max-minutes M] [--keep] [--json]\n");
@@ -1225,6 +1336,8 @@ int main(int argc, char** argv) {
       options.feed_per_minute = 3000;
     } else if (arg == "--no-token") {
       options.github_token = false;
+    } else if (arg == "--sqs") {
+      options.sqs = true;
     } else if (arg == "--zero-latency") {
       options.latency_median_ms = 0;
       options.latency_p99_ms = 0;
@@ -1260,6 +1373,13 @@ int main(int argc, char** argv) {
       options.graphql_batch = std::max(0, std::atoi(value));
     } else if (arg == "--repo-pool") {
       options.repo_pool = std::max(0, std::atoi(value));
+    } else if (arg == "--postgres") {
+      options.postgres = value;
+    } else if (arg == "--processes") {
+      options.processes = std::clamp(std::atoi(value), 1, 8);
+      if (options.processes > 1) options.sqs = true;
+    } else if (arg == "--concurrency") {
+      options.concurrency = std::clamp(std::atoi(value), 1, 100'000);
     } else if (arg == "--kill-every-seconds") {
       options.chaos_kill_seconds = std::max(2, std::atoi(value));
     } else {

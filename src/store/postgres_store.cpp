@@ -29,6 +29,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <unordered_set>
 
 #include "advisory_import.hpp"
 #include "pkgtrust/core/log.hpp"
@@ -120,6 +121,31 @@ changed AS (
     FROM moved, score WHERE $8)
 SELECT )sql" PG_PACKAGE_COLUMNS " FROM moved";
 
+// Steps within runs (transitions that do not finish a run: no change-log row; at most one
+// fact each), the common case: the consecutive steps of a batch go as one set-based
+// statement, each row of `input` one step, the same conditional UPDATE (a step whose
+// package is not in its `from` state and generation matches nothing) joined on the
+// unique key, and its fact written for the steps that applied. A batch puts a package at
+// most once in such a group (writer: SendBatch), so the group means what the steps one
+// after another would (pkgtrust_bench store: 51,000 steps/s against 30,000 with one
+// statement per step).
+const char* const kStepsSql = R"sql(
+WITH input AS (
+  SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[])
+    WITH ORDINALITY AS i(ecosystem, name, from_state, generation, to_state, kind, data, ord)),
+moved AS (
+  UPDATE packages p SET state = i.to_state, state_since = $1
+    FROM input i
+    WHERE p.ecosystem = i.ecosystem AND p.name = i.name AND p.state = i.from_state AND p.generation = i.generation
+    RETURNING i.ord, i.kind, i.data, p.id, p.ecosystem, p.name, p.state, p.generation, p.priority, p.attempts,
+      p.state_since, p.last_error, p.next_attempt_at, p.requested_version, p.created_at),
+stored AS (
+  INSERT INTO package_facts (package_id, kind, generation, data, updated_at)
+    SELECT id, kind, generation, data, $1 FROM moved WHERE kind <> ''
+    ON CONFLICT (package_id, kind) DO UPDATE
+      SET generation = excluded.generation, data = excluded.data, updated_at = excluded.updated_at)
+SELECT ord, )sql" PG_PACKAGE_COLUMNS " FROM moved";
+
 const char* const kFailureSql =
     "UPDATE packages SET attempts = attempts + 1, last_error = $1, state = $2, "
     "state_since = COALESCE($3, state_since), next_attempt_at = CASE WHEN $4 THEN "
@@ -167,15 +193,11 @@ const char* const kCompactSql =
 
 const std::vector<std::pair<std::string, std::string>>& WriterStatements() {
   static const std::vector<std::pair<std::string, std::string>> statements = {
-      {"enqueue", kEnqueueSql},
-      {"transition", kTransitionSql},
-      {"failure", kFailureSql},
-      {"touch", kTouchSql},
-      {"claim_stuck", kClaimStuckSql},
-      {"put_fact", kPutFactSql},
-      {"put_repository", kPutRepositorySql},
-      {"claim_read", kClaimReadSql},
-      {"end_read", kEndReadSql},
+      {"enqueue", kEnqueueSql},      {"transition", kTransitionSql},
+      {"steps", kStepsSql},          {"failure", kFailureSql},
+      {"touch", kTouchSql},          {"claim_stuck", kClaimStuckSql},
+      {"put_fact", kPutFactSql},     {"put_repository", kPutRepositorySql},
+      {"claim_read", kClaimReadSql}, {"end_read", kEndReadSql},
       {"compact", kCompactSql},
   };
   return statements;
@@ -222,6 +244,8 @@ class PostgresStore::Impl {
   struct Op {
     virtual ~Op() = default;
     virtual bool Interactive() const { return false; }
+    // A step transition (StepOp), sent in a group with its neighbours; else nullptr.
+    virtual const TransitionRequest* Step() const { return nullptr; }
     virtual Status Send(PgConnection& conn, Millis now) = 0;
     // Reads this op's results; false when the connection was lost.
     virtual bool Receive(PgConnection& conn) = 0;
@@ -306,6 +330,30 @@ class PostgresStore::Impl {
     RunFn run;
     Callback<T> done;
     std::optional<Result<T>> result;
+  };
+
+  struct StepOp final : Op {
+    StepOp(TransitionRequest r, Callback<TransitionResult> d) : req(std::move(r)), done(std::move(d)) {}
+    const TransitionRequest* Step() const override { return &req; }
+    Status Send(PgConnection&, Millis) override { return Status::Internal("steps are sent in groups"); }
+    bool Receive(PgConnection&) override { return false; }
+    bool HasResult() const override { return result.has_value(); }
+    bool Failed() const override { return result && !result->ok(); }
+    bool Retryable() const override { return retryable; }
+    void Reset() override {
+      result.reset();
+      retryable = false;
+    }
+    void Complete() override {
+      if (done) done(std::move(*result));
+    }
+    void Fail(Status status) override {
+      if (done) done(std::move(status));
+    }
+    TransitionRequest req;
+    Callback<TransitionResult> done;
+    std::optional<Result<TransitionResult>> result;
+    bool retryable = false;
   };
 
   Impl(StoreConfig config, const core::Clock& clock) : config_(std::move(config)), clock_(clock) {}
@@ -492,8 +540,24 @@ class PostgresStore::Impl {
     id_params.Add(batch_id).Add(now);
     bool sent = conn.Send("BEGIN", {}).ok() &&
                 conn.Send("INSERT INTO store_batches (id, committed_at) VALUES ($1, $2)", id_params).ok();
-    for (Op* op : ops)
-      if (sent) sent = op->Send(conn, now).ok();
+    // Units: an op alone, or consecutive steps with each package once (one statement).
+    std::vector<std::vector<Op*>> units;
+    std::unordered_set<std::string> grouped;
+    for (Op* op : ops) {
+      const TransitionRequest* step = op->Step();
+      bool joins = step && !units.empty() && units.back().front()->Step() &&
+                   grouped.insert(step->key.ToString()).second;
+      if (joins) {
+        units.back().push_back(op);
+        continue;
+      }
+      units.push_back({op});
+      grouped.clear();
+      if (step) grouped.insert(step->key.ToString());
+    }
+    for (const auto& unit : units)
+      if (sent)
+        sent = (unit.front()->Step() ? SendSteps(conn, unit, now) : unit.front()->Send(conn, now)).ok();
     // Now and then, forget the ids of batches committed more than a day ago.
     bool prune = ++batches_sent_ % 1000 == 0;
     if (sent && prune) {
@@ -519,13 +583,14 @@ class PostgresStore::Impl {
       return true;
     };
     bool alive = check(conn.Next()) && check(conn.Next());
-    for (Op* op : ops) {
+    for (const auto& unit : units) {
       if (!alive) break;
-      alive = op->Receive(conn);
-      if (alive && op->Failed()) {
-        if (error->ok()) *error = Status::Unavailable("an operation of the batch failed");
-        retry = retry || op->Retryable();
-      }
+      alive = unit.front()->Step() ? ReceiveSteps(conn, unit) : unit.front()->Receive(conn);
+      for (Op* op : unit)
+        if (alive && op->Failed()) {
+          if (error->ok()) *error = Status::Unavailable("an operation of the batch failed");
+          retry = retry || op->Retryable();
+        }
     }
     if (alive && prune) alive = check(conn.Next());
     alive = alive && check(conn.Next());  // the sequencing step
@@ -535,6 +600,61 @@ class PostgresStore::Impl {
     if (!alive || conn.Broken()) return Outcome::kConnectionLost;
     if (error->ok()) return Outcome::kCommitted;
     return retry ? Outcome::kRetry : Outcome::kRolledBack;
+  }
+
+  static Status SendSteps(PgConnection& conn, const std::vector<Op*>& steps, Millis now) {
+    std::vector<std::string> generations;
+    std::vector<std::string_view> ecosystems, names, from, to, kinds, data;
+    for (Op* op : steps) {
+      const TransitionRequest& req = *op->Step();
+      ecosystems.push_back(EcoName(req.key));
+      names.push_back(req.key.name);
+      from.push_back(StateName(req.from));
+      generations.push_back(std::to_string(req.generation));
+      to.push_back(StateName(req.to));
+      kinds.push_back(req.facts.empty() ? std::string_view() : std::string_view(req.facts[0].kind));
+      data.push_back(req.facts.empty() ? std::string_view() : std::string_view(req.facts[0].json));
+    }
+    PgParams p;
+    p.Add(now).AddTextArray(ecosystems).AddTextArray(names).AddTextArray(from);
+    p.AddTextArray({generations.begin(), generations.end()})
+        .AddTextArray(to)
+        .AddTextArray(kinds)
+        .AddTextArray(data);
+    return conn.SendPrepared("steps", p);
+  }
+
+  // The group's one result: the steps that applied are its rows (by ordinal), the others
+  // are stale. False when the connection was lost.
+  bool ReceiveSteps(PgConnection& conn, const std::vector<Op*>& steps) {
+    auto rows = conn.Next();
+    if (!rows.ok()) return false;
+    if (Status s = rows->status(); !s.ok()) {
+      for (Op* op : steps) {
+        auto* step = static_cast<StepOp*>(op);
+        step->result.emplace(s);
+        step->retryable = IsRetryable(*rows);
+      }
+      return true;
+    }
+    std::vector<std::optional<Result<PackageRecord>>> applied(steps.size());
+    for (int r = 0; r < rows->rows(); ++r) {
+      std::int64_t ord = rows->Int(r, 0);
+      if (ord >= 1 && ord <= static_cast<std::int64_t>(steps.size()))
+        applied[ord - 1] = ReadPgRecord(*rows, r, 1);
+    }
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      auto* step = static_cast<StepOp*>(steps[i]);
+      if (!applied[i]) {
+        stale_++;
+        step->result.emplace(TransitionResult{TransitionOutcome::kStale, {}});
+      } else if (!applied[i]->ok()) {
+        step->result.emplace(applied[i]->status());
+      } else {
+        step->result.emplace(TransitionResult{TransitionOutcome::kApplied, std::move(*applied[i]).value()});
+      }
+    }
+    return true;
   }
 
   void RunBatch(std::vector<std::unique_ptr<Op>>& batch) {
@@ -751,10 +871,14 @@ void PostgresStore::Transition(TransitionRequest request, Callback<TransitionRes
           fmt::format("no transition from {} to {}", StateName(request.from), StateName(request.to))));
     return;
   }
+  bool finished = request.to == PackageState::kComplete || request.to == PackageState::kNotFound;
+  if (!finished && request.facts.size() <= 1) {
+    impl_->Submit(std::make_unique<Impl::StepOp>(std::move(request), std::move(done)));
+    return;
+  }
   impl_->SubmitPipelined<TransitionResult>(
       1,
-      [req = std::move(request)](PgConnection& c, Millis now) {
-        bool finished = req.to == PackageState::kComplete || req.to == PackageState::kNotFound;
+      [req = std::move(request), finished](PgConnection& c, Millis now) {
         std::vector<std::string_view> kinds, data;
         for (const Fact& fact : req.facts) {
           kinds.push_back(fact.kind);

@@ -542,3 +542,50 @@ TEST_CASE("repository read claims: one owner at a time, until they end or lapse"
   CHECK(claim({a}, "three", 3000, 1600) == std::vector<core::Millis>{2500});  // two's claim stays
   CHECK(claim({b}, "three", 3000, 1600) == std::vector<core::Millis>{0});     // one's went
 }
+
+TEST_CASE("writes queued together mean what they would one after another", "[store]") {
+  testing::StoreUnderTest db;
+  core::ManualClock clock;
+  auto s = db.Open(clock);
+  std::vector<store::EnqueueRequest> requests;
+  for (const char* name : {"a", "b", "c"}) requests.push_back({Npm(name)});
+  REQUIRE(s->EnqueueManySync(requests).ok());
+  // Queued without waiting, so that they share batches: for "a" two steps in a row and a
+  // duplicate of the first; for "b" a step of another generation; for "c" a step and the
+  // run's end.
+  std::vector<std::pair<std::string, std::promise<core::Result<store::TransitionResult>>>> sent(6);
+  auto queue = [&](std::size_t i, const char* name, PackageState from, std::int64_t generation,
+                   PackageState to, std::vector<store::Fact> facts) {
+    sent[i].first = name;
+    s->Transition(
+        {Npm(name), from, generation, to, std::move(facts)},
+        [&sent, i](core::Result<store::TransitionResult> r) { sent[i].second.set_value(std::move(r)); });
+  };
+  queue(0, "a", PackageState::kPendingRegistry, 1, PackageState::kPendingRepository,
+        {{"registry", R"({"n":1})"}});
+  queue(1, "a", PackageState::kPendingRepository, 1, PackageState::kPendingScore,
+        {{"repository", R"({"n":2})"}});
+  queue(2, "a", PackageState::kPendingRegistry, 1, PackageState::kPendingRepository,
+        {{"registry", R"({"n":3})"}});
+  queue(3, "b", PackageState::kPendingRegistry, 2, PackageState::kPendingRepository, {});
+  queue(4, "c", PackageState::kPendingRegistry, 1, PackageState::kPendingScore, {});
+  queue(5, "c", PackageState::kPendingScore, 1, PackageState::kComplete,
+        {{"score", R"({"score":5,"flags":{}})"}});
+  std::vector<TransitionOutcome> outcomes;
+  for (auto& [name, promise] : sent) {
+    auto r = promise.get_future().get();
+    REQUIRE(r.ok());
+    outcomes.push_back(r->outcome);
+  }
+  CHECK(outcomes == std::vector<TransitionOutcome>{TransitionOutcome::kApplied, TransitionOutcome::kApplied,
+                                                   TransitionOutcome::kStale, TransitionOutcome::kStale,
+                                                   TransitionOutcome::kApplied, TransitionOutcome::kApplied});
+  CHECK((*s->Get(Npm("a")))->state == PackageState::kPendingScore);
+  CHECK(*s->GetFact(Npm("a"), "registry") ==
+        std::optional<std::string>(R"({"n":1})"));  // not the duplicate's
+  CHECK(*s->GetFact(Npm("a"), "repository") == std::optional<std::string>(R"({"n":2})"));
+  CHECK((*s->Get(Npm("b")))->state == PackageState::kPendingRegistry);
+  CHECK((*s->Get(Npm("c")))->state == PackageState::kComplete);
+  CHECK(s->ReadChanges(0, 10)->size() == 1);
+  CHECK(s->GetWriterStats().stale == 2);
+}
