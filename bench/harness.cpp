@@ -79,6 +79,7 @@ struct Options {
   int processes = 1;
   bool sqs = false;
   int concurrency = 1024;
+  int read_connections = 4;  // database.read_connections of each process
 };
 
 // GitHub's hourly budget of a token (REST requests or GraphQL points).
@@ -634,6 +635,7 @@ std::string ServeConfig(const Options& options, const std::string& upstream_url,
   listen: "127.0.0.1:{port}"
 database:
   path: {db}
+  read_connections: {readers}
 {postgres}workers:
   threads: 2
   http_connections_per_host: 4096
@@ -653,6 +655,7 @@ log:
 upstreams:
 )",
       fmt::arg("port", port), fmt::arg("db", db.string()), fmt::arg("concurrency", options.concurrency),
+      fmt::arg("readers", options.read_connections),
       fmt::arg("postgres", options.postgres.empty() ? ""
                                                     : "  kind: postgres\n  postgres_url_env: "
                                                       "PKGTRUST_DATABASE_URL\n"));
@@ -1089,6 +1092,8 @@ int Run(const Options& options) {
   ondemand.join();
   known.join();
   AwaitAnswers(load);
+  // The server's backends end with the services' connections: read their CPU first.
+  double postgres_cpu = options.postgres.empty() ? 0 : PostgresCpuSeconds() - postgres_cpu_before;
   // The others first: their CPU and memory join the first one's figures.
   ProcessStats others;
   for (int i = 1; i < options.processes; ++i) {
@@ -1100,7 +1105,7 @@ int Run(const Options& options) {
   stopped.process.cpu_seconds += others.cpu_seconds;
   stopped.process.peak_rss_mb += others.peak_rss_mb;
   if (!options.postgres.empty()) {
-    stopped.postgres_cpu_seconds = PostgresCpuSeconds() - postgres_cpu_before;
+    stopped.postgres_cpu_seconds = postgres_cpu;
     std::string bytes;
     if (PostgresAdmin(options.postgres, fmt::format("SELECT pg_database_size('{}')", database), &bytes))
       stopped.db_bytes = std::stoull(bytes);
@@ -1309,7 +1314,8 @@ int main(int argc, char** argv) {
         "         [--timeout-rate T] [--github-limit-per-hour L] [--zero-latency] [--max-minutes M]\n"
         "         [--preload N] [--repo-pool N] [--no-token] [--graphql-batch N] [--keep] [--binary PATH]\n"
         "         [--postgres CONNINFO] [--processes N (SNS/SQS on the fauxqs emulator)] [--sqs]\n"
-        "         [--concurrency N (registry and repository work in flight per process)] [--json]\n"
+        "         [--concurrency N (registry and repository work in flight per process)]\n"
+        "         [--read-connections N] [--json]\n"
         "       pkgtrust_harness --chaos [--packages N] [--kill-every-seconds S] [--error-rate E] "
         "[--timeout-rate T]\n"
         "         [--github-limit-per-hour L] [--max-minutes M] [--keep] [--json]\n");
@@ -1378,6 +1384,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--processes") {
       options.processes = std::clamp(std::atoi(value), 1, 8);
       if (options.processes > 1) options.sqs = true;
+    } else if (arg == "--read-connections") {
+      options.read_connections = std::clamp(std::atoi(value), 1, 64);
     } else if (arg == "--concurrency") {
       options.concurrency = std::clamp(std::atoi(value), 1, 100'000);
     } else if (arg == "--kill-every-seconds") {

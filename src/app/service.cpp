@@ -61,6 +61,18 @@ void AppendPipelineMetrics(std::string& out, pipeline::Pipeline& pipeline, bus::
                                "Published messages no queue's filter policy matched.");
   core::AppendPrometheusSample(out, "pkgtrust_messages_unroutable_total", "",
                                static_cast<double>(queues.unroutable));
+  // This process's store writer: requests, transactions (batches), stale transitions and
+  // batches run again (a lost PostgreSQL connection, a deadlock with another process).
+  store::Store::WriterStats writer = store.GetWriterStats();
+  core::AppendPrometheusHeader(out, "pkgtrust_store_writes_total", "counter",
+                               "Store writes of this process by kind.");
+  std::pair<const char*, std::int64_t> writes[] = {{"request", writer.requests},
+                                                   {"transaction", writer.transactions},
+                                                   {"stale", writer.stale},
+                                                   {"retried_batch", writer.retried_batches}};
+  for (const auto& [kind, n] : writes)
+    core::AppendPrometheusSample(out, "pkgtrust_store_writes_total", label("kind", kind),
+                                 static_cast<double>(n));
   if (auto counts = store.CountByState(); counts.ok()) {
     core::AppendPrometheusHeader(out, "pkgtrust_packages", "gauge",
                                  "Packages by state (complete and failed included).");

@@ -244,6 +244,9 @@ class PostgresStore::Impl {
   struct Op {
     virtual ~Op() = default;
     virtual bool Interactive() const { return false; }
+    // Whether it may append to the change log (then the batch ends with the sequencing
+    // step; most batches have nothing to sequence and skip that statement).
+    virtual bool AppendsChanges() const { return false; }
     // A step transition (StepOp), sent in a group with its neighbours; else nullptr.
     virtual const TransitionRequest* Step() const { return nullptr; }
     virtual Status Send(PgConnection& conn, Millis now) = 0;
@@ -265,8 +268,13 @@ class PostgresStore::Impl {
   struct PipelinedOp final : Op {
     using SendFn = std::function<Status(PgConnection&, Millis)>;
     using ReadFn = std::function<Result<T>(const std::vector<PgResult>&)>;
-    PipelinedOp(int n, SendFn s, ReadFn r, Callback<T> d)
-        : statements(n), send(std::move(s)), read(std::move(r)), done(std::move(d)) {}
+    PipelinedOp(int n, SendFn s, ReadFn r, Callback<T> d, bool changes)
+        : statements(n),
+          send(std::move(s)),
+          read(std::move(r)),
+          done(std::move(d)),
+          appends_changes(changes) {}
+    bool AppendsChanges() const override { return appends_changes; }
     Status Send(PgConnection& conn, Millis now) override { return send(conn, now); }
     bool Receive(PgConnection& conn) override {
       std::vector<PgResult> results;
@@ -305,6 +313,7 @@ class PostgresStore::Impl {
     Callback<T> done;
     std::optional<Result<T>> result;
     bool retryable = false;
+    bool appends_changes;
   };
 
   template <typename T>
@@ -411,8 +420,9 @@ class PostgresStore::Impl {
 
   template <typename T>
   void SubmitPipelined(int statements, typename PipelinedOp<T>::SendFn send,
-                       typename PipelinedOp<T>::ReadFn read, Callback<T> done) {
-    Submit(std::make_unique<PipelinedOp<T>>(statements, std::move(send), std::move(read), std::move(done)));
+                       typename PipelinedOp<T>::ReadFn read, Callback<T> done, bool appends_changes = false) {
+    Submit(std::make_unique<PipelinedOp<T>>(statements, std::move(send), std::move(read), std::move(done),
+                                            appends_changes));
   }
 
   template <typename T>
@@ -565,8 +575,9 @@ class PostgresStore::Impl {
       prune_params.Add(now - 24 * 3600'000);
       sent = conn.Send("DELETE FROM store_batches WHERE committed_at < $1", prune_params).ok();
     }
-    sent = sent && conn.Send("SELECT pkgtrust_sequence_changes()", {}).ok() && conn.Send("COMMIT", {}).ok() &&
-           conn.Sync().ok();
+    bool sequence = std::any_of(ops.begin(), ops.end(), [](Op* op) { return op->AppendsChanges(); });
+    if (sent && sequence) sent = conn.Send("SELECT pkgtrust_sequence_changes()", {}).ok();
+    sent = sent && conn.Send("COMMIT", {}).ok() && conn.Sync().ok();
     if (!sent) {
       *error = Status::Unavailable("postgres: sending the batch: " + conn.ErrorMessage());
       (void)conn.ExitPipeline();
@@ -593,7 +604,7 @@ class PostgresStore::Impl {
         }
     }
     if (alive && prune) alive = check(conn.Next());
-    alive = alive && check(conn.Next());  // the sequencing step
+    if (sequence) alive = alive && check(conn.Next());  // the sequencing step
     alive = alive && check(conn.Next());  // COMMIT
     if (alive) alive = conn.DrainToSync().ok();
     (void)conn.ExitPipeline();
@@ -890,7 +901,7 @@ void PostgresStore::Transition(TransitionRequest request, Callback<TransitionRes
         return c.SendPrepared("transition", p);
       },
       [impl = impl_.get()](const std::vector<PgResult>& r) { return impl->TransitionOutcomeOf(r[0]); },
-      std::move(done));
+      std::move(done), finished);
 }
 
 void PostgresStore::RecordFailure(FailureRequest request, Callback<TransitionResult> done) {
@@ -1051,7 +1062,7 @@ Result<bool> PostgresStore::PutCompleteFactSync(const core::PackageKey& key, std
           return c.SendPrepared("put_fact", p);
         },
         [](const std::vector<PgResult>& r) -> Result<bool> { return r[0].rows() == 1 && r[0].Bool(0, 0); },
-        std::move(done));
+        std::move(done), /*appends_changes=*/true);
   });
 }
 

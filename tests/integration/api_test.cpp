@@ -468,11 +468,12 @@ TEST_CASE("batch query, purl lookup, prefix search and refresh", "[api]") {
   CHECK(sut.client().Get("/readyz").status == 200);
   auto metrics = sut.client().Get("/metrics");
   CHECK_THAT(metrics.Header("content-type"), Catch::StartsWith("text/plain; version=0.0.4"));
-  for (const char* family : {"pkgtrust_queue_messages{", "pkgtrust_stage_in_flight{stage=\"registry\"}",
-                             "pkgtrust_packages{state=\"complete\"}",
-                             "pkgtrust_upstream_requests_total{upstream=\"npm\",outcome=\"2xx\"}",
-                             "pkgtrust_ondemand_duration_seconds_bucket",
-                             "pkgtrust_http_responses_total{route=\"query\",code=\"200\"}"})
+  for (const char* family :
+       {"pkgtrust_queue_messages{", "pkgtrust_stage_in_flight{stage=\"registry\"}",
+        "pkgtrust_packages{state=\"complete\"}", "pkgtrust_store_writes_total{kind=\"transaction\"}",
+        "pkgtrust_upstream_requests_total{upstream=\"npm\",outcome=\"2xx\"}",
+        "pkgtrust_ondemand_duration_seconds_bucket",
+        "pkgtrust_http_responses_total{route=\"query\",code=\"200\"}"})
     CHECK_THAT(metrics.body, Catch::Contains(family));
 }
 

@@ -220,7 +220,13 @@ TEST_CASE(
   CHECK(changed.size() == kPackages);
   CHECK(expected_offset - 1 == kPackages);  // one change per package, none twice
 
-  // Each process did part of the work (process 1: in its second life).
+  // Each process did part of the work (process 1: in its second life), and the writers
+  // ran batches again after PostgreSQL's restart cut their connections.
+  double retried_batches = 0;
+  for (int i = 0; i < kProcesses; ++i)
+    retried_batches += testing::MetricValue(clients[i]->Get("/metrics").body, "pkgtrust_store_writes_total",
+                                            R"(kind="retried_batch")");
+  CHECK(retried_batches >= 1);
   for (int i = 0; i < kProcesses; ++i) {
     double scored = testing::MetricValue(clients[i]->Get("/metrics").body, "pkgtrust_stage_messages_total",
                                          R"(stage="registry",outcome="completed")");
