@@ -41,6 +41,8 @@ Status WriteChunk(PgConnection& pg, const std::string& insert, const std::vector
 void AddColumn(PgParams& params, const Statement& row, int col) {
   if (row.IsNull(col))
     params.AddNull();
+  else if (row.IsFloat(col))  // SQLite's text of a REAL has 15 digits; this one reads back the same
+    params.Add(fmt::format("{}", row.Double(col)));
   else
     params.Add(row.TextView(col));
 }

@@ -104,7 +104,13 @@ bool IsRetryable(const PgResult& result) {
 
 Result<std::unique_ptr<PgConnection>> PgConnection::Open(
     const std::string& url, std::vector<std::pair<std::string, std::string>> prepared) {
-  PGconn* conn = PQconnectdb(url.c_str());
+  // Defaults first, then the operator's string (expanded from "dbname"), whose settings
+  // win: a connection whose peer has vanished (a host gone, a network cut) is noticed by
+  // keepalives and the TCP user timeout instead of blocking the writer for hours.
+  const char* keywords[] = {"connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+                            "keepalives_count", "tcp_user_timeout", "dbname",          nullptr};
+  const char* values[] = {"10", "1", "30", "10", "3", "60000", url.c_str(), nullptr};
+  PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (!conn) return Status::Unavailable("postgres: out of memory connecting");
   std::unique_ptr<PgConnection> connection(new PgConnection(conn, url, std::move(prepared)));
   if (PQstatus(conn) != CONNECTION_OK)

@@ -170,9 +170,10 @@ BEGIN
   END IF;
   IF p_kind = 'score' THEN
     SELECT data INTO old FROM package_facts WHERE package_id = pid AND kind = 'score';
+    -- Compared as values (jsonb), not as text: spacing or key order is no change.
     report_changes := old IS NULL
-        OR (old::json->>'score')::float8 IS DISTINCT FROM (p_data::json->>'score')::float8
-        OR (old::json->'flags')::text IS DISTINCT FROM (p_data::json->'flags')::text;
+        OR (old::jsonb->'score') IS DISTINCT FROM (p_data::jsonb->'score')
+        OR (old::jsonb->'flags') IS DISTINCT FROM (p_data::jsonb->'flags');
   END IF;
   INSERT INTO package_facts (package_id, kind, generation, data, updated_at)
     VALUES (pid, p_kind, p_generation, p_data, p_now)
@@ -180,7 +181,8 @@ BEGIN
       SET generation = excluded.generation, data = excluded.data, updated_at = excluded.updated_at;
   IF report_changes THEN
     INSERT INTO package_changes (package_id, ecosystem, name, state, generation, score, flags, committed_at)
-      SELECT id, ecosystem, name, state, generation, (p_data::json->>'score')::float8,
+      SELECT id, ecosystem, name, state, generation,
+             CASE WHEN json_typeof(p_data::json->'score') = 'number' THEN (p_data::json->>'score')::float8 END,
              (p_data::json->'flags')::text, p_now
       FROM packages WHERE id = pid;
   END IF;

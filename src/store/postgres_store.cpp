@@ -35,6 +35,7 @@
 #include "pkgtrust/core/log.hpp"
 #include "postgres.hpp"
 #include "postgres_migrations.hpp"
+#include "valid_utf8.hpp"
 
 namespace pkgtrust::store {
 
@@ -116,7 +117,8 @@ score AS (
 changed AS (
   INSERT INTO package_changes (package_id, ecosystem, name, state, generation, score, flags, committed_at)
     SELECT moved.id, moved.ecosystem, moved.name, moved.state, moved.generation,
-           CASE WHEN moved.state = 'complete' THEN (score.data::json->>'score')::float8 END,
+           CASE WHEN moved.state = 'complete' AND json_typeof(score.data::json->'score') = 'number'
+             THEN (score.data::json->>'score')::float8 END,
            CASE WHEN moved.state = 'complete' THEN (score.data::json->'flags')::text END, $2
     FROM moved, score WHERE $8)
 SELECT )sql" PG_PACKAGE_COLUMNS " FROM moved";
@@ -459,7 +461,7 @@ class PostgresStore::Impl {
   // A conditional write's answer: the row as written, or stale when none matched.
   Result<TransitionResult> TransitionOutcomeOf(const PgResult& rows) {
     if (rows.rows() == 0) {
-      stale_++;
+      batch_stale_++;
       return TransitionResult{TransitionOutcome::kStale, {}};
     }
     auto record = ReadPgRecord(rows, 0);
@@ -527,13 +529,22 @@ class PostgresStore::Impl {
   }
 
   // Did the batch with this id commit? nullopt when that cannot be learned.
+  //
+  // An INSERT of the same id answers, where a SELECT could not: the old connection's
+  // transaction may still be open on the server (its backend has not noticed the break),
+  // and a SELECT would not see its uncommitted row and answer "not committed" while it can
+  // still commit. The INSERT waits for that transaction to end: a unique violation means it
+  // committed; success means it did not, and now never can (the id is taken).
   std::optional<bool> BatchCommitted(const std::string& id) {
     if (!EnsureConnected()) return std::nullopt;
     PgParams params;
-    params.Add(id);
-    auto found = writer_->Exec("SELECT 1 FROM store_batches WHERE id = $1", params);
-    if (!found.ok()) return std::nullopt;
-    return found->rows() > 0;
+    params.Add(id).Add(clock_.NowMillis());
+    PgResult taken(PQexecParams(writer_->raw(),
+                                "INSERT INTO store_batches (id, committed_at) VALUES ($1, $2)", 2, nullptr,
+                                params.Pointers().data(), nullptr, nullptr, 0));
+    if (taken.status().ok()) return false;
+    if (taken.sqlstate() == "23505") return true;  // unique_violation
+    return std::nullopt;
   }
 
   enum class Outcome { kCommitted, kRolledBack, kRetry, kConnectionLost };
@@ -542,6 +553,7 @@ class PostgresStore::Impl {
   Outcome SendBatch(std::vector<Op*>& ops, const std::string& batch_id, Status* error) {
     PgConnection& conn = *writer_;
     Millis now = clock_.NowMillis();
+    batch_stale_ = 0;
     if (Status s = conn.EnterPipeline(); !s.ok()) {
       *error = s;
       return Outcome::kConnectionLost;
@@ -657,7 +669,7 @@ class PostgresStore::Impl {
     for (std::size_t i = 0; i < steps.size(); ++i) {
       auto* step = static_cast<StepOp*>(steps[i]);
       if (!applied[i]) {
-        stale_++;
+        batch_stale_++;
         step->result.emplace(TransitionResult{TransitionOutcome::kStale, {}});
       } else if (!applied[i]->ok()) {
         step->result.emplace(applied[i]->status());
@@ -695,6 +707,7 @@ class PostgresStore::Impl {
           // Committed; results that did not arrive cannot be known, and their messages
           // will be delivered again and find their packages moved on.
           transactions_++;
+          stale_ += batch_stale_;
           for (Op* op : ops) {
             if (op->HasResult())
               op->Complete();
@@ -714,7 +727,11 @@ class PostgresStore::Impl {
       }
       if (outcome == Outcome::kCommitted) {
         transactions_++;
+        stale_ += batch_stale_;
         for (Op* op : ops) op->Complete();
+        // This process's change streams hear of its own changes here, not only through the
+        // listener's connection.
+        if (std::any_of(ops.begin(), ops.end(), [](Op* op) { return op->AppendsChanges(); })) NotifyLocal();
         return;
       }
       if (outcome == Outcome::kRetry && attempt < 20) {
@@ -750,20 +767,38 @@ class PostgresStore::Impl {
       }
       op.Reset();
       Millis now = clock_.NowMillis();
+      std::string batch_id = NewBatchId();
+      PgParams id_params;
+      id_params.Add(batch_id).Add(now);
       Status s = writer_->ExecScript("BEGIN");
+      if (s.ok()) {
+        auto marked =
+            writer_->Exec("INSERT INTO store_batches (id, committed_at) VALUES ($1, $2)", id_params);
+        if (!marked.ok()) s = marked.status();
+      }
       if (s.ok()) s = op.Run(*writer_, now);
+      bool commit_sent = false;
       if (s.ok()) {
         auto sequenced = writer_->Exec("SELECT pkgtrust_sequence_changes()");
+        commit_sent = sequenced.ok();
         s = sequenced.ok() ? writer_->ExecScript("COMMIT") : sequenced.status();
       }
       if (s.ok()) {
         transactions_++;
         op.Complete();
+        NotifyLocal();
         return;
       }
-      (void)writer_->ExecScript("ROLLBACK");
-      // Interactive ops are imports and claims: running one again after an unknown commit
-      // changes nothing (an import compares `modified`; a claim by the same owner passes).
+      // The connection broke with the COMMIT on its way: did it commit? Then the result
+      // computed before it stands (running the import again would find every record
+      // unchanged and name no package to re-score).
+      if (commit_sent && writer_->Broken() && BatchCommitted(batch_id) == true) {
+        transactions_++;
+        op.Complete();
+        NotifyLocal();
+        return;
+      }
+      if (!writer_->Broken()) (void)writer_->ExecScript("ROLLBACK");
       if ((writer_->Broken() || s.message().find("deadlock") != std::string::npos) && attempt < 20) {
         retried_++;
         continue;
@@ -818,6 +853,7 @@ class PostgresStore::Impl {
   bool closed_ = false;
   std::thread writer_thread_;
   std::uint64_t batches_sent_ = 0;  // writer thread only
+  std::int64_t batch_stale_ = 0;    // stale answers of the batch being sent (writer thread)
 
   std::mutex read_mu_;
   std::condition_variable read_cv_;
@@ -909,8 +945,7 @@ void PostgresStore::RecordFailure(FailureRequest request, Callback<TransitionRes
       1,
       [req = std::move(request)](PgConnection& c, Millis now) {
         PgParams p;
-        p.Add(std::string_view(req.error).substr(0, 2000))
-            .Add(StateName(req.give_up ? PackageState::kFailed : req.from));
+        p.Add(ValidUtf8(req.error, 2000)).Add(StateName(req.give_up ? PackageState::kFailed : req.from));
         if (req.give_up)
           p.Add(now);
         else

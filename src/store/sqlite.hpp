@@ -66,6 +66,7 @@ class Statement {
   std::int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   double Double(int col) const { return sqlite3_column_double(stmt_, col); }
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  bool IsFloat(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_FLOAT; }
   std::string Text(int col) const {
     const unsigned char* text = sqlite3_column_text(stmt_, col);
     return text ? std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt_, col))

@@ -7,6 +7,7 @@
 #include "migrations.hpp"
 #include "pkgtrust/core/log.hpp"
 #include "sqlite_store.hpp"
+#include "valid_utf8.hpp"
 
 namespace pkgtrust::store {
 
@@ -200,7 +201,7 @@ Result<TransitionResult> SqliteStore::Impl::DoFailure(Connection& conn, const Fa
       "AND state = ? AND generation = ? RETURNING " PACKAGE_COLUMNS);
   if (!stmt.ok()) return stmt.status();
   Statement& s = **stmt;
-  s.Bind(req.error.substr(0, 2000)).Bind(StateText(req.give_up ? PackageState::kFailed : req.from));
+  s.Bind(ValidUtf8(req.error, 2000)).Bind(StateText(req.give_up ? PackageState::kFailed : req.from));
   if (req.give_up)
     s.Bind(now);
   else

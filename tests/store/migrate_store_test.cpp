@@ -35,13 +35,14 @@ void Fill(store::Store& s, core::ManualClock& clock) {
                               PackageState::kPendingScore,
                               {{"registry", R"({"versions":["1.0.0"],"i":)" + std::to_string(i) + "}"}}})
                 .ok());
-    REQUIRE(s.TransitionSync(
-                 {Npm(name),
-                  PackageState::kPendingScore,
-                  1,
-                  PackageState::kComplete,
-                  {{"score", R"({"score":)" + std::to_string(i % 10) + R"(.5,"flags":{"deprecated":)" +
-                                 (i % 2 ? "true" : "false") + "}}"}}})
+    // One score with 17 significant digits: SQLite's text of a REAL has 15.
+    std::string score = i == 3 ? "0.30000000000000004" : std::to_string(i % 10) + ".5";
+    REQUIRE(s.TransitionSync({Npm(name),
+                              PackageState::kPendingScore,
+                              1,
+                              PackageState::kComplete,
+                              {{"score", R"({"score":)" + score + R"(,"flags":{"deprecated":)" +
+                                             (i % 2 ? "true" : "false") + "}}"}}})
                 .ok());
     clock.Advance(10);
   }
@@ -119,6 +120,10 @@ TEST_CASE("a SQLite store copied into PostgreSQL reads the same, and a second co
   auto sa = source->ReadState(0, 1000);
   auto sb = target->ReadState(0, 1000);
   REQUIRE(sa->packages.size() == sb->packages.size());
+  for (std::size_t i = 0; i < sa->packages.size(); ++i) {
+    CHECK(sa->packages[i].score == sb->packages[i].score);
+    CHECK(sa->packages[i].offset == sb->packages[i].offset);
+  }
   CHECK(target->FindAdvisories(Npm("pkg-1"))->size() == 1);
   CHECK((*target->GetRepository("github.com/acme/pkg"))->facts_json == R"({"stars":3})");
   // New packages and changes continue after the copied ids and offsets.

@@ -185,6 +185,23 @@ TEST_CASE("failures count attempts; giving up moves to failed with a growing bac
                      [&](core::Result<store::TransitionResult> r) { p.set_value(std::move(r)); });
     return p.get_future().get();
   };
+  // An error quoting broken bytes of an upstream answer (and a NUL), cut at 2,000 bytes in
+  // the middle of a character: stored (PostgreSQL refuses text that is not UTF-8), readable.
+  {
+    REQUIRE(s->EnqueueSync({Npm("g")}).ok());
+    std::string error = std::string("bad \xFF\xFE bytes, a NUL ") + '\0' + " and more ";
+    error += std::string(1999 - error.size(), 'x') + "\xC3\xA9";
+    REQUIRE(error.size() == 2001);
+    auto broken =
+        s->RecordFailureSync({Npm("g"), PackageState::kPendingRegistry, 1, error, false, 1000, 60000});
+    INFO(broken.status().message());
+    REQUIRE(broken.ok());
+    CHECK(broken->outcome == TransitionOutcome::kApplied);
+    CHECK(broken->record.attempts == 1);
+    CHECK(broken->record.last_error.starts_with("bad "));
+    CHECK(broken->record.last_error.ends_with("xxx"));
+    CHECK(broken->record.last_error.size() <= 2000);
+  }
   auto first = fail(false);
   REQUIRE(first.ok());
   CHECK(first->record.state == PackageState::kPendingRegistry);
@@ -550,9 +567,16 @@ TEST_CASE("writes queued together mean what they would one after another", "[sto
   std::vector<store::EnqueueRequest> requests;
   for (const char* name : {"a", "b", "c"}) requests.push_back({Npm(name)});
   REQUIRE(s->EnqueueManySync(requests).ok());
-  // Queued without waiting, so that they share batches: for "a" two steps in a row and a
-  // duplicate of the first; for "b" a step of another generation; for "c" a step and the
-  // run's end.
+  // Queued behind a write whose callback holds the writer thread, so that they all wait and
+  // go in one batch: for "a" two steps in a row and a duplicate of the first; for "b" a step
+  // of another generation; for "c" a step and the run's end.
+  std::promise<void> release, held;
+  std::shared_future<void> released = release.get_future().share();
+  s->Touch(Npm("b"), PackageState::kPendingRegistry, 1, [&held, released](core::Result<bool>) {
+    held.set_value();
+    released.wait();
+  });
+  held.get_future().wait();
   std::vector<std::pair<std::string, std::promise<core::Result<store::TransitionResult>>>> sent(6);
   auto queue = [&](std::size_t i, const char* name, PackageState from, std::int64_t generation,
                    PackageState to, std::vector<store::Fact> facts) {
@@ -571,6 +595,7 @@ TEST_CASE("writes queued together mean what they would one after another", "[sto
   queue(4, "c", PackageState::kPendingRegistry, 1, PackageState::kPendingScore, {});
   queue(5, "c", PackageState::kPendingScore, 1, PackageState::kComplete,
         {{"score", R"({"score":5,"flags":{}})"}});
+  release.set_value();
   std::vector<TransitionOutcome> outcomes;
   for (auto& [name, promise] : sent) {
     auto r = promise.get_future().get();

@@ -56,11 +56,15 @@ TEST_CASE("two stores on one database claim each stuck package once", "[store]")
   // Both claim at once, in small batches, until nothing is left.
   std::map<std::string, int> claims;
   std::mutex mu;
-  std::atomic<int> by_a{0}, by_b{0};
+  std::atomic<int> by_a{0}, by_b{0}, errors{0};
+  // No Catch assertions on these threads (they are not thread-safe): errors are counted.
   auto claimer = [&](store::Store& s, std::atomic<int>& count) {
     while (true) {
       auto claimed = s.ClaimStuckSync(since, 7);
-      REQUIRE(claimed.ok());
+      if (!claimed.ok()) {
+        errors++;
+        return;
+      }
       if (claimed->empty()) return;
       std::lock_guard lock(mu);
       for (const auto& record : *claimed) claims[record.key.name]++;
@@ -71,6 +75,7 @@ TEST_CASE("two stores on one database claim each stuck package once", "[store]")
   std::thread tb([&] { claimer(*b, by_b); });
   ta.join();
   tb.join();
+  CHECK(errors == 0);
   CHECK(claims.size() == kPackages);
   CHECK(by_a + by_b == kPackages);  // nobody claimed twice
   for (const auto& [name, count] : claims) {
@@ -92,14 +97,14 @@ TEST_CASE("a reader of the change log never skips a change committed by another 
 
   // Each writer finishes its packages with concurrent asynchronous transitions (so batches
   // of different stores interleave); the reader follows the log by offset meanwhile.
-  std::atomic<int> writers_done{0};
+  std::atomic<int> writers_done{0}, errors{0};
   std::vector<std::thread> threads;
   for (int w = 0; w < kWriters; ++w)
     threads.emplace_back([&, w] {
       store::Store& s = *writers[w];
       std::vector<store::EnqueueRequest> requests;
       for (int i = 0; i < kPerWriter; ++i) requests.push_back({Pypi(fmt::format("w{}-{}", w, i))});
-      REQUIRE(s.EnqueueManySync(requests).ok());
+      if (!s.EnqueueManySync(requests).ok()) errors++;
       std::atomic<int> finished{0};
       for (int i = 0; i < kPerWriter; ++i)
         s.Transition({Pypi(fmt::format("w{}-{}", w, i)),
@@ -108,10 +113,11 @@ TEST_CASE("a reader of the change log never skips a change committed by another 
                       PackageState::kNotFound,
                       {}},
                      [&](core::Result<store::TransitionResult> r) {
-                       CHECK(r.ok());
+                       if (!r.ok() || r->outcome != TransitionOutcome::kApplied) errors++;
                        finished++;
                      });
-      REQUIRE(testing::WaitUntil([&] { return finished.load() == kPerWriter; }, std::chrono::seconds(60)));
+      if (!testing::WaitUntil([&] { return finished.load() == kPerWriter; }, std::chrono::seconds(60)))
+        errors++;
       writers_done++;
     });
   std::set<std::string> seen;
@@ -130,6 +136,7 @@ TEST_CASE("a reader of the change log never skips a change committed by another 
   for (auto& t : threads) t.join();
   read_some();
   read_some();
+  CHECK(errors == 0);
   CHECK(duplicates == 0);
   CHECK(seen.size() == kWriters * kPerWriter);  // fails when a change was committed below `after`
   auto bounds = reader->GetChangeLogBounds();
@@ -142,24 +149,31 @@ TEST_CASE("a change committed through one PostgreSQL store wakes the change list
           "[store][postgres]") {
   testing::StoreUnderTest db(true);
   core::ManualClock clock;
+  std::atomic<int> woken{0};  // declared before the stores: their threads may call the listener until closed
   auto watcher = db.Open(clock);
   auto writer = db.Open(clock);
-  std::atomic<int> woken{0};
   watcher->SetChangeListener([&] { woken++; });
   Finish(*writer, "far-away", 6.5);
-  // Within the wait, and long before any poll would have come.
   REQUIRE(testing::WaitUntil([&] { return woken.load() >= 1; }, std::chrono::seconds(5)));
   auto changes = watcher->ReadChanges(0, 10);
   REQUIRE(changes.ok());
   REQUIRE(changes->size() == 1);
   CHECK(changes->front().key.name == "far-away");
-  // An in-flight step is no change: no notification.
-  int before = woken.load();
+  CHECK(woken == 1);
+  // Enqueues and steps are no change: no notification. Notifications come in commit order
+  // on the listener's connection, so had these notified, the count would be past 3 by the
+  // time the third run's arrives.
   REQUIRE(writer->EnqueueSync({Pypi("pending-only")}).ok());
-  REQUIRE(watcher->EnqueueSync({Pypi("pending-too")}).ok());
+  REQUIRE(writer
+              ->TransitionSync(
+                  {Pypi("pending-only"), PackageState::kPendingRegistry, 1, PackageState::kPendingScore, {}})
+              .ok());
   Finish(*writer, "second", 3);
-  REQUIRE(testing::WaitUntil([&] { return woken.load() > before; }, std::chrono::seconds(5)));
-  CHECK(watcher->ReadChanges(1, 10)->size() == 1);
+  Finish(*writer, "third", 4);
+  REQUIRE(testing::WaitUntil([&] { return woken.load() >= 3; }, std::chrono::seconds(5)));
+  CHECK(woken == 3);
+  CHECK(watcher->ReadChanges(1, 10)->size() == 2);
+  watcher->SetChangeListener(nullptr);
 }
 
 TEST_CASE("a PostgreSQL restart: the store reconnects and its writes are neither lost nor doubled",
@@ -171,30 +185,34 @@ TEST_CASE("a PostgreSQL restart: the store reconnects and its writes are neither
   core::ManualClock clock;
   auto s = db.Open(clock);
   constexpr int kPackages = 400;
-  std::atomic<int> ok{0}, failed{0};
+  std::atomic<int> ok{0}, failed{0}, unknown{0};
   std::atomic<bool> restarted{false};
+  std::atomic<int> restart_status{-1};
   std::thread restarter([&] {
     // Once a part of the writes is in, restart the server under the store.
     testing::WaitUntil([&] { return ok.load() >= kPackages / 4; }, std::chrono::seconds(30));
-    CHECK(std::system(restart) == 0);
+    restart_status = std::system(restart);
     restarted = true;
   });
   for (int i = 0; i < kPackages; ++i) {
     auto r = s->EnqueueSync({Pypi("r-" + std::to_string(i))});
     if (r.ok() && r->outcome == store::EnqueueOutcome::kStarted)
       ok++;
+    else if (!r.ok() && r.status().message().find("outcome unknown") != std::string::npos)
+      unknown++;  // committed while its answer was lost: the package is checked below
     else
-      failed++;
+      failed++;  // a batch run twice would answer in_flight here
     if (i == kPackages / 2) testing::WaitUntil([&] { return restarted.load(); }, std::chrono::seconds(30));
   }
   restarter.join();
   CHECK(restarted);
-  CHECK(failed == 0);  // every write went through, after the reconnect
-  CHECK(ok == kPackages);
+  CHECK(restart_status == 0);
+  CHECK(failed == 0);  // every write went through, after the reconnect, and once
+  CHECK(ok + unknown == kPackages);
+  CHECK(unknown <= 1);
   auto counts = s->CountByState();
   REQUIRE(counts.ok());
   CHECK(counts->at(PackageState::kPendingRegistry) == kPackages);
-  // Each package started once: generation 1, none restarted twice by a retried batch.
   for (int i = 0; i < kPackages; i += 37) {
     auto record = s->Get(Pypi("r-" + std::to_string(i)));
     REQUIRE(record.ok());
