@@ -6,7 +6,6 @@
 // prints throughput, latency, CPU, memory and database figures (and JSON with --json).
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -39,6 +38,7 @@
 #include "pkgtrust/net/http_client.hpp"
 #include "support/fauxqs_emulator.hpp"
 #include "support/loopback_socket.hpp"
+#include "support/postgres_admin.hpp"
 #include "support/replay_server.hpp"
 
 namespace fs = std::filesystem;
@@ -1012,14 +1012,10 @@ double PostgresCpuSeconds() {
 
 // One statement on the PostgreSQL server of --postgres; false (printed) when it fails.
 bool PostgresAdmin(const std::string& server, const std::string& sql, std::string* value = nullptr) {
-  PGconn* conn = PQconnectdb(server.c_str());
-  PGresult* result = PQexec(conn, sql.c_str());
-  bool ok = PQresultStatus(result) == PGRES_COMMAND_OK || PQresultStatus(result) == PGRES_TUPLES_OK;
-  if (!ok) fmt::print(stderr, "harness: {}: {}", sql, PQerrorMessage(conn));
-  if (ok && value && PQntuples(result) > 0) *value = PQgetvalue(result, 0, 0);
-  PQclear(result);
-  PQfinish(conn);
-  return ok;
+  testing::PostgresAnswer answer = testing::RunPostgresStatement(server, sql);
+  if (!answer.ok) fmt::print(stderr, "harness: {}: {}", sql, answer.error);
+  if (value) *value = answer.value;
+  return answer.ok;
 }
 
 // One run: the service started on a fresh (or preloaded) database, the feed, on-demand

@@ -24,7 +24,6 @@
 //                                           batching on and off
 // Each prints one human line per figure and, with --json, one JSON object at the end.
 #include <fmt/format.h>
-#include <libpq-fe.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -47,6 +46,7 @@
 #include "pkgtrust/net/http_client.hpp"
 #include "pkgtrust/registry/parsers.hpp"
 #include "pkgtrust/store/store.hpp"
+#include "support/postgres_admin.hpp"
 #include "support/replay_server.hpp"
 
 using namespace pkgtrust;
@@ -139,13 +139,9 @@ int BenchStore(int packages, const std::string& postgres_server, bool json) {
   store::StoreConfig config{.path = path};
   std::string database = fmt::format("pkgtrust_bench_{}", getpid());
   auto admin = [&](const std::string& sql) {
-    PGconn* conn = PQconnectdb(postgres_server.c_str());
-    PGresult* result = PQexec(conn, sql.c_str());
-    bool ok = PQresultStatus(result) == PGRES_COMMAND_OK;
-    if (!ok) fmt::print(stderr, "{}: {}", sql, PQerrorMessage(conn));
-    PQclear(result);
-    PQfinish(conn);
-    return ok;
+    testing::PostgresAnswer answer = testing::RunPostgresStatement(postgres_server, sql);
+    if (!answer.ok) fmt::print(stderr, "{}: {}", sql, answer.error);
+    return answer.ok;
   };
   if (!postgres_server.empty()) {
     if (!admin("CREATE DATABASE " + database)) return 1;

@@ -8,7 +8,7 @@ namespace pkgtrust::store {
 
 Result<AdvisoryImport> SqliteStore::ImportAdvisoriesSync(std::vector<Advisory> advisories) {
   SortAdvisoriesById(advisories);
-  return Wait<AdvisoryImport>([&](auto done) {
+  return WaitFor<AdvisoryImport>([&](auto done) {
     impl_->SubmitOp<AdvisoryImport>(
         [list = std::move(advisories)](Connection& c, Millis) -> Result<AdvisoryImport> {
           auto stored = c.Prepare("SELECT ecosystem, name, modified FROM advisories WHERE id = ?");

@@ -105,7 +105,7 @@ Result<ChangeLogBounds> SqliteStore::GetChangeLogBounds() {
 }
 
 Result<std::int64_t> SqliteStore::CompactChangesSync(std::int64_t keep_count, Millis keep_since) {
-  return Wait<std::int64_t>([&](auto done) {
+  return WaitFor<std::int64_t>([&](auto done) {
     impl_->SubmitOp<std::int64_t>(
         [keep_count, keep_since](Connection& c, Millis) -> Result<std::int64_t> {
           // The cut is one offset: everything below it goes, so the log stays gap-free.

@@ -115,7 +115,7 @@ Result<std::optional<StoredRepository>> SqliteStore::GetRepository(const std::st
 }
 
 Status SqliteStore::PutRepositorySync(StoredRepository repository) {
-  auto stored = Wait<bool>([&](auto done) {
+  auto stored = WaitFor<bool>([&](auto done) {
     impl_->SubmitOp<bool>(
         [r = std::move(repository)](Connection& c, Millis) -> Result<bool> {
           auto stmt = c.Prepare(
@@ -133,7 +133,7 @@ Status SqliteStore::PutRepositorySync(StoredRepository repository) {
 Result<std::vector<Millis>> SqliteStore::ClaimRepositoryReadsSync(std::vector<std::string> keys,
                                                                   std::string owner, Millis until,
                                                                   Millis now) {
-  return Wait<std::vector<Millis>>([&](auto done) {
+  return WaitFor<std::vector<Millis>>([&](auto done) {
     impl_->SubmitOp<std::vector<Millis>>(
         [keys = std::move(keys), owner = std::move(owner), until, now](
             Connection& c, Millis) -> Result<std::vector<Millis>> {
@@ -170,7 +170,7 @@ Result<std::vector<Millis>> SqliteStore::ClaimRepositoryReadsSync(std::vector<st
 }
 
 Status SqliteStore::EndRepositoryReadsSync(std::vector<std::string> keys, std::string owner) {
-  auto ended = Wait<bool>([&](auto done) {
+  auto ended = WaitFor<bool>([&](auto done) {
     impl_->SubmitOp<bool>(
         [keys = std::move(keys), owner = std::move(owner)](Connection& c, Millis) -> Result<bool> {
           auto stmt = c.Prepare("DELETE FROM repository_reads WHERE key = ? AND owner = ?");
@@ -196,7 +196,7 @@ Result<std::vector<PackageRecord>> SqliteStore::ListStuck(Millis since, std::siz
 }
 
 Result<std::vector<PackageRecord>> SqliteStore::ClaimStuckSync(Millis since, std::size_t limit) {
-  return Wait<std::vector<PackageRecord>>([&](auto done) {
+  return WaitFor<std::vector<PackageRecord>>([&](auto done) {
     impl_->SubmitOp<std::vector<PackageRecord>>(
         [since, limit](Connection& c, Millis now) -> Result<std::vector<PackageRecord>> {
           // One writer: the select and the update are one step no other writer can split.
@@ -279,7 +279,7 @@ Result<std::vector<PackageRecord>> SqliteStore::ListByPrefix(core::Ecosystem eco
 
 Result<bool> SqliteStore::PutCompleteFactSync(const core::PackageKey& key, std::int64_t generation,
                                               Fact fact) {
-  return Wait<bool>([&](auto done) {
+  return WaitFor<bool>([&](auto done) {
     impl_->SubmitOp<bool>(
         [impl = impl_.get(), key, generation, fact = std::move(fact)](Connection& c,
                                                                       Millis now) -> Result<bool> {

@@ -84,12 +84,6 @@ class SqliteStore final : public Store {
   std::unique_ptr<Impl> impl_;
 };
 
-// Runs an asynchronous store call and waits for its result (the *Sync methods).
-template <typename T, typename Submit>
-Result<T> Wait(Submit&& submit) {
-  return WaitFor<T>(std::forward<Submit>(submit));
-}
-
 class SqliteStore::Impl {
  public:
   // A queued write: Run executes it inside the batch transaction, then Complete (after

@@ -1,26 +1,20 @@
 #include "support/store_under_test.hpp"
 
-#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <random>
 
+#include "support/postgres_admin.hpp"
+
 namespace pkgtrust::testing {
 namespace {
 
 void ExecPostgres(const std::string& url, const std::string& sql) {
-  PGconn* conn = PQconnectdb(url.c_str());
-  INFO(PQerrorMessage(conn));
-  REQUIRE(PQstatus(conn) == CONNECTION_OK);
-  PGresult* result = PQexec(conn, sql.c_str());
-  std::string error = PQresultErrorMessage(result);
-  ExecStatusType status = PQresultStatus(result);
-  PQclear(result);
-  PQfinish(conn);
-  INFO(sql << ": " << error);
-  REQUIRE((status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK));
+  PostgresAnswer answer = RunPostgresStatement(url, sql);
+  INFO(sql << ": " << answer.error);
+  REQUIRE(answer.ok);
 }
 
 }  // namespace
@@ -58,10 +52,7 @@ StoreUnderTest::~StoreUnderTest() {
   if (!postgres_ || database_.empty()) return;
   const char* server = std::getenv("PKGTRUST_TEST_POSTGRES");
   if (!server) return;
-  PGconn* conn = PQconnectdb(server);
-  if (PQstatus(conn) == CONNECTION_OK)
-    PQclear(PQexec(conn, ("DROP DATABASE " + database_ + " WITH (FORCE)").c_str()));
-  PQfinish(conn);
+  (void)RunPostgresStatement(server, "DROP DATABASE " + database_ + " WITH (FORCE)");
 }
 
 store::StoreConfig StoreUnderTest::Config(int read_connections) const {
