@@ -172,7 +172,8 @@ struct HostPool {
 // response until its reader drops it. So that waiting never deadlocks (every exchange still
 // under way waiting to grow, the rest held by delivered answers whose readers may be waiting
 // for those very exchanges), the oldest exchange goes ahead when none under way can progress:
-// memory stays within the budget plus one body.
+// memory stays within the budget plus the body going ahead, plus those that went ahead before
+// it while their readers still hold them (a delivered answer lets the next one go ahead).
 class ByteBudget {
  public:
   explicit ByteBudget(std::size_t limit) : limit_(std::max<std::size_t>(limit, 1)) {}
