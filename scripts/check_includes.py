@@ -36,7 +36,9 @@ MAY_USE = {
     "pipeline": {"core", "bus", "store", "registry", "github", "scoring"},
     "api": {"core", "store", "pipeline", "lockfile", "check"},
     "gateway": {"core", "net", "store", "pipeline", "scoring", "api"},
-    "app": {"core", "net", "bus", "store", "registry", "github", "scoring", "pipeline", "api", "gateway", "lockfile",
+    "adoption": {"core", "store", "registry", "pipeline", "api", "gateway"},
+    "app": {"core", "net", "bus", "store", "registry", "github", "scoring", "pipeline", "api", "gateway", "adoption",
+            "lockfile",
             "check"},
 }
 

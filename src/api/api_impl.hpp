@@ -65,20 +65,7 @@ inline ServerResponse WithRetryAfter(ServerResponse response, int seconds) {
 
 // The query string as decoded name -> value (the last of repeated names wins).
 inline core::Result<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
-  std::map<std::string, std::string> params;
-  while (!query.empty()) {
-    std::size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    std::size_t eq = pair.find('=');
-    auto name = core::PercentDecode(pair.substr(0, eq), true);
-    auto value = core::PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
-    if (!name.ok() || !value.ok())
-      return core::Status::InvalidArgument("the query string has a bad %-escape");
-    params[*name] = *value;
-  }
-  return params;
+  return core::ParseQueryString(query);
 }
 
 // The token a client presented: "Authorization: Bearer <t>"; with `query_token_allowed`

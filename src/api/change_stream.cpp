@@ -48,6 +48,7 @@ std::string Event(std::string_view event, std::string_view data, std::optional<s
 bool ChangeFilter::Matches(const store::PackageChange& change) const {
   if (ecosystem && change.key.ecosystem != *ecosystem) return false;
   if (!name_prefix.empty() && !change.key.name.starts_with(name_prefix)) return false;
+  if (!change.alert_json.empty()) return true;  // an alert: flagged by definition, and it has no score
   if ((score_below || score_above) && !change.score) return false;
   if (score_below && !(*change.score < *score_below)) return false;
   if (score_above && !(*change.score > *score_above)) return false;
@@ -131,6 +132,10 @@ std::string ChangeStream::EventData(const store::PackageChange& change) {
   core::AppendJsonString(out, core::FormatPurl(core::PurlFromPackageKey(change.key)));
   out += fmt::format(R"(,"state":"{}","generation":{},"at":"{}")", core::PackageStateName(change.state),
                      change.generation, core::FormatTimestamp(change.committed_at));
+  if (!change.alert_json.empty()) {  // an exposure alert (adoption): the alert, not the report
+    out += R"(,"alert":)" + change.alert_json + '}';
+    return out;
+  }
   if (change.score) out += fmt::format(R"(,"score":{})", *change.score);
   if (!change.flags_json.empty() && change.flags_json.front() == '{') out += R"(,"flags":)" + change.flags_json;
   out += '}';
@@ -371,7 +376,7 @@ class ChangeSubscription final : public ResponseStream, public std::enable_share
         }
       }
       if (!filter_.Matches(change)) continue;
-      *out += Event("change", entry->data, change.offset);
+      *out += Event(change.alert_json.empty() ? "change" : "alert", entry->data, change.offset);
     }
     return false;
   }

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "app/adoption_commands.hpp"
 #include "app/check_command.hpp"
 #include "app/config.hpp"
 #include "app/score_command.hpp"
@@ -134,6 +135,48 @@ Options:
 Example:
   git clone https://github.com/ossf/malicious-packages
   pkgtrust import-osv malicious-packages/osv --config /etc/pkgtrust/pkgtrust.yaml
+)"},
+    {"import-access-log",
+     "pkgtrust import-access-log FILE --format nginx-combined [--ecosystem npm|pypi] [--prefix PATH] "
+     "[--config FILE | --db PATH]",
+     "turn an nginx mirror's access log into adoption data",
+     R"(Reads the access log of an nginx that fronts an npm or PyPI mirror (nginx's "combined"
+format) and stores each request as the gateway would log it: the client's address is
+replaced by its origin key while the line is read (docs/privacy.md), the User-Agent is
+reduced to the client tool. Then the rows are processed into downloads, unique origins and
+metadata counts, and packages seen for the first time are queued for scoring. Lines that are
+not in the format are skipped and named with their line number. Importing the same lines
+twice counts them twice: import each log file once.
+
+Options:
+  --format nginx-combined   the log's format (required)
+  --ecosystem npm|pypi      what the mirror serves (default: by path; /simple/ and
+                            /packages/ are PyPI)
+  --prefix PATH             where the mirror's root is below the server's (default /)
+  --config FILE             the database of this config file
+  --db PATH                 this SQLite file (default ./pkgtrust-dev.db)
+
+Example:
+  pkgtrust import-access-log /var/log/nginx/npm-mirror.access.log --format nginx-combined \
+    --ecosystem npm --config /etc/pkgtrust/pkgtrust.yaml
+)"},
+    {"adoption",
+     "pkgtrust adoption ECOSYSTEM NAME [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json] [--config FILE | --db "
+     "PATH]",
+     "print a package's downloads per version and the adoption of its major versions",
+     R"(Prints, for the days from..to (default: the last 30 days), each version's downloads
+through the gateway (or imported access logs), and for each major version its first
+publish, the days it took to reach half of the downloads and its share of each day's
+downloads as a small curve. --json prints what GET /v1/adoption/{ecosystem}/{name} answers.
+
+Options:
+  --from, --to DAY    the range (UTC days, inclusive)
+  --json              the JSON report
+  --config FILE       the database of this config file
+  --db PATH           this SQLite file (default ./pkgtrust-dev.db)
+
+Example:
+  pkgtrust adoption npm react --from 2026-01-01 --config /etc/pkgtrust/pkgtrust.yaml
 )"},
     {"migrate-store", "pkgtrust migrate-store --from sqlite:PATH --to postgres [--config FILE]",
      "copy a SQLite database into PostgreSQL",
@@ -507,6 +550,8 @@ int RunCli(int argc, char** argv) {
     }
   auto usage = [help](const std::string& problem) { return Usage(problem, help); };
   if (command == "migrate-store") return RunMigrateStore({args.begin() + 1, args.end()}, usage);
+  if (command == "import-access-log") return RunImportAccessLog({args.begin() + 1, args.end()}, usage);
+  if (command == "adoption") return RunAdoptionCommand({args.begin() + 1, args.end()}, usage);
   if (command == "check") {  // its own options (check_command.cpp)
     CheckOptions options;
     if (auto status = ParseCheckArguments({args.begin() + 1, args.end()}, &options); !status.ok())

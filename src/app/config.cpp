@@ -229,10 +229,21 @@ bus::Topology LoadTopologyFile(const std::string& path) { return ParseTopology(R
 static void ParseGateway(const Reader& r, const YAML::Node& gw,
                          const std::function<std::string(const std::string&)>& resolve, Config* config) {
   gateway::GatewayConfig& g = config->gateway;
-  r.ExpectMap(
-      gw, "gateway",
-      {"enabled", "npm_prefix", "pypi_prefix", "public_url", "metadata_ttl_seconds", "stale_if_error_seconds",
-       "metadata_cache_mb", "cache_folder", "cache_max_mb", "upstream_timeout_seconds", "policy"});
+  r.ExpectMap(gw, "gateway",
+              {"enabled", "npm_prefix", "pypi_prefix", "public_url", "metadata_ttl_seconds",
+               "stale_if_error_seconds", "metadata_cache_mb", "cache_folder", "cache_max_mb",
+               "upstream_timeout_seconds", "policy", "trusted_proxies"});
+  if (YAML::Node proxies = gw["trusted_proxies"]; proxies.IsDefined() && !proxies.IsNull()) {
+    if (!proxies.IsSequence())
+      r.Fail(proxies, "gateway.trusted_proxies",
+             "expected a list of IP addresses (e.g. [127.0.0.1, \"::1\"])");
+    for (const auto& item : proxies) {
+      if (!item.IsScalar() || !adoption::NetworkOf(item.Scalar()))
+        r.Fail(item, "gateway.trusted_proxies",
+               fmt::format("'{}' is not an IP address", item.IsScalar() ? item.Scalar() : std::string("?")));
+      g.trusted_proxies.push_back(item.Scalar());
+    }
+  }
   r.Get(gw, "gateway", "enabled", &config->gateway_enabled);
   for (const char* key : {"npm_prefix", "pypi_prefix"}) {
     std::string& prefix = std::string_view(key) == "npm_prefix" ? g.npm_prefix : g.pypi_prefix;
@@ -329,7 +340,7 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
   if (root.IsNull()) root.reset(YAML::Node(YAML::NodeType::Map));
   r.ExpectMap(root, "",
               {"server", "api", "database", "transport", "workers", "stages", "reconciler", "changes",
-               "upstreams", "secrets", "scoring", "log", "github", "gateway"});
+               "upstreams", "secrets", "scoring", "log", "github", "gateway", "adoption"});
   auto resolve = [&](const std::string& path) {
     if (path.empty() || path.front() == '/' || base_dir.empty()) return path;
     return (std::filesystem::path(base_dir) / path).string();
@@ -613,6 +624,26 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
   }
 
   if (YAML::Node gw = root["gateway"]; gw.IsDefined()) ParseGateway(r, gw, resolve, &config);
+
+  if (YAML::Node a = root["adoption"]; a.IsDefined()) {
+    adoption::AdoptionConfig& c = config.adoption;
+    r.ExpectMap(a, "adoption",
+                {"enabled", "retention_days", "exposure_days", "flush_interval_ms", "process_interval_ms"});
+    r.Get(a, "adoption", "enabled", &c.enabled);
+    r.GetInRange(a, "adoption", "retention_days", 1, 3650, &c.retention_days);
+    r.GetInRange(a, "adoption", "exposure_days", 1, 3650, &c.exposure_days);
+    if (c.exposure_days > c.retention_days)
+      r.Fail(a, "adoption.exposure_days",
+             fmt::format("{} is more than retention_days ({}): the origins of older days are gone",
+                         c.exposure_days, c.retention_days));
+    int ms = static_cast<int>(c.flush_interval.count());
+    r.GetInRange(a, "adoption", "flush_interval_ms", 10, 60'000, &ms);
+    c.flush_interval = std::chrono::milliseconds(ms);
+    ms = static_cast<int>(c.process_interval.count());
+    r.GetInRange(a, "adoption", "process_interval_ms", 10, 3'600'000, &ms);
+    c.process_interval = std::chrono::milliseconds(ms);
+  }
+  config.adoption.min_score = config.gateway.policy.min_score.value_or(0);
 
   if (YAML::Node log = root["log"]; log.IsDefined()) {
     r.ExpectMap(log, "log", {"level"});

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pkgtrust/adoption/adoption.hpp"
 #include "pkgtrust/api/api.hpp"
 #include "pkgtrust/api/change_stream.hpp"
 #include "pkgtrust/bus/memory_transport.hpp"
@@ -86,6 +87,9 @@ struct Config {
   // empty files.folder is the database's path with "-gateway-cache" added.
   bool gateway_enabled = true;
   gateway::GatewayConfig gateway;
+  // `adoption:` (docs/privacy.md): the gateway's request log, its processing and retention.
+  // min_score is the gateway policy's (a score below it raises an exposure alert).
+  adoption::AdoptionConfig adoption;
   core::LogLevel log_level = core::LogLevel::kInfo;
 };
 

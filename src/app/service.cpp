@@ -235,6 +235,17 @@ void Service::Start(bool serve_http) {
                                  static_cast<double>(stats.refused_redirects));
   });
   if (serve_http && config_.gateway_enabled) StartGateway(clock);
+  if (config_.adoption.enabled) {
+    adoption_ = std::make_unique<adoption::Processor>(*store_, pipeline_.get(), config_.adoption, clock);
+    api_->AddMetricsCollector(
+        [processor = adoption_.get()](std::string& out) { processor->AppendPrometheus(out); });
+    adoption_->Start();
+  }
+  if (serve_http) {
+    adoption_routes_ = std::make_unique<adoption::AdoptionRoutes>(*store_, clock);
+    api_->Mount("/v1/adoption/", *adoption_routes_);
+    api_->Mount("/v1/alerts", *adoption_routes_);
+  }
   pipeline_->Start();
   started_ = true;
   if (serve_http) {
@@ -298,6 +309,21 @@ void Service::StartGateway(const core::Clock& clock) {
   for (const std::string& prefix : {gateway_config.npm_prefix, gateway_config.pypi_prefix})
     if (!prefix.empty()) api_->Mount(prefix, *gateway_);
   api_->AddMetricsCollector([gateway = gateway_.get()](std::string& out) { gateway->AppendPrometheus(out); });
+  if (config_.adoption.enabled) {
+    request_log_ = std::make_unique<adoption::RequestLog>(*store_, config_.adoption, clock);
+    request_log_->Start();
+    gateway_->SetRecorder(
+        [log = request_log_.get()](gateway::AnsweredRequest r) { log->Record(std::move(r)); });
+    api_->AddMetricsCollector([log = request_log_.get()](std::string& out) {
+      auto stats = log->GetStats();
+      core::AppendPrometheusHeader(out, "pkgtrust_request_log_rows_total", "counter",
+                                   "Gateway requests for the request log, by what became of them.");
+      for (auto [outcome, n] :
+           {std::pair{"recorded", stats.recorded}, {"written", stats.written}, {"dropped", stats.dropped}})
+        core::AppendPrometheusSample(out, "pkgtrust_request_log_rows_total",
+                                     fmt::format("outcome=\"{}\"", outcome), static_cast<double>(n));
+    });
+  }
   core::Log(core::LogLevel::kInfo, "service",
             "gateway: npm at {} (from {}), PyPI at {} (from {}); policy {}{}",
             gateway_config.npm_prefix.empty() ? "-" : gateway_config.npm_prefix, gateway_config.npm_upstream,
@@ -329,6 +355,8 @@ void Service::Stop() {
   store_->SetChangeListener(nullptr);
   change_stream_->Stop();
   if (gateway_pool_) gateway_pool_->Stop();  // metadata being filtered is answered (or dropped)
+  if (request_log_) request_log_->Stop();    // the last requests are written
+  if (adoption_) adoption_->Stop();
   lookup_pool_->Stop();  // the last answers are built (they read the store)
   pipeline_->Stop();
   store_->Close();

@@ -9,6 +9,8 @@
 #include <string>
 
 #include "app/config.hpp"
+#include "pkgtrust/adoption/adoption.hpp"
+#include "pkgtrust/adoption/routes.hpp"
 #include "pkgtrust/api/api.hpp"
 #include "pkgtrust/api/change_stream.hpp"
 #include "pkgtrust/api/http_server.hpp"
@@ -76,6 +78,9 @@ class Service {
   std::unique_ptr<api::HttpServer> server_;
   std::unique_ptr<core::ThreadPoolExecutor> gateway_pool_;  // filters gateway metadata
   std::unique_ptr<gateway::Gateway> gateway_;               // null when gateway.enabled is false
+  std::unique_ptr<adoption::RequestLog> request_log_;       // null without the gateway or adoption
+  std::unique_ptr<adoption::Processor> adoption_;           // null when adoption.enabled is false
+  std::unique_ptr<adoption::AdoptionRoutes> adoption_routes_;
   std::atomic<bool> started_{false};
   void StartGateway(const core::Clock& clock);
   void ScheduleMemoryTrim();

@@ -49,4 +49,20 @@ Result<std::string> PercentDecode(std::string_view text, bool plus_as_space) {
   return out;
 }
 
+Result<std::map<std::string, std::string>> ParseQueryString(std::string_view query) {
+  std::map<std::string, std::string> params;
+  while (!query.empty()) {
+    std::size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    std::size_t eq = pair.find('=');
+    auto name = PercentDecode(pair.substr(0, eq), true);
+    auto value = PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+    if (!name.ok() || !value.ok()) return Status::InvalidArgument("the query string has a bad %-escape");
+    params[*name] = *value;
+  }
+  return params;
+}
+
 }  // namespace pkgtrust::core

@@ -90,4 +90,15 @@ std::string FormatTimestamp(Millis millis) {
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis % 1000);
 }
 
+Millis UtcMillis(int year, int month, int day, int hour, int minute, int second) {
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  return static_cast<Millis>(timegm(&tm)) * 1000;
+}
+
 }  // namespace pkgtrust::core

@@ -212,6 +212,9 @@ class Gateway::Impl {
 
   void Handle(ServerRequest request, Responder respond);
   void AppendPrometheus(std::string& out) const;
+  void SetRecorder(std::function<void(AnsweredRequest)> recorder) { recorder_ = std::move(recorder); }
+  // The client's address: the socket's, or what a trusted proxy says it forwarded for.
+  std::string ClientAddress(const ServerRequest& request) const;
   FileCacheStats FileStats() const { return files_->Stats(); }
 
   // A request on its way: which protocol, the base URL clients reach the gateway at, and
@@ -302,6 +305,7 @@ class Gateway::Impl {
   std::unordered_map<std::string, Steady::time_point> submitted_;
   Counters requests_, decisions_, events_;
   HotFiles hot_;
+  std::function<void(AnsweredRequest)> recorder_;
   // The two events of every cached answer, counted without a lock.
   std::atomic<std::int64_t> metadata_hits_{0}, file_cache_hits_{0};
 };
@@ -359,6 +363,28 @@ bool Gateway::Impl::Authorized(const ServerRequest& request) const {
   return false;
 }
 
+std::string Gateway::Impl::ClientAddress(const ServerRequest& request) const {
+  auto trusted = [&](std::string_view address) {
+    return std::find(config_.trusted_proxies.begin(), config_.trusted_proxies.end(), address) !=
+           config_.trusted_proxies.end();
+  };
+  if (!trusted(request.remote)) return request.remote;
+  const std::string* forwarded = request.Header("x-forwarded-for");
+  if (forwarded == nullptr) return request.remote;
+  // Right to left: each proxy appends the address it received the request from.
+  std::string_view rest = *forwarded;
+  while (!rest.empty()) {
+    std::size_t comma = rest.rfind(',');
+    std::string_view hop = comma == std::string_view::npos ? rest : rest.substr(comma + 1);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(0, comma);
+    while (!hop.empty() && hop.front() == ' ') hop.remove_prefix(1);
+    while (!hop.empty() && hop.back() == ' ') hop.remove_suffix(1);
+    if (hop.empty()) continue;
+    if (!trusted(hop)) return std::string(hop);
+  }
+  return request.remote;
+}
+
 std::string Gateway::Impl::BaseUrl(const ServerRequest& request, const std::string& prefix) const {
   if (!config_.public_url.empty()) return config_.public_url + prefix;
   return "http://" + HeaderOr(request, "host") + prefix;
@@ -370,8 +396,28 @@ void Gateway::Impl::Handle(ServerRequest request, Responder respond) {
   bool npm = !config_.npm_prefix.empty() && request.path.starts_with(config_.npm_prefix);
   call->npm = npm;
   const std::string& prefix = npm ? config_.npm_prefix : config_.pypi_prefix;
-  call->respond = [this, npm, respond = std::move(respond)](ServerResponse response) {
+  std::shared_ptr<AnsweredRequest> answered;
+  if (recorder_ && request.path.starts_with(prefix)) {
+    answered = std::make_shared<AnsweredRequest>();
+    answered->at = clock_.NowMillis();
+    answered->ecosystem = npm ? "npm" : "pypi";
+    answered->method = request.method;
+    answered->path = request.path.substr(prefix.size());
+    answered->client_address = ClientAddress(request);
+    answered->user_agent = HeaderOr(request, "user-agent");
+  }
+  call->respond = [this, npm, answered, started = Steady::now(),
+                   respond = std::move(respond)](ServerResponse response) {
     requests_.Add(fmt::format("ecosystem=\"{}\",status=\"{}\"", npm ? "npm" : "pypi", response.status));
+    if (answered) {
+      answered->status = response.status;
+      answered->bytes = static_cast<std::int64_t>(response.stream_length ? *response.stream_length
+                                                  : response.shared_body ? response.shared_body->size()
+                                                                         : response.body.size());
+      answered->duration_us =
+          std::chrono::duration_cast<std::chrono::microseconds>(Steady::now() - started).count();
+      recorder_(std::move(*answered));
+    }
     respond(std::move(response));
   };
   if (!npm && (config_.pypi_prefix.empty() || !request.path.starts_with(config_.pypi_prefix)))
@@ -1020,6 +1066,10 @@ core::Result<std::unique_ptr<Gateway>> Gateway::Create(GatewayConfig config, sto
 
 Gateway::Gateway(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Gateway::~Gateway() = default;
+void Gateway::SetRecorder(std::function<void(AnsweredRequest)> recorder) {
+  impl_->SetRecorder(std::move(recorder));
+}
+
 void Gateway::Handle(api::ServerRequest request, api::Responder respond) {
   impl_->Handle(std::move(request), std::move(respond));
 }

@@ -28,10 +28,26 @@ Status SqliteStore::Impl::AppendChange(Connection& conn, std::int64_t package_id
   return (*mark)->Run();
 }
 
+// An alert's row carries the package's state as it is (or pending_registry, generation 0, for
+// a package the state machine does not hold) and leaves the package's report alone.
+Result<std::int64_t> SqliteStore::Impl::AppendAlertChange(Connection& conn, const core::PackageKey& key,
+                                                          const std::string& alert_json, Millis now) {
+  batch_appended_change_ = true;
+  auto insert = conn.Prepare(
+      "INSERT INTO package_changes (package_id, ecosystem, name, state, generation, score, flags, "
+      "committed_at, alert) "
+      "SELECT COALESCE(p.id, 0), ?, ?, COALESCE(p.state, 'pending_registry'), COALESCE(p.generation, 0), "
+      "p.score, p.flags, ?, ? FROM (SELECT 1) LEFT JOIN packages p ON p.ecosystem = ? AND p.name = ?");
+  if (!insert.ok()) return insert.status();
+  (*insert)->Bind(EcoText(key)).Bind(key.name).Bind(now).Bind(alert_json).Bind(EcoText(key)).Bind(key.name);
+  if (Status s = (*insert)->Run(); !s.ok()) return s;
+  return static_cast<std::int64_t>(sqlite3_last_insert_rowid(conn.raw()));
+}
+
 Result<std::vector<PackageChange>> SqliteStore::ReadChanges(std::int64_t after_offset, std::size_t limit) {
   Impl::Lease lease(*impl_);
   auto stmt = (*lease).Prepare(
-      "SELECT id, ecosystem, name, state, generation, score, flags, committed_at FROM package_changes "
+      "SELECT id, ecosystem, name, state, generation, score, flags, committed_at, alert FROM package_changes "
       "WHERE id > ? ORDER BY id LIMIT ?");
   if (!stmt.ok()) return stmt.status();
   (*stmt)->Bind(after_offset).Bind(static_cast<std::int64_t>(limit));
@@ -50,6 +66,7 @@ Result<std::vector<PackageChange>> SqliteStore::ReadChanges(std::int64_t after_o
     if (!row.IsNull(5)) change.score = row.Double(5);
     change.flags_json = std::string(row.TextView(6));
     change.committed_at = row.Int(7);
+    change.alert_json = std::string(row.TextView(8));
     changes.push_back(std::move(change));
   }
   if (!status.ok()) return status;

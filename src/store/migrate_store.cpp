@@ -197,15 +197,16 @@ Result<std::vector<CopiedTable>> CopySqliteToPostgres(const std::string& sqlite_
        4, [&](Statement& s) { s.Bind(repository_after); },
        [&](const Statement& row) { repository_after = row.Text(0); }});
   // The change log keeps its offsets (SQLite's row id is the offset).
-  tables.push_back({"package_changes", "SELECT COUNT(*) FROM package_changes",
-                    "SELECT id, package_id, ecosystem, name, state, generation, score, flags, committed_at "
-                    "FROM package_changes "
-                    "WHERE id > ? ORDER BY id LIMIT ?",
-                    "INSERT INTO package_changes (change_offset, package_id, ecosystem, name, state, "
-                    "generation, score, flags, "
-                    "committed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-                    9, [&](Statement& s) { s.Bind(change_after); },
-                    [&](const Statement& row) { change_after = row.Int(0); }});
+  tables.push_back(
+      {"package_changes", "SELECT COUNT(*) FROM package_changes",
+       "SELECT id, package_id, ecosystem, name, state, generation, score, flags, committed_at, "
+       "alert FROM package_changes "
+       "WHERE id > ? ORDER BY id LIMIT ?",
+       "INSERT INTO package_changes (change_offset, package_id, ecosystem, name, state, "
+       "generation, score, flags, "
+       "committed_at, alert) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+       10, [&](Statement& s) { s.Bind(change_after); },
+       [&](const Statement& row) { change_after = row.Int(0); }});
 
   std::vector<CopiedTable> report;
   for (TableCopy& table : tables) {

@@ -132,6 +132,79 @@ CREATE TABLE repository_reads (
   owner TEXT NOT NULL,
   until INTEGER NOT NULL
 );
+)sql"},  // Adoption (src/adoption/, docs/privacy.md): the gateway's request log (an origin key,
+    // never an address), its processing cursor, the aggregates that outlive the log, the
+    // origins counted per day, and the exposure alerts, which also travel on the change log
+    // (package_changes.alert: the alert's JSON; such a row is not a report).
+    {8, "adoption: request log, aggregates, alerts", R"sql(
+ALTER TABLE package_changes ADD COLUMN alert TEXT;
+CREATE TABLE request_log (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  at          INTEGER NOT NULL,
+  ecosystem   TEXT NOT NULL,
+  method      TEXT NOT NULL,
+  path        TEXT NOT NULL,
+  status      INTEGER NOT NULL,
+  bytes       INTEGER NOT NULL,
+  duration_us INTEGER NOT NULL,
+  origin      INTEGER NOT NULL,
+  tool        TEXT NOT NULL,
+  tool_version TEXT NOT NULL,
+  runtime     TEXT NOT NULL,
+  os          TEXT NOT NULL,
+  ci          INTEGER NOT NULL,
+  source      TEXT NOT NULL
+);
+CREATE INDEX request_log_by_time ON request_log (at);
+CREATE TABLE adoption_cursors (
+  only_row BOOLEAN PRIMARY KEY DEFAULT true CHECK (only_row),
+  log      INTEGER NOT NULL,
+  alerts   INTEGER NOT NULL
+);
+INSERT INTO adoption_cursors (only_row, log, alerts) VALUES (true, 0, 0);
+CREATE TABLE adoption_packages (
+  ecosystem     TEXT NOT NULL,
+  name          TEXT NOT NULL,
+  first_seen_at INTEGER NOT NULL,
+  PRIMARY KEY (ecosystem, name)
+);
+CREATE TABLE adoption_daily (
+  ecosystem TEXT NOT NULL,
+  name      TEXT NOT NULL,
+  day       INTEGER NOT NULL,
+  version   TEXT NOT NULL,
+  downloads INTEGER NOT NULL DEFAULT 0,
+  origins   INTEGER NOT NULL DEFAULT 0,
+  metadata  INTEGER NOT NULL DEFAULT 0,
+  last_at   INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (ecosystem, name, day, version)
+) WITHOUT ROWID;
+CREATE INDEX adoption_daily_by_day ON adoption_daily (day) WHERE version = '';
+CREATE TABLE adoption_origins (
+  ecosystem TEXT NOT NULL,
+  name      TEXT NOT NULL,
+  day       INTEGER NOT NULL,
+  version   TEXT NOT NULL,
+  origin    INTEGER NOT NULL,
+  PRIMARY KEY (ecosystem, name, day, version, origin)
+) WITHOUT ROWID;
+CREATE INDEX adoption_origins_by_day ON adoption_origins (day);
+CREATE TABLE adoption_alerts (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,
+  ecosystem        TEXT NOT NULL,
+  name             TEXT NOT NULL,
+  reason           TEXT NOT NULL,
+  detail           TEXT NOT NULL,
+  versions         TEXT NOT NULL,
+  downloads        INTEGER NOT NULL,
+  origins          INTEGER NOT NULL,
+  last_download_at INTEGER NOT NULL,
+  exposure_days    INTEGER NOT NULL,
+  created_at       INTEGER NOT NULL,
+  resolved_at      INTEGER,
+  change_offset    INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX adoption_alerts_open ON adoption_alerts (ecosystem, name, reason) WHERE resolved_at IS NULL;
 )sql"},
 };
 

@@ -6,7 +6,7 @@
 
 namespace pkgtrust::store {
 
-inline constexpr int kLatestSchemaVersion = 7;
+inline constexpr int kLatestSchemaVersion = 8;
 
 // Applies every migration above the database's version. Fails on a database newer
 // than this binary knows.

@@ -229,6 +229,107 @@ BEGIN
   RETURN n;
 END
 $fn$;
+)sql"},  // SQLite's migration 8: adoption. An alert's change log row is sequenced like any other
+    // change, is not a report (the packages' compacted state skips it), and its offset is
+    // written back onto the alert.
+    {2, "adoption: request log, aggregates, alerts", R"sql(
+ALTER TABLE package_changes ADD COLUMN alert TEXT;
+CREATE TABLE request_log (
+  id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at          BIGINT NOT NULL,
+  ecosystem   TEXT NOT NULL,
+  method      TEXT NOT NULL,
+  path        TEXT NOT NULL,
+  status      INTEGER NOT NULL,
+  bytes       BIGINT NOT NULL,
+  duration_us BIGINT NOT NULL,
+  origin      BIGINT NOT NULL,
+  tool        TEXT NOT NULL,
+  tool_version TEXT NOT NULL,
+  runtime     TEXT NOT NULL,
+  os          TEXT NOT NULL,
+  ci          BOOLEAN NOT NULL,
+  source      TEXT NOT NULL
+);
+CREATE INDEX request_log_by_time ON request_log (at);
+CREATE TABLE adoption_cursors (
+  only_row BOOLEAN PRIMARY KEY DEFAULT true CHECK (only_row),
+  log      BIGINT NOT NULL,
+  alerts   BIGINT NOT NULL
+);
+INSERT INTO adoption_cursors (only_row, log, alerts) VALUES (true, 0, 0);
+CREATE TABLE adoption_packages (
+  ecosystem     TEXT COLLATE "C" NOT NULL,
+  name          TEXT COLLATE "C" NOT NULL,
+  first_seen_at BIGINT NOT NULL,
+  PRIMARY KEY (ecosystem, name)
+);
+CREATE TABLE adoption_daily (
+  ecosystem TEXT COLLATE "C" NOT NULL,
+  name      TEXT COLLATE "C" NOT NULL,
+  day       BIGINT NOT NULL,
+  version   TEXT COLLATE "C" NOT NULL,
+  downloads BIGINT NOT NULL DEFAULT 0,
+  origins   BIGINT NOT NULL DEFAULT 0,
+  metadata  BIGINT NOT NULL DEFAULT 0,
+  last_at   BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (ecosystem, name, day, version)
+);
+CREATE INDEX adoption_daily_by_day ON adoption_daily (day) WHERE version = '';
+CREATE TABLE adoption_origins (
+  ecosystem TEXT COLLATE "C" NOT NULL,
+  name      TEXT COLLATE "C" NOT NULL,
+  day       BIGINT NOT NULL,
+  version   TEXT COLLATE "C" NOT NULL,
+  origin    BIGINT NOT NULL,
+  PRIMARY KEY (ecosystem, name, day, version, origin)
+);
+CREATE INDEX adoption_origins_by_day ON adoption_origins (day);
+CREATE TABLE adoption_alerts (
+  id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  ecosystem        TEXT NOT NULL,
+  name             TEXT NOT NULL,
+  reason           TEXT NOT NULL,
+  detail           TEXT NOT NULL,
+  versions         TEXT NOT NULL,
+  downloads        BIGINT NOT NULL,
+  origins          BIGINT NOT NULL,
+  last_download_at BIGINT NOT NULL,
+  exposure_days    BIGINT NOT NULL,
+  created_at       BIGINT NOT NULL,
+  resolved_at      BIGINT,
+  change_offset    BIGINT NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX adoption_alerts_open ON adoption_alerts (ecosystem, name, reason) WHERE resolved_at IS NULL;
+
+CREATE OR REPLACE FUNCTION pkgtrust_sequence_changes() RETURNS bigint
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  n bigint;
+  base bigint;
+BEGIN
+  SELECT count(*) INTO n FROM package_changes WHERE change_offset IS NULL;
+  IF n = 0 THEN
+    RETURN 0;
+  END IF;
+  UPDATE change_log_sequence SET last = last + n RETURNING last - n INTO base;
+  UPDATE package_changes c SET change_offset = base + o.position
+    FROM (SELECT id, row_number() OVER (ORDER BY id) AS position
+          FROM package_changes WHERE change_offset IS NULL) o
+    WHERE c.id = o.id;
+  UPDATE packages p SET change_offset = c.change_offset, report_state = c.state,
+      report_generation = c.generation, score = c.score, flags = c.flags
+    FROM (SELECT DISTINCT ON (package_id) * FROM package_changes
+          WHERE change_offset > base AND alert IS NULL ORDER BY package_id, change_offset DESC) c
+    WHERE p.id = c.package_id;
+  UPDATE adoption_alerts a SET change_offset = c.change_offset
+    FROM package_changes c
+    WHERE c.change_offset > base AND c.alert IS NOT NULL
+      AND a.id = (c.alert::jsonb ->> 'id')::bigint;
+  PERFORM pg_notify('pkgtrust_changes', '');
+  RETURN n;
+END
+$fn$;
 )sql"},
 };
 

@@ -6,7 +6,7 @@
 
 namespace pkgtrust::store {
 
-inline constexpr int kLatestPgSchemaVersion = 1;
+inline constexpr int kLatestPgSchemaVersion = 2;
 
 // Applies every migration above the database's version. Fails on a database newer than
 // this binary knows.

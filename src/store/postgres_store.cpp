@@ -1172,7 +1172,7 @@ Result<std::vector<PackageChange>> PostgresStore::ReadChanges(std::int64_t after
   PgParams p;
   p.Add(after_offset).Add(static_cast<std::int64_t>(limit));
   auto rows = impl_->Read(
-      "SELECT change_offset, ecosystem, name, state, generation, score, flags, committed_at FROM "
+      "SELECT change_offset, ecosystem, name, state, generation, score, flags, committed_at, alert FROM "
       "package_changes "
       "WHERE change_offset > $1 ORDER BY change_offset LIMIT $2",
       p);
@@ -1191,6 +1191,7 @@ Result<std::vector<PackageChange>> PostgresStore::ReadChanges(std::int64_t after
     if (!rows->IsNull(i, 5)) change.score = rows->Double(i, 5);
     change.flags_json = rows->Text(i, 6);
     change.committed_at = rows->Int(i, 7);
+    change.alert_json = rows->Text(i, 8);
     changes.push_back(std::move(change));
   }
   return changes;
@@ -1321,6 +1322,22 @@ Result<std::vector<Advisory>> PostgresStore::FindAdvisories(const core::PackageK
     out.push_back({key, rows->Text(i, 0), rows->Text(i, 1), rows->Text(i, 2), rows->Text(i, 3),
                    rows->Text(i, 4), rows->Text(i, 5), rows->Text(i, 6)});
   return out;
+}
+
+Status PostgresStore::WriteSync(std::function<Status(PgConnection&, Millis)> run) {
+  auto done = WaitFor<bool>([&](auto callback) {
+    impl_->SubmitInteractive<bool>(
+        [&run](PgConnection& c, Millis now) -> Result<bool> {
+          if (Status s = run(c, now); !s.ok()) return s;
+          return true;
+        },
+        std::move(callback));
+  });
+  return done.ok() ? Status::Ok() : done.status();
+}
+
+Result<PgResult> PostgresStore::ReadSync(const std::string& sql, const PgParams& params) {
+  return impl_->Read(sql, params);
 }
 
 int PostgresStore::SchemaVersion() {

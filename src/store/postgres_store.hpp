@@ -8,8 +8,13 @@
 #include <memory>
 
 #include "pkgtrust/store/store.hpp"
+#include "postgres.hpp"
 
 namespace pkgtrust::store {
+
+using core::Millis;
+using core::Result;
+using core::Status;
 
 class PostgresStore final : public Store {
  public:
@@ -51,10 +56,35 @@ class PostgresStore final : public Store {
   core::Status EndRepositoryReadsSync(std::vector<std::string> keys, std::string owner) override;
   core::Result<std::vector<Advisory>> FindAdvisories(const core::PackageKey& key) override;
   int SchemaVersion() override;
+
+  Status AppendRequestLogSync(std::vector<RequestLogRow> rows) override;
+  Result<std::vector<RequestLogRow>> ReadRequestLog(std::int64_t after_id, std::size_t limit) override;
+  Result<std::vector<RequestLogRow>> ReadRequestLogBefore(std::int64_t up_to_id, Millis since) override;
+  Result<AdoptionCursors> GetAdoptionCursors() override;
+  Result<AdoptionApplied> ApplyAdoptionSync(AdoptionUpdate update) override;
+  Status SetAlertCursorSync(std::int64_t offset) override;
+  Result<PackageAdoption> ReadAdoption(const core::PackageKey& key, std::int64_t from_day,
+                                       std::int64_t to_day) override;
+  Result<std::vector<AdoptionTopRow>> ReadAdoptionTop(std::int64_t from_day, std::int64_t to_day,
+                                                      const std::string& ecosystem,
+                                                      std::size_t limit) override;
+  Result<ExposureAlert> RaiseAlertSync(ExposureAlert alert) override;
+  Result<std::int64_t> ResolveAlertsSync(const core::PackageKey& key, std::vector<std::string> still_flagged,
+                                         Millis now) override;
+  Result<std::vector<ExposureAlert>> ListAlerts(bool open_only, std::int64_t before_id,
+                                                std::size_t limit) override;
+  Result<std::int64_t> ExpireAdoptionSync(Millis log_before, std::int64_t origins_before_day) override;
+  Result<std::int64_t> DeleteAdoptionSync(const core::PackageKey& key) override;
   WriterStats GetWriterStats() const override;
   void Close() override;
 
   class Impl;
+
+  // For adoption_postgres.cpp: `run` in a transaction of its own on the writer connection
+  // (run again from the start when the connection was lost before the commit), and a read
+  // on the pool.
+  Status WriteSync(std::function<Status(PgConnection&, Millis)> run);
+  Result<PgResult> ReadSync(const std::string& sql, const PgParams& params);
 
  private:
   explicit PostgresStore(std::unique_ptr<Impl> impl);

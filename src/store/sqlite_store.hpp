@@ -74,6 +74,25 @@ class SqliteStore final : public Store {
   Status EndRepositoryReadsSync(std::vector<std::string> keys, std::string owner) override;
   Result<std::vector<Advisory>> FindAdvisories(const core::PackageKey& key) override;
   int SchemaVersion() override;
+
+  Status AppendRequestLogSync(std::vector<RequestLogRow> rows) override;
+  Result<std::vector<RequestLogRow>> ReadRequestLog(std::int64_t after_id, std::size_t limit) override;
+  Result<std::vector<RequestLogRow>> ReadRequestLogBefore(std::int64_t up_to_id, Millis since) override;
+  Result<AdoptionCursors> GetAdoptionCursors() override;
+  Result<AdoptionApplied> ApplyAdoptionSync(AdoptionUpdate update) override;
+  Status SetAlertCursorSync(std::int64_t offset) override;
+  Result<PackageAdoption> ReadAdoption(const core::PackageKey& key, std::int64_t from_day,
+                                       std::int64_t to_day) override;
+  Result<std::vector<AdoptionTopRow>> ReadAdoptionTop(std::int64_t from_day, std::int64_t to_day,
+                                                      const std::string& ecosystem,
+                                                      std::size_t limit) override;
+  Result<ExposureAlert> RaiseAlertSync(ExposureAlert alert) override;
+  Result<std::int64_t> ResolveAlertsSync(const core::PackageKey& key, std::vector<std::string> still_flagged,
+                                         Millis now) override;
+  Result<std::vector<ExposureAlert>> ListAlerts(bool open_only, std::int64_t before_id,
+                                                std::size_t limit) override;
+  Result<std::int64_t> ExpireAdoptionSync(Millis log_before, std::int64_t origins_before_day) override;
+  Result<std::int64_t> DeleteAdoptionSync(const core::PackageKey& key) override;
   WriterStats GetWriterStats() const override;
   void Close() override;
 
@@ -163,6 +182,9 @@ class SqliteStore::Impl {
   // Appends the package's report as it is now to the change log, in the caller's
   // transaction (change_log.cpp); the change listener hears of it after the commit.
   Status AppendChange(Connection& conn, std::int64_t package_id, Millis now);
+  // Appends an exposure alert on `key` to the change log (adoption_sqlite.cpp); its offset.
+  Result<std::int64_t> AppendAlertChange(Connection& conn, const core::PackageKey& key,
+                                         const std::string& alert_json, Millis now);
 
   // ---- reads ----------------------------------------------------------------------------
 

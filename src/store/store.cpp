@@ -2,6 +2,10 @@
 // waiting forms of the asynchronous writes, shared by both implementations.
 #include "pkgtrust/store/store.hpp"
 
+#include <fmt/format.h>
+
+#include "pkgtrust/core/json_limits.hpp"
+#include "pkgtrust/core/time.hpp"
 #include "postgres_store.hpp"
 #include "sqlite_store.hpp"
 
@@ -32,6 +36,25 @@ Result<TransitionResult> Store::RecordFailureSync(FailureRequest request) {
 Result<std::vector<EnqueueResult>> Store::EnqueueManySync(std::vector<EnqueueRequest> requests) {
   return WaitFor<std::vector<EnqueueResult>>(
       [&](auto done) { EnqueueMany(std::move(requests), std::move(done)); });
+}
+
+std::string AlertJson(const ExposureAlert& alert) {
+  auto time = [](core::Millis at) {
+    return at > 0 ? "\"" + core::FormatTimestamp(at) + "\"" : std::string("null");
+  };
+  std::string out = fmt::format("{{\"id\":{},\"ecosystem\":\"{}\",\"name\":", alert.id,
+                                core::EcosystemName(alert.key.ecosystem));
+  core::AppendJsonString(out, alert.key.name);
+  out += ",\"reason\":";
+  core::AppendJsonString(out, alert.reason);
+  out += ",\"detail\":";
+  core::AppendJsonString(out, alert.detail);
+  out += fmt::format(
+      ",\"versions\":{},\"downloads\":{},\"origins\":{},\"last_download_at\":{},\"exposure_days\":{},"
+      "\"created_at\":{},\"resolved_at\":{}}}",
+      alert.versions_json.empty() ? "[]" : alert.versions_json, alert.downloads, alert.origins,
+      time(alert.last_download_at), alert.exposure_days, time(alert.created_at), time(alert.resolved_at));
+  return out;
 }
 
 }  // namespace pkgtrust::store

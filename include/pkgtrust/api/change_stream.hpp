@@ -10,6 +10,9 @@
 // - A subscriber that falls so far behind that its offset leaves the log is cut off with a
 //   `reset` event saying so. Each subscriber reads at its own pace: the feed never waits
 //   for one (recent changes are kept in memory, older ones are read from the log).
+// - An exposure alert (adoption: a flagged package that origins downloaded) is an `alert`
+//   event in the same sequence of offsets; its data has the package and the alert. The
+//   ecosystem and prefix filters apply to it; the score and flag filters let it through.
 // - Heartbeat comments keep idle connections alive.
 #pragma once
 

@@ -15,5 +15,7 @@ std::optional<Millis> ParseTimestamp(std::string_view text);
 // "+hh:mm"/"-hh:mm" (never a bare local time, a space, or a date alone).
 bool IsRfc3339Timestamp(std::string_view text);
 std::string FormatTimestamp(Millis millis);  // "2024-12-09T00:15:25.297Z"
+// A UTC calendar time (month 1-12) as ms since the epoch; no range checks.
+Millis UtcMillis(int year, int month, int day, int hour = 0, int minute = 0, int second = 0);
 
 }  // namespace pkgtrust::core

@@ -11,8 +11,10 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "pkgtrust/api/http_server.hpp"
 #include "pkgtrust/core/clock.hpp"
@@ -44,6 +46,25 @@ struct GatewayConfig {
   // Clients must present it (npm: `_authToken` in .npmrc, sent as a bearer token; pip: the
   // password of http://user:TOKEN@host/...); empty: no authentication.
   std::string client_token;
+  // Addresses of reverse proxies in front of the gateway: a request from one of them is
+  // taken to come from the address it appended to X-Forwarded-For (the last one that is
+  // not itself a trusted proxy). From any other address the header is ignored.
+  std::vector<std::string> trusted_proxies;
+};
+
+// One answered gateway request, for the request log (adoption/request_log.hpp). The client's
+// address and User-Agent are handed to the recorder only, which reduces them before anything
+// is written.
+struct AnsweredRequest {
+  core::Millis at = 0;
+  std::string ecosystem;  // "npm", "pypi"
+  std::string method;
+  std::string path;  // below the ecosystem's prefix, without the query
+  int status = 0;
+  std::int64_t bytes = 0;  // the body's length as answered (a stream's announced length)
+  std::int64_t duration_us = 0;
+  std::string client_address;
+  std::string user_agent;
 };
 
 // Safe for concurrent use. Everything passed in must outlive it.
@@ -60,6 +81,9 @@ class Gateway final : public api::RequestHandler {
   ~Gateway() override;
 
   void Handle(api::ServerRequest request, api::Responder respond) override;
+  // Every request below the gateway's prefixes is reported to `recorder` once answered (on
+  // the thread that answers: it must be quick). Set before serving.
+  void SetRecorder(std::function<void(AnsweredRequest)> recorder);
   // pkgtrust_gateway_* for /metrics.
   void AppendPrometheus(std::string& out) const;
   FileCacheStats FileStats() const;

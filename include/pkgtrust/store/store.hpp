@@ -19,6 +19,7 @@
 #include "pkgtrust/core/ecosystem.hpp"
 #include "pkgtrust/core/package_state.hpp"
 #include "pkgtrust/core/status.hpp"
+#include "pkgtrust/store/adoption_records.hpp"
 
 namespace pkgtrust::store {
 
@@ -161,6 +162,9 @@ struct PackageChange {
   std::optional<double> score;  // complete packages with a score
   std::string flags_json;       // the score's flags object as JSON; empty without a score
   core::Millis committed_at = 0;
+  // Set: not a report but an exposure alert on the package (its JSON, adoption/alerts.cpp);
+  // state and generation are then the package's when the alert was raised.
+  std::string alert_json;
 };
 
 // The offsets the log can still serve: changes first..last are all there. Empty log:
@@ -286,6 +290,45 @@ class Store {
   virtual core::Result<std::vector<Advisory>> FindAdvisories(const core::PackageKey& key) = 0;
   // The number of the newest migration applied.
   virtual int SchemaVersion() = 0;
+
+  // ---- adoption (adoption_records.hpp; src/adoption/ decides what is written)
+  // Appends rows to the request log, one transaction.
+  virtual core::Status AppendRequestLogSync(std::vector<RequestLogRow> rows) = 0;
+  // Rows with an id above `after_id`, in id order.
+  virtual core::Result<std::vector<RequestLogRow>> ReadRequestLog(std::int64_t after_id,
+                                                                  std::size_t limit) = 0;
+  // Rows with an id up to `up_to_id` and a time from `since` on (what came just before a step).
+  virtual core::Result<std::vector<RequestLogRow>> ReadRequestLogBefore(std::int64_t up_to_id,
+                                                                        core::Millis since) = 0;
+  virtual core::Result<AdoptionCursors> GetAdoptionCursors() = 0;
+  // Applies `update` if the processing cursor is still its from_cursor (see AdoptionUpdate).
+  virtual core::Result<AdoptionApplied> ApplyAdoptionSync(AdoptionUpdate update) = 0;
+  // Moves the alerts' cursor forward (never back).
+  virtual core::Status SetAlertCursorSync(std::int64_t offset) = 0;
+  // A package's rows for days from..to (inclusive).
+  virtual core::Result<PackageAdoption> ReadAdoption(const core::PackageKey& key, std::int64_t from_day,
+                                                     std::int64_t to_day) = 0;
+  // The most downloaded packages over days from..to; every ecosystem when `ecosystem` is empty.
+  virtual core::Result<std::vector<AdoptionTopRow>> ReadAdoptionTop(std::int64_t from_day,
+                                                                    std::int64_t to_day,
+                                                                    const std::string& ecosystem,
+                                                                    std::size_t limit) = 0;
+  // Raises an alert unless one for the package and reason is open: the alert and a change
+  // log row carrying it, one transaction. Returns the alert as stored (id 0: one was open).
+  virtual core::Result<ExposureAlert> RaiseAlertSync(ExposureAlert alert) = 0;
+  // Resolves the package's open alerts whose reason is not in `still_flagged`.
+  virtual core::Result<std::int64_t> ResolveAlertsSync(const core::PackageKey& key,
+                                                       std::vector<std::string> still_flagged,
+                                                       core::Millis now) = 0;
+  // Alerts newest first; only open ones when `open_only`; below `before_id` when it is not 0.
+  virtual core::Result<std::vector<ExposureAlert>> ListAlerts(bool open_only, std::int64_t before_id,
+                                                              std::size_t limit) = 0;
+  // Deletes processed request log rows from before `log_before` and the origins of days
+  // before `origins_before_day` (the aggregates stay). Returns the log rows deleted.
+  virtual core::Result<std::int64_t> ExpireAdoptionSync(core::Millis log_before,
+                                                        std::int64_t origins_before_day) = 0;
+  // Deletes everything adoption holds of one package (aggregates, origins, alerts, its log rows).
+  virtual core::Result<std::int64_t> DeleteAdoptionSync(const core::PackageKey& key) = 0;
 
   struct WriterStats {
     std::int64_t requests = 0, transactions = 0, stale = 0;

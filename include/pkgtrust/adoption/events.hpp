@@ -1,0 +1,64 @@
+// Request log rows become package events (docs/privacy.md, docs/api.md "Adoption"):
+//   - a download is one successful file request (200 or 206) for (ecosystem, name, version);
+//     a request for the same file from the same origin within a minute after the previous
+//     one (a retry, the next range of the file) is not counted again;
+//   - a metadata request is a successful request (200 or 304) for a package's document (npm
+//     packument, PyPI project page, a PEP 658 .metadata file): resolution without download;
+//   - everything else (errors, refusals, npm audit) is no event.
+// An EventStep turns the rows of one processing step into a store::AdoptionUpdate. It is a
+// pure function of the rows and of the rows just before them (Seed), so computing a step
+// twice gives the same update, and the store applies it once (AdoptionUpdate's cursor).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "pkgtrust/core/ecosystem.hpp"
+#include "pkgtrust/store/adoption_records.hpp"
+
+namespace pkgtrust::adoption {
+
+// How long after a request of a file the same origin's next request of it is not counted.
+inline constexpr core::Millis kRetryWindowMs = 60'000;
+
+struct RequestEvent {
+  enum class Kind { kNone, kDownload, kMetadata };
+  Kind kind = Kind::kNone;
+  core::PackageKey key;
+  std::string version;  // kDownload
+};
+
+// `path` is below the gateway's prefix for `ecosystem` ("npm" or "pypi"), as the log has it.
+RequestEvent ClassifyRequest(std::string_view ecosystem, std::string_view method, int status,
+                             std::string_view path);
+
+// A PyPI file name to (project, version): wheels ("name-1.0-py3-none-any.whl") and sdists
+// ("name-1.0.tar.gz", ".zip", ".tar.bz2"); an error for anything else.
+core::Result<std::pair<core::PackageKey, std::string>> PypiFileVersion(std::string_view filename);
+
+// The major version: the leading number ("1.2.3" -> "1", "v2" -> "2", "0.4.1" -> "0");
+// empty when the version does not start with one.
+std::string MajorOf(std::string_view version);
+
+class EventStep {
+ public:
+  // Rows just before the step (id <= its first row's, time within kRetryWindowMs of it):
+  // they are not counted, only remembered as previous requests.
+  void Seed(const std::vector<store::RequestLogRow>& rows);
+  void Add(const store::RequestLogRow& row);
+  store::AdoptionUpdate Take(std::int64_t from_cursor, std::int64_t to_cursor);
+
+  std::int64_t downloads = 0, repeats = 0, metadata = 0, ignored = 0;
+
+ private:
+  bool SeenWithinWindow(const store::RequestLogRow& row);
+  std::unordered_map<std::string, std::vector<core::Millis>> recent_;  // file + origin -> request times
+  std::unordered_map<std::string, store::AdoptionCount> counts_;
+  std::unordered_map<std::string, store::AdoptionOrigin> origins_;
+  std::unordered_map<std::string, std::pair<core::PackageKey, core::Millis>> seen_;
+};
+
+}  // namespace pkgtrust::adoption
