@@ -7,6 +7,7 @@ packages=(build-essential cmake ninja-build ccache pkg-config ca-certificates
   postgresql  # a throwaway PostgreSQL for the store tests (tests/scripts/with_postgres.sh)
   python3  # scripts/check_includes.py and its test, scripts/mutate.sh
   python3-pip  # the gateway tests download through the gateway with Debian's pip
+  nginx  # the adoption tests: reverse proxies and a static mirror on loopback (tests/support/nginx.hpp)
   clang libclang-rt-14-dev)  # clang and libFuzzer: scripts/fuzz.sh
 # Node.js and npm run the SNS/SQS emulator of the tests; a newer Node already on the machine is kept.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
@@ -18,4 +19,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Debian starts nginx's default site on install; the tests run their own nginx on loopback.
+  if [[ " ${missing[*]} " == *" nginx "* ]]; then
+    (systemctl disable --now nginx || service nginx stop || /usr/sbin/nginx -s quit) >/dev/null 2>&1 || true
+  fi
 fi

@@ -23,6 +23,7 @@
 #include "pkgtrust/registry/registry_client.hpp"
 #include "pkgtrust/scoring/osv.hpp"
 #include "pkgtrust/store/store.hpp"
+#include "support/child_serve.hpp"
 #include "support/http_test_client.hpp"
 #include "support/loopback_socket.hpp"
 #include "support/replay_server.hpp"
@@ -139,68 +140,6 @@ class ServiceUnderTest {
   testing::ReplayServer upstream_;
   app::Config config_;
   std::unique_ptr<app::Service> service_;
-  std::unique_ptr<testing::ApiClient> client_;
-};
-
-// `pkgtrust serve` as a child process on a free loopback port, with every upstream at
-// `upstream_url` and its log in the temp folder.
-class ChildServe {
- public:
-  // `server_keys` go under `server:` ("  key: value\n" lines), `more` after the rest.
-  ChildServe(const testing::TempDir& dir, const std::string& upstream_url,
-             const std::string& server_keys = "", const std::string& more = "")
-      : dir_(dir) {
-    port_ = testing::FreeLoopbackPort();  // the test and the child both bind only loopback
-    std::string yaml =
-        fmt::format("server:\n  listen: \"127.0.0.1:{}\"\n{}database:\n  path: {}\nupstreams:\n", port_,
-                    server_keys, dir.File("child.db"));
-    for (const char* name : {"npm", "npm_downloads", "pypi", "crates", "maven", "go", "github"})
-      yaml += fmt::format("  {}: \"{}\"\n", name, upstream_url);
-    yaml += more;
-    testing::WriteText(dir.File("child.yaml"), yaml);
-    std::string config_path = dir.File("child.yaml"), log_path = dir.File("serve.log");
-    int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    REQUIRE(log_fd >= 0);
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      // Only async-signal-safe calls between fork and exec: this process has threads.
-      dup2(log_fd, STDERR_FILENO);
-      execl(PKGTRUST_BINARY, PKGTRUST_BINARY, "serve", "--config", config_path.c_str(),
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(log_fd);
-    client_ = std::make_unique<testing::ApiClient>(BaseUrl());
-    bool up = testing::WaitUntil([&] { return client_->Get("/readyz").status == 200; }, 30s);
-    INFO(Log());
-    if (!up) Kill(SIGKILL);
-    REQUIRE(up);
-  }
-  ~ChildServe() {
-    if (pid_ > 0) Kill(SIGKILL);
-  }
-  // Sends `signal` and waits for the exit; returns the wait status.
-  int Kill(int signal) {
-    kill(pid_, signal);
-    return Wait();
-  }
-  void Signal(int signal) { kill(pid_, signal); }
-  int Wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
-  std::string BaseUrl() const { return fmt::format("http://127.0.0.1:{}", port_); }
-  std::string Log() const { return testing::ReadText(dir_.File("serve.log")); }
-  std::string DatabasePath() const { return dir_.File("child.db"); }
-  testing::ApiClient& client() { return *client_; }
-
- private:
-  const testing::TempDir& dir_;
-  int port_ = 0;
-  pid_t pid_ = -1;
   std::unique_ptr<testing::ApiClient> client_;
 };
 
@@ -559,7 +498,7 @@ TEST_CASE("pipelined requests are answered in order; too many waiting requests a
 TEST_CASE("webhook events answered 200 survive a SIGKILL right after the answer", "[api]") {
   testing::TempDir dir;
   testing::ReplayServer upstream;  // answers 404 to everything: packages end not_found, if they get that far
-  ChildServe child(dir, upstream.BaseUrl());
+  testing::ChildServe child(dir, upstream.BaseUrl());
   testing::ApiClient& client = child.client();
 
   std::vector<std::string> accepted;
@@ -590,7 +529,7 @@ TEST_CASE("SIGTERM answers the requests in flight, then the process exits 0", "[
   ReplayResponse slow{200, {}, PackumentFor("slow-at-shutdown")};
   slow.delay = 20s;
   upstream.Add("GET", "/slow-at-shutdown", slow);
-  ChildServe child(dir, upstream.BaseUrl());
+  testing::ChildServe child(dir, upstream.BaseUrl());
   std::thread waiting([&] {
     testing::ApiClient client(child.BaseUrl());
     auto r = client.Get("/v1/packages/npm/slow-at-shutdown?wait=30");
@@ -804,7 +743,7 @@ TEST_CASE("X-Request-Id is carried into every stage's log lines about the run it
   testing::ReplayServer upstream;
   upstream.Add("GET", "/traced-package", ReplayResponse{200, {}, PackumentFor("traced-package")});
   upstream.Add("GET", "/untraced-package", ReplayResponse{200, {}, PackumentFor("untraced-package")});
-  ChildServe child(dir, upstream.BaseUrl(), "", "log:\n  level: debug\n");
+  testing::ChildServe child(dir, upstream.BaseUrl(), "", "log:\n  level: debug\n");
   auto r = child.client().Call("GET", "/v1/packages/npm/traced-package?wait=20", "",
                                {{"X-Request-Id", "trace-7f3a-42"}});
   REQUIRE(r.status == 200);
@@ -831,7 +770,7 @@ TEST_CASE("after SIGTERM the listener stays open for shutdown_delay_seconds and 
           "[api]") {
   testing::TempDir dir;
   testing::ReplayServer upstream;
-  ChildServe child(dir, upstream.BaseUrl(), "  shutdown_delay_seconds: 3\n");
+  testing::ChildServe child(dir, upstream.BaseUrl(), "  shutdown_delay_seconds: 3\n");
   REQUIRE(child.client().Get("/readyz").status == 200);
   child.Signal(SIGTERM);
   auto get = [&](const std::string& path) {
