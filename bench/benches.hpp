@@ -1,9 +1,30 @@
 // Benchmarks that live in their own files; pkgtrust_bench.cpp dispatches to them.
 #pragma once
 
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
+#include "app/config.hpp"
+
 namespace pkgtrust::bench {
+
+// Shared by the benches that run the service (gateway_bench.cpp): a config on loopback with
+// every upstream at `upstream` and the database in `dir`; wrk against `url` (its figures as
+// JSON: requests, duration_us, p50_us, p99_us, non_2xx, socket_errors); requests per second.
+app::Config ServiceConfig(const std::filesystem::path& dir, const std::string& upstream);
+std::optional<nlohmann::json> Wrk(const std::filesystem::path& dir, const std::string& url, int connections,
+                                  int seconds);
+double PerSecond(const nlohmann::json& wrk);
+
+// Adoption (adoption_bench.cpp): processing a synthetic request log of `requests` rows over
+// `packages` packages (events per second, database growth; `postgres`: a connection string
+// to run it on PostgreSQL instead); the gateway's cached-file throughput with the request log
+// on and off; GET /v1/adoption for a package with a year of days and 50 versions, with wrk.
+int BenchAdoptionEvents(long requests, int packages, const std::string& postgres, bool json);
+int BenchAdoptionGateway(int seconds, int connections, int rounds, bool json);
+int BenchAdoptionQuery(int seconds, int connections, bool json);
 
 // Known-package queries with wrk against the whole service (bench/README.md).
 int BenchApi(int packages, int seconds, int connections, int server_threads, bool json);

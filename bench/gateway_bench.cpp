@@ -61,45 +61,6 @@ void ResetPeak() {
   std::ofstream("/proc/self/clear_refs") << "5";
 }
 
-app::Config ServiceConfig(const fs::path& dir, const std::string& upstream) {
-  app::Config config = app::DefaultConfig();
-  config.database.path = (dir / "bench.db").string();
-  config.server.port = 0;
-  config.scoring.popular_lists = {{"npm", "off"}, {"pypi", "off"}};
-  config.log_level = core::LogLevel::kWarn;
-  for (const char* name : {"npm", "npm_downloads", "pypi", "pypi_files", "crates", "maven", "go", "github"})
-    config.upstreams[name] = upstream;
-  return config;
-}
-
-// wrk against `url`; one JSON line from its `done` hook.
-constexpr const char* kWrkDone = R"lua(
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"non_2xx":%d,"socket_errors":%d}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), e.status,
-    e.connect + e.read + e.write + e.timeout))
-end
-)lua";
-
-std::optional<nlohmann::json> Wrk(const fs::path& dir, const std::string& url, int connections, int seconds) {
-  std::ofstream(dir / "done.lua") << kWrkDone;
-  auto run = RunCommand(fmt::format("wrk -t2 -c{} -d{}s --latency -s {} {}", connections, seconds,
-                                    (dir / "done.lua").string(), url));
-  auto brace = run.output.rfind("\n{");
-  if (run.exit_code != 0 || brace == std::string::npos) {
-    fmt::print(stderr, "wrk failed (apt-get install wrk):\n{}", run.output);
-    return std::nullopt;
-  }
-  auto parsed = nlohmann::json::parse(run.output.substr(brace + 1), nullptr, false);
-  if (parsed.is_discarded()) return std::nullopt;
-  return parsed;
-}
-
-double PerSecond(const nlohmann::json& wrk) {
-  return wrk["requests"].get<double>() / (wrk["duration_us"].get<double>() / 1e6);
-}
-
 bool WaitForPort(int port, std::chrono::seconds timeout) {
   auto deadline = Steady::now() + timeout;
   while (Steady::now() < deadline) {
@@ -135,6 +96,46 @@ void Stop(pid_t pid) {
 }
 
 }  // namespace
+
+// Shared with adoption_bench.cpp (benches.hpp).
+app::Config ServiceConfig(const fs::path& dir, const std::string& upstream) {
+  app::Config config = app::DefaultConfig();
+  config.database.path = (dir / "bench.db").string();
+  config.server.port = 0;
+  config.scoring.popular_lists = {{"npm", "off"}, {"pypi", "off"}};
+  config.log_level = core::LogLevel::kWarn;
+  for (const char* name : {"npm", "npm_downloads", "pypi", "pypi_files", "crates", "maven", "go", "github"})
+    config.upstreams[name] = upstream;
+  return config;
+}
+
+// wrk against `url`; one JSON line from its `done` hook.
+static constexpr const char* kWrkDone = R"lua(
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"non_2xx":%d,"socket_errors":%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), e.status,
+    e.connect + e.read + e.write + e.timeout))
+end
+)lua";
+
+std::optional<nlohmann::json> Wrk(const fs::path& dir, const std::string& url, int connections, int seconds) {
+  std::ofstream(dir / "done.lua") << kWrkDone;
+  auto run = RunCommand(fmt::format("wrk -t2 -c{} -d{}s --latency -s {} {}", connections, seconds,
+                                    (dir / "done.lua").string(), url));
+  auto brace = run.output.rfind("\n{");
+  if (run.exit_code != 0 || brace == std::string::npos) {
+    fmt::print(stderr, "wrk failed (apt-get install wrk):\n{}", run.output);
+    return std::nullopt;
+  }
+  auto parsed = nlohmann::json::parse(run.output.substr(brace + 1), nullptr, false);
+  if (parsed.is_discarded()) return std::nullopt;
+  return parsed;
+}
+
+double PerSecond(const nlohmann::json& wrk) {
+  return wrk["requests"].get<double>() / (wrk["duration_us"].get<double>() / 1e6);
+}
 
 int BenchGatewayFiles(int seconds, int connections, bool json) {
   fs::path dir = fs::temp_directory_path() / fmt::format("pkgtrust-bench-gateway-files-{}", ::getpid());

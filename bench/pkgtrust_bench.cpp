@@ -15,6 +15,12 @@
 //                                           against pkgtrust serve (PATH: another build)
 //   pkgtrust_bench osv      [--records N]   pkgtrust import-osv of a dump of N records (31,500),
 //                                           again unchanged, again with 1% newer
+//   pkgtrust_bench adoption-events [--requests N] [--packages N] [--postgres CONNINFO]
+//                                           a synthetic request log processed into adoption data
+//   pkgtrust_bench adoption-gateway [--seconds S] [--connections C] [--rounds R]
+//                                           cached-file throughput, request logging off and on
+//   pkgtrust_bench adoption-query [--seconds S] [--connections C]
+//                                           GET /v1/adoption for a year of days, 50 versions
 //   pkgtrust_bench check-parse [--rounds R] the largest real lockfiles of the fixtures, MB/s
 //   pkgtrust_bench check-server [--dependencies N] [--rounds R]
 //                                           pkgtrust check of an N-package lockfile (2,000)
@@ -337,12 +343,15 @@ int main(int argc, char** argv) {
       changes = 5000, rate = 1000;
   bool json = false;
   std::string binary, verdaccio, postgres;
+  long requests = 0, packages = 0;  // adoption-events takes both
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     if ((arg == "--messages" || arg == "--packages" || arg == "--requests" || arg == "--records") &&
-        i + 1 < argc)
+        i + 1 < argc) {
       count = std::atoi(argv[++i]);
-    else if (arg == "--seconds" && i + 1 < argc)
+      if (arg == "--requests") requests = std::atol(argv[i]);
+      if (arg == "--packages") packages = std::atol(argv[i]);
+    } else if (arg == "--seconds" && i + 1 < argc)
       seconds = std::atoi(argv[++i]);
     else if (arg == "--connections" && i + 1 < argc)
       connections = std::atoi(argv[++i]);
@@ -385,6 +394,27 @@ int main(int argc, char** argv) {
   if (what == "gateway-metadata") return bench::BenchGatewayMetadata(std::max(rounds, 5), json);
   if (what == "gateway-install")
     return bench::BenchGatewayInstall(count > 0 ? count : 100, rounds, verdaccio, json);
+  if (what == "adoption-events") {
+    std::string url;
+    std::string database = fmt::format("pkgtrust_bench_adoption_{}", getpid());
+    if (!postgres.empty()) {  // a database of its own on that server, dropped at the end
+      if (auto made = testing::RunPostgresStatement(postgres, "CREATE DATABASE " + database); !made.ok) {
+        fmt::print(stderr, "{}\n", made.error);
+        return 1;
+      }
+      url = postgres + " dbname=" + database;
+    }
+    int code = bench::BenchAdoptionEvents(requests > 0 ? requests : 10'000'000,
+                                          packages > 0 ? static_cast<int>(packages) : 10'000, url, json);
+    if (!postgres.empty())
+      testing::RunPostgresStatement(postgres, "DROP DATABASE " + database + " WITH (FORCE)");
+    return code;
+  }
+  if (what == "adoption-gateway")
+    return bench::BenchAdoptionGateway(seconds > 0 ? seconds : 10, connections > 0 ? connections : 64, rounds,
+                                       json);
+  if (what == "adoption-query")
+    return bench::BenchAdoptionQuery(seconds > 0 ? seconds : 10, connections > 0 ? connections : 16, json);
   if (what == "check-parse") return bench::BenchCheckParse(std::max(rounds, 5), json);
   if (what == "check-server")
     return bench::BenchCheckServer(count > 0 ? count : 2000, std::max(rounds, 10), json);
@@ -402,6 +432,9 @@ int main(int argc, char** argv) {
       "[--dependencies N] "
       "[--rounds R] | gateway-files [--seconds S] [--connections C]"
       " | gateway-metadata [--rounds R] | gateway-install [--packages N] [--rounds R] [--verdaccio DIR]"
+      " | adoption-events [--requests N] [--packages N] [--postgres CONNINFO] | adoption-gateway [--seconds "
+      "S]"
+      " [--connections C] [--rounds R] | adoption-query [--seconds S] [--connections C]"
       "  [--json]\n");
   return 2;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <tuple>
 
 #include "pkgtrust/core/package_name.hpp"
 #include "pkgtrust/gateway/requests.hpp"
@@ -13,17 +14,6 @@ namespace pkgtrust::adoption {
 namespace {
 
 bool Succeeded(int status) { return status == 200 || status == 206; }
-
-std::string CountKeyOf(std::string_view eco, std::string_view name, std::string_view version,
-                       std::int64_t day) {
-  std::string key;
-  key.reserve(eco.size() + name.size() + version.size() + 24);
-  key.append(eco).push_back('\0');
-  key.append(name).push_back('\0');
-  key.append(version).push_back('\0');
-  key.append(std::to_string(day));
-  return key;
-}
 
 }  // namespace
 
@@ -103,65 +93,75 @@ RequestEvent ClassifyRequest(std::string_view ecosystem, std::string_view method
   return event;
 }
 
-bool EventStep::SeenWithinWindow(const store::RequestLogRow& row) {
-  std::string key = row.ecosystem;
-  key.push_back('\0');
-  key += row.path;
-  key.push_back('\0');
-  key.append(reinterpret_cast<const char*>(&row.origin), sizeof row.origin);
-  auto& times = recent_[std::move(key)];
-  bool seen = std::any_of(times.begin(), times.end(),
-                          [&](core::Millis t) { return t <= row.at && row.at - t < kRetryWindowMs; });
-  // Only times that can still matter are kept (rows come roughly in time order).
-  std::erase_if(times, [&](core::Millis t) { return t < row.at - kRetryWindowMs; });
-  times.push_back(row.at);
+const EventStep::Target& EventStep::Classify(const store::RequestLogRow& row) {
+  std::uint64_t id = 14695981039346656037ull;  // FNV-1a of the four, as the store's subjects
+  auto mix = [&](std::string_view text) {
+    for (unsigned char c : text) id = (id ^ c) * 1099511628211ull;
+    id *= 1099511628211ull;
+  };
+  mix(row.ecosystem);
+  mix(row.method);
+  mix(std::string_view(reinterpret_cast<const char*>(&row.status), sizeof row.status));
+  mix(row.path);
+  auto [it, fresh] = targets_.try_emplace(id);
+  if (fresh) {
+    Target& t = it->second;
+    t.event = ClassifyRequest(row.ecosystem, row.method, row.status, row.path);
+    if (t.event.kind != RequestEvent::Kind::kNone) {
+      t.package_subject = store::AdoptionSubject(t.event.key, "");
+      t.version_subject = store::AdoptionSubject(t.event.key, t.event.version);
+      t.file = store::AdoptionSubject({core::Ecosystem::kNpm, row.ecosystem}, row.path);
+    }
+  }
+  return it->second;
+}
+
+bool EventStep::SeenWithinWindow(std::int64_t file, std::int64_t origin, core::Millis at) {
+  auto [last, first] = recent_.try_emplace({file, origin}, at);
+  if (first) return false;
+  bool seen = last->second <= at && at - last->second < kRetryWindowMs;
+  last->second = at;
   return seen;
 }
 
 void EventStep::Seed(const std::vector<store::RequestLogRow>& rows) {
   for (const auto& row : rows) {
-    auto event = ClassifyRequest(row.ecosystem, row.method, row.status, row.path);
-    if (event.kind == RequestEvent::Kind::kDownload) SeenWithinWindow(row);
+    const Target& target = Classify(row);
+    if (target.event.kind == RequestEvent::Kind::kDownload) SeenWithinWindow(target.file, row.origin, row.at);
   }
 }
 
 void EventStep::Add(const store::RequestLogRow& row) {
-  auto event = ClassifyRequest(row.ecosystem, row.method, row.status, row.path);
+  const Target& target = Classify(row);
+  const RequestEvent& event = target.event;
   if (event.kind == RequestEvent::Kind::kNone) {
     ignored++;
     return;
   }
   std::int64_t day = store::DayOf(row.at);
-  std::string_view eco = core::EcosystemName(event.key.ecosystem);
-  std::string seen_key = std::string(eco) + '\0' + event.key.name;
-  auto [seen, inserted] = seen_.try_emplace(seen_key, event.key, row.at);
-  if (!inserted) seen->second.second = std::min(seen->second.second, row.at);
+  auto [seen, first] = seen_.try_emplace(target.package_subject, event.key, row.at);
+  if (!first) seen->second.second = std::min(seen->second.second, row.at);
   // The package's row: its origins count every origin that resolved or downloaded it.
-  std::string package_key = CountKeyOf(eco, event.key.name, "", day);
-  auto [package, fresh] = counts_.try_emplace(package_key);
+  auto [package, fresh] = counts_.try_emplace({target.package_subject, day});
   if (fresh) package->second = {event.key, "", day};
-  std::string origin_suffix(reinterpret_cast<const char*>(&row.origin), sizeof row.origin);
-  origins_.try_emplace(package_key + '\0' + origin_suffix,
-                       store::AdoptionOrigin{event.key, "", day, row.origin});
+  origins_.insert({target.package_subject, day, row.origin});
   if (event.kind == RequestEvent::Kind::kMetadata) {
     metadata++;
     package->second.metadata++;
     return;
   }
-  if (SeenWithinWindow(row)) {
+  if (SeenWithinWindow(target.file, row.origin, row.at)) {
     repeats++;
     return;
   }
   downloads++;
   package->second.downloads++;
   package->second.last_at = std::max(package->second.last_at, row.at);
-  std::string version_key = CountKeyOf(eco, event.key.name, event.version, day);
-  auto [version, new_version] = counts_.try_emplace(version_key);
+  auto [version, new_version] = counts_.try_emplace({target.version_subject, day});
   if (new_version) version->second = {event.key, event.version, day};
   version->second.downloads++;
   version->second.last_at = std::max(version->second.last_at, row.at);
-  origins_.try_emplace(version_key + '\0' + origin_suffix,
-                       store::AdoptionOrigin{event.key, event.version, day, row.origin});
+  origins_.insert({target.version_subject, day, row.origin});
 }
 
 store::AdoptionUpdate EventStep::Take(std::int64_t from_cursor, std::int64_t to_cursor) {
@@ -171,12 +171,17 @@ store::AdoptionUpdate EventStep::Take(std::int64_t from_cursor, std::int64_t to_
   update.counts.reserve(counts_.size());
   for (auto& [key, count] : counts_) update.counts.push_back(std::move(count));
   update.origins.reserve(origins_.size());
-  for (auto& [key, origin] : origins_) update.origins.push_back(std::move(origin));
+  for (const auto& [subject, day, origin] : origins_) update.origins.push_back({subject, day, origin});
+  // In key order: neighbouring inserts touch neighbouring pages of the origins table.
+  std::sort(update.origins.begin(), update.origins.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.day, a.subject, a.origin) < std::tie(b.day, b.subject, b.origin);
+  });
   for (auto& [key, seen] : seen_) update.seen.push_back(std::move(seen));
   counts_.clear();
   origins_.clear();
   seen_.clear();
   recent_.clear();
+  targets_.clear();
   return update;
 }
 

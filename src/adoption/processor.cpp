@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <future>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -34,34 +35,61 @@ void Processor::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-core::Result<StepResult> Processor::StepOnce() {
-  std::lock_guard step(step_mu_);
-  auto cursors = store_.GetAdoptionCursors();
-  if (!cursors.ok()) return cursors.status();
-  auto rows = store_.ReadRequestLog(cursors->log, config_.step_rows);
+// A step's rows and the rows just before them, as read.
+struct Processor::Read {
+  std::int64_t from = 0;
+  std::vector<store::RequestLogRow> rows, before;
+};
+
+// A step counted, not yet applied.
+struct Processor::Prepared {
+  StepResult result;  // rows and the event counters
+  store::AdoptionUpdate update;
+};
+
+core::Result<Processor::Read> Processor::ReadStep(std::int64_t from) {
+  Read read;
+  read.from = from;
+  auto rows = store_.ReadRequestLog(from, config_.step_rows, /*full=*/false);
   if (!rows.ok()) return rows.status();
-  StepResult result;
-  result.rows = static_cast<std::int64_t>(rows->size());
-  if (rows->empty()) return result;
-  EventStep events;
-  core::Millis earliest = rows->front().at;
-  for (const auto& row : *rows) earliest = std::min(earliest, row.at);
+  read.rows = std::move(rows).value();
+  if (read.rows.empty()) return read;
+  core::Millis earliest = read.rows.front().at, latest = earliest;
+  for (const auto& row : read.rows) {
+    earliest = std::min(earliest, row.at);
+    latest = std::max(latest, row.at);
+  }
   // The requests just before the step decide whether its first downloads are repeats.
-  auto before = store_.ReadRequestLogBefore(cursors->log, earliest - kRetryWindowMs);
+  auto before = store_.ReadRequestLogBefore(from, earliest - kRetryWindowMs, latest);
   if (!before.ok()) return before.status();
-  events.Seed(*before);
-  for (const auto& row : *rows) events.Add(row);
-  auto applied = store_.ApplyAdoptionSync(events.Take(cursors->log, rows->back().id));
+  read.before = std::move(before).value();
+  return read;
+}
+
+Processor::Prepared Processor::Count(const Read& read) {
+  Prepared prepared;
+  prepared.result.rows = static_cast<std::int64_t>(read.rows.size());
+  if (read.rows.empty()) return prepared;
+  EventStep events;
+  events.Seed(read.before);
+  for (const auto& row : read.rows) events.Add(row);
+  prepared.update = events.Take(read.from, read.rows.back().id);
+  prepared.result.downloads = events.downloads;
+  prepared.result.repeats = events.repeats;
+  prepared.result.metadata = events.metadata;
+  prepared.result.ignored = events.ignored;
+  return prepared;
+}
+
+core::Result<StepResult> Processor::Apply(Prepared prepared) {
+  StepResult result = std::move(prepared.result);
+  auto applied = store_.ApplyAdoptionSync(std::move(prepared.update));
   if (!applied.ok()) return applied.status();
   result.applied = applied->applied;
   if (!result.applied) {
     lost_steps_++;
     return result;
   }
-  result.downloads = events.downloads;
-  result.repeats = events.repeats;
-  result.metadata = events.metadata;
-  result.ignored = events.ignored;
   result.first_seen = std::move(applied->first_seen);
   steps_++;
   rows_ += result.rows;
@@ -90,19 +118,43 @@ core::Result<StepResult> Processor::StepOnce() {
   return result;
 }
 
+core::Result<StepResult> Processor::StepOnce() {
+  std::lock_guard step(step_mu_);
+  auto cursors = store_.GetAdoptionCursors();
+  if (!cursors.ok()) return cursors.status();
+  auto read = ReadStep(cursors->log);
+  if (!read.ok()) return read.status();
+  if (read->rows.empty()) return StepResult{};
+  return Apply(Count(*read));
+}
+
 core::Result<StepResult> Processor::ProcessAll(int max_steps) {
+  std::lock_guard step(step_mu_);
   StepResult total;
-  for (int i = 0; i < max_steps; ++i) {
-    auto step = StepOnce();
-    if (!step.ok()) return step.status();
-    if (step->rows == 0) break;
-    total.rows += step->rows;
-    total.applied = total.applied || step->applied;
-    total.downloads += step->downloads;
-    total.repeats += step->repeats;
-    total.metadata += step->metadata;
-    total.ignored += step->ignored;
-    for (auto& key : step->first_seen) total.first_seen.push_back(std::move(key));
+  auto cursors = store_.GetAdoptionCursors();
+  if (!cursors.ok()) return cursors.status();
+  auto read = ReadStep(cursors->log);
+  if (!read.ok()) return read.status();
+  Prepared prepared = Count(*read);
+  // While one step is applied (on the store's writer), the next is counted. Its rows are read
+  // before the write starts: a read overlapping the writes would keep SQLite's WAL from
+  // starting over after its checkpoints, and the WAL would grow without end.
+  for (int i = 0; i < max_steps && prepared.result.rows > 0; ++i) {
+    read = i + 1 < max_steps ? ReadStep(prepared.update.to_cursor) : core::Result<Read>(Read{});
+    if (!read.ok()) return read.status();
+    auto applying = std::async(std::launch::async, [this, &prepared] { return Apply(std::move(prepared)); });
+    Prepared next = Count(*read);
+    auto applied = applying.get();
+    if (!applied.ok()) return applied.status();
+    if (!applied->applied) break;  // another process got there first: the next step is stale too
+    total.rows += applied->rows;
+    total.applied = true;
+    total.downloads += applied->downloads;
+    total.repeats += applied->repeats;
+    total.metadata += applied->metadata;
+    total.ignored += applied->ignored;
+    for (auto& key : applied->first_seen) total.first_seen.push_back(std::move(key));
+    prepared = std::move(next);
   }
   return total;
 }
@@ -239,13 +291,14 @@ void Processor::Loop() {
   while (!stopping_) {
     lock.unlock();
     bool more = false;
-    auto step = StepOnce();
+    constexpr int kStepsPerRound = 8;  // then the alerts get their turn
+    auto step = ProcessAll(kStepsPerRound);
     if (!step.ok()) {
       errors_++;
       core::Log(core::LogLevel::kError, "adoption", "processing the request log: {}",
                 step.status().message());
     } else {
-      more = step->rows > 0;
+      more = step->rows >= kStepsPerRound * static_cast<std::int64_t>(config_.step_rows);
     }
     if (auto alerts = AlertsOnce(); !alerts.ok()) {
       errors_++;

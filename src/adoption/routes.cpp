@@ -21,6 +21,8 @@ namespace {
 
 constexpr std::int64_t kMaxDays = 3 * 366;  // the widest range one request may ask for
 constexpr int kDefaultDays = 30;
+constexpr auto kAnswerReuse = std::chrono::seconds(1);
+constexpr std::size_t kMaxAnswers = 256;  // answers kept (a year of a package's days is about 1 MB)
 
 api::ServerResponse Json(std::string body) {
   api::ServerResponse r;
@@ -143,6 +145,34 @@ std::string AdoptionReportJson(const store::PackageAdoption& adoption, std::int6
 }
 
 void AdoptionRoutes::Handle(api::ServerRequest request, api::Responder respond) {
+  if (request.method != "GET" || request.path == "/v1/alerts") return Answer(request, respond);
+  std::string key = request.path + "?" + request.query;
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(answers_mu_);
+    if (auto it = answers_.find(key); it != answers_.end() && now - it->second.at < kAnswerReuse) {
+      api::ServerResponse cached;
+      cached.shared_body = it->second.body;
+      return respond(std::move(cached));
+    }
+  }
+  // Answered once more, and kept when it is a 200.
+  Answer(request, [this, key = std::move(key), now, &respond](api::ServerResponse response) {
+    if (response.status == 200) {
+      auto body = std::make_shared<const std::string>(std::move(response.body));
+      {
+        std::lock_guard lock(answers_mu_);
+        if (answers_.size() >= kMaxAnswers) answers_.clear();
+        answers_[key] = {now, body};
+      }
+      response.body.clear();
+      response.shared_body = std::move(body);
+    }
+    respond(std::move(response));
+  });
+}
+
+void AdoptionRoutes::Answer(const api::ServerRequest& request, const api::Responder& respond) {
   if (request.method != "GET")
     return respond(api::ErrorResponse(405, "method_not_allowed", "adoption routes take GET"));
   auto params = core::ParseQueryString(request.query);

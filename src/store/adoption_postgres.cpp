@@ -142,20 +142,43 @@ Status PostgresStore::AppendRequestLogSync(std::vector<RequestLogRow> rows) {
   });
 }
 
-Result<std::vector<RequestLogRow>> PostgresStore::ReadRequestLog(std::int64_t after_id, std::size_t limit) {
+Result<std::vector<RequestLogRow>> PostgresStore::ReadRequestLog(std::int64_t after_id, std::size_t limit,
+                                                                 bool full) {
   PgParams p;
   p.Add(after_id).Add(static_cast<std::int64_t>(limit));
-  auto rows =
-      ReadSync(fmt::format("SELECT {} FROM request_log WHERE id > $1 ORDER BY id LIMIT $2", kLogColumns), p);
+  if (full) {
+    auto rows = ReadSync(
+        fmt::format("SELECT {} FROM request_log WHERE id > $1 ORDER BY id LIMIT $2", kLogColumns), p);
+    if (!rows.ok()) return rows.status();
+    return LogRows(*rows);
+  }
+  auto rows = ReadSync(
+      "SELECT id, at, ecosystem, method, path, status, origin FROM request_log WHERE id > $1 ORDER BY id "
+      "LIMIT $2",
+      p);
   if (!rows.ok()) return rows.status();
-  return LogRows(*rows);
+  std::vector<RequestLogRow> out(static_cast<std::size_t>(rows->rows()));
+  for (int i = 0; i < rows->rows(); ++i) {
+    RequestLogRow& r = out[static_cast<std::size_t>(i)];
+    r.id = rows->Int(i, 0);
+    r.at = rows->Int(i, 1);
+    r.ecosystem = rows->TextView(i, 2);
+    r.method = rows->TextView(i, 3);
+    r.path = rows->TextView(i, 4);
+    r.status = static_cast<int>(rows->Int(i, 5));
+    r.origin = rows->Int(i, 6);
+  }
+  return out;
 }
 
-Result<std::vector<RequestLogRow>> PostgresStore::ReadRequestLogBefore(std::int64_t up_to_id, Millis since) {
+Result<std::vector<RequestLogRow>> PostgresStore::ReadRequestLogBefore(std::int64_t up_to_id, Millis since,
+                                                                       Millis until) {
   PgParams p;
-  p.Add(since).Add(up_to_id);
-  auto rows = ReadSync(
-      fmt::format("SELECT {} FROM request_log WHERE at >= $1 AND id <= $2 ORDER BY id", kLogColumns), p);
+  p.Add(since).Add(up_to_id).Add(until);
+  auto rows =
+      ReadSync(fmt::format("SELECT {} FROM request_log WHERE at BETWEEN $1 AND $3 AND id <= $2 ORDER BY id",
+                           kLogColumns),
+               p);
   if (!rows.ok()) return rows.status();
   return LogRows(*rows);
 }
@@ -177,11 +200,12 @@ Result<AdoptionApplied> PostgresStore::ApplyAdoptionSync(AdoptionUpdate u) {
   std::map<AggregateKey, AdoptionCount> counts;
   for (const AdoptionCount& n : u.counts) {
     AdoptionCount& sum = counts[{std::string(Eco(n.key)), n.key.name, n.day, n.version}];
+    if (sum.downloads == 0 && sum.metadata == 0 && sum.last_at == 0)
+      sum = AdoptionCount{n.key, n.version, n.day};
     sum.downloads += n.downloads;
     sum.metadata += n.metadata;
     sum.last_at = std::max(sum.last_at, n.last_at);
   }
-  for (const AdoptionOrigin& o : u.origins) counts[{std::string(Eco(o.key)), o.key.name, o.day, o.version}];
   PgParams seen_params, origin_params;
   {
     TextColumn eco, name;
@@ -194,20 +218,13 @@ Result<AdoptionApplied> PostgresStore::ApplyAdoptionSync(AdoptionUpdate u) {
     seen_params.AddTextArray(eco.Views()).AddTextArray(name.Views()).Add(ArrayLiteral(at));
   }
   {
-    TextColumn eco, name, version;
-    std::vector<std::int64_t> day, origin;
+    std::vector<std::int64_t> day, subject, origin;
     for (const AdoptionOrigin& o : u.origins) {
-      eco.values.emplace_back(Eco(o.key));
-      name.values.push_back(o.key.name);
       day.push_back(o.day);
-      version.values.push_back(o.version);
+      subject.push_back(o.subject);
       origin.push_back(o.origin);
     }
-    origin_params.AddTextArray(eco.Views())
-        .AddTextArray(name.Views())
-        .Add(ArrayLiteral(day))
-        .AddTextArray(version.Views())
-        .Add(ArrayLiteral(origin));
+    origin_params.Add(ArrayLiteral(day)).Add(ArrayLiteral(subject)).Add(ArrayLiteral(origin));
   }
   AdoptionApplied applied;
   Status written = WriteSync([&](PgConnection& c, Millis) -> Status {
@@ -230,17 +247,17 @@ Result<AdoptionApplied> PostgresStore::ApplyAdoptionSync(AdoptionUpdate u) {
     for (int i = 0; i < first->rows(); ++i)
       if (auto eco = core::ParseEcosystem(first->TextView(i, 0)))
         applied.first_seen.push_back({*eco, first->Text(i, 1)});
+    // Each origin once per (subject, day): the new ones, counted per subject and day.
     auto fresh = c.Exec(
-        "WITH ins AS (INSERT INTO adoption_origins (ecosystem, name, day, version, origin) "
-        "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[]) "
-        "ON CONFLICT DO NOTHING RETURNING ecosystem, name, day, version) "
-        "SELECT ecosystem, name, day, version, count(*) FROM ins GROUP BY 1, 2, 3, 4",
+        "WITH ins AS (INSERT INTO adoption_origins (day, subject, origin) "
+        "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) "
+        "ON CONFLICT DO NOTHING RETURNING day, subject) "
+        "SELECT subject, day, count(*) FROM ins GROUP BY 1, 2",
         origin_params);
     if (!fresh.ok()) return fresh.status();
-    std::map<AggregateKey, std::int64_t> new_origins;
+    std::map<std::pair<std::int64_t, std::int64_t>, std::int64_t> new_origins;
     for (int i = 0; i < fresh->rows(); ++i)
-      new_origins[{fresh->Text(i, 0), fresh->Text(i, 1), fresh->Int(i, 2), fresh->Text(i, 3)}] =
-          fresh->Int(i, 4);
+      new_origins[{fresh->Int(i, 0), fresh->Int(i, 1)}] = fresh->Int(i, 2);
     TextColumn eco, name, version;
     std::vector<std::int64_t> day, downloads, origins, metadata, last_at;
     for (const auto& [key, n] : counts) {
@@ -249,7 +266,7 @@ Result<AdoptionApplied> PostgresStore::ApplyAdoptionSync(AdoptionUpdate u) {
       day.push_back(std::get<2>(key));
       version.values.push_back(std::get<3>(key));
       downloads.push_back(n.downloads);
-      auto found = new_origins.find(key);
+      auto found = new_origins.find({AdoptionSubject(n.key, n.version), n.day});
       origins.push_back(found == new_origins.end() ? 0 : found->second);
       metadata.push_back(n.metadata);
       last_at.push_back(n.last_at);
@@ -427,7 +444,19 @@ Result<std::int64_t> PostgresStore::DeleteAdoptionSync(const core::PackageKey& k
     deleted = 0;
     PgParams p;
     p.Add(Eco(key)).Add(key.name);
-    for (const char* table : {"adoption_daily", "adoption_origins", "adoption_alerts", "adoption_packages"}) {
+    // The origins are kept by subject: those of the package and of each version it has.
+    auto versions =
+        c.Exec("SELECT DISTINCT version FROM adoption_daily WHERE ecosystem = $1 AND name = $2", p);
+    if (!versions.ok()) return versions.status();
+    std::vector<std::int64_t> subjects;
+    for (int i = 0; i < versions->rows(); ++i)
+      subjects.push_back(AdoptionSubject(key, versions->TextView(i, 0)));
+    PgParams by_subject;
+    by_subject.Add(ArrayLiteral(subjects));
+    auto origins = c.Exec("DELETE FROM adoption_origins WHERE subject = ANY ($1::bigint[])", by_subject);
+    if (!origins.ok()) return origins.status();
+    deleted += origins->AffectedRows();
+    for (const char* table : {"adoption_daily", "adoption_alerts", "adoption_packages"}) {
       auto rows = c.Exec(fmt::format("DELETE FROM {} WHERE ecosystem = $1 AND name = $2", table), p);
       if (!rows.ok()) return rows.status();
       deleted += rows->AffectedRows();

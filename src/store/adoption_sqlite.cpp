@@ -3,8 +3,8 @@
 // processing step (aggregates and cursor) commits whole or not at all.
 #include <fmt/format.h>
 
-#include <map>
-#include <tuple>
+#include <unordered_map>
+#include <utility>
 
 #include "sqlite_store.hpp"
 
@@ -12,8 +12,12 @@ namespace pkgtrust::store {
 
 namespace {
 
-using AggregateKey =
-    std::tuple<std::string, std::string, std::int64_t, std::string>;  // eco, name, day, version
+struct PairHash {
+  std::size_t operator()(const std::pair<std::int64_t, std::int64_t>& p) const {
+    return std::hash<std::uint64_t>()(static_cast<std::uint64_t>(p.first) * 31 +
+                                      static_cast<std::uint64_t>(p.second));
+  }
+};
 
 RequestLogRow ReadLogRow(const Statement& row) {
   RequestLogRow r;
@@ -96,24 +100,47 @@ Status SqliteStore::AppendRequestLogSync(std::vector<RequestLogRow> rows) {
   return done.ok() ? Status::Ok() : done.status();
 }
 
-Result<std::vector<RequestLogRow>> SqliteStore::ReadRequestLog(std::int64_t after_id, std::size_t limit) {
+Result<std::vector<RequestLogRow>> SqliteStore::ReadRequestLog(std::int64_t after_id, std::size_t limit,
+                                                               bool full) {
   Impl::Lease lease(*impl_);
-  auto stmt = (*lease).Prepare("SELECT " LOG_COLUMNS " FROM request_log WHERE id > ? ORDER BY id LIMIT ?");
+  auto stmt =
+      full ? (*lease).Prepare("SELECT " LOG_COLUMNS " FROM request_log WHERE id > ? ORDER BY id LIMIT ?")
+           : (*lease).Prepare(
+                 "SELECT id, at, ecosystem, method, path, status, origin FROM request_log WHERE id > ? "
+                 "ORDER BY id LIMIT ?");
   if (!stmt.ok()) return stmt.status();
   (*stmt)->Bind(after_id).Bind(static_cast<std::int64_t>(limit));
   std::vector<RequestLogRow> out;
+  out.reserve(std::min<std::size_t>(limit, 100'000));
   Status status;
-  while ((*stmt)->Step(&status)) out.push_back(ReadLogRow(**stmt));
+  while ((*stmt)->Step(&status)) {
+    if (full) {
+      out.push_back(ReadLogRow(**stmt));
+      continue;
+    }
+    const Statement& row = **stmt;
+    RequestLogRow& r = out.emplace_back();
+    r.id = row.Int(0);
+    r.at = row.Int(1);
+    r.ecosystem = row.TextView(2);
+    r.method = row.TextView(3);
+    r.path = row.TextView(4);
+    r.status = static_cast<int>(row.Int(5));
+    r.origin = row.Int(6);
+  }
   if (!status.ok()) return status;
   return out;
 }
 
-Result<std::vector<RequestLogRow>> SqliteStore::ReadRequestLogBefore(std::int64_t up_to_id, Millis since) {
+Result<std::vector<RequestLogRow>> SqliteStore::ReadRequestLogBefore(std::int64_t up_to_id, Millis since,
+                                                                     Millis until) {
   Impl::Lease lease(*impl_);
-  auto stmt =
-      (*lease).Prepare("SELECT " LOG_COLUMNS " FROM request_log WHERE at >= ? AND id <= ? ORDER BY id");
+  auto stmt = (*lease).Prepare(
+      "SELECT " LOG_COLUMNS
+      " FROM request_log INDEXED BY request_log_by_time WHERE at BETWEEN ? AND ? AND id <= ? "
+      "ORDER BY id");
   if (!stmt.ok()) return stmt.status();
-  (*stmt)->Bind(since).Bind(up_to_id);
+  (*stmt)->Bind(since).Bind(until).Bind(up_to_id);
   std::vector<RequestLogRow> out;
   Status status;
   while ((*stmt)->Step(&status)) out.push_back(ReadLogRow(**stmt));
@@ -161,27 +188,17 @@ Result<AdoptionApplied> SqliteStore::ApplyAdoptionSync(AdoptionUpdate update) {
             if (Status s = (*seen)->Run(); !s.ok()) return s;
             if (!known) applied.first_seen.push_back(key);
           }
-          // Each origin once per (package, day, version): a new one adds to the row's origins.
-          std::map<AggregateKey, std::int64_t> new_origins;
+          // Each origin once per (subject, day): a new one adds to that row's origins.
+          std::unordered_map<std::pair<std::int64_t, std::int64_t>, std::int64_t, PairHash> new_origins;
           for (const AdoptionOrigin& o : u.origins) {
-            auto insert = c.Prepare(
-                "INSERT OR IGNORE INTO adoption_origins (ecosystem, name, day, version, origin) "
-                "VALUES (?, ?, ?, ?, ?)");
+            auto insert =
+                c.Prepare("INSERT OR IGNORE INTO adoption_origins (day, subject, origin) VALUES (?, ?, ?)");
             if (!insert.ok()) return insert.status();
-            (*insert)->Bind(EcoText(o.key)).Bind(o.key.name).Bind(o.day).Bind(o.version).Bind(o.origin);
+            (*insert)->Bind(o.day).Bind(o.subject).Bind(o.origin);
             if (Status s = (*insert)->Run(); !s.ok()) return s;
-            if (sqlite3_changes(c.raw()) > 0)
-              new_origins[{std::string(EcoText(o.key)), o.key.name, o.day, o.version}]++;
+            if (sqlite3_changes(c.raw()) > 0) new_origins[{o.subject, o.day}]++;
           }
-          std::map<AggregateKey, AdoptionCount> counts;
           for (const AdoptionCount& n : u.counts) {
-            AdoptionCount& sum = counts[{std::string(EcoText(n.key)), n.key.name, n.day, n.version}];
-            sum.downloads += n.downloads;
-            sum.metadata += n.metadata;
-            sum.last_at = std::max(sum.last_at, n.last_at);
-          }
-          for (const auto& [key, n] : new_origins) counts[key];  // a row for every origin counted
-          for (const auto& [key, n] : counts) {
             auto upsert = c.Prepare(
                 "INSERT INTO adoption_daily (ecosystem, name, day, version, downloads, origins, metadata, "
                 "last_at) "
@@ -189,14 +206,18 @@ Result<AdoptionApplied> SqliteStore::ApplyAdoptionSync(AdoptionUpdate update) {
                 "downloads = downloads + excluded.downloads, origins = origins + excluded.origins, "
                 "metadata = metadata + excluded.metadata, last_at = MAX(last_at, excluded.last_at)");
             if (!upsert.ok()) return upsert.status();
-            auto found = new_origins.find(key);
+            // A subject's new origins go with its first count of the day (then they are used).
+            std::int64_t origins = 0;
+            if (auto found = new_origins.find({AdoptionSubject(n.key, n.version), n.day});
+                found != new_origins.end())
+              origins = std::exchange(found->second, 0);
             (*upsert)
-                ->Bind(std::get<0>(key))
-                .Bind(std::get<1>(key))
-                .Bind(std::get<2>(key))
-                .Bind(std::get<3>(key))
+                ->Bind(EcoText(n.key))
+                .Bind(n.key.name)
+                .Bind(n.day)
+                .Bind(n.version)
                 .Bind(n.downloads)
-                .Bind(found == new_origins.end() ? std::int64_t{0} : found->second)
+                .Bind(origins)
                 .Bind(n.metadata)
                 .Bind(n.last_at);
             if (Status s = (*upsert)->Run(); !s.ok()) return s;
@@ -380,8 +401,24 @@ Result<std::int64_t> SqliteStore::DeleteAdoptionSync(const core::PackageKey& key
     impl_->SubmitOp<std::int64_t>(
         [key](Connection& c, Millis) -> Result<std::int64_t> {
           std::int64_t deleted = 0;
+          // The origins are kept by subject: those of the package and of each version it has.
+          auto versions =
+              c.Prepare("SELECT DISTINCT version FROM adoption_daily WHERE ecosystem = ? AND name = ?");
+          if (!versions.ok()) return versions.status();
+          (*versions)->Bind(EcoText(key)).Bind(key.name);
+          std::vector<std::int64_t> subjects;
+          Status status;
+          while ((*versions)->Step(&status))
+            subjects.push_back(AdoptionSubject(key, (*versions)->TextView(0)));
+          if (!status.ok()) return status;
+          for (std::int64_t subject : subjects) {
+            auto origins = c.Prepare("DELETE FROM adoption_origins WHERE subject = ?");
+            if (!origins.ok()) return origins.status();
+            (*origins)->Bind(subject);
+            if (Status s = (*origins)->Run(); !s.ok()) return s;
+            deleted += sqlite3_changes(c.raw());
+          }
           for (const char* sql : {"DELETE FROM adoption_daily WHERE ecosystem = ? AND name = ?",
-                                  "DELETE FROM adoption_origins WHERE ecosystem = ? AND name = ?",
                                   "DELETE FROM adoption_alerts WHERE ecosystem = ? AND name = ?",
                                   "DELETE FROM adoption_packages WHERE ecosystem = ? AND name = ?"}) {
             auto stmt = c.Prepare(sql);

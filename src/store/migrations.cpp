@@ -181,14 +181,11 @@ CREATE TABLE adoption_daily (
 ) WITHOUT ROWID;
 CREATE INDEX adoption_daily_by_day ON adoption_daily (day) WHERE version = '';
 CREATE TABLE adoption_origins (
-  ecosystem TEXT NOT NULL,
-  name      TEXT NOT NULL,
-  day       INTEGER NOT NULL,
-  version   TEXT NOT NULL,
-  origin    INTEGER NOT NULL,
-  PRIMARY KEY (ecosystem, name, day, version, origin)
+  day     INTEGER NOT NULL,
+  subject INTEGER NOT NULL,
+  origin  INTEGER NOT NULL,
+  PRIMARY KEY (day, subject, origin)
 ) WITHOUT ROWID;
-CREATE INDEX adoption_origins_by_day ON adoption_origins (day);
 CREATE TABLE adoption_alerts (
   id               INTEGER PRIMARY KEY AUTOINCREMENT,
   ecosystem        TEXT NOT NULL,

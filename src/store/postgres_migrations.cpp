@@ -277,14 +277,11 @@ CREATE TABLE adoption_daily (
 );
 CREATE INDEX adoption_daily_by_day ON adoption_daily (day) WHERE version = '';
 CREATE TABLE adoption_origins (
-  ecosystem TEXT COLLATE "C" NOT NULL,
-  name      TEXT COLLATE "C" NOT NULL,
-  day       BIGINT NOT NULL,
-  version   TEXT COLLATE "C" NOT NULL,
-  origin    BIGINT NOT NULL,
-  PRIMARY KEY (ecosystem, name, day, version, origin)
+  day     BIGINT NOT NULL,
+  subject BIGINT NOT NULL,
+  origin  BIGINT NOT NULL,
+  PRIMARY KEY (day, subject, origin)
 );
-CREATE INDEX adoption_origins_by_day ON adoption_origins (day);
 CREATE TABLE adoption_alerts (
   id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   ecosystem        TEXT NOT NULL,

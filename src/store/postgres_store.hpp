@@ -58,8 +58,10 @@ class PostgresStore final : public Store {
   int SchemaVersion() override;
 
   Status AppendRequestLogSync(std::vector<RequestLogRow> rows) override;
-  Result<std::vector<RequestLogRow>> ReadRequestLog(std::int64_t after_id, std::size_t limit) override;
-  Result<std::vector<RequestLogRow>> ReadRequestLogBefore(std::int64_t up_to_id, Millis since) override;
+  Result<std::vector<RequestLogRow>> ReadRequestLog(std::int64_t after_id, std::size_t limit,
+                                                    bool full = true) override;
+  Result<std::vector<RequestLogRow>> ReadRequestLogBefore(std::int64_t up_to_id, Millis since,
+                                                          Millis until) override;
   Result<AdoptionCursors> GetAdoptionCursors() override;
   Result<AdoptionApplied> ApplyAdoptionSync(AdoptionUpdate update) override;
   Status SetAlertCursorSync(std::int64_t offset) override;

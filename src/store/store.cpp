@@ -38,6 +38,21 @@ Result<std::vector<EnqueueResult>> Store::EnqueueManySync(std::vector<EnqueueReq
       [&](auto done) { EnqueueMany(std::move(requests), std::move(done)); });
 }
 
+std::int64_t AdoptionSubject(const core::PackageKey& key, std::string_view version) {
+  std::uint64_t hash = 14695981039346656037ull;
+  auto mix = [&](std::string_view text) {
+    for (unsigned char c : text) {
+      hash ^= c;
+      hash *= 1099511628211ull;
+    }
+    hash *= 1099511628211ull;  // a 0 byte: the separator
+  };
+  mix(core::EcosystemName(key.ecosystem));
+  mix(key.name);
+  mix(version);
+  return static_cast<std::int64_t>(hash);
+}
+
 std::string AlertJson(const ExposureAlert& alert) {
   auto time = [](core::Millis at) {
     return at > 0 ? "\"" + core::FormatTimestamp(at) + "\"" : std::string("null");

@@ -201,7 +201,11 @@ TEST_CASE("a file asked again by the same origin within a minute is one download
     CHECK(u.from_cursor == 5);
     CHECK(u.to_cursor == 9);
     std::int64_t package_origins = 0, version_origins = 0;
-    for (const auto& o : u.origins) (o.version.empty() ? package_origins : version_origins)++;
+    core::PackageKey left_pad{core::Ecosystem::kNpm, "left-pad"};
+    for (const auto& o : u.origins) {
+      if (o.subject == store::AdoptionSubject(left_pad, "")) package_origins++;
+      if (o.subject == store::AdoptionSubject(left_pad, "1.3.0")) version_origins++;
+    }
     CHECK(package_origins == 2);  // 7 (metadata) and 8 (download)
     CHECK(version_origins == 1);
     REQUIRE(u.seen.size() == 1);

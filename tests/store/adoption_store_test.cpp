@@ -43,8 +43,8 @@ store::AdoptionUpdate Step(std::int64_t from, std::int64_t to, std::int64_t day,
   u.counts.push_back({Npm("left-pad"), "", day, downloads, 2, day * kDay + 5});
   u.counts.push_back({Npm("left-pad"), "1.3.0", day, downloads, 0, day * kDay + 5});
   for (std::int64_t o : origins) {
-    u.origins.push_back({Npm("left-pad"), "", day, o});
-    u.origins.push_back({Npm("left-pad"), "1.3.0", day, o});
+    u.origins.push_back({store::AdoptionSubject(Npm("left-pad"), ""), day, o});
+    u.origins.push_back({store::AdoptionSubject(Npm("left-pad"), "1.3.0"), day, o});
   }
   u.seen.push_back({Npm("left-pad"), day * kDay + 1});
   return u;
@@ -93,7 +93,7 @@ TEST_CASE("request log rows keep every field and come back in id order", "[store
   REQUIRE(after->size() == 1);
   CHECK((*after)[0].path == "left-pad/-/left-pad-1.3.0.tgz");
   // What came before an id, from a time on (a step's look back).
-  auto before = s->ReadRequestLogBefore((*rows)[1].id, kT0 + 1);
+  auto before = s->ReadRequestLogBefore((*rows)[1].id, kT0 + 1, kT0 + 1);
   REQUIRE(before.ok());
   REQUIRE(before->size() == 1);
   CHECK((*before)[0].id == (*rows)[1].id);

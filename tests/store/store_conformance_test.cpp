@@ -378,7 +378,7 @@ INSERT INTO package_facts VALUES (7, 'registry', 3, '{"a":1}', 1), (7, 'score', 
   auto opened = store::Store::Open({.path = dir.File("v2.db"), .read_connections = 2}, clock);
   REQUIRE(opened.ok());
   auto& s = *opened;
-  CHECK(s->SchemaVersion() == 7);
+  CHECK(s->SchemaVersion() == 8);
   auto facts = s->GetFacts(Npm("kept"));
   REQUIRE(facts.ok());
   REQUIRE(facts->size() == 2);

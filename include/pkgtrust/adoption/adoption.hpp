@@ -112,6 +112,11 @@ class Processor {
  private:
   void Loop();
   core::Status RaiseOrResolve(const store::PackageChange& change);
+  struct Read;
+  struct Prepared;
+  core::Result<Read> ReadStep(std::int64_t from);
+  static Prepared Count(const Read& read);
+  core::Result<StepResult> Apply(Prepared prepared);
 
   store::Store& store_;
   pipeline::Pipeline* pipeline_;

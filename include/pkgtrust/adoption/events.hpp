@@ -13,7 +13,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "pkgtrust/core/ecosystem.hpp"
@@ -54,11 +56,37 @@ class EventStep {
   std::int64_t downloads = 0, repeats = 0, metadata = 0, ignored = 0;
 
  private:
-  bool SeenWithinWindow(const store::RequestLogRow& row);
-  std::unordered_map<std::string, std::vector<core::Millis>> recent_;  // file + origin -> request times
-  std::unordered_map<std::string, store::AdoptionCount> counts_;
-  std::unordered_map<std::string, store::AdoptionOrigin> origins_;
-  std::unordered_map<std::string, std::pair<core::PackageKey, core::Millis>> seen_;
+  // What a path is, classified once per step (a popular file is asked for many times).
+  struct Target {
+    RequestEvent event;
+    std::int64_t package_subject = 0, version_subject = 0;
+    std::int64_t file = 0;  // the path's hash: the file a retry asks for again
+  };
+  const Target& Classify(const store::RequestLogRow& row);
+  // Whether the origin's previous request of the file (in log order) came less than a minute before.
+  bool SeenWithinWindow(std::int64_t file, std::int64_t origin, core::Millis at);
+
+  struct PairHash {
+    std::size_t operator()(const std::pair<std::int64_t, std::int64_t>& p) const {
+      return std::hash<std::uint64_t>()(static_cast<std::uint64_t>(p.first) ^
+                                        (static_cast<std::uint64_t>(p.second) * 0x9E3779B97F4A7C15ull));
+    }
+  };
+  struct TripleHash {
+    std::size_t operator()(const std::tuple<std::int64_t, std::int64_t, std::int64_t>& t) const {
+      return std::hash<std::uint64_t>()(static_cast<std::uint64_t>(std::get<0>(t)) ^
+                                        (static_cast<std::uint64_t>(std::get<1>(t)) * 0x9E3779B97F4A7C15ull) ^
+                                        (static_cast<std::uint64_t>(std::get<2>(t)) * 0xC2B2AE3D27D4EB4Full));
+    }
+  };
+  std::unordered_map<std::uint64_t, Target> targets_;  // hash of ecosystem, method, status, path
+  std::unordered_map<std::pair<std::int64_t, std::int64_t>, core::Millis, PairHash>
+      recent_;  // (file, origin) -> the time of its last request
+  std::unordered_map<std::pair<std::int64_t, std::int64_t>, store::AdoptionCount, PairHash>
+      counts_;  // (subject, day)
+  std::unordered_set<std::tuple<std::int64_t, std::int64_t, std::int64_t>, TripleHash>
+      origins_;  // (subject, day, origin)
+  std::unordered_map<std::int64_t, std::pair<core::PackageKey, core::Millis>> seen_;  // package subject
 };
 
 }  // namespace pkgtrust::adoption

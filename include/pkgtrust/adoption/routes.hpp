@@ -8,8 +8,12 @@
 // Without from/to: the last 30 days up to today (UTC).
 #pragma once
 
+#include <chrono>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "pkgtrust/api/http_server.hpp"
 #include "pkgtrust/core/clock.hpp"
@@ -32,14 +36,24 @@ std::string AdoptionReportJson(const store::PackageAdoption& adoption, std::int6
 // when the package has none).
 MajorPublished MajorsPublished(store::Store& store, const core::PackageKey& key);
 
+// Adoption answers are reused for up to a second (kAnswerReuse): the data changes once per
+// processing step (adoption.process_interval_ms), and a dashboard polling a package's year of
+// days should not rebuild a megabyte of JSON per request. Alerts are always read afresh.
 class AdoptionRoutes final : public api::RequestHandler {
  public:
   AdoptionRoutes(store::Store& store, const core::Clock& clock) : store_(store), clock_(clock) {}
   void Handle(api::ServerRequest request, api::Responder respond) override;
 
  private:
+  void Answer(const api::ServerRequest& request, const api::Responder& respond);
   store::Store& store_;
   const core::Clock& clock_;
+  struct Answered {
+    std::chrono::steady_clock::time_point at;
+    std::shared_ptr<const std::string> body;
+  };
+  std::mutex answers_mu_;
+  std::unordered_map<std::string, Answered> answers_;  // by path and query
 };
 
 }  // namespace pkgtrust::adoption

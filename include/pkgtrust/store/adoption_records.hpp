@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pkgtrust/core/clock.hpp"
@@ -42,11 +43,15 @@ struct AdoptionCount {
   core::Millis last_at = 0;   // the latest download counted
 };
 
-// An origin seen downloading on a day: of the package (version empty) or of a version. The
-// store counts it once per (day, package, version) in the rows' `origins`.
+// What origins are counted against: a package (version empty) or one of its versions, as a
+// 64-bit FNV-1a hash of "ecosystem\0name\0version" (the origins table keeps integers only:
+// small rows, fast inserts; two subjects of one organisation colliding is a 1-in-2^64 event).
+std::int64_t AdoptionSubject(const core::PackageKey& key, std::string_view version);
+
+// An origin seen downloading (or resolving) on a day, counted once per (day, subject) in the
+// `origins` of the AdoptionCount of that subject and day.
 struct AdoptionOrigin {
-  core::PackageKey key;
-  std::string version;
+  std::int64_t subject = 0;
   std::int64_t day = 0;
   std::int64_t origin = 0;
 };

@@ -294,12 +294,15 @@ class Store {
   // ---- adoption (adoption_records.hpp; src/adoption/ decides what is written)
   // Appends rows to the request log, one transaction.
   virtual core::Status AppendRequestLogSync(std::vector<RequestLogRow> rows) = 0;
-  // Rows with an id above `after_id`, in id order.
-  virtual core::Result<std::vector<RequestLogRow>> ReadRequestLog(std::int64_t after_id,
-                                                                  std::size_t limit) = 0;
-  // Rows with an id up to `up_to_id` and a time from `since` on (what came just before a step).
+  // Rows with an id above `after_id`, in id order. Not `full`: only what processing reads
+  // (id, at, ecosystem, method, path, status, origin).
+  virtual core::Result<std::vector<RequestLogRow>> ReadRequestLog(std::int64_t after_id, std::size_t limit,
+                                                                  bool full = true) = 0;
+  // Rows with an id up to `up_to_id` and a time from `since` to `until` (what came just before
+  // a step), in id order; found by time, so the cost does not grow with the log.
   virtual core::Result<std::vector<RequestLogRow>> ReadRequestLogBefore(std::int64_t up_to_id,
-                                                                        core::Millis since) = 0;
+                                                                        core::Millis since,
+                                                                        core::Millis until) = 0;
   virtual core::Result<AdoptionCursors> GetAdoptionCursors() = 0;
   // Applies `update` if the processing cursor is still its from_cursor (see AdoptionUpdate).
   virtual core::Result<AdoptionApplied> ApplyAdoptionSync(AdoptionUpdate update) = 0;
