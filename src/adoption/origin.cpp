@@ -33,24 +33,26 @@ std::optional<std::string> NetworkOf(std::string_view address) {
 OriginKeys::~OriginKeys() { OPENSSL_cleanse(secret_.data(), secret_.size()); }
 
 std::int64_t OriginKeys::Key(std::string_view address, core::Millis at) {
+  constexpr std::size_t kCachedNetworks = 4096;
   std::string network = NetworkOf(address).value_or("?:" + std::string(address));
+  std::lock_guard lock(mu_);
+  std::int64_t day = store::DayOf(at);
+  if (day != day_) {
+    // A new day: the old secret is overwritten, so its keys can no longer be recomputed.
+    if (RAND_bytes(secret_.data(), static_cast<int>(secret_.size())) != 1)
+      throw std::runtime_error("origin keys: no random bytes for the day's secret");
+    day_ = day;
+    keys_.clear();
+  }
+  if (auto it = keys_.find(network); it != keys_.end()) return it->second;
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  {
-    std::lock_guard lock(mu_);
-    std::int64_t day = store::DayOf(at);
-    if (day != day_) {
-      // A new day: the old secret is overwritten, so its keys can no longer be recomputed.
-      if (RAND_bytes(secret_.data(), static_cast<int>(secret_.size())) != 1)
-        throw std::runtime_error("origin keys: no random bytes for the day's secret");
-      day_ = day;
-    }
-    HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
-         reinterpret_cast<const unsigned char*>(network.data()), network.size(), digest, &length);
-  }
-  OPENSSL_cleanse(network.data(), network.size());
+  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+       reinterpret_cast<const unsigned char*>(network.data()), network.size(), digest, &length);
   std::uint64_t key = 0;
   for (int i = 0; i < 8; ++i) key = (key << 8) | digest[i];
+  if (keys_.size() >= kCachedNetworks) keys_.clear();
+  keys_.emplace(std::move(network), static_cast<std::int64_t>(key));
   return static_cast<std::int64_t>(key);
 }
 

@@ -628,8 +628,9 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
   if (YAML::Node a = root["adoption"]; a.IsDefined()) {
     adoption::AdoptionConfig& c = config.adoption;
     r.ExpectMap(a, "adoption",
-                {"enabled", "retention_days", "exposure_days", "flush_interval_ms", "process_interval_ms",
-                 "step_rows"});
+                {"enabled", "process", "retention_days", "exposure_days", "flush_interval_ms",
+                 "process_interval_ms", "step_rows"});
+    r.Get(a, "adoption", "process", &c.process);
     r.GetInRange(a, "adoption", "step_rows", std::size_t{100}, std::size_t{1'000'000}, &c.step_rows);
     r.Get(a, "adoption", "enabled", &c.enabled);
     r.GetInRange(a, "adoption", "retention_days", 1, 3650, &c.retention_days);

@@ -235,14 +235,15 @@ void Service::Start(bool serve_http) {
                                  static_cast<double>(stats.refused_redirects));
   });
   if (serve_http && config_.gateway_enabled) StartGateway(clock);
-  if (config_.adoption.enabled) {
+  if (config_.adoption.enabled && config_.adoption.process) {
     adoption_ = std::make_unique<adoption::Processor>(*store_, pipeline_.get(), config_.adoption, clock);
     api_->AddMetricsCollector(
         [processor = adoption_.get()](std::string& out) { processor->AppendPrometheus(out); });
     adoption_->Start();
   }
   if (serve_http) {
-    adoption_routes_ = std::make_unique<adoption::AdoptionRoutes>(*store_, clock);
+    adoption_pool_ = std::make_unique<core::ThreadPoolExecutor>(1, "adoption");
+    adoption_routes_ = std::make_unique<adoption::AdoptionRoutes>(*store_, clock, *adoption_pool_);
     api_->Mount("/v1/adoption/", *adoption_routes_);
     api_->Mount("/v1/alerts", *adoption_routes_);
   }
@@ -355,6 +356,7 @@ void Service::Stop() {
   store_->SetChangeListener(nullptr);
   change_stream_->Stop();
   if (gateway_pool_) gateway_pool_->Stop();  // metadata being filtered is answered (or dropped)
+  if (adoption_pool_) adoption_pool_->Stop();  // adoption answers being built
   if (request_log_) request_log_->Stop();    // the last requests are written
   if (adoption_) adoption_->Stop();
   lookup_pool_->Stop();  // the last answers are built (they read the store)

@@ -80,6 +80,7 @@ class Service {
   std::unique_ptr<gateway::Gateway> gateway_;               // null when gateway.enabled is false
   std::unique_ptr<adoption::RequestLog> request_log_;       // null without the gateway or adoption
   std::unique_ptr<adoption::Processor> adoption_;           // null when adoption.enabled is false
+  std::unique_ptr<core::ThreadPoolExecutor> adoption_pool_;  // builds adoption answers
   std::unique_ptr<adoption::AdoptionRoutes> adoption_routes_;
   std::atomic<bool> started_{false};
   void StartGateway(const core::Clock& clock);

@@ -12,6 +12,13 @@ namespace pkgtrust::store {
 
 namespace {
 
+constexpr std::size_t kLogRowsPerInsert = 32;
+constexpr const char* kInsertLog =
+    "INSERT INTO request_log (at, ecosystem, method, path, status, bytes, duration_us, origin, tool, "
+    "tool_version, "
+    "runtime, os, ci, source) VALUES ";
+constexpr const char* kLogValues = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
 struct PairHash {
   std::size_t operator()(const std::pair<std::int64_t, std::int64_t>& p) const {
     return std::hash<std::uint64_t>()(static_cast<std::uint64_t>(p.first) * 31 +
@@ -70,27 +77,36 @@ Status SqliteStore::AppendRequestLogSync(std::vector<RequestLogRow> rows) {
   auto done = WaitFor<bool>([&](auto callback) {
     impl_->SubmitOp<bool>(
         [rows = std::move(rows)](Connection& c, Millis) -> Result<bool> {
-          for (const RequestLogRow& r : rows) {
-            auto stmt = c.Prepare(
-                "INSERT INTO request_log (at, ecosystem, method, path, status, bytes, duration_us, origin, "
-                "tool, "
-                "tool_version, runtime, os, ci, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+          // kLogRowsPerInsert rows to a statement: one VDBE program run for many rows.
+          static const std::string kManyRows = [] {
+            std::string sql = std::string(kInsertLog) + kLogValues;
+            for (std::size_t i = 1; i < kLogRowsPerInsert; ++i) sql += std::string(", ") + kLogValues;
+            return sql;
+          }();
+          static const std::string kOneRow = std::string(kInsertLog) + kLogValues;
+          std::size_t i = 0;
+          while (i < rows.size()) {
+            bool many = rows.size() - i >= kLogRowsPerInsert;
+            auto stmt = c.Prepare(many ? kManyRows.c_str() : kOneRow.c_str());
             if (!stmt.ok()) return stmt.status();
-            (*stmt)
-                ->Bind(r.at)
-                .Bind(r.ecosystem)
-                .Bind(r.method)
-                .Bind(r.path)
-                .Bind(r.status)
-                .Bind(r.bytes)
-                .Bind(r.duration_us)
-                .Bind(r.origin)
-                .Bind(r.tool)
-                .Bind(r.tool_version)
-                .Bind(r.runtime)
-                .Bind(r.os)
-                .Bind(r.ci ? 1 : 0)
-                .Bind(r.source);
+            for (std::size_t n = many ? kLogRowsPerInsert : 1; n > 0; --n, ++i) {
+              const RequestLogRow& r = rows[i];
+              (*stmt)
+                  ->Bind(r.at)
+                  .Bind(r.ecosystem)
+                  .Bind(r.method)
+                  .Bind(r.path)
+                  .Bind(r.status)
+                  .Bind(r.bytes)
+                  .Bind(r.duration_us)
+                  .Bind(r.origin)
+                  .Bind(r.tool)
+                  .Bind(r.tool_version)
+                  .Bind(r.runtime)
+                  .Bind(r.os)
+                  .Bind(r.ci ? 1 : 0)
+                  .Bind(r.source);
+            }
             if (Status s = (*stmt)->Run(); !s.ok()) return s;
           }
           return true;

@@ -32,6 +32,9 @@ namespace pkgtrust::adoption {
 
 struct AdoptionConfig {
   bool enabled = true;      // the gateway's requests are logged and processed
+  // This process turns the log into counts and alerts. false: it only logs (a gateway host
+  // whose log another process sharing the database processes).
+  bool process = true;
   int retention_days = 30;  // request log rows (and the origins of each day) are kept this long
   int exposure_days = 30;   // an alert counts the downloads of this many days back (<= retention)
   std::chrono::milliseconds flush_interval{500};  // the request log is written at least this often

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "pkgtrust/core/clock.hpp"
 
@@ -38,6 +39,9 @@ class OriginKeys {
   std::mutex mu_;
   std::int64_t day_ = -1;
   std::array<unsigned char, 32> secret_{};
+  // The day's keys by network (a gateway sees the same few networks all day): memory only,
+  // dropped with the secret at the day's end, at most kCachedNetworks of them.
+  std::unordered_map<std::string, std::int64_t> keys_;
 };
 
 }  // namespace pkgtrust::adoption

@@ -17,6 +17,7 @@
 
 #include "pkgtrust/api/http_server.hpp"
 #include "pkgtrust/core/clock.hpp"
+#include "pkgtrust/core/executor.hpp"
 #include "pkgtrust/store/store.hpp"
 
 namespace pkgtrust::adoption {
@@ -36,21 +37,29 @@ std::string AdoptionReportJson(const store::PackageAdoption& adoption, std::int6
 // when the package has none).
 MajorPublished MajorsPublished(store::Store& store, const core::PackageKey& key);
 
-// Adoption answers are reused for up to a second (kAnswerReuse): the data changes once per
-// processing step (adoption.process_interval_ms), and a dashboard polling a package's year of
-// days should not rebuild a megabyte of JSON per request. Alerts are always read afresh.
+// Answers are built on `executor` (a year of a package's days is about a megabyte of JSON,
+// tens of milliseconds: not on the server's I/O threads) and reused: for up to a second
+// (kAnswerReuse) as they are, then served as they are while one rebuild runs (the data
+// changes once per processing step, adoption.process_interval_ms). Alerts are always read
+// afresh.
 class AdoptionRoutes final : public api::RequestHandler {
  public:
-  AdoptionRoutes(store::Store& store, const core::Clock& clock) : store_(store), clock_(clock) {}
+  // Everything passed in must outlive it.
+  AdoptionRoutes(store::Store& store, const core::Clock& clock, core::Executor& executor)
+      : store_(store), clock_(clock), executor_(executor) {}
   void Handle(api::ServerRequest request, api::Responder respond) override;
 
  private:
   void Answer(const api::ServerRequest& request, const api::Responder& respond);
+  // Builds the answer for `key` and keeps it when it is a 200; `respond` (may be empty) gets it.
+  void Build(std::string key, api::ServerRequest request, api::Responder respond);
   store::Store& store_;
   const core::Clock& clock_;
+  core::Executor& executor_;
   struct Answered {
     std::chrono::steady_clock::time_point at;
     std::shared_ptr<const std::string> body;
+    bool rebuilding = false;
   };
   std::mutex answers_mu_;
   std::unordered_map<std::string, Answered> answers_;  // by path and query
