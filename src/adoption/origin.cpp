@@ -37,7 +37,10 @@ std::int64_t OriginKeys::Key(std::string_view address, core::Millis at) {
   std::string network = NetworkOf(address).value_or("?:" + std::string(address));
   std::lock_guard lock(mu_);
   std::int64_t day = store::DayOf(at);
-  if (day != day_) {
+  // Only forward: a request stamped just before midnight recorded after one stamped just
+  // after it is keyed with the new day's secret (a secret once gone is never drawn again
+  // for its day, which would split that day's origins in two).
+  if (day > day_) {
     // A new day: the old secret is overwritten, so its keys can no longer be recomputed.
     if (RAND_bytes(secret_.data(), static_cast<int>(secret_.size())) != 1)
       throw std::runtime_error("origin keys: no random bytes for the day's secret");

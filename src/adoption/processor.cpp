@@ -201,6 +201,10 @@ std::vector<Flagged> FlaggedReasons(const store::PackageChange& change, double m
   return out;
 }
 
+bool AnyFlagged(const store::PackageChange& change, double min_score) {
+  return !FlaggedReasons(change, min_score).empty();
+}
+
 }  // namespace
 
 Status Processor::RaiseOrResolve(const store::PackageChange& change) {
@@ -263,13 +267,19 @@ core::Result<std::int64_t> Processor::AlertsOnce() {
   if (!cursors.ok()) return cursors.status();
   std::int64_t before = alerts_.load();
   std::int64_t offset = cursors->alerts;
+  // With no alert open, a change without a flag has nothing to resolve: no write for it.
+  auto open = store_.ListAlerts(/*open_only=*/true, 0, 1);
+  if (!open.ok()) return open.status();
+  bool any_open = !open->empty();
   while (true) {
     auto changes = store_.ReadChanges(offset, 1'000);
     if (!changes.ok()) return changes.status();
     if (changes->empty()) break;
     for (const auto& change : *changes) {
       if (!change.alert_json.empty() || change.state != core::PackageState::kComplete) continue;
+      if (!any_open && !AnyFlagged(change, config_.min_score)) continue;
       if (Status s = RaiseOrResolve(change); !s.ok()) return s;
+      any_open = any_open || alerts_.load() > before;
     }
     offset = changes->back().offset;
     if (Status s = store_.SetAlertCursorSync(offset); !s.ok()) return s;

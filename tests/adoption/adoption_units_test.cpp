@@ -62,6 +62,11 @@ TEST_CASE("origin keys: a /24 or a /48 is one origin, the next network another",
   std::int64_t tomorrow = keys.Key("10.1.2.3", kT0 + kDay);
   CHECK(tomorrow != a);
   CHECK(keys.Key("10.1.2.3", kT0 + kDay + 5) == tomorrow);
+  // A request stamped before midnight but keyed after it takes the new day's secret, and the
+  // new day keeps its secret (its origins are not split in two).
+  std::int64_t late = keys.Key("10.1.2.3", kT0 + kDay - 3'600'001);
+  CHECK(late == tomorrow);
+  CHECK(keys.Key("10.1.2.3", kT0 + kDay + 9) == tomorrow);
   // Another process (another instance) has its own secret.
   adoption::OriginKeys other;
   CHECK(other.Key("10.1.2.3", kT0) != a);

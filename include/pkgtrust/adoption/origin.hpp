@@ -30,9 +30,10 @@ class OriginKeys {
   OriginKeys(const OriginKeys&) = delete;
   OriginKeys& operator=(const OriginKeys&) = delete;
 
-  // The key of `address` at time `at` (its day's secret): the first 8 bytes of the HMAC as
-  // a signed integer. An address that is not an IP address gets the key of its text (so a
-  // malformed header still counts as one origin, never as the address itself on disk).
+  // The key of `address` at time `at` (its day's secret; a time before the current day gets
+  // the current day's): the first 8 bytes of the HMAC as a signed integer. An address that is not an IP
+  // address gets the key of its text (so a malformed header still counts as one origin, never as the address
+  // itself on disk).
   std::int64_t Key(std::string_view address, core::Millis at);
 
  private:
