@@ -7,7 +7,6 @@
 //   adoption-query    GET /v1/adoption/{ecosystem}/{name} for a package with a year of days
 //                     and 50 versions, with wrk
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -28,16 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Steady = std::chrono::steady_clock;
-
-std::string Sri512(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &n, EVP_sha512(), nullptr);
-  std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), digest, static_cast<int>(n));
-  out.resize(static_cast<std::size_t>(written));
-  return "sha512-" + out;
-}
 
 double Seconds(Steady::time_point since) {
   return std::chrono::duration<double>(Steady::now() - since).count();

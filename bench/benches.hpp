@@ -17,6 +17,8 @@ app::Config ServiceConfig(const std::filesystem::path& dir, const std::string& u
 std::optional<nlohmann::json> Wrk(const std::filesystem::path& dir, const std::string& url, int connections,
                                   int seconds);
 double PerSecond(const nlohmann::json& wrk);
+// npm's integrity string of `bytes`: "sha512-<base64>".
+std::string Sri512(const std::string& bytes);
 
 // Adoption (adoption_bench.cpp): processing a synthetic request log of `requests` rows over
 // `packages` packages (events per second, database growth; `postgres`: a connection string

@@ -43,16 +43,6 @@ using Steady = std::chrono::steady_clock;
 using testing::ReadText;
 using testing::RunCommand;
 
-std::string Sri512(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &n, EVP_sha512(), nullptr);
-  std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), digest, static_cast<int>(n));
-  out.resize(static_cast<std::size_t>(written));
-  return "sha512-" + out;
-}
-
 // KiB of this process's resident memory: "VmRSS" now or "VmHWM", the peak since ResetPeak.
 long SelfKib(const char* field) { return testing::ProcessStatusKib(::getpid(), field); }
 // Gives freed memory back first, so that what the next step touches shows as a rise.
@@ -98,6 +88,16 @@ void Stop(pid_t pid) {
 }  // namespace
 
 // Shared with adoption_bench.cpp (benches.hpp).
+std::string Sri512(const std::string& bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &n, EVP_sha512(), nullptr);
+  std::string out(4 * ((n + 2) / 3) + 1, '\0');
+  int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), digest, static_cast<int>(n));
+  out.resize(static_cast<std::size_t>(written));
+  return "sha512-" + out;
+}
+
 app::Config ServiceConfig(const fs::path& dir, const std::string& upstream) {
   app::Config config = app::DefaultConfig();
   config.database.path = (dir / "bench.db").string();

@@ -19,7 +19,6 @@ std::optional<Millis> ParseTimestamp(std::string_view s) {
     *out = v;
     return true;
   };
-  std::tm tm{};
   int year, month, day, hour = 0, minute = 0, second = 0;
   if (!digits(0, 4, &year) || s.size() < 10 || s[4] != '-' || !digits(5, 2, &month) || s[7] != '-' ||
       !digits(8, 2, &day))
@@ -58,13 +57,7 @@ std::optional<Millis> ParseTimestamp(std::string_view s) {
   if (pos != s.size()) return std::nullopt;
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
     return std::nullopt;
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  return (static_cast<Millis>(timegm(&tm)) - offset_seconds) * 1000 + millis;
+  return UtcMillis(year, month, day, hour, minute, second) - offset_seconds * 1000 + millis;
 }
 
 bool IsRfc3339Timestamp(std::string_view s) {

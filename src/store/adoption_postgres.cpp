@@ -199,9 +199,9 @@ Result<AdoptionApplied> PostgresStore::ApplyAdoptionSync(AdoptionUpdate u) {
   }
   std::map<AggregateKey, AdoptionCount> counts;
   for (const AdoptionCount& n : u.counts) {
-    AdoptionCount& sum = counts[{std::string(Eco(n.key)), n.key.name, n.day, n.version}];
-    if (sum.downloads == 0 && sum.metadata == 0 && sum.last_at == 0)
-      sum = AdoptionCount{n.key, n.version, n.day};
+    auto [it, fresh] = counts.try_emplace({std::string(Eco(n.key)), n.key.name, n.day, n.version},
+                                          AdoptionCount{n.key, n.version, n.day});
+    AdoptionCount& sum = it->second;
     sum.downloads += n.downloads;
     sum.metadata += n.metadata;
     sum.last_at = std::max(sum.last_at, n.last_at);
