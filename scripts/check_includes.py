@@ -37,9 +37,9 @@ MAY_USE = {
     "api": {"core", "store", "pipeline", "lockfile", "check"},
     "gateway": {"core", "net", "store", "pipeline", "scoring", "api"},
     "adoption": {"core", "store", "registry", "pipeline", "api", "gateway"},
+    "web": {"core", "api"},
     "app": {"core", "net", "bus", "store", "registry", "github", "scoring", "pipeline", "api", "gateway", "adoption",
-            "lockfile",
-            "check"},
+            "lockfile", "check", "web"},
 }
 
 # Private headers other modules may include, and why.

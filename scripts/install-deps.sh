@@ -7,6 +7,7 @@ packages=(build-essential cmake ninja-build ccache pkg-config ca-certificates
   postgresql  # a throwaway PostgreSQL for the store tests (tests/scripts/with_postgres.sh)
   python3  # scripts/check_includes.py and its test, scripts/mutate.sh
   python3-pip  # the gateway tests download through the gateway with Debian's pip
+  chromium  # the web page's browser test (tests/web: puppeteer-core drives it)
   nginx  # the adoption tests: reverse proxies and a static mirror on loopback (tests/support/nginx.hpp)
   clang libclang-rt-14-dev)  # clang and libFuzzer: scripts/fuzz.sh
 # Node.js and npm run the SNS/SQS emulator of the tests; a newer Node already on the machine is kept.

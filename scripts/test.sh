@@ -13,6 +13,10 @@ fi
 if [ ! -f tests/sarif/node_modules/ajv-draft-04/package.json ]; then
   npm ci --prefix tests/sarif --no-audit --no-fund --loglevel=error
 fi
+# puppeteer-core and axe-core (npm, pinned by the lock file) for the web page's browser test.
+if [ ! -f tests/web/node_modules/puppeteer-core/package.json ]; then
+  npm ci --prefix tests/web --no-audit --no-fund --loglevel=error
+fi
 cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPKGTRUST_SANITIZE=ON -DPKGTRUST_BUILD_BENCH=ON
 cmake --build build-test
 # One throwaway PostgreSQL for the entries that need one (stopped at the end, also on a failure).

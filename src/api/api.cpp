@@ -42,7 +42,11 @@ void Api::Impl::Handle(ServerRequest request, Responder respond) {
   else if (path == "/v1/changes")
     route = Route::kChanges;
   else if (path.starts_with("/v1/packages/"))
-    route = path.ends_with(":refresh") ? Route::kRefresh : Route::kPackage;
+    route = path.ends_with(":refresh")    ? Route::kRefresh
+            : path.ends_with(":versions") ? Route::kVersions
+                                          : Route::kPackage;
+  if (route == Route::kOther && fallback_ && !path.starts_with("/v1/"))
+    return fallback_->Handle(std::move(request), std::move(respond));
 
   OnceResponder once([this, route, start, respond = std::move(respond)](ServerResponse response) {
     Count(route, response.status, start);
@@ -85,6 +89,8 @@ void Api::Impl::Handle(ServerRequest request, Responder respond) {
         return Changes(request, *params, once);
       case Route::kRefresh:
         return Refresh(request, std::string_view(path).substr(13), *params, once);
+      case Route::kVersions:
+        return Versions(std::string_view(path).substr(13), *params, once);
       case Route::kPackage:
         return GetPackage(request, std::string_view(path).substr(13), *params, once);
       case Route::kOther:
@@ -123,10 +129,29 @@ void Api::Impl::Changes(const ServerRequest& request, const std::map<std::string
                                                offset_text.substr(0, 40))));
     resume_from = offset;
   }
+  // ?snapshot=false: no state, only the changes (after the last `tail` ones, 0 to 10,000).
+  std::optional<std::int64_t> tail;
+  if (auto it = params.find("snapshot"); it != params.end()) {
+    if (it->second != "true" && it->second != "false")
+      return respond(
+          ErrorResponse(400, "invalid_parameter",
+                        fmt::format("snapshot must be true or false, got '{}'", it->second.substr(0, 40))));
+    if (it->second == "false") tail = 0;
+  }
+  if (auto it = params.find("tail"); it != params.end()) {
+    std::int64_t value = -1;
+    auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
+    if (!tail || ec != std::errc() || end != it->second.data() + it->second.size() || value < 0 ||
+        value > 10'000)
+      return respond(
+          ErrorResponse(400, "invalid_parameter",
+                        "tail goes with snapshot=false and must be a whole number from 0 to 10000"));
+    tail = value;
+  }
   ServerResponse response;
   response.content_type = "text/event-stream";
   response.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
-  response.stream = MakeChangeSubscription(*change_stream_, std::move(filter).value(), resume_from);
+  response.stream = MakeChangeSubscription(*change_stream_, std::move(filter).value(), resume_from, tail);
   respond(std::move(response));
 }
 
@@ -159,6 +184,7 @@ void Api::AddReadinessCheck(std::string code, std::function<core::Status()> chec
 void Api::Mount(std::string prefix, RequestHandler& handler) {
   impl_->mounted_.emplace_back(std::move(prefix), &handler);
 }
+void Api::SetFallback(RequestHandler& handler) { impl_->fallback_ = &handler; }
 void Api::SetReady(bool ready) { impl_->ready_ = ready; }
 void Api::SetChangeStream(ChangeStream* feed) { impl_->change_stream_ = feed; }
 std::int64_t Api::Subscribers() const {

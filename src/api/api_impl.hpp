@@ -39,6 +39,7 @@ enum class Route {
   kQuery,
   kCheck,
   kRefresh,
+  kVersions,
   kSearch,
   kFeed,
   kChanges,
@@ -47,8 +48,8 @@ enum class Route {
   kMetrics,
   kOther
 };
-inline constexpr std::array<const char*, 12> kRouteNames = {
-    "package", "package_by_purl", "query",   "check",  "refresh", "search",
+inline constexpr std::array<const char*, 13> kRouteNames = {
+    "package", "package_by_purl", "query",   "check",  "refresh", "versions", "search",
     "feed",    "changes",         "healthz", "readyz", "metrics", "other"};
 
 inline ServerResponse JsonResponse(int status, const json& body) {
@@ -149,6 +150,7 @@ class Api::Impl {
   std::atomic<bool> ready_{false};
   ChangeStream* change_stream_ = nullptr;  // set before the server starts
   std::vector<std::pair<std::string, RequestHandler*>> mounted_;  // Mount(): set before serving
+  RequestHandler* fallback_ = nullptr;                            // SetFallback(): set before serving
   std::mutex collectors_mu_;               // guards collectors_ and readiness_checks_
   std::vector<std::function<void(std::string&)>> collectors_;
   std::vector<std::pair<std::string, std::function<core::Status()>>>
@@ -167,6 +169,7 @@ class Api::Impl {
              Responder respond);
   void Refresh(const ServerRequest& request, std::string_view rest,
                const std::map<std::string, std::string>& params, Responder respond);
+  void Versions(std::string_view rest, const std::map<std::string, std::string>& params, Responder respond);
   void Search(const std::map<std::string, std::string>& params, Responder respond);
   void SearchStore(core::Ecosystem ecosystem, const std::string& prefix, const std::string& after, int limit,
                    const Responder& respond);

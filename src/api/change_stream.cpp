@@ -73,9 +73,11 @@ core::Result<ChangeFilter> ChangeFilter::FromParams(const std::map<std::string, 
       if (value != "true" && value != "false")
         return Status::InvalidArgument(fmt::format("flagged must be true or false, got '{}'", value));
       filter.any_flag = value == "true";
-    } else if (name != "offset") {  // the offset is the handler's
+    } else if (name != "offset" && name != "snapshot" && name != "tail") {  // the handler's
       return Status::InvalidArgument(fmt::format(
-          "unknown parameter '{}' (expected ecosystem, prefix, score_below, score_above, flagged, offset)", name));
+          "unknown parameter '{}' (expected ecosystem, prefix, score_below, score_above, flagged, "
+          "offset, snapshot, tail)",
+          name));
     }
   }
   return filter;
@@ -225,8 +227,9 @@ namespace {
 
 class ChangeSubscription final : public ResponseStream, public std::enable_shared_from_this<ChangeSubscription> {
  public:
-  ChangeSubscription(ChangeStream& feed, ChangeFilter filter, std::optional<std::int64_t> resume_from)
-      : feed_(feed), filter_(std::move(filter)), resume_from_(resume_from) {
+  ChangeSubscription(ChangeStream& feed, ChangeFilter filter, std::optional<std::int64_t> resume_from,
+                     std::optional<std::int64_t> tail)
+      : feed_(feed), filter_(std::move(filter)), resume_from_(resume_from), tail_(tail) {
     feed_.AddSubscriber(1);
   }
   ~ChangeSubscription() override { feed_.AddSubscriber(-1); }
@@ -312,6 +315,13 @@ class ChangeSubscription final : public ResponseStream, public std::enable_share
                                  {"last", bounds->last}}
                                 .dump());
     }
+    if (tail_ && !resume_from_) {
+      // No state: the last `tail` offsets of the log, then what comes.
+      cursor_ = std::max(bounds->first - 1, bounds->last - *tail_);
+      phase_ = Phase::kChanges;
+      *out = Event("snapshot_end", json{{"offset", cursor_}, {"snapshot", false}}.dump(), cursor_);
+      return;
+    }
     // The state as of offset S, then the changes after S.
     snapshot_offset_ = bounds->last;
     phase_ = Phase::kSnapshot;
@@ -384,6 +394,7 @@ class ChangeSubscription final : public ResponseStream, public std::enable_share
   ChangeStream& feed_;
   ChangeFilter filter_;
   std::optional<std::int64_t> resume_from_;
+  std::optional<std::int64_t> tail_;  // ?snapshot=false: start this many offsets back, without the state
   Phase phase_ = Phase::kStart;
   std::int64_t cursor_ = 0;
   std::int64_t snapshot_offset_ = 0;
@@ -397,8 +408,9 @@ class ChangeSubscription final : public ResponseStream, public std::enable_share
 }  // namespace
 
 std::shared_ptr<ResponseStream> MakeChangeSubscription(ChangeStream& feed, ChangeFilter filter,
-                                                       std::optional<std::int64_t> resume_from) {
-  return std::make_shared<ChangeSubscription>(feed, std::move(filter), resume_from);
+                                                       std::optional<std::int64_t> resume_from,
+                                                       std::optional<std::int64_t> tail) {
+  return std::make_shared<ChangeSubscription>(feed, std::move(filter), resume_from, tail);
 }
 
 }  // namespace pkgtrust::api

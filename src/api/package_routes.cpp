@@ -273,6 +273,40 @@ void Api::Impl::Refresh(const ServerRequest& request, std::string_view rest,
       });
 }
 
+// GET /v1/packages/{ecosystem}/{name}:versions: the version timeline, from the stored facts
+// only (no run is started: the page asks for the report first).
+void Api::Impl::Versions(std::string_view rest, const std::map<std::string, std::string>& params,
+                         Responder respond) {
+  constexpr std::string_view kSuffix = ":versions";  // the route ends with it
+  ServerResponse key_error;
+  auto key = KeyFromPath(rest.substr(0, rest.size() - kSuffix.size()), &key_error);
+  if (!key.ok()) return respond(std::move(key_error));
+  std::size_t limit = 100;
+  for (const auto& [name, value] : params) {
+    if (name != "limit")
+      return respond(
+          ErrorResponse(400, "invalid_parameter",
+                        fmt::format("unknown parameter '{}' (expected limit)", name.substr(0, 60))));
+    char* end = nullptr;
+    long parsed = std::strtol(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0' || parsed < 1 || parsed > 1000)
+      return respond(ErrorResponse(400, "invalid_parameter", "limit must be a whole number from 1 to 1000"));
+    limit = static_cast<std::size_t>(parsed);
+  }
+  renderer_.Post([this, key = *key, limit, respond = std::move(respond)] {
+    auto facts = store_.GetFacts(key);
+    if (!facts.ok()) return respond(StoreError(facts.status()));
+    auto timeline = pipeline::BuildVersionTimeline(key, *facts, limit);
+    if (!timeline.ok())
+      return respond(ErrorResponse(
+          404, "package_not_read",
+          fmt::format(
+              "{} package '{}' has not been read from its registry yet; GET /v1/packages/{}/{} reads it",
+              core::EcosystemName(key.ecosystem), key.name, core::EcosystemName(key.ecosystem), key.name)));
+    respond(JsonResponse(200, *timeline));
+  });
+}
+
 void Api::Impl::Search(const std::map<std::string, std::string>& params, Responder respond) {
   auto eco_it = params.find("ecosystem");
   if (eco_it == params.end())

@@ -349,7 +349,8 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
   if (YAML::Node server = root["server"]; server.IsDefined()) {
     r.ExpectMap(server, "server",
                 {"listen", "threads", "max_header_bytes", "max_body_bytes", "request_timeout_seconds",
-                 "max_connections", "shutdown_grace_seconds", "shutdown_delay_seconds"});
+                 "max_connections", "shutdown_grace_seconds", "shutdown_delay_seconds", "web_page"});
+    r.Get(server, "server", "web_page", &config.web_page);
     std::string listen;
     if (r.Get(server, "server", "listen", &listen)) ParseHostPort(r, server["listen"], &config);
     r.GetInRange(server, "server", "threads", 1, 64, &config.server.threads);

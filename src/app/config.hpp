@@ -59,6 +59,7 @@ struct Config {
   // On SIGTERM the listener stays open at least this long, answering /readyz 503, so a load
   // balancer stops sending before connections are refused.
   std::chrono::milliseconds shutdown_delay{0};
+  bool web_page = true;  // server.web_page: GET / serves the web page (docs/web.md)
   store::StoreConfig database;
   api::ChangeStreamConfig change_stream;  // changes.poll_interval_ms
   // database.postgres_url_env: the environment variable holding the PostgreSQL connection

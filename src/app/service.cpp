@@ -246,6 +246,10 @@ void Service::Start(bool serve_http) {
     adoption_routes_ = std::make_unique<adoption::AdoptionRoutes>(*store_, clock, *adoption_pool_);
     api_->Mount("/v1/adoption/", *adoption_routes_);
     api_->Mount("/v1/alerts", *adoption_routes_);
+    if (config_.web_page) {
+      web_app_ = std::make_unique<web::WebApp>();
+      api_->SetFallback(*web_app_);
+    }
   }
   pipeline_->Start();
   started_ = true;

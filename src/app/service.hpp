@@ -26,6 +26,7 @@
 #include "pkgtrust/registry/registry_client.hpp"
 #include "pkgtrust/scoring/typosquat.hpp"
 #include "pkgtrust/store/store.hpp"
+#include "pkgtrust/web/web_app.hpp"
 
 namespace pkgtrust::app {
 
@@ -82,6 +83,7 @@ class Service {
   std::unique_ptr<adoption::Processor> adoption_;           // null when adoption.enabled is false
   std::unique_ptr<core::ThreadPoolExecutor> adoption_pool_;  // builds adoption answers
   std::unique_ptr<adoption::AdoptionRoutes> adoption_routes_;
+  std::unique_ptr<web::WebApp> web_app_;
   std::atomic<bool> started_{false};
   void StartGateway(const core::Clock& clock);
   void ScheduleMemoryTrim();

@@ -1,5 +1,7 @@
 #include "pkgtrust/pipeline/report.hpp"
 
+#include <cmath>
+
 #include "pkgtrust/core/purl.hpp"
 #include "pkgtrust/core/time.hpp"
 #include "pkgtrust/core/version.hpp"
@@ -193,6 +195,52 @@ core::Result<json> BuildReport(const store::PackageRecord& record, const std::ve
   }
   if (!version.empty()) report["version"] = VersionSectionOf(record.key, registry, score, version);
   return report;
+}
+
+core::Result<json> BuildVersionTimeline(const core::PackageKey& key, const std::vector<store::Fact>& facts,
+                                        std::size_t limit) {
+  auto registry = ReadFact<registry::PackageFacts>(facts, store::kRegistryFact);
+  if (!registry) return core::Status::NotFound(key.ToString() + " has no registry facts yet");
+  auto score = ReadFact<scoring::Report>(facts, store::kScoreFact);
+  auto repository = ReadFact<github::RepositoryFacts>(facts, store::kRepositoryFact);
+  const bool has_repository = repository && repository->status == github::RepositoryStatus::kFound;
+  const std::string short_name = scoring::TagShortName(key);
+  constexpr double kDay = 24.0 * 3600 * 1000;
+  json versions = json::array();
+  for (auto it = registry->versions.rbegin(); it != registry->versions.rend() && versions.size() < limit;
+       ++it) {
+    json entry = VersionSectionOf(key, registry, score, it->version);
+    entry.erase("exists");
+    entry.erase("score");
+    entry["attested"] = it->has_attestation;
+    entry["tag"] = nullptr;
+    std::string match = !has_repository ? "no_repository" : repository->tags.empty() ? "no_tags" : "none";
+    if (has_repository) {
+      for (const github::Tag& tag : repository->tags) {
+        if (!scoring::TagMatches(tag.name, it->version, short_name)) continue;
+        json days = nullptr;
+        bool near = true;
+        if (tag.date > 0 && it->published > 0) {
+          double apart = static_cast<double>(tag.date - it->published) / kDay;
+          days = std::round(apart * 10) / 10;
+          near = std::abs(apart) <= scoring::kTagWindowDays;
+        }
+        entry["tag"] = {{"name", tag.name}, {"date", TimeOrNull(tag.date)}, {"days_from_publish", days}};
+        match = near ? "near" : "far";
+        break;
+      }
+    }
+    entry["tag_match"] = match;
+    versions.push_back(std::move(entry));
+  }
+  return json{{"ecosystem", core::EcosystemName(key.ecosystem)},
+              {"name", key.name},
+              {"purl", PurlOf(key)},
+              {"latest_version", registry->latest_version},
+              {"total_versions", registry->versions.size()},
+              {"repository", has_repository ? json(repository->full_name) : json(nullptr)},
+              {"repository_tags", has_repository ? json(repository->tags.size()) : json(nullptr)},
+              {"versions", std::move(versions)}};
 }
 
 json ScoreSummary(std::string_view score_fact) {

@@ -21,7 +21,6 @@ constexpr double kCapDeprecated = 3.0, kCapArchived = 4.0, kCapTyposquat = 1.0, 
 constexpr double kCapInstallScriptAdded = 2.0, kCapRepositoryMismatch = 2.0, kCapDependencyConfusion = 1.0;
 constexpr double kPenaltyInstallScripts = 1.0, kPenaltyYoungPackage = 1.0, kPenaltyYoungVersion = 0.5;
 constexpr double kPenaltyThrowaway = 1.5, kPenaltyNewPublisher = 1.0;
-constexpr double kTagWindowDays = 7;  // a version "matches" a tag published within this many days
 
 double Clamp(double v) { return std::clamp(v, 0.0, 10.0); }
 // 0 at `low`, 10 at `high` and above, logarithmic in between.
@@ -44,14 +43,6 @@ double Mean(const std::vector<double>& values) {
   double sum = 0;
   for (double v : values) sum += v;
   return sum / static_cast<double>(values.size());
-}
-
-// Tag names a release of `version` usually carries.
-bool TagMatches(const std::string& tag, const std::string& version, const std::string& short_name) {
-  std::string v = version;
-  if (!v.empty() && v.front() == 'v') v = v.substr(1);
-  return tag == v || tag == "v" + v || tag == short_name + "@" + v || tag == short_name + "-v" + v ||
-         tag == short_name + "-" + v || tag.ends_with("/v" + v) || tag.ends_with("@" + v);
 }
 
 Component Activity(const Inputs& in, core::Millis now) {
@@ -97,8 +88,7 @@ Component Provenance(const Inputs& in) {
     return c;
   }
   std::vector<std::pair<double, double>> parts;  // (value, weight)
-  std::string short_name = in.key.name.substr(
-      in.key.name.find_last_of("/:") == std::string::npos ? 0 : in.key.name.find_last_of("/:") + 1);
+  std::string short_name = TagShortName(in.key);
   if (in.github && in.github->found) {
     const auto& gh = *in.github;
     // Historical provenance: versions whose tag exists, published near the tag's date.
@@ -584,6 +574,18 @@ std::vector<std::string> Report::AdvisoriesNaming(core::Ecosystem ecosystem, std
   for (const AdvisoryFinding& a : advisories)
     if (a.affected.Affects(ecosystem, version)) ids.push_back(a.id);
   return ids;
+}
+
+std::string TagShortName(const core::PackageKey& key) {
+  std::size_t slash = key.name.find_last_of("/:");
+  return key.name.substr(slash == std::string::npos ? 0 : slash + 1);
+}
+
+bool TagMatches(const std::string& tag, const std::string& version, const std::string& short_name) {
+  std::string v = version;
+  if (!v.empty() && v.front() == 'v') v = v.substr(1);
+  return tag == v || tag == "v" + v || tag == short_name + "@" + v || tag == short_name + "-v" + v ||
+         tag == short_name + "-" + v || tag.ends_with("/v" + v) || tag.ends_with("@" + v);
 }
 
 }  // namespace pkgtrust::scoring

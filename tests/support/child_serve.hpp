@@ -71,6 +71,7 @@ class ChildServe {
     pid_ = -1;
     return status;
   }
+  int port() const { return port_; }
   std::string BaseUrl() const { return fmt::format("http://127.0.0.1:{}", port_); }
   std::string Log() const { return testing::ReadText(dir_.File("serve.log")); }
   std::string DatabasePath() const { return dir_.File("child.db"); }

@@ -51,6 +51,9 @@ class Api final : public RequestHandler {
   // Requests whose path starts with `prefix` ("/registry/npm/") go to `handler` instead
   // (the package gateway), whatever their method. Call before serving.
   void Mount(std::string prefix, RequestHandler& handler);
+  // Requests that no route or mount takes and whose path is not under /v1/ go to `handler`
+  // (the web page) instead of a 404. Call before serving.
+  void SetFallback(RequestHandler& handler);
   // GET /v1/changes streams from this feed (503 while none is set). Set before serving.
   void SetChangeStream(ChangeStream* feed);
   // Change stream subscribers now (0 without a feed).

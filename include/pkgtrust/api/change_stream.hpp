@@ -47,7 +47,8 @@ struct ChangeFilter {
 
   bool Matches(const store::PackageChange& change) const;
   // From the decoded query parameters: ecosystem, prefix, score_below, score_above,
-  // flagged=true (and offset, which the handler reads); anything else is an error.
+  // flagged=true (and offset, snapshot and tail, which the handler reads); anything else is
+  // an error.
   static core::Result<ChangeFilter> FromParams(const std::map<std::string, std::string>& params);
 };
 
@@ -122,8 +123,11 @@ class ChangeStream {
 };
 
 // One subscriber's stream: GET /v1/changes.
-// `resume_from`: the Last-Event-ID (or ?offset=), absent for a cold start.
+// `resume_from`: the Last-Event-ID (or ?offset=), absent for a cold start. `tail` (with no
+// `resume_from`; ?snapshot=false&tail=N): no state, `snapshot_end` at the log's last offset
+// minus N (not before its first), then the changes after it.
 std::shared_ptr<ResponseStream> MakeChangeSubscription(ChangeStream& feed, ChangeFilter filter,
-                                                       std::optional<std::int64_t> resume_from);
+                                                       std::optional<std::int64_t> resume_from,
+                                                       std::optional<std::int64_t> tail = std::nullopt);
 
 }  // namespace pkgtrust::api

@@ -25,6 +25,16 @@ core::Result<nlohmann::json> BuildReport(const store::PackageRecord& record,
 nlohmann::json VersionSection(const core::PackageKey& key, const std::vector<store::Fact>& facts,
                               std::string_view version);
 
+// The body of GET /v1/packages/{ecosystem}/{name}:versions: the newest `limit` versions,
+// newest first, each with its publish time, yanked, deprecated, attested, malicious (the
+// advisories naming it) and the repository tag that matches it (historical provenance, as
+// the score's provenance component judges it: the tag's name and date, the days between
+// the tag and the publish, and `tag_match`: "near" within scoring::kTagWindowDays, "far",
+// "none" when no tag names the version, "no_tags" when the repository's facts list none,
+// "no_repository"). NotFound when the package has no registry facts.
+core::Result<nlohmann::json> BuildVersionTimeline(const core::PackageKey& key,
+                                                  const std::vector<store::Fact>& facts, std::size_t limit);
+
 // The "score" and "flags" of a stored score fact (a search result's); null when unreadable.
 nlohmann::json ScoreSummary(std::string_view score_fact);
 

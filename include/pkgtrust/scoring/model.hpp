@@ -135,6 +135,16 @@ Report Score(const Inputs& inputs, core::Millis now, const PopularPackages* popu
 
 // Whether `name` matches an internal-name pattern ("[ecosystem:]glob", case-insensitive);
 // the pattern matched, or empty.
+// Historical provenance: a version "matches" a repository tag that names it (TagMatches)
+// and was made within kTagWindowDays of its publish (either date unknown counts as near).
+inline constexpr double kTagWindowDays = 7;
+// The part of the package's name that monorepo tags carry ("core" of "@babel/core",
+// "slf4j-api" of "org.slf4j:slf4j-api").
+std::string TagShortName(const core::PackageKey& key);
+// Tag names a release of `version` usually carries: "1.2.0", "v1.2.0", "core@1.2.0",
+// "core-v1.2.0", "core-1.2.0", ".../v1.2.0", "...@1.2.0".
+bool TagMatches(const std::string& tag, const std::string& version, const std::string& short_name);
+
 std::string MatchInternalName(const core::PackageKey& key, const std::vector<std::string>& patterns);
 
 }  // namespace pkgtrust::scoring
