@@ -252,3 +252,57 @@ TEST_CASE(
   CHECK(read->advisories.empty());
   CHECK(read->AdvisoriesNaming(core::Ecosystem::kNpm, "1.0.0").empty());
 }
+
+TEST_CASE("the version timeline: a tag within the window is near, one further apart far",
+          "[pipeline][report]") {
+  constexpr core::Millis kDay = 86'400'000;
+  core::PackageKey key{core::Ecosystem::kNpm, "@acme/core"};
+  registry::PackageFacts registry;
+  registry.key = key;
+  registry.latest_version = "1.4.0";
+  const char* names[] = {"1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"};
+  for (int i = 0; i < 5; ++i) {
+    registry::VersionFacts v;
+    v.version = names[i];
+    v.published = kNow - (5 - i) * 30 * kDay;
+    v.has_attestation = i == 4;
+    registry.versions.push_back(v);
+  }
+  registry.repository_declared = "https://github.com/acme/mono";
+  registry::Finish(registry);
+  github::RepositoryFacts repo;
+  repo.requested = {"github.com", "acme", "mono", ""};
+  repo.full_name = "acme/mono";
+  const core::Millis published_13 = registry.versions[3].published;
+  repo.tags = {{"core@1.4.0", registry.versions[4].published + kDay * 69 / 10},  // 6.9 days later: near
+               {"v1.3.0", published_13 - kDay * 75 / 10},                        // 7.5 days before: far
+               {"v1.2.0", 0},                                                    // no date: near
+               {"other-1.1.0", registry.versions[1].published}};                 // another package's tag
+  std::vector<store::Fact> facts = {{store::kRegistryFact, registry.ToJson()},
+                                    {store::kRepositoryFact, repo.ToJson()}};
+  auto timeline = pipeline::BuildVersionTimeline(key, facts, 10);
+  REQUIRE(timeline.ok());
+  const json& versions = (*timeline)["versions"];
+  REQUIRE(versions.size() == 5);
+  CHECK(versions[0]["version"] == "1.4.0");  // newest first
+  CHECK(versions[0]["latest"] == true);
+  CHECK(versions[0]["attested"] == true);
+  CHECK(versions[0]["tag"]["name"] == "core@1.4.0");
+  CHECK(versions[0]["tag"]["days_from_publish"] == 6.9);
+  CHECK(versions[0]["tag_match"] == "near");
+  CHECK(versions[1]["tag"]["days_from_publish"] == -7.5);
+  CHECK(versions[1]["tag_match"] == "far");
+  CHECK(versions[2]["tag"]["date"].is_null());
+  CHECK(versions[2]["tag_match"] == "near");
+  CHECK(versions[3]["tag_match"] == "none");  // other-1.1.0 names another package
+  CHECK(versions[4]["tag_match"] == "none");
+  CHECK((*timeline)["repository_tags"] == 4);
+  CHECK(pipeline::BuildVersionTimeline(key, facts, 2)->at("versions").size() == 2);
+
+  repo.tags.clear();
+  facts[1] = {store::kRepositoryFact, repo.ToJson()};
+  CHECK(pipeline::BuildVersionTimeline(key, facts, 10)->at("versions")[0]["tag_match"] == "no_tags");
+  facts.pop_back();
+  CHECK(pipeline::BuildVersionTimeline(key, facts, 10)->at("versions")[0]["tag_match"] == "no_repository");
+  CHECK(pipeline::BuildVersionTimeline(key, {}, 10).status().code() == core::StatusCode::kNotFound);
+}

@@ -1,7 +1,7 @@
 // Check: a lockfile, manifest or SBOM dropped, chosen or pasted here is sent to
 // POST /v1/check and its findings shown, worst first (the same document as
 // `pkgtrust check --json`; docs/check.md).
-import { errorMessage, formatScore, getJson, packagePage, scoreBadge } from "../api.js";
+import { errorMessage, getJson, packagePage, scoreBadge } from "../api.js";
 import { field, h, replace, table } from "../dom.js";
 
 const KNOWN_NAMES = [
@@ -118,6 +118,7 @@ export function renderCheck(main) {
       tableEl,
       deps.length > SHOWN_ROWS ? h("button", { type: "button", onclick: (e) => { body.replaceWith(h("tbody", null, rows(true))); e.target.remove(); } }, `Show all ${deps.length}`) : null,
     );
+    result.scrollIntoView({ block: "start", behavior: "smooth" });
   }
 
   return () => controller.abort();

@@ -7,7 +7,6 @@ import {
   FLAG_NAMES,
   ecosystemLabel,
   errorMessage,
-  flagBadges,
   formatCount,
   formatDate,
   formatEffect,
