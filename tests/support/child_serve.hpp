@@ -72,6 +72,7 @@ class ChildServe {
     return status;
   }
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string BaseUrl() const { return fmt::format("http://127.0.0.1:{}", port_); }
   std::string Log() const { return testing::ReadText(dir_.File("serve.log")); }
   std::string DatabasePath() const { return dir_.File("child.db"); }

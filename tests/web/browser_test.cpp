@@ -1,11 +1,12 @@
 // The web page in a real browser: `pkgtrust serve` with the replay upstream, Debian's
 // chromium driven by puppeteer-core (tests/web/browser_test.mjs, which holds the steps and
 // what each must show). This file prepares the world the page is tried in: the upstream's
-// packages, an advisory already in force (for the check page), another to import while the
-// live page watches, downloads for the adoption page, an admin token. It also checks the two
-// API additions the page relies on (GET ...:versions, /v1/changes?snapshot=false) at their
-// edges.
+// packages, an advisory already in force (for the check page), two to import while the
+// live page watches (one while its connection is down), downloads for the adoption page, an admin token. It
+// also checks the two API additions the page relies on (GET ...:versions, /v1/changes?snapshot=false) at
+// their edges.
 #include <fmt/format.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
@@ -202,19 +203,40 @@ TEST_CASE("the web page in chromium: search, package, unknown package, live, che
   // The advisory the browser test imports while the live page watches.
   std::filesystem::create_directories(dir.path() / "osv-live");
   WriteAdvisory(dir.File("osv-live/MAL-2026-9201.json"), "MAL-2026-9201", "webpad-core");
+  std::filesystem::create_directories(dir.path() / "osv-live-2");
+  WriteAdvisory(dir.File("osv-live-2/MAL-2026-9202.json"), "MAL-2026-9202", "webpad-cli");
 
   const char* screenshots = std::getenv("PKGTRUST_SCREENSHOT_DIR");
   std::string command = fmt::format(
       "cd {source}/tests/web && PKGTRUST_WEB_BASE={base} PKGTRUST_BIN={bin} PKGTRUST_CONFIG={config} "
-      "PKGTRUST_OSV_LIVE={osv} PKGTRUST_ADMIN_TOKEN={token} PKGTRUST_RESULTS={results} "
+      "PKGTRUST_OSV_LIVE={osv} PKGTRUST_OSV_LIVE_2={osv2} PKGTRUST_SERVE_PID={pid} "
+      "PKGTRUST_RESTART_PID={restart_pid} PKGTRUST_RESTART_LOG={restart_log} PKGTRUST_ADMIN_TOKEN={token} "
+      "PKGTRUST_RESULTS={results} "
       "PKGTRUST_SCREENSHOT_DIR={shots} node browser_test.mjs",
       fmt::arg("source", PKGTRUST_SOURCE_DIR), fmt::arg("base", serve.BaseUrl()),
       fmt::arg("bin", PKGTRUST_BINARY), fmt::arg("config", config), fmt::arg("osv", dir.File("osv-live")),
+      fmt::arg("osv2", dir.File("osv-live-2")), fmt::arg("pid", serve.pid()),
+      fmt::arg("restart_pid", dir.File("restart.pid")), fmt::arg("restart_log", dir.File("restart.log")),
       fmt::arg("token", kAdminToken), fmt::arg("results", dir.File("results.json")),
       fmt::arg("shots", screenshots ? std::string(screenshots) : dir.File("screenshots")));
   testing::CommandRun run = testing::RunCommand(command);
+  serve.Kill(SIGKILL);  // the live step killed it already, unless it failed before
+  // The server the live step started again, on the same port and database (not this
+  // process's child: gone when /proc no longer lists it, or lists it as a zombie).
+  std::string restart_pid = testing::ReadText(dir.File("restart.pid"));
+  if (!restart_pid.empty()) {
+    pid_t restarted = std::stoi(restart_pid);
+    kill(restarted, SIGTERM);
+    testing::WaitUntil(
+        [&] {
+          std::string status = testing::ReadText(fmt::format("/proc/{}/status", restarted));
+          return status.empty() || status.find("State:\tZ") != std::string::npos;
+        },
+        30s);
+  }
   INFO(run.output);
   INFO(serve.Log());
+  INFO(testing::ReadText(dir.File("restart.log")));
   CHECK(run.exit_code == 0);
   json results = json::parse(testing::ReadText(dir.File("results.json")), nullptr, false);
   REQUIRE(results.is_object());

@@ -9,11 +9,14 @@
 // with every failure. Exit status 1 when anything failed.
 //
 // Environment: PKGTRUST_WEB_BASE (http://127.0.0.1:PORT), PKGTRUST_BIN, PKGTRUST_CONFIG,
-// PKGTRUST_OSV_LIVE (an advisory for webpad-core, imported while the live page watches),
+// PKGTRUST_OSV_LIVE and PKGTRUST_OSV_LIVE_2 (advisories for webpad-core and webpad-cli,
+// imported while the live page watches: the second while its connection is down),
+// PKGTRUST_SERVE_PID (the live step kills it and starts `pkgtrust serve` again, writing the new
+// process's id to PKGTRUST_RESTART_PID and its log to PKGTRUST_RESTART_LOG),
 // PKGTRUST_ADMIN_TOKEN, PKGTRUST_RESULTS, PKGTRUST_SCREENSHOT_DIR, CHROMIUM (default
 // /usr/bin/chromium). PKGTRUST_WEB_ONLY=first-load measures the first load only (the benchmark).
-import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import puppeteer from "puppeteer-core";
@@ -28,6 +31,7 @@ const DESKTOP = { width: 1280, height: 900, deviceScaleFactor: 1 };
 const PHONE = { width: 390, height: 844, deviceScaleFactor: 1, isMobile: true, hasTouch: true };
 
 const failures = [];
+let offline = false;  // the live step's server restart
 const results = { failures, first_load: null, live_change_ms: null, axe: {} };
 
 function check(ok, message) {
@@ -85,7 +89,10 @@ async function newPage(viewport = DESKTOP, context = browser) {
   page.on("close", () => openPages.delete(page));
   await page.setViewport(viewport);
   page.on("console", (message) => {
-    if (message.type() === "error") check(false, `console error on ${page.url()}: ${message.text()}`);
+    if (message.type() !== "error") return;
+    // While the test itself has killed the server, the browser reports the failed reconnects.
+    if (offline && message.text().includes("net::ERR_")) return;
+    check(false, `console error on ${page.url()}: ${message.text()}`);
   });
   page.on("pageerror", (error) => check(false, `uncaught error on ${page.url()}: ${error.message}`));
   page.on("request", (request) => {
@@ -293,6 +300,29 @@ if (env.PKGTRUST_WEB_ONLY !== "first-load") {
       results.live_change_ms = Date.now() - imported;
     }
     check(await live.evaluate(() => window.notReloaded === true), "the live page changed without a reload");
+
+    // A dropped connection: the server is killed (SIGKILL), a change is made while it is
+    // down, the server starts again on the same port and database: the page reconnects and
+    // resumes after the last offset it showed, so the change shows up once and nothing
+    // shown before comes again.
+    offline = true;
+    process.kill(Number(env.PKGTRUST_SERVE_PID), "SIGKILL");
+    await live.waitForFunction(() => !document.querySelector("#live-status").textContent.startsWith("Live"),
+      { polling: 50, timeout: 10000 });
+    execFileSync(env.PKGTRUST_BIN, ["import-osv", env.PKGTRUST_OSV_LIVE_2, "--config", env.PKGTRUST_CONFIG], { stdio: "pipe" });
+    const restarted = spawn(env.PKGTRUST_BIN, ["serve", "--config", env.PKGTRUST_CONFIG],
+      { detached: true, stdio: ["ignore", "ignore", openSync(env.PKGTRUST_RESTART_LOG, "a")] });
+    writeFileSync(env.PKGTRUST_RESTART_PID, String(restarted.pid));
+    restarted.unref();
+    await live.waitForSelector('#live-rows tr[data-name="webpad-cli"] .flag-malicious', { timeout: 30000 });
+    offline = false;
+    const status = await live.$eval("#live-status", (e) => e.textContent);
+    check(status.startsWith("Live (resumed after offset"), `after the reconnect the status says: ${status}`);
+    const offsets = await live.$$eval("#live-rows tr", (rows) => rows.map((r) => Number(r.dataset.offset)));
+    check(new Set(offsets).size === offsets.length, `an offset is shown twice: ${offsets}`);
+    check(offsets.every((offset, i) => i === 0 || offset < offsets[i - 1]), `the rows are not newest first: ${offsets}`);
+    check((await live.$$('#live-rows tr[data-name="webpad-cli"] .flag-malicious')).length === 1,
+      "webpad-cli's flagged change is shown once");
     await accessibility(live, "live");
     await screenshot(live, "live-desktop");
     await front(live);
