@@ -16,6 +16,22 @@ void Api::Impl::Count(Route route, int status, Steady::time_point start) {
   responses_[{route, status}]++;
 }
 
+namespace {
+
+// ".../{name}:versions". A Maven name is group:artifact, so a Maven path whose part before
+// ":versions" has no ':' is the package whose artifact is named "versions" (its :versions
+// route then reads ".../group:versions:versions").
+bool IsVersionsPath(std::string_view path) {
+  constexpr std::string_view kSuffix = ":versions", kMaven = "/v1/packages/maven/";
+  if (!path.ends_with(kSuffix)) return false;
+  if (!path.starts_with(kMaven)) return true;
+  std::string_view name = path.substr(kMaven.size(), path.size() - kMaven.size() - kSuffix.size());
+  return name.find(':') != std::string_view::npos || name.find("%3A") != std::string_view::npos ||
+         name.find("%3a") != std::string_view::npos;
+}
+
+}  // namespace
+
 void Api::Impl::Handle(ServerRequest request, Responder respond) {
   const std::string& path = request.path;
   const std::string& method = request.method;
@@ -42,9 +58,9 @@ void Api::Impl::Handle(ServerRequest request, Responder respond) {
   else if (path == "/v1/changes")
     route = Route::kChanges;
   else if (path.starts_with("/v1/packages/"))
-    route = path.ends_with(":refresh")    ? Route::kRefresh
-            : path.ends_with(":versions") ? Route::kVersions
-                                          : Route::kPackage;
+    route = path.ends_with(":refresh") ? Route::kRefresh
+            : IsVersionsPath(path)     ? Route::kVersions
+                                       : Route::kPackage;
   if (route == Route::kOther && fallback_ && !path.starts_with("/v1/"))
     return fallback_->Handle(std::move(request), std::move(respond));
 

@@ -315,11 +315,12 @@ class ChangeSubscription final : public ResponseStream, public std::enable_share
                                  {"last", bounds->last}}
                                 .dump());
     }
-    if (tail_ && !resume_from_) {
-      // No state: the last `tail` offsets of the log, then what comes.
+    if (tail_) {
+      // No state (also after a refused resume): the last `tail` offsets of the log, then
+      // what comes.
       cursor_ = std::max(bounds->first - 1, bounds->last - *tail_);
       phase_ = Phase::kChanges;
-      *out = Event("snapshot_end", json{{"offset", cursor_}, {"snapshot", false}}.dump(), cursor_);
+      *out += Event("snapshot_end", json{{"offset", cursor_}, {"snapshot", false}}.dump(), cursor_);
       return;
     }
     // The state as of offset S, then the changes after S.

@@ -261,6 +261,7 @@ void Api::Impl::Refresh(const ServerRequest& request, std::string_view rest,
       [this, key = *key,
        respond = std::move(respond)](core::Result<std::vector<store::EnqueueResult>> submitted) {
         if (!submitted.ok()) return respond(StoreError(submitted.status()));
+        lookup_.Forget(key);  // the next GET sees the run in flight, not the cached report
         const store::EnqueueResult& result = submitted->front();
         respond(WithRetryAfter(
             JsonResponse(202, {{"ecosystem", core::EcosystemName(key.ecosystem)},

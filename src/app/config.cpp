@@ -340,7 +340,7 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
   if (root.IsNull()) root.reset(YAML::Node(YAML::NodeType::Map));
   r.ExpectMap(root, "",
               {"server", "api", "database", "transport", "workers", "stages", "reconciler", "changes",
-               "upstreams", "secrets", "scoring", "log", "github", "gateway", "adoption"});
+               "upstreams", "secrets", "scoring", "log", "github", "gateway", "adoption", "index"});
   auto resolve = [&](const std::string& path) {
     if (path.empty() || path.front() == '/' || base_dir.empty()) return path;
     return (std::filesystem::path(base_dir) / path).string();
@@ -649,6 +649,32 @@ static Config ParseConfigUnguarded(std::string_view yaml, const std::string& sou
   }
   config.adoption.min_score = config.gateway.policy.min_score.value_or(0);
 
+  if (YAML::Node index = root["index"]; index.IsDefined()) {
+    Config::Index& c = config.index;
+    r.ExpectMap(index, "index",
+                {"popular", "lists", "top", "max_pending", "github_reserve_share", "interval_ms"});
+    r.Get(index, "index", "popular", &c.popular);
+    if (YAML::Node lists = index["lists"]; lists.IsDefined()) {
+      r.ExpectMap(lists, "index.lists", {"npm", "pypi", "crates", "maven", "go"});
+      for (const char* eco : {"npm", "pypi", "crates", "maven", "go"}) {
+        std::string source;
+        if (!r.Get(lists, "index.lists", eco, &source)) continue;
+        bool shipped_exists = std::string_view(eco) == "npm" || std::string_view(eco) == "pypi";
+        if (source == "shipped" && !shipped_exists)
+          r.Fail(lists[eco], std::string("index.lists.") + eco,
+                 "no list is shipped for this ecosystem: give a file (name<TAB>downloads or name<TAB>rank) "
+                 "or off");
+        c.lists[eco] = source == "shipped" || source == "off" ? source : resolve(source);
+      }
+    }
+    r.GetInRange(index, "index", "top", std::size_t{0}, std::size_t{10'000'000}, &c.top);
+    r.GetInRange(index, "index", "max_pending", std::int64_t{1}, std::int64_t{1'000'000}, &c.max_pending);
+    r.GetInRange(index, "index", "github_reserve_share", 0.0, 0.95, &c.github_reserve_share);
+    int ms = static_cast<int>(c.interval.count());
+    r.GetInRange(index, "index", "interval_ms", 10, 3'600'000, &ms);
+    c.interval = std::chrono::milliseconds(ms);
+  }
+
   if (YAML::Node log = root["log"]; log.IsDefined()) {
     r.ExpectMap(log, "log", {"level"});
     std::string level;
@@ -707,7 +733,33 @@ Config LoadConfigFile(const std::string& path) {
 
 // The embedded file behaves as config/pkgtrust.yaml read from the current folder (a
 // checkout): its relative paths resolve from there.
-Config DefaultConfig() { return ParseConfig(kEmbeddedConfigYaml, kEmbeddedSource, "config"); }
+Config DefaultConfig() {
+  Config config = ParseConfig(kEmbeddedConfigYaml, kEmbeddedSource, "config");
+  // The embedded defaults serve `pkgtrust dev` and the commands run without --config: a
+  // development database starts empty. `serve --config` with the shipped file backfills.
+  config.index.popular = false;
+  return config;
+}
+
+core::Result<std::vector<pipeline::BackfillList>> LoadBackfillLists(const Config::Index& index) {
+  std::vector<pipeline::BackfillList> lists;
+  std::vector<pipeline::BackfillList> shipped;
+  for (const auto& [name, source] : index.lists) {
+    if (source == "off") continue;
+    core::Ecosystem eco = *core::ParseEcosystem(name);
+    if (source == "shipped") {
+      if (shipped.empty()) shipped = pipeline::ShippedPopularLists();
+      for (const pipeline::BackfillList& list : shipped)
+        if (list.ecosystem == eco) lists.push_back(list);
+      continue;
+    }
+    auto list = pipeline::ReadPopularList(eco, source);
+    if (!list.ok())
+      return core::Status::InvalidArgument(fmt::format("index.lists.{}: {}", name, list.status().message()));
+    lists.push_back(std::move(list).value());
+  }
+  return lists;
+}
 
 core::Status LoadModelOptions(const ScoringConfig& config, scoring::PopularPackages* popular,
                               scoring::ModelOptions* options) {

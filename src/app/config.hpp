@@ -18,6 +18,7 @@
 #include "pkgtrust/bus/topology.hpp"
 #include "pkgtrust/core/log.hpp"
 #include "pkgtrust/gateway/gateway.hpp"
+#include "pkgtrust/pipeline/backfill.hpp"
 #include "pkgtrust/pipeline/package_lookup.hpp"
 #include "pkgtrust/pipeline/pipeline.hpp"
 #include "pkgtrust/pipeline/stage_handlers.hpp"
@@ -91,6 +92,17 @@ struct Config {
   // `adoption:` (docs/privacy.md): the gateway's request log, its processing and retention.
   // min_score is the gateway policy's (a score below it raises an exposure alert).
   adoption::AdoptionConfig adoption;
+  // index: the popular-package backfill (pipeline/backfill.hpp). Off unless the config file
+  // turns it on (the shipped one does; `pkgtrust dev` turns it off).
+  struct Index {
+    bool popular = false;
+    // ecosystem name -> "shipped" (npm, pypi), "off" or a file in the shipped lists' format
+    std::map<std::string, std::string> lists = {{"npm", "shipped"}, {"pypi", "shipped"}};
+    std::size_t top = 0;  // of each list; 0: all
+    std::int64_t max_pending = 200;
+    double github_reserve_share = 0.2;
+    std::chrono::milliseconds interval{2000};
+  } index;
   core::LogLevel log_level = core::LogLevel::kInfo;
 };
 
@@ -99,8 +111,13 @@ Config LoadConfigFile(const std::string& path);
 // Parses config text; `base_dir` resolves relative paths. An absent `transport.topology`
 // means the embedded default topology.
 Config ParseConfig(std::string_view yaml, const std::string& source, const std::string& base_dir);
-// The compiled-in config/pkgtrust.yaml with the compiled-in topology.
+// The compiled-in config/pkgtrust.yaml with the compiled-in topology, index.popular off
+// (it serves `pkgtrust dev` and the commands run without --config).
 Config DefaultConfig();
+
+// The backfill's lists as `index.lists` names them (the shipped ones, files); an error
+// names the key and the file's line.
+core::Result<std::vector<pipeline::BackfillList>> LoadBackfillLists(const Config::Index& index);
 
 // The popular-package lists the config names, loaded into `popular`, and the model's options
 // pointing at them. A list that cannot be read is an error naming it (a broken path must not

@@ -252,6 +252,7 @@ void Service::Start(bool serve_http) {
     }
   }
   pipeline_->Start();
+  if (serve_http && config_.index.popular) StartBackfill(clock);  // not for one-off commands (score, check)
   started_ = true;
   if (serve_http) {
     if (api_config.feed_token.empty())
@@ -348,6 +349,25 @@ void Service::ScheduleMemoryTrim() {
   });
 }
 
+// index.popular: the popular lists' packages the store does not know, paced by the work in
+// flight and GitHub's budget (pipeline/backfill.hpp).
+void Service::StartBackfill(const core::Clock& clock) {
+  auto lists = LoadBackfillLists(config_.index);
+  if (!lists.ok()) throw std::runtime_error(lists.status().message());
+  pipeline::BackfillConfig backfill;
+  backfill.lists = std::move(lists).value();
+  backfill.top = config_.index.top;
+  backfill.max_pending = config_.index.max_pending;
+  backfill.github_reserve_share = config_.index.github_reserve_share;
+  backfill.interval = config_.index.interval;
+  backfill_ = std::make_unique<pipeline::Backfill>(std::move(backfill), *store_, *pipeline_, clock, [this] {
+    return pipeline::GitHubBudget{github_->RemainingBudget(), github_->RateLimitedUntil()};
+  });
+  api_->AddMetricsCollector(
+      [backfill = backfill_.get()](std::string& out) { backfill->AppendPrometheus(out); });
+  backfill_->Start();
+}
+
 void Service::Stop() {
   if (!started_) return;
   started_ = false;
@@ -363,6 +383,7 @@ void Service::Stop() {
   if (adoption_pool_) adoption_pool_->Stop();  // adoption answers being built
   if (request_log_) request_log_->Stop();    // the last requests are written
   if (adoption_) adoption_->Stop();
+  if (backfill_) backfill_->Stop();
   lookup_pool_->Stop();  // the last answers are built (they read the store)
   pipeline_->Stop();
   store_->Close();

@@ -21,6 +21,7 @@
 #include "pkgtrust/github/github_client.hpp"
 #include "pkgtrust/net/http_client.hpp"
 #include "pkgtrust/net/measured_http_client.hpp"
+#include "pkgtrust/pipeline/backfill.hpp"
 #include "pkgtrust/pipeline/package_lookup.hpp"
 #include "pkgtrust/pipeline/pipeline.hpp"
 #include "pkgtrust/registry/registry_client.hpp"
@@ -55,6 +56,8 @@ class Service {
   store::Store& store() { return *store_; }
   bus::Transport& transport() { return *transport_; }
   pipeline::Pipeline& pipeline() { return *pipeline_; }
+  // The popular-package backfill (index.popular, serve only); null when off.
+  const pipeline::Backfill* backfill() const { return backfill_.get(); }
   const scoring::ModelOptions& model_options() const { return model_options_; }
 
  private:
@@ -84,8 +87,10 @@ class Service {
   std::unique_ptr<core::ThreadPoolExecutor> adoption_pool_;  // builds adoption answers
   std::unique_ptr<adoption::AdoptionRoutes> adoption_routes_;
   std::unique_ptr<web::WebApp> web_app_;
+  std::unique_ptr<pipeline::Backfill> backfill_;
   std::atomic<bool> started_{false};
   void StartGateway(const core::Clock& clock);
+  void StartBackfill(const core::Clock& clock);
   void ScheduleMemoryTrim();
   core::Timer memory_timer_;  // last: its callbacks use the members above
 };

@@ -287,6 +287,11 @@ void PackageLookup::LookupMany(std::vector<LookupRequest> requests, std::chrono:
       });
 }
 
+void PackageLookup::Forget(const core::PackageKey& key) {
+  std::lock_guard lock(cache_mu_);
+  cache_.erase(key);
+}
+
 void PackageLookup::OnStageEvent(const StageEvent& event) {
   bool finished = (event.kind == StageEvent::Kind::kCompleted &&
                    (event.to == PackageState::kComplete || event.to == PackageState::kNotFound)) ||

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+#include <optional>
+
 #include "pkgtrust/web/web_assets.hpp"
 
 namespace pkgtrust::web {
@@ -10,28 +13,28 @@ namespace {
 
 constexpr std::string_view kIndex = "/index.html";
 
-// Whether an Accept-Encoding header lets gzip through: named (or `*`) without q=0.
+// Whether an Accept-Encoding header lets gzip through: `gzip` (else `*`) without q=0. An
+// explicit gzip entry decides over `*`; names and q are case-insensitive.
 bool AcceptsGzip(const std::string* header) {
   if (!header) return false;
+  std::optional<bool> gzip, any;
   std::string_view rest = *header;
   while (!rest.empty()) {
     std::size_t comma = rest.find(',');
     std::string_view item = rest.substr(0, comma);
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    std::size_t semicolon = item.find(';');
-    std::string_view coding = item.substr(0, semicolon);
-    while (!coding.empty() && coding.front() == ' ') coding.remove_prefix(1);
-    while (!coding.empty() && coding.back() == ' ') coding.remove_suffix(1);
+    std::string compact;  // lower case, without spaces
+    for (char c : item)
+      if (c != ' ' && c != '\t') compact += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::size_t semicolon = compact.find(';');
+    std::string coding = compact.substr(0, semicolon);
     if (coding != "gzip" && coding != "*") continue;
-    std::string_view params = semicolon == std::string_view::npos ? "" : item.substr(semicolon + 1);
-    std::string compact;
-    for (char c : params)
-      if (c != ' ') compact += c;
+    std::string params = semicolon == std::string::npos ? "" : compact.substr(semicolon + 1);
     // q=0, q=0.0, q=0.000: refused.
-    if (compact.starts_with("q=0") && compact.find_first_not_of("0.", 2) == std::string::npos) return false;
-    return true;
+    bool refused = params.starts_with("q=0") && params.find_first_not_of("0.", 2) == std::string::npos;
+    (coding == "gzip" ? gzip : any) = !refused;
   }
-  return false;
+  return gzip.value_or(any.value_or(false));
 }
 
 bool EtagMatches(const std::string* if_none_match, std::string_view etag) {
@@ -45,10 +48,11 @@ bool EtagMatches(const std::string* if_none_match, std::string_view etag) {
 bool IsPagePath(std::string_view path) {
   if (path == "/" || path == "/search" || path == "/live" || path == "/check" || path == "/adoption")
     return true;
-  if (path.starts_with("/adoption/")) return true;
-  // /package/{ecosystem}/{name}: a name may hold slashes (@babel/core, Go module paths).
-  if (path.starts_with("/package/")) {
-    std::string_view rest = path.substr(9);
+  // /package/{ecosystem}/{name} and /adoption/{ecosystem}/{name}: a name may hold slashes
+  // (@babel/core, Go module paths).
+  for (std::string_view prefix : {std::string_view("/package/"), std::string_view("/adoption/")}) {
+    if (!path.starts_with(prefix)) continue;
+    std::string_view rest = path.substr(prefix.size());
     std::size_t slash = rest.find('/');
     return slash != std::string_view::npos && slash > 0 && slash + 1 < rest.size();
   }

@@ -57,6 +57,42 @@ TEST_CASE("the shipped config files load and equal the embedded defaults", "[app
   CHECK(embedded.scoring.popular_lists.at("pypi") == "shipped");
   CHECK(embedded.scoring.internal_names.empty());
   CHECK(embedded.scoring.young_package_days == 7);
+  // The popular-package backfill: on in the shipped file (serve), off in the embedded
+  // defaults (pkgtrust dev, commands without --config), both shipped lists.
+  CHECK(shipped.index.popular);
+  CHECK_FALSE(embedded.index.popular);
+  CHECK(shipped.index.lists == std::map<std::string, std::string>{{"npm", "shipped"}, {"pypi", "shipped"}});
+  CHECK(shipped.index.max_pending == 200);
+}
+
+TEST_CASE("index: the backfill's keys are checked, its lists loaded", "[app][config]") {
+  CHECK_FALSE(app::Config().index.popular);  // a config file without index: leaves it off
+  CHECK_THAT(ConfigError("index:\n  lists:\n    crates: shipped\n"), Catch::Contains("no list is shipped"));
+  CHECK_THAT(ConfigError("index:\n  lists:\n    cobol: x.tsv\n"), Catch::Contains("cobol"));
+  CHECK_THAT(ConfigError("index:\n  max_pending: 0\n"), Catch::Contains("index.max_pending"));
+  CHECK_THAT(ConfigError("index:\n  github_reserve_share: 0.96\n"),
+             Catch::Contains("index.github_reserve_share"));
+  CHECK_THAT(ConfigError("index:\n  popular: maybe\n"), Catch::Contains("index.popular"));
+  testing::TempDir dir;
+  testing::WriteText(dir.File("crates.tsv"), "name\tdownloads\nsyn\t800\nserde\t900\n");
+  testing::WriteText(dir.File("pkgtrust.yaml"),
+                     "index:\n  popular: true\n  lists:\n    pypi: off\n    crates: crates.tsv\n");
+  app::Config config = app::LoadConfigFile(dir.File("pkgtrust.yaml"));
+  CHECK(config.index.popular);
+  CHECK(config.index.lists.at("crates") == dir.File("crates.tsv"));  // relative to the config file
+  auto lists = app::LoadBackfillLists(config.index);
+  REQUIRE(lists.ok());
+  REQUIRE(lists->size() == 2);  // crates and npm (shipped); pypi off
+  std::map<core::Ecosystem, std::vector<std::string>> names;
+  for (const auto& list : *lists) names[list.ecosystem] = list.names;
+  CHECK(names.at(core::Ecosystem::kCrates) == std::vector<std::string>{"serde", "syn"});
+  CHECK(names.at(core::Ecosystem::kNpm).size() == 10'000);
+  CHECK(names.at(core::Ecosystem::kNpm)[0] == "semver");
+  testing::WriteText(dir.File("crates.tsv"), "name\trank\nsyn\t2\nserde\t1\n");  // by rank: ascending
+  CHECK(app::LoadBackfillLists(config.index)->at(0).names == std::vector<std::string>{"serde", "syn"});
+  testing::WriteText(dir.File("crates.tsv"), "name\tdownloads\nserde\tmany\n");
+  CHECK_THAT(app::LoadBackfillLists(config.index).status().message(),
+             Catch::Contains("index.lists.crates") && Catch::Contains("crates.tsv:2"));
 }
 
 TEST_CASE("the shipped topology is exactly the seed topology", "[app][config]") {

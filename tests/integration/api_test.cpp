@@ -393,10 +393,17 @@ TEST_CASE("batch query, purl lookup, prefix search and refresh", "[api]") {
   CHECK(page2.Json()["next_after"].is_null());
 
   CHECK(sut.client().Post("/v1/packages/npm/alpha-one:refresh", "").status == 401);
+  nlohmann::json before = sut.client().Get("/v1/packages/npm/alpha-one").Json();  // its report is cached now
   auto refresh =
       sut.client().Post("/v1/packages/npm/alpha-one:refresh", "", {{"Authorization", "Bearer admin-secret"}});
   CHECK(refresh.status == 202);
   CHECK(refresh.Json()["started"] == true);
+  // The next answer is not the cached report of the run before: the new run in flight
+  // ("refreshing", or 202), or its result.
+  auto after = sut.client().Get("/v1/packages/npm/alpha-one?wait=0");
+  INFO(after.body);
+  CHECK_FALSE((after.status == 200 && !after.Json().contains("refreshing") &&
+               after.Json()["timestamps"]["scored"] == before["timestamps"]["scored"]));
   REQUIRE(testing::WaitUntil([&] { return sut.upstream().Hits("GET", "/alpha-one") == 2; }, 30s));
 
   CHECK(sut.client().Get("/v1/packages/cobol/x").Json()["error"]["code"] == "invalid_package");

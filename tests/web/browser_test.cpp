@@ -162,6 +162,10 @@ TEST_CASE("the web page in chromium: search, package, unknown package, live, che
   CHECK(client.Get("/v1/packages/npm/webpad:versions?limit=1000").status == 200);
   CHECK(client.Get("/v1/packages/npm/webpad:versions?wait=1").status == 400);
   CHECK(client.Get("/v1/packages/npm/never-read:versions").status == 404);
+  // A Maven artifact named "versions" is a package, not the timeline route.
+  CHECK(client.Get("/v1/packages/maven/org.example:versions?wait=0").status == 202);
+  CHECK(client.Get("/v1/packages/maven/org.example:versions:versions").Json()["error"]["code"] ==
+        "package_not_read");
   json evil = client.Get("/v1/packages/npm/gw-evil:versions").Json();
   CHECK(evil["repository"].is_null());
   CHECK(evil["versions"][0]["tag_match"] == "no_repository");

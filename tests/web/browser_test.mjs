@@ -53,7 +53,8 @@ async function step(name, body) {
     check(false, `${name}: ${error.stack || error}`);
     // What the pages showed, for the log.
     for (const page of openPages) {
-      const text = await page.evaluate(() => document.querySelector("main")?.innerText).catch(() => "?");
+      const text = await page.evaluate(() => [document.querySelector("#refresh-status")?.textContent, document.querySelector("#scored-at")?.textContent,
+        document.querySelector("main")?.innerText].join(" || ")).catch(() => "?");
       console.error(`   ${page.url()} shows: ${String(text).slice(0, 800).replaceAll("\n", " | ")}`);
     }
   }
@@ -245,12 +246,14 @@ if (env.PKGTRUST_WEB_ONLY !== "first-load") {
     const refreshed = page.waitForResponse((r) => r.url().endsWith("/v1/packages/npm/webpad:refresh"));
     await page.keyboard.press("Enter");
     check((await refreshed).status() === 202, "the refresh was accepted");
-    await page.waitForFunction(() => document.querySelector("#refresh-status")?.textContent.startsWith("Refreshing")
-      || !document.querySelector("#refresh-status"), { polling: 50 });
+    // "Refreshing: ..." until the run finishes, then "Refreshed: scored ...", across re-renders.
+    await page.waitForFunction(() => document.querySelector("#refresh-status")?.textContent.startsWith("Refresh"),
+      { polling: 50 });
     check((await page.evaluate(() => sessionStorage.getItem("pkgtrust-admin-token"))) === env.PKGTRUST_ADMIN_TOKEN,
       "the token is kept in the tab's session storage");
     // The report fills in again when the run finishes; a second refresh needs no token form.
-    await page.waitForFunction(() => !document.body.textContent.includes("a new run is under way"), { timeout: 30000, polling: 100 });
+    await page.waitForFunction(() => document.querySelector("#refresh-status")?.textContent.startsWith("Refreshed"),
+      { timeout: 30000, polling: 100 });
     await page.waitForSelector("#refresh-button");
     const again = page.waitForResponse((r) => r.url().endsWith("/v1/packages/npm/webpad:refresh"));
     await page.click("#refresh-button");

@@ -61,8 +61,9 @@ TEST_CASE("the page's own paths answer index.html; others are not the page's", "
   for (const char* path : {"/", "/search", "/live", "/check", "/adoption", "/adoption/npm/left-pad",
                            "/package/npm/left-pad", "/package/npm/@babel/core", "/package/go/github.com/a/b"})
     CHECK(web::IsPagePath(path));
-  for (const char* path : {"", "/index.html", "/package/", "/package/npm", "/package/npm/", "/package//x",
-                           "/lives", "/checks", "/v1/packages/npm/left-pad", "/favicon.ico", "/adoptionx"})
+  for (const char* path :
+       {"", "/index.html", "/package/", "/package/npm", "/package/npm/", "/package//x", "/lives", "/checks",
+        "/v1/packages/npm/left-pad", "/favicon.ico", "/adoptionx", "/adoption/npm", "/adoption/npm/"})
     CHECK_FALSE(web::IsPagePath(path));
 }
 
@@ -117,6 +118,11 @@ TEST_CASE("the web page: index.html revalidated, hashed assets cached for a year
   CHECK(HeaderOf(Get(app, "/", {{"accept-encoding", "gzip;q=0, identity"}}), "Content-Encoding").empty());
   CHECK(HeaderOf(Get(app, "/", {{"accept-encoding", "br"}}), "Content-Encoding").empty());
   CHECK(HeaderOf(Get(app, "/", {{"accept-encoding", "*;q=0.5"}}), "Content-Encoding") == "gzip");
+  CHECK(HeaderOf(Get(app, "/", {{"accept-encoding", "*;q=0.5, gzip;q=0"}}), "Content-Encoding").empty());
+  CHECK(HeaderOf(Get(app, "/", {{"accept-encoding", "gzip;q=0, *"}}), "Content-Encoding").empty());
+  CHECK(HeaderOf(Get(app, "/", {{"accept-encoding", "GZIP; Q=0"}}), "Content-Encoding").empty());
+  CHECK(HeaderOf(Get(app, "/", {{"accept-encoding", "GZip"}}), "Content-Encoding") == "gzip");
+  CHECK(HeaderOf(Get(app, "/", {{"accept-encoding", "gzip;q=0.001"}}), "Content-Encoding") == "gzip");
 
   // Not the page's: a JSON 404 naming the path; another method: 405.
   api::ServerResponse missing = Get(app, "/assets/app-NOSUCHFILE.js");

@@ -6,6 +6,7 @@ import { renderCheck } from "./pages/check.js";
 import { renderLive } from "./pages/live.js";
 import { renderPackage } from "./pages/package.js";
 import { renderSearch } from "./pages/search.js";
+import { ECOSYSTEMS } from "./api.js";
 
 const routes = [
   [/^\/(?:search)?$/, "search", () => renderSearch],
@@ -25,10 +26,21 @@ function decode(part) {
   }
 }
 
+// A page's ecosystem must be one the API knows, and a name may not hold "." or ".." path
+// segments (the browser would resolve them, and the page would ask the API for another path).
+function valid(params) {
+  const [ecosystem, name] = params;
+  if (ecosystem === undefined) return true;
+  if (!ECOSYSTEMS.some(([id]) => id === ecosystem)) return false;
+  return !name.split("/").some((segment) => segment === "." || segment === "..");
+}
+
 function route(path) {
   for (const [pattern, section, page] of routes) {
     const match = pattern.exec(path);
-    if (match) return { section, render: page(), params: match.slice(1).map(decode) };
+    if (!match) continue;
+    const params = match.slice(1).map(decode);
+    return valid(params) ? { section, render: page(), params } : null;
   }
   return null;
 }
@@ -73,6 +85,8 @@ document.addEventListener("click", (event) => {
   if (!link || link.target || link.hasAttribute("download")) return;
   const url = new URL(link.href, location.href);
   if (url.origin !== location.origin || !route(url.pathname)) return;
+  // A link within this page (the skip link): the browser moves there, nothing re-renders.
+  if (url.hash && url.pathname === location.pathname && url.search === location.search) return;
   event.preventDefault();
   navigate(url.pathname + url.search);
 });

@@ -101,6 +101,9 @@ class PackageLookup {
 
   // Feed every stage's events here: finished runs wake their lookups, changes drop cached reports.
   void OnStageEvent(const StageEvent& event);
+  // Drops `key`'s cached report: a run was started for it outside a lookup (a refresh), so
+  // the next lookup reads the row and sees it in flight.
+  void Forget(const core::PackageKey& key);
   // Shutdown: answers every waiting lookup now and answers later ones without waiting.
   void StopWaiting();
 

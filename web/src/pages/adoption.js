@@ -20,7 +20,7 @@ export function renderAdoption(main, [ecosystem, name]) {
     e.preventDefault();
     if (nameInput.value.trim()) navigate(`/adoption/${ecoSelect.value}/${encodeName(nameInput.value.trim())}`);
   } }, field("Ecosystem", ecoSelect), field("Package", nameInput), h("button", { type: "submit" }, "Show"));
-  const packageSection = h("section", { id: "adoption-package", "aria-live": "polite" });
+  const packageSection = h("section", { id: "adoption-package" });
   const alerts = h("section", { class: "card", id: "adoption-alerts", "aria-labelledby": "alerts-title" }, h("h2", { id: "alerts-title" }, "Open exposure alerts"), h("p", null, "Loading…"));
   const top = h("section", { class: "card", id: "adoption-top", "aria-labelledby": "top-title" }, h("h2", { id: "top-title" }, "Most downloaded, last 30 days"), h("p", null, "Loading…"));
   main.append(
@@ -40,12 +40,14 @@ export function renderAdoption(main, [ecosystem, name]) {
         getJson("/v1/alerts?open=true&limit=100", { signal: controller.signal }),
         getJson("/v1/adoption/top?limit=20", { signal: controller.signal }),
       ]);
+      if (controller.signal.aborted) return;
       showAlerts(alerts, alertAnswer);
       showTop(top, topAnswer);
       if (ecosystem && name) {
         const answer = await getJson(`/v1/adoption/${ecosystem}/${encodeName(name)}`, { signal: controller.signal });
+        if (controller.signal.aborted) return;
         if (answer.status !== 200) return replace(packageSection, h("p", { class: "notice" }, errorMessage(answer)));
-        chart = await showPackage(packageSection, answer.body);
+        chart = await showPackage(packageSection, answer.body, controller.signal);
       }
     } catch (error) {
       if (error.name !== "AbortError") replace(packageSection, h("p", { class: "notice" }, `Loading failed: ${error.message}`));
@@ -90,7 +92,7 @@ function showTop(section, answer) {
       h("td", null, formatCount(entry.metadata)))), { hideCaption: true }));
 }
 
-async function showPackage(section, report) {
+async function showPackage(section, report, signal) {
   const versions = [...(report.versions || [])].sort((a, b) => b.downloads - a.downloads);
   const drawn = versions.slice(0, SERIES);
   const rest = versions.slice(SERIES);
@@ -127,6 +129,7 @@ async function showPackage(section, report) {
   );
   if (versions.length === 0) return null;
   const { default: uPlot } = await import("uplot");
+  if (signal.aborted) return null;  // the page was left while the chart's code loaded
   return new uPlot(
     {
       ...chartSize(chartBox),

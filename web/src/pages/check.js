@@ -14,11 +14,17 @@ const SHOWN_ROWS = 300;
 
 // The purl's ecosystem and name, for a link to the package's page.
 function pageOfPurl(purl) {
-  const match = /^pkg:([^/]+)\/(.+?)(?:@[^@/]*)?$/.exec(purl || "");
+  const bare = (purl || "").split(/[?#]/)[0];  // no qualifiers or subpath
+  const match = /^pkg:([^/]+)\/(.+?)(?:@[^@/]*)?$/.exec(bare);
   if (!match) return null;
   const ecosystem = { npm: "npm", pypi: "pypi", cargo: "crates", maven: "maven", golang: "go" }[match[1]];
   if (!ecosystem) return null;
-  let name = decodeURIComponent(match[2]);
+  let name;
+  try {
+    name = decodeURIComponent(match[2]);
+  } catch {
+    return null;
+  }
   if (ecosystem === "maven") name = name.replace("/", ":");
   return packagePage(ecosystem, name);
 }
@@ -33,11 +39,12 @@ export function renderCheck(main) {
     h("div", { class: "field checkbox" },
       h("input", { id: `check-fail-${concern}`, type: "checkbox", value: concern, checked: concern === "malicious" || concern === "typosquat" }),
       h("label", { for: `check-fail-${concern}` }, concern.replace("_", " "))));
-  const result = h("div", { id: "check-result", "aria-live": "polite" });
+  const result = h("div", { id: "check-result" });
+  const announce = h("p", { class: "visually-hidden", role: "status", id: "check-announce" });
   const drop = h(
     "div",
     { id: "check-drop", class: "drop-zone" },
-    h("p", null, "Drop a lockfile, manifest or SBOM here, or ", h("label", { for: "check-file", class: "file-button" }, "choose a file"), "."),
+    h("p", null, "Drop a lockfile, manifest or SBOM here, or ", fileInput, h("label", { for: "check-file", class: "file-button" }, "choose a file"), "."),
   );
   const form = h(
     "form",
@@ -52,10 +59,11 @@ export function renderCheck(main) {
   main.append(
     h("h1", null, "Check a lockfile"),
     h("p", { class: "lead" }, "Every locked package judged against the policy, as pkgtrust check does in CI."),
-    drop, fileInput, form, result,
+    drop, form, announce, result,
   );
 
   const controller = new AbortController();
+  let sequence = 0;  // only the latest check may show its answer
   const load = async (file) => {
     if (!file) return;
     filename.value = file.name.replace(/ \(\d+\)(?=\.)/, "");
@@ -81,14 +89,21 @@ export function renderCheck(main) {
     params.set("fail_on", failOn.join(","));
     if (minScore.value !== "") params.set("min_score", minScore.value);
     replace(result, h("p", { class: "status" }, h("progress", { "aria-label": "Checking" }), " Checking…"));
+    announce.textContent = "Checking…";
+    const mine = ++sequence;
     let answer;
     try {
       answer = await getJson(`/v1/check?${params}`, { method: "POST", body: text.value, signal: controller.signal });
     } catch (error) {
-      if (error.name !== "AbortError") replace(result, h("p", { class: "notice" }, `The check failed: ${error.message}`));
+      if (error.name !== "AbortError" && mine === sequence)
+        replace(result, h("p", { class: "notice" }, `The check failed: ${error.message}`));
       return;
     }
-    if (answer.status !== 200) return replace(result, h("p", { class: "notice", role: "alert" }, errorMessage(answer)));
+    if (mine !== sequence || controller.signal.aborted) return;
+    if (answer.status !== 200 || !answer.body) {
+      announce.textContent = "";
+      return replace(result, h("p", { class: "notice", role: "alert" }, errorMessage(answer)));
+    }
     showResult(answer.body);
   }
 
@@ -118,6 +133,7 @@ export function renderCheck(main) {
       tableEl,
       deps.length > SHOWN_ROWS ? h("button", { type: "button", onclick: (e) => { body.replaceWith(h("tbody", null, rows(true))); e.target.remove(); } }, `Show all ${deps.length}`) : null,
     );
+    announce.textContent = result.querySelector("#check-verdict").textContent;
     result.scrollIntoView({ block: "start", behavior: "smooth" });
   }
 

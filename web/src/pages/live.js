@@ -100,8 +100,15 @@ export function renderLive(main, _params, query) {
     source.addEventListener("open", () => {
       if (lastOffset !== null) status.textContent = `Live (resumed after offset ${lastOffset}).`;
     });
-    source.addEventListener("error", () => {
+    source.addEventListener("error", (event) => {
       if (stopped) return;
+      if (event.data) {
+        // The server's own `error` event (the store did not answer): it keeps the stream.
+        try {
+          status.textContent = `The server reports: ${JSON.parse(event.data).reason}`;
+        } catch {}
+        return;
+      }
       if (source.readyState === EventSource.CLOSED) {
         // Refused (503 too many subscribers, say): try again from where the table is.
         status.textContent = "Disconnected; reconnecting…";
@@ -119,6 +126,7 @@ export function renderLive(main, _params, query) {
   };
 
   function connect() {
+    clearTimeout(retry);
     const params = filters();
     filterQuery = params.toString();
     const url = new URL(location.href);

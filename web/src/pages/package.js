@@ -26,55 +26,72 @@ const STEPS = { pending_registry: "the registry", pending_repository: "the repos
 
 export function renderPackage(main, [ecosystem, name]) {
   document.title = `${name} (${ecosystemLabel(ecosystem)}) · pkgtrust`;
-  const body = h("div", { id: "package-body", "aria-live": "polite", "aria-busy": "true" });
+  const body = h("div", { id: "package-body", "aria-busy": "true" });
+  // What screen readers are told: a short line, not the whole report.
+  const announce = h("p", { class: "visually-hidden", role: "status", id: "package-announce" });
   main.append(
     h("p", { class: "crumbs" }, h("a", { href: "/" }, "Search"), " / ", ecosystemLabel(ecosystem)),
     h("h1", { class: "package-name" }, name, " ", h("span", { class: "eco" }, ecosystemLabel(ecosystem))),
+    announce,
     body,
   );
   const controller = new AbortController();
   let stopped = false;
-  const state = { report: null, timeline: null };
+  let loop = 0;  // the one polling loop that may write (a refresh starts a new one)
+  // note: what the last refresh said, kept across re-renders until its run finishes.
+  const state = { report: null, timeline: null, shown: null, note: "" };
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
   // Asks until the report is there (200), the registry has no such package (404), or the
   // page is left. A 202 means a run is under way: ask again, waiting on the server.
+  // Stops on an answer that asking again cannot change (404, other 4xx but 429); waits
+  // longer between questions while nothing changes (up to a minute).
   const load = async (initialWait) => {
+    const mine = ++loop;
+    const current = () => !stopped && mine === loop;
     let wait = initialWait;
-    while (!stopped) {
+    let pause = 1000;
+    while (current()) {
       const started = Date.now();
       let result;
       try {
         result = await getJson(`${packageApi(ecosystem, name)}?wait=${wait}`, { signal: controller.signal });
       } catch (error) {
-        if (stopped) return;
+        if (!current()) return;
         showProblem(`The server could not be reached (${error.message}); trying again.`);
         await sleep(3000);
         continue;
       }
-      if (stopped) return;
+      if (!current()) return;
       if (result.status === 200) {
-        state.report = result.body;
-        await loadTimeline();
-        if (stopped) return;
-        showReport();
+        const changed = !state.shown || JSON.stringify(result.body) !== state.shown;
+        if (changed) {
+          state.report = result.body;
+          state.shown = JSON.stringify(result.body);
+          await loadTimeline();
+          if (!current()) return;
+          showReport();
+          pause = 1000;
+        } else {
+          pause = Math.min(pause * 2, 60000);
+        }
         if (!result.body.refreshing) return;
         wait = WAIT_SECONDS;  // an older report while a run is under way: ask again for the new one
       } else if (result.status === 202) {
         if (!state.report) showPending(result.body);
         wait = WAIT_SECONDS;
-      } else if (result.status === 404) {
-        body.setAttribute("aria-busy", "false");
-        replace(body, h("p", { class: "notice" }, errorMessage(result)));
-        return;
-      } else {
+      } else if (result.status === 429 || result.status >= 500) {
         showProblem(errorMessage(result));
-        wait = WAIT_SECONDS;
+        pause = Math.min(pause * 2, 60000);
+      } else {
+        body.setAttribute("aria-busy", "false");
+        replace(body, h("p", { class: "notice", role: "alert" }, errorMessage(result)));
+        return;
       }
       // Never ask more often than once a second (a failing upstream answers at once).
       const spent = Date.now() - started;
-      if (spent < 1000) await sleep(1000 - spent);
+      if (spent < pause) await sleep(pause - spent);
     }
   };
 
@@ -108,8 +125,14 @@ export function renderPackage(main, [ecosystem, name]) {
   };
 
   const showReport = () => {
+    const hadFocus = document.activeElement && body.contains(document.activeElement) ? document.activeElement.id : null;
     body.setAttribute("aria-busy", "false");
-    replace(body, reportView(state.report, state.timeline, { ecosystem, name, refresh }));
+    if (state.note.startsWith("Refreshing") && !state.report.refreshing)
+      state.note = `Refreshed: scored ${formatTime(state.report.timestamps && state.report.timestamps.scored)}.`;
+    replace(body, reportView(state.report, state.timeline, { ecosystem, name, refresh, note: state.note }));
+    announce.textContent = `${name}: score ${formatScore(state.report.score && state.report.score.value)} of 10${state.report.refreshing ? ", a new run is under way" : ""}.`;
+    // The re-rendered report keeps the keyboard where it was (the refresh button, say).
+    if (hadFocus && document.getElementById(hadFocus)) document.getElementById(hadFocus).focus();
   };
 
   // POST :refresh with the admin token (asked once, kept for the tab), then follow the run.
@@ -129,6 +152,8 @@ export function renderPackage(main, [ecosystem, name]) {
         signal: controller.signal,
       });
     } catch (error) {
+      // A token fetch cannot send (not Latin-1) is not kept either.
+      if (error.name === "TypeError") sessionStorage.removeItem(TOKEN_KEY);
       statusEl.textContent = `The refresh failed: ${error.message}`;
       return;
     }
@@ -136,13 +161,15 @@ export function renderPackage(main, [ecosystem, name]) {
       sessionStorage.removeItem(TOKEN_KEY);
       statusEl.textContent = "The admin token was refused; enter it again.";
       tokenForm.hidden = false;
+      tokenForm.querySelector("input").focus();
       return;
     }
     if (result.status !== 202) {
       statusEl.textContent = errorMessage(result);
       return;
     }
-    statusEl.textContent = "Refreshing: the page updates when the run finishes.";
+    state.note = "Refreshing: the page updates when the run finishes.";
+    statusEl.textContent = state.note;
     load(WAIT_SECONDS);
   }
 
@@ -157,7 +184,7 @@ function section(title, id, ...content) {
   return h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), content);
 }
 
-function reportView(report, timeline, { ecosystem, name, refresh }) {
+function reportView(report, timeline, { ecosystem, name, refresh, note }) {
   const score = report.score || {};
   const pkg = report.package || {};
   return h(
@@ -204,7 +231,7 @@ function reportView(report, timeline, { ecosystem, name, refresh }) {
     timelineSection(timeline, report),
     packageFacts(pkg),
     repositoryFacts(report.repository),
-    runSection(report, refresh),
+    runSection(report, refresh, note),
   );
 }
 
@@ -359,8 +386,8 @@ function repositoryFacts(repo) {
   ]));
 }
 
-function runSection(report, refresh) {
-  const status = h("p", { class: "status", role: "status", id: "refresh-status" });
+function runSection(report, refresh, note) {
+  const status = h("p", { class: "status", role: "status", id: "refresh-status" }, note || "");
   const tokenInput = h("input", { id: "admin-token", type: "password", autocomplete: "off", required: true });
   const tokenForm = h(
     "form",
@@ -369,6 +396,7 @@ function runSection(report, refresh) {
       sessionStorage.setItem("pkgtrust-admin-token", tokenInput.value);
       tokenInput.value = "";
       tokenForm.hidden = true;
+      document.getElementById("refresh-button").focus();
       refresh(status, tokenForm);
     } },
     field("Admin token", tokenInput, "Kept for this tab only."),
