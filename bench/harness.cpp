@@ -62,6 +62,7 @@ struct Options {
   int preload = 0;    // complete packages in the database before the measured run
   bool keep = false;  // keep the database, config and log (the folder is printed)
   bool chaos = false;           // the soak: SIGKILL and restart the service while feeding
+  bool backfill = false;        // no feed: the service's index.popular backfill of the shipped npm list
   int chaos_kill_seconds = 20;  // mean time between kills (uniform from half to one and a half)
   int github_window_seconds = 3600;
   std::string binary;
@@ -666,6 +667,10 @@ upstreams:
   yaml += fmt::format("gateway:\n  cache_folder: {}-cache-{}\n", db.string(), port);
   if (options.graphql_batch >= 0)
     yaml += fmt::format("github:\n  graphql_batch: {}\n", options.graphql_batch);
+  if (options.backfill)
+    yaml += fmt::format(
+        "index:\n  popular: true\n  lists:\n    npm: shipped\n    pypi: off\n  top: {}\n  interval_ms: 200\n",
+        options.packages);
   return yaml;
 }
 
@@ -967,6 +972,11 @@ void Report(const Options& options, Upstream& upstream, Load& load, const Stoppe
              options.postgres.empty() ? "SQLite" : "PostgreSQL", options.sqs ? "SNS/SQS (fauxqs)" : "memory",
              options.concurrency);
   fmt::print("harness: sustained {:.0f} packages/minute (10% to 90% of the feed)\n", per_minute);
+  if (options.backfill)
+    fmt::print(
+        "harness: backfill of {} names: {:.0f} packages/hour sustained, {:.0f} packages/hour overall\n",
+        options.packages, per_minute * 60,
+        stopped.elapsed > 0 ? (complete + not_found + failed) / stopped.elapsed * 3600 : 0);
   if (!options.postgres.empty())
     fmt::print("harness: PostgreSQL server CPU {:.2f} s per 1,000 packages (beside the service's below)\n",
                result["postgres_cpu_seconds_per_1000"].get<double>());
@@ -1077,7 +1087,8 @@ int Run(const Options& options) {
     if (pids.back() < 0) return 1;
   }
   double postgres_cpu_before = options.postgres.empty() ? 0 : PostgresCpuSeconds();
-  auto names = FeedNames(options.packages);
+  auto names =
+      options.backfill ? std::vector<std::pair<std::string, std::string>>{} : FeedNames(options.packages);
   Load load;
   std::thread feeder = StartFeed(options, client, names, load);
   std::thread ondemand = StartOnDemand(options, client, upstream, load);
@@ -1312,6 +1323,7 @@ int main(int argc, char** argv) {
         "         [--postgres CONNINFO] [--processes N (SNS/SQS on the fauxqs emulator)] [--sqs]\n"
         "         [--concurrency N (registry and repository work in flight per process)]\n"
         "         [--read-connections N] [--json]\n"
+        "       pkgtrust_harness --backfill [--packages N (the shipped npm list's first N)] [options above]\n"
         "       pkgtrust_harness --chaos [--packages N] [--kill-every-seconds S] [--error-rate E] "
         "[--timeout-rate T]\n"
         "         [--github-limit-per-hour L] [--max-minutes M] [--keep] [--json]\n");
@@ -1336,6 +1348,13 @@ int main(int argc, char** argv) {
       options.latency_median_ms = 40;
       options.latency_p99_ms = 200;
       options.feed_per_minute = 3000;
+    } else if (arg == "--backfill") {
+      // The shipped npm list's 10,000 names through index.popular (--packages N: its first N);
+      // nothing else asks.
+      options.backfill = true;
+      options.packages = 10'000;
+      options.ondemand_per_second = 0;
+      options.known_per_second = 0;
     } else if (arg == "--no-token") {
       options.github_token = false;
     } else if (arg == "--sqs") {

@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "app/command_args.hpp"
 #include "app/config.hpp"
 #include "pkgtrust/adoption/access_log.hpp"
 #include "pkgtrust/adoption/adoption.hpp"
@@ -20,48 +21,6 @@ namespace pkgtrust::app {
 namespace {
 
 using Usage = std::function<int(const std::string&)>;
-
-// Options shared by both commands: positional arguments and --name value pairs.
-struct Parsed {
-  std::vector<std::string> positional;
-  std::map<std::string, std::string> options;
-  bool json = false;
-};
-
-bool Parse(const std::vector<std::string>& args, const std::vector<std::string>& known, Parsed* out,
-           std::string* problem) {
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--json") {
-      out->json = true;
-      continue;
-    }
-    if (!arg.starts_with("--")) {
-      out->positional.push_back(arg);
-      continue;
-    }
-    if (std::find(known.begin(), known.end(), arg) == known.end()) {
-      *problem = fmt::format("unknown option '{}'", arg);
-      return false;
-    }
-    if (i + 1 >= args.size()) {
-      *problem = fmt::format("option '{}' needs a value", arg);
-      return false;
-    }
-    out->options[arg] = args[++i];
-  }
-  return true;
-}
-
-Config LoadFor(const Parsed& parsed) {
-  auto config_path = parsed.options.find("--config");
-  Config config = config_path == parsed.options.end() ? DefaultConfig() : LoadConfigFile(config_path->second);
-  if (config_path == parsed.options.end()) {
-    auto db = parsed.options.find("--db");
-    config.database.path = db == parsed.options.end() ? "pkgtrust-dev.db" : db->second;
-  }
-  return config;
-}
 
 // ▁▂▃▄▅▆▇█ for shares 0..1.
 std::string Spark(const nlohmann::json& shares) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "app/adoption_commands.hpp"
+#include "app/backfill_command.hpp"
 #include "app/check_command.hpp"
 #include "app/config.hpp"
 #include "app/score_command.hpp"
@@ -159,6 +160,30 @@ Options:
 Example:
   pkgtrust import-access-log /var/log/nginx/npm-mirror.access.log --format nginx-combined \
     --ecosystem npm --config /etc/pkgtrust/pkgtrust.yaml
+)"},
+    {"backfill",
+     "pkgtrust backfill [--ecosystem E] [--top N] [--list FILE] [--config FILE | --db PATH] [--log-level "
+     "LEVEL]",
+     "read the popular packages a database does not know yet, now",
+     R"(Does once what index.popular does when the service starts (docs/deploy.md): the packages
+of the popular lists (index.lists: the shipped npm and PyPI lists, or files) that the
+database does not know are read, most popular first, at the pace the index: settings set
+(work in flight, GitHub's budget). A progress line shows the names walked, enqueued,
+finished and already known, whether it waits for GitHub's budget and the time left; a
+summary follows. Ctrl-C stops it: what was enqueued stays in the database for a service
+to finish.
+
+Options:
+  --ecosystem E       only this ecosystem's list
+  --top N             the first N names of each list
+  --list FILE         this list instead (name<TAB>downloads, or name<TAB>rank under a
+                      header naming the column rank); needs --ecosystem
+  --config FILE       the database and settings of this config file
+  --db PATH           this SQLite file (default ./pkgtrust-dev.db)
+  --log-level LEVEL   debug, info, warn (default) or error
+
+Example:
+  pkgtrust backfill --ecosystem npm --top 1000 --config /etc/pkgtrust/pkgtrust.yaml
 )"},
     {"adoption",
      "pkgtrust adoption ECOSYSTEM NAME [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json] [--config FILE | --db "
@@ -552,6 +577,7 @@ int RunCli(int argc, char** argv) {
   if (command == "migrate-store") return RunMigrateStore({args.begin() + 1, args.end()}, usage);
   if (command == "import-access-log") return RunImportAccessLog({args.begin() + 1, args.end()}, usage);
   if (command == "adoption") return RunAdoptionCommand({args.begin() + 1, args.end()}, usage);
+  if (command == "backfill") return RunBackfillCommand({args.begin() + 1, args.end()}, usage);
   if (command == "check") {  // its own options (check_command.cpp)
     CheckOptions options;
     if (auto status = ParseCheckArguments({args.begin() + 1, args.end()}, &options); !status.ok())

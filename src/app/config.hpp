@@ -102,6 +102,7 @@ struct Config {
     std::int64_t max_pending = 200;
     double github_reserve_share = 0.2;
     std::chrono::milliseconds interval{2000};
+    bool without_http = false;  // pkgtrust backfill: run it in a service that serves no HTTP
   } index;
   core::LogLevel log_level = core::LogLevel::kInfo;
 };

@@ -252,7 +252,8 @@ void Service::Start(bool serve_http) {
     }
   }
   pipeline_->Start();
-  if (serve_http && config_.index.popular) StartBackfill(clock);  // not for one-off commands (score, check)
+  // Not for one-off commands (score, check); `pkgtrust backfill` asks for it.
+  if ((serve_http || config_.index.without_http) && config_.index.popular) StartBackfill(clock);
   started_ = true;
   if (serve_http) {
     if (api_config.feed_token.empty())

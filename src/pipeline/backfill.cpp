@@ -166,12 +166,20 @@ core::Result<std::int64_t> Backfill::Step() {
   auto results = pipeline_.Submit(std::move(requests), "backfill");
   if (!results.ok()) return results.status();
   std::lock_guard lock(mu_);
-  for (const store::EnqueueResult& result : *results)
-    (result.outcome == store::EnqueueOutcome::kStarted ? progress_.enqueued : progress_.known)++;
+  for (const store::EnqueueResult& result : *results) {
+    bool started = result.outcome == store::EnqueueOutcome::kStarted;
+    (started ? progress_.enqueued : progress_.known)++;
+    if (started) enqueued_.push_back(result.record.key);
+  }
   cursor_ = end;
   progress_.submitted = static_cast<std::int64_t>(cursor_);
   progress_.done = cursor_ == order_.size();
   return static_cast<std::int64_t>(end - begin);
+}
+
+std::vector<core::PackageKey> Backfill::Enqueued() const {
+  std::lock_guard lock(mu_);
+  return enqueued_;
 }
 
 BackfillProgress Backfill::Progress() const {

@@ -268,3 +268,43 @@ TEST_CASE("backfill: feed and user work pass ahead of it", "[pipeline][backfill]
   CHECK(backfill_before_user <= 5);
   service.Stop();
 }
+
+TEST_CASE("pkgtrust backfill: once from the command line, then nothing new; usage errors",
+          "[pipeline][backfill]") {
+  testing::TempDir dir;
+  testing::ReplayServer upstream(4);
+  testing::ServeLeftPadUnderEveryName(upstream, "bf-");
+  std::string list = "name\tdownloads\n";
+  for (int i = 0; i < 12; ++i) list += fmt::format("bf-{}\t{}\n", i, 1000 - i);
+  testing::WriteText(dir.File("list.tsv"), list);
+  std::string yaml = fmt::format("database:\n  path: {}\nupstreams:\n", dir.File("cli.db"));
+  for (const char* name : {"npm", "npm_downloads", "pypi", "pypi_files", "crates", "maven", "go", "github"})
+    yaml += fmt::format("  {}: \"{}\"\n", name, upstream.BaseUrl());
+  yaml += "index:\n  max_pending: 4\n  interval_ms: 20\n";
+  testing::WriteText(dir.File("cli.yaml"), yaml);
+  const std::string backfill = std::string(PKGTRUST_BINARY) + " backfill --config " + dir.File("cli.yaml");
+
+  auto first =
+      testing::RunCommand(backfill + " --ecosystem npm --list " + dir.File("list.tsv") + " --top 10");
+  INFO(first.output);
+  CHECK(first.exit_code == 0);
+  CHECK_THAT(first.output,
+             Catch::Contains("backfill: 10 listed, 10 enqueued (10 complete, 0 not found, 0 failed), "
+                             "0 already known"));
+  auto again = testing::RunCommand(backfill + " --ecosystem npm --list " + dir.File("list.tsv"));
+  INFO(again.output);
+  CHECK(again.exit_code == 0);
+  CHECK_THAT(again.output,
+             Catch::Contains("backfill: 12 listed, 2 enqueued (2 complete, 0 not found, 0 failed), "
+                             "10 already known"));
+
+  auto no_ecosystem = testing::RunCommand(backfill + " --list " + dir.File("list.tsv"));
+  CHECK(no_ecosystem.exit_code == 2);
+  CHECK_THAT(no_ecosystem.output, Catch::Contains("--list needs --ecosystem"));
+  auto zero = testing::RunCommand(backfill + " --top 0");
+  CHECK(zero.exit_code == 2);
+  CHECK_THAT(zero.output, Catch::Contains("--top takes a whole number above 0"));
+  auto crates = testing::RunCommand(backfill + " --ecosystem crates");
+  CHECK(crates.exit_code == 2);
+  CHECK_THAT(crates.output, Catch::Contains("no crates list is configured"));
+}

@@ -77,6 +77,8 @@ class Backfill {
   // One step (the timer runs them; tests too): how many names it submitted.
   core::Result<std::int64_t> Step();
   BackfillProgress Progress() const;
+  // The packages this backfill enqueued (new to the store), in the order it did.
+  std::vector<core::PackageKey> Enqueued() const;
   // pkgtrust_backfill_* for /metrics.
   void AppendPrometheus(std::string& out) const;
 
@@ -92,6 +94,7 @@ class Backfill {
   mutable std::mutex mu_;
   BackfillProgress progress_;
   std::size_t cursor_ = 0;           // the next name of order_
+  std::vector<core::PackageKey> enqueued_;
   std::int64_t most_remaining_ = 0;  // GitHub's highest remaining budget since its last reset
   std::unique_ptr<core::Timer> timer_;
 };
