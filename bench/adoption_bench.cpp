@@ -178,18 +178,7 @@ int BenchAdoptionGateway(int seconds, int connections, int rounds, bool json) {
   std::mt19937_64 random(7);
   for (char& c : tarball) c = static_cast<char>(random());
   testing::ReplayServer upstream(1);
-  std::string path = "/bench-file/-/bench-file-1.0.0.tgz";
-  nlohmann::json packument = {
-      {"name", "bench-file"},
-      {"dist-tags", {{"latest", "1.0.0"}}},
-      {"versions",
-       {{"1.0.0",
-         {{"name", "bench-file"},
-          {"version", "1.0.0"},
-          {"dist", {{"tarball", upstream.BaseUrl() + path}, {"integrity", Sri512(tarball)}}}}}}},
-      {"time", {{"1.0.0", "2020-01-01T00:00:00.000Z"}}}};
-  upstream.Add("GET", "/bench-file", testing::ReplayResponse{200, {}, packument.dump()});
-  upstream.Add("GET", path, testing::ReplayResponse{200, {}, tarball});
+  std::string path = ServeBenchFile(upstream, tarball);
   // Three settings, in turn, `rounds` times: no request log; the log written but processed by
   // another process (adoption.process: false); the log written and processed here.
   constexpr const char* kNames[] = {"off", "log only", "log + processing"};

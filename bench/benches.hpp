@@ -8,6 +8,10 @@
 
 #include "app/config.hpp"
 
+namespace pkgtrust::testing {
+class ReplayServer;
+}
+
 namespace pkgtrust::bench {
 
 // Shared by the benches that run the service (gateway_bench.cpp): a config on loopback with
@@ -19,6 +23,9 @@ std::optional<nlohmann::json> Wrk(const std::filesystem::path& dir, const std::s
 double PerSecond(const nlohmann::json& wrk);
 // npm's integrity string of `bytes`: "sha512-<base64>".
 std::string Sri512(const std::string& bytes);
+// Serves `tarball` as bench-file 1.0.0 (its packument, with the integrity) from `upstream`;
+// returns the tarball's path.
+std::string ServeBenchFile(testing::ReplayServer& upstream, const std::string& tarball);
 
 // Adoption (adoption_bench.cpp): processing a synthetic request log of `requests` rows over
 // `packages` packages (events per second, database growth; `postgres`: a connection string

@@ -88,6 +88,22 @@ void Stop(pid_t pid) {
 }  // namespace
 
 // Shared with adoption_bench.cpp (benches.hpp).
+std::string ServeBenchFile(testing::ReplayServer& upstream, const std::string& tarball) {
+  std::string path = "/bench-file/-/bench-file-1.0.0.tgz";
+  nlohmann::json packument = {
+      {"name", "bench-file"},
+      {"dist-tags", {{"latest", "1.0.0"}}},
+      {"versions",
+       {{"1.0.0",
+         {{"name", "bench-file"},
+          {"version", "1.0.0"},
+          {"dist", {{"tarball", upstream.BaseUrl() + path}, {"integrity", Sri512(tarball)}}}}}}},
+      {"time", {{"1.0.0", "2020-01-01T00:00:00.000Z"}}}};
+  upstream.Add("GET", "/bench-file", testing::ReplayResponse{200, {}, packument.dump()});
+  upstream.Add("GET", path, testing::ReplayResponse{200, {}, tarball});
+  return path;
+}
+
 std::string Sri512(const std::string& bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
@@ -144,18 +160,7 @@ int BenchGatewayFiles(int seconds, int connections, bool json) {
   std::mt19937_64 random(7);
   for (char& c : tarball) c = static_cast<char>(random());
   testing::ReplayServer upstream(1);
-  std::string path = "/bench-file/-/bench-file-1.0.0.tgz";
-  nlohmann::json packument = {
-      {"name", "bench-file"},
-      {"dist-tags", {{"latest", "1.0.0"}}},
-      {"versions",
-       {{"1.0.0",
-         {{"name", "bench-file"},
-          {"version", "1.0.0"},
-          {"dist", {{"tarball", upstream.BaseUrl() + path}, {"integrity", Sri512(tarball)}}}}}}},
-      {"time", {{"1.0.0", "2020-01-01T00:00:00.000Z"}}}};
-  upstream.Add("GET", "/bench-file", testing::ReplayResponse{200, {}, packument.dump()});
-  upstream.Add("GET", path, testing::ReplayResponse{200, {}, tarball});
+  std::string path = ServeBenchFile(upstream, tarball);
   std::ofstream(dir / "html" / "bench-file-1.0.0.tgz", std::ios::binary) << tarball;
 
   app::Service service(ServiceConfig(dir, upstream.BaseUrl()));

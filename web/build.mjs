@@ -120,14 +120,12 @@ ${entries.join("\n")}
 
 }  // namespace pkgtrust::web
 `;
-writeFileSync(join(out, "web_assets.cpp.new"), cpp);
 // Written only when it changed, so an unchanged page does not recompile.
 let previous = "";
 try {
   previous = readFileSync(join(out, "web_assets.cpp"), "utf8");
 } catch {}
 if (previous !== cpp) writeFileSync(join(out, "web_assets.cpp"), cpp);
-rmSync(join(out, "web_assets.cpp.new"));
 let total = 0;
 for (const path of files) total += statSync(path).size;
 console.log(`web: ${files.length} files, ${total} bytes (${script}, ${style})`);

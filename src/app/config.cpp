@@ -746,7 +746,11 @@ core::Result<std::vector<pipeline::BackfillList>> LoadBackfillLists(const Config
   std::vector<pipeline::BackfillList> shipped;
   for (const auto& [name, source] : index.lists) {
     if (source == "off") continue;
-    core::Ecosystem eco = *core::ParseEcosystem(name);
+    auto parsed = core::ParseEcosystemOrError(name);
+    if (!parsed.ok())
+      return core::Status::InvalidArgument(
+          fmt::format("index.lists.{}: {}", name, parsed.status().message()));
+    core::Ecosystem eco = *parsed;
     if (source == "shipped") {
       if (shipped.empty()) shipped = pipeline::ShippedPopularLists();
       for (const pipeline::BackfillList& list : shipped)
@@ -764,7 +768,11 @@ core::Result<std::vector<pipeline::BackfillList>> LoadBackfillLists(const Config
 core::Status LoadModelOptions(const ScoringConfig& config, scoring::PopularPackages* popular,
                               scoring::ModelOptions* options) {
   for (const auto& [name, source] : config.popular_lists) {
-    core::Ecosystem eco = *core::ParseEcosystem(name);
+    auto parsed = core::ParseEcosystemOrError(name);
+    if (!parsed.ok())
+      return core::Status::InvalidArgument(
+          fmt::format("index.lists.{}: {}", name, parsed.status().message()));
+    core::Ecosystem eco = *parsed;
     if (source == "off") continue;
     core::Status s = source == "shipped" ? popular->LoadShipped(eco) : popular->Load(eco, source);
     if (!s.ok()) return core::Status::InvalidArgument(fmt::format("scoring.popular.{}: {}", name, s.message()));

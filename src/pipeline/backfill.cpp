@@ -6,11 +6,12 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 #include "pkgtrust/core/log.hpp"
 #include "pkgtrust/core/metrics.hpp"
 #include "pkgtrust/core/package_name.hpp"
-#include "pkgtrust/scoring/typosquat.hpp"
+#include "pkgtrust/scoring/shipped_lists.hpp"
 
 namespace pkgtrust::pipeline {
 
@@ -23,17 +24,50 @@ bool Pending(core::PackageState state) {
 
 }  // namespace
 
+core::Result<BackfillList> ParsePopularList(core::Ecosystem ecosystem, std::string_view text,
+                                            const std::string& source) {
+  // name<TAB>downloads (most first) or, under a header naming the column "rank", name<TAB>rank.
+  std::vector<std::pair<double, std::string>> entries;
+  bool by_rank = false;
+  for (int number = 1; !text.empty(); ++number) {
+    std::size_t newline = text.find('\n');
+    std::string_view line = text.substr(0, newline);
+    text = newline == std::string_view::npos ? std::string_view() : text.substr(newline + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    std::size_t tab = line.find('\t');
+    if (tab == std::string_view::npos || tab == 0)
+      return core::Status::InvalidArgument(fmt::format("{}:{}: expected name<TAB>number", source, number));
+    std::string value_text(line.substr(tab + 1));
+    char* end = nullptr;
+    double value = std::strtod(value_text.c_str(), &end);
+    if (value_text.empty() || *end != '\0' || !std::isfinite(value) || value < 0) {
+      if (number == 1) {  // the header
+        by_rank = value_text == "rank";
+        continue;
+      }
+      return core::Status::InvalidArgument(
+          fmt::format("{}:{}: '{}' is not a number", source, number, value_text.substr(0, 40)));
+    }
+    entries.emplace_back(value, std::string(line.substr(0, tab)));
+  }
+  std::stable_sort(entries.begin(), entries.end(), [by_rank](const auto& a, const auto& b) {
+    return by_rank ? a.first < b.first : a.first > b.first;
+  });
+  BackfillList list{ecosystem, {}, source};
+  for (auto& entry : entries) list.names.push_back(std::move(entry.second));
+  return list;
+}
+
 std::vector<BackfillList> ShippedPopularLists() {
   std::vector<BackfillList> lists;
   for (core::Ecosystem ecosystem : {core::Ecosystem::kNpm, core::Ecosystem::kPypi}) {
-    scoring::PopularPackages popular;
-    if (auto s = popular.LoadShipped(ecosystem); !s.ok()) {
-      core::Log(core::LogLevel::kError, "backfill", "the shipped {} list: {}", core::EcosystemName(ecosystem),
-                s.message());
-      continue;
-    }
-    lists.push_back({ecosystem, popular.Names(ecosystem),
-                     fmt::format("the shipped {} list", core::EcosystemName(ecosystem))});
+    std::string source = fmt::format("the shipped {} list", core::EcosystemName(ecosystem));
+    auto list = ParsePopularList(ecosystem, scoring::ShippedPopularList(ecosystem), source);
+    if (list.ok())
+      lists.push_back(std::move(list).value());
+    else  // the build's own data: a test pins it
+      core::Log(core::LogLevel::kError, "backfill", "{}", list.status().message());
   }
   return lists;
 }
@@ -41,35 +75,9 @@ std::vector<BackfillList> ShippedPopularLists() {
 core::Result<BackfillList> ReadPopularList(core::Ecosystem ecosystem, const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return core::Status::NotFound(fmt::format("{}: cannot read the popular-package list", path));
-  // name<TAB>downloads (most first) or, under a header naming the column "rank", name<TAB>rank.
-  std::vector<std::pair<double, std::string>> entries;
-  bool by_rank = false;
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    std::size_t tab = line.find('\t');
-    if (tab == std::string::npos || tab == 0)
-      return core::Status::InvalidArgument(fmt::format("{}:{}: expected name<TAB>number", path, number));
-    std::string value_text = line.substr(tab + 1);
-    char* end = nullptr;
-    double value = std::strtod(value_text.c_str(), &end);
-    if (value_text.empty() || *end != '\0' || !std::isfinite(value) || value < 0) {
-      if (number == 1 && entries.empty()) {  // the header
-        by_rank = value_text == "rank";
-        continue;
-      }
-      return core::Status::InvalidArgument(
-          fmt::format("{}:{}: '{}' is not a number", path, number, value_text.substr(0, 40)));
-    }
-    entries.emplace_back(value, line.substr(0, tab));
-  }
-  std::stable_sort(entries.begin(), entries.end(), [by_rank](const auto& a, const auto& b) {
-    return by_rank ? a.first < b.first : a.first > b.first;
-  });
-  BackfillList list{ecosystem, {}, path};
-  for (auto& entry : entries) list.names.push_back(std::move(entry.second));
-  return list;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParsePopularList(ecosystem, text.str(), path);
 }
 
 Backfill::Backfill(BackfillConfig config, store::Store& store, Pipeline& pipeline, const core::Clock& clock,

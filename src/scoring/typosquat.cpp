@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "pkgtrust/core/package_name.hpp"
-#include "scoring/shipped_lists.hpp"
+#include "pkgtrust/scoring/shipped_lists.hpp"
 
 namespace pkgtrust::scoring {
 namespace {

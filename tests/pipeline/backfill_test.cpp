@@ -13,6 +13,7 @@
 #include "pkgtrust/bus/memory_transport.hpp"
 #include "support/left_pad_upstream.hpp"
 #include "support/replay_server.hpp"
+#include "support/stage_topics.hpp"
 #include "support/test_support.hpp"
 
 using namespace pkgtrust;
@@ -22,16 +23,9 @@ using core::PackageState;
 
 namespace {
 
-bus::Topology AllTopics() {
-  bus::Topology t;
-  for (const char* topic : {"parse_registry", "parse_repo", "score_package"})
-    t.queues.push_back({topic, {topic}, {}});
-  return t;
-}
-
 // A store and a pipeline without stages: submitted work waits in the memory transport.
 struct Fixture {
-  Fixture() : transport(AllTopics(), {}, clock) {
+  Fixture() : transport(testing::OneQueuePerStageTopic(), {}, clock) {
     auto opened = store::Store::Open({.path = dir.File("b.db")}, clock);
     REQUIRE(opened.ok());
     db = std::move(opened).value();
@@ -127,6 +121,20 @@ TEST_CASE("backfill: waits for GitHub's reset below the reserve share of its bud
   f.budget = {.remaining = -1};  // no GitHub answer yet
   CHECK(backfill->Step().value() == 1);
   CHECK(backfill->Progress().submitted == 4);
+}
+
+TEST_CASE("backfill: the shipped lists, most popular first", "[pipeline][backfill]") {
+  auto lists = pipeline::ShippedPopularLists();
+  REQUIRE(lists.size() == 2);
+  CHECK(lists[0].ecosystem == Ecosystem::kNpm);
+  CHECK(lists[0].names.size() == 10'000);
+  CHECK(lists[0].names.front() == "semver");  // the most downloads
+  CHECK(lists[1].ecosystem == Ecosystem::kPypi);
+  CHECK(lists[1].names.size() == 14'985);  // the file's rows (data/popular/SOURCE.md)
+  CHECK(lists[1].names.front() == "boto3");  // rank 1
+  CHECK_THAT(
+      pipeline::ParsePopularList(Ecosystem::kNpm, "name\tdownloads\na\t1\nb\n", "x.tsv").status().message(),
+      Catch::Contains("x.tsv:3: expected name<TAB>number"));
 }
 
 TEST_CASE("backfill: a package the store knows is left as it is", "[pipeline][backfill]") {
@@ -284,19 +292,17 @@ TEST_CASE("pkgtrust backfill: once from the command line, then nothing new; usag
   testing::WriteText(dir.File("cli.yaml"), yaml);
   const std::string backfill = std::string(PKGTRUST_BINARY) + " backfill --config " + dir.File("cli.yaml");
 
-  auto first =
-      testing::RunCommand(backfill + " --ecosystem npm --list " + dir.File("list.tsv") + " --top 10");
-  INFO(first.output);
-  CHECK(first.exit_code == 0);
-  CHECK_THAT(first.output,
-             Catch::Contains("backfill: 10 listed, 10 enqueued (10 complete, 0 not found, 0 failed), "
-                             "0 already known"));
-  auto again = testing::RunCommand(backfill + " --ecosystem npm --list " + dir.File("list.tsv"));
-  INFO(again.output);
-  CHECK(again.exit_code == 0);
-  CHECK_THAT(again.output,
-             Catch::Contains("backfill: 12 listed, 2 enqueued (2 complete, 0 not found, 0 failed), "
-                             "10 already known"));
+  // Each run's summary, and its exit status 0.
+  auto run = [&](const std::string& options, const std::string& summary) {
+    auto done = testing::RunCommand(backfill + options);
+    INFO(done.output);
+    CHECK(done.exit_code == 0);
+    CHECK_THAT(done.output, Catch::Contains(summary));
+  };
+  const std::string from_file = " --ecosystem npm --list " + dir.File("list.tsv");
+  run(from_file + " --top 10",
+      "backfill: 10 listed, 10 enqueued (10 complete, 0 not found, 0 failed), 0 already known");
+  run(from_file, "backfill: 12 listed, 2 enqueued (2 complete, 0 not found, 0 failed), 10 already known");
 
   auto no_ecosystem = testing::RunCommand(backfill + " --list " + dir.File("list.tsv"));
   CHECK(no_ecosystem.exit_code == 2);

@@ -5,6 +5,7 @@
 
 #include "pkgtrust/bus/memory_transport.hpp"
 #include "pkgtrust/pipeline/routing.hpp"
+#include "support/stage_topics.hpp"
 #include "support/test_support.hpp"
 
 using namespace pkgtrust;
@@ -13,15 +14,8 @@ using core::PackageState;
 
 namespace {
 
-bus::Topology AllTopics() {
-  bus::Topology t;
-  for (const char* topic : {"parse_registry", "parse_repo", "score_package"})
-    t.queues.push_back({topic, {topic}, {}});
-  return t;
-}
-
 struct Fixture {
-  Fixture() : transport(AllTopics(), {}, clock) {
+  Fixture() : transport(testing::OneQueuePerStageTopic(), {}, clock) {
     auto opened = store::Store::Open({.path = dir.File("r.db")}, clock);
     REQUIRE(opened.ok());
     db = std::move(opened).value();

@@ -99,6 +99,10 @@ class Backfill {
   std::unique_ptr<core::Timer> timer_;
 };
 
+// A list's text in the shipped format, most popular first (see ReadPopularList); `source`
+// names it in errors.
+core::Result<BackfillList> ParsePopularList(core::Ecosystem ecosystem, std::string_view text,
+                                            const std::string& source);
 // The shipped popular lists (data/popular/: npm and PyPI), most popular first.
 std::vector<BackfillList> ShippedPopularLists();
 // A list in the shipped format, most popular first: "name<TAB>downloads" (most first) or,

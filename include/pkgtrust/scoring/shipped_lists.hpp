@@ -1,6 +1,6 @@
 // The popular-package lists compiled into the binary (data/popular/, generated from
 // src/scoring/shipped_lists.cpp.in by CMake), so that every command checks typosquats
-// wherever it runs, with no file to find.
+// wherever it runs, with no file to find; the popular-package backfill walks them too.
 #pragma once
 
 #include <string_view>
